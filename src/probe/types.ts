@@ -1,0 +1,88 @@
+/**
+ * The probe agent's wire types: what a client is asked to send, what a server records, and how an outcome is
+ * classified. Shared by the agent itself, every target and the engine.
+ */
+
+export type ProbeProtocol = 'tcp' | 'udp' | 'http' | 'https' | 'icmp';
+export type ListenProtocol = 'tcp' | 'udp' | 'http' | 'https';
+
+/** One probe the client role sends. `nonce` joins the client's outcome to what the destination recorded. */
+export interface ProbeRequest {
+  nonce: string;
+  protocol: ProbeProtocol;
+  /** DNS name or IP address of the destination. */
+  host: string;
+  /** Absent for icmp. */
+  port?: number;
+  http?: { method?: string; path?: string; headers?: Record<string, string> };
+  /** https only: which CA to trust (default: none, i.e. any certificate fails unless `insecure`). */
+  tls?: { caFile?: string; servername?: string; insecure?: boolean; certFile?: string; keyFile?: string };
+  /** Milliseconds. connect: TCP handshake (or UDP/ICMP reply wait); total: the whole exchange. */
+  timeoutMs?: { connect?: number; total?: number };
+}
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** The X-Forwarded-Client-Cert header, parsed. `By` is the server's identity, `URI` the client's. */
+export interface Xfcc {
+  raw: string;
+  by?: string;
+  uri?: string;
+  hash?: string;
+  subject?: string;
+}
+
+/** What a listener recorded about one request that reached the application. */
+export interface Observation {
+  nonce: string;
+  protocol: ListenProtocol;
+  /** The peer address as the application saw it (a sidecar in the path shows a local address). */
+  source: Endpoint;
+  local: Endpoint;
+  /** ISO timestamp of arrival. */
+  at: string;
+  tls?: { sni?: string; alpn?: string; peerUriSan?: string; authorized?: boolean };
+  http?: {
+    method: string;
+    path: string;
+    headers: Record<string, string>;
+    /** Parsed X-Forwarded-Client-Cert as the application received it. */
+    xfcc?: Xfcc;
+  };
+  /**
+   * The peer identity the server may rely on, and why. `header-unverified`: an XFCC header arrived but the agent
+   * was not told that a sidecar sits in front of it, so it is a claim by the client, not evidence of mTLS.
+   */
+  peer?: { identity: string; basis: 'tls-client-certificate' | 'xfcc-from-sidecar' | 'header-unverified' };
+}
+
+/** How one probe ended, as the client saw it. */
+export type Outcome =
+  | { kind: 'ok'; observation?: Observation; status?: number }
+  | { kind: 'refused' }
+  | { kind: 'reset'; afterBytes: number }
+  | { kind: 'eof' }
+  | { kind: 'timeout'; phase: 'connect' | 'response' }
+  | { kind: 'tls'; reason: string }
+  | { kind: 'http'; status: number; server?: string; body: string }
+  | { kind: 'icmp'; reply: boolean; rttMs?: number }
+  | { kind: 'error'; errno?: string; message: string };
+
+export type OutcomeKind = Outcome['kind'];
+
+export interface Timings {
+  connectMs?: number;
+  firstByteMs?: number;
+  totalMs: number;
+}
+
+export interface ProbeResult {
+  nonce: string;
+  request: ProbeRequest;
+  outcome: Outcome;
+  timings: Timings;
+  bytes: { sent: number; received: number };
+}

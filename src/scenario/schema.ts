@@ -1,0 +1,146 @@
+/**
+ * Scenario format v1 as a zod schema. This is the single source of truth for the format: the loader validates
+ * with it, the TypeScript types are inferred from it and schema/scenario-v1.schema.json is generated from it.
+ * Cross-field rules (references, positive control, …) live in rules.ts; they need the whole document.
+ */
+import { z } from 'zod';
+
+export const API_VERSION = 'meshprobe.io/v1';
+
+const DNS1123_LABEL = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/;
+const DNS1123_SUBDOMAIN = /^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/;
+
+export const dnsLabel = z
+  .string()
+  .max(63, 'must be at most 63 characters (DNS-1123 label)')
+  .regex(DNS1123_LABEL, 'must be a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit');
+
+export const dnsSubdomain = z
+  .string()
+  .max(253, 'must be at most 253 characters (DNS-1123 subdomain)')
+  .regex(DNS1123_SUBDOMAIN, 'must be a DNS name: lower-case DNS-1123 labels separated by "."');
+
+export const LINUX_CAPABILITIES = [
+  'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'BPF', 'CHECKPOINT_RESTORE', 'CHOWN',
+  'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE',
+  'LINUX_IMMUTABLE', 'MAC_ADMIN', 'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE', 'NET_BROADCAST',
+  'NET_RAW', 'PERFMON', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYSLOG', 'SYS_ADMIN', 'SYS_BOOT',
+  'SYS_CHROOT', 'SYS_MODULE', 'SYS_NICE', 'SYS_PACCT', 'SYS_PTRACE', 'SYS_RAWIO', 'SYS_RESOURCE', 'SYS_TIME',
+  'SYS_TTY_CONFIG', 'WAKE_ALARM',
+] as const;
+
+export const TARGETS = ['lab', 'kind', 'existing'] as const;
+export const LISTEN_PROTOCOLS = ['http', 'https', 'tcp', 'udp'] as const;
+export const PROBE_PROTOCOLS = ['tcp', 'udp', 'http', 'https', 'icmp'] as const;
+export const FAILURES = ['reset', 'timeout', 'refused', 'tls', 'http-403', 'http-502', 'any'] as const;
+
+const port = z.number().int('must be an integer').min(1, 'must be a port from 1 to 65535').max(65535, 'must be a port from 1 to 65535');
+
+export const when = z
+  .strictObject({
+    istio: z.string().min(1).optional().describe('semver range over the Istio version of the target, e.g. ">=1.13"'),
+    targets: z.array(z.enum(TARGETS)).min(1).optional().describe('targets that can run it; default: all'),
+  })
+  .describe('the scenario (or probe) is SKIPPED, with the reason reported, where this does not hold');
+
+export const namespace = z.strictObject({
+  name: dnsLabel,
+  sidecarInjection: z.boolean().default(true),
+});
+
+export const workloadPort = z.strictObject({
+  port,
+  protocol: z.enum(LISTEN_PROTOCOLS),
+});
+
+export const workload = z.strictObject({
+  name: dnsLabel,
+  namespace: dnsLabel,
+  serviceAccount: dnsLabel.optional().describe("default: the workload's name"),
+  sidecar: z.boolean().optional().describe("default: the namespace's sidecarInjection"),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional().describe('pod annotations, passed through verbatim'),
+  runAsUser: z.number().int('must be an integer').min(0).max(65535).optional(),
+  capabilities: z.array(z.enum(LINUX_CAPABILITIES)).optional(),
+  ports: z.array(workloadPort).default([]),
+});
+
+export const externalPort = z.strictObject({
+  port,
+  protocol: z.enum(LISTEN_PROTOCOLS),
+  certificate: z.enum(['trusted', 'untrusted']).optional().describe('https only; default trusted'),
+});
+
+export const external = z.strictObject({
+  name: dnsSubdomain.describe('DNS name the workloads use'),
+  ports: z.array(externalPort).min(1),
+});
+
+export const resource = z
+  .looseObject({
+    apiVersion: z.string().min(1),
+    kind: z.string().min(1),
+    metadata: z.looseObject({ name: z.string().min(1), namespace: z.string().optional() }),
+  })
+  .describe('a raw Kubernetes or Istio manifest; checked against the schema of its kind');
+
+export const expectation = z.strictObject({
+  reach: z.boolean().describe('did the request reach the destination application?'),
+  failure: z.enum(FAILURES).optional().describe('only with reach: false; default any'),
+  mtls: z.boolean().optional().describe('only with reach: true: arrived over mutual TLS'),
+  peer: z.string().min(1).optional().describe('the exact peer identity the server saw'),
+  viaSidecar: z.boolean().optional().describe("only with reach: true: went through the destination's sidecar"),
+  status: z.number().int().min(100).max(599).optional().describe('HTTP status the client got'),
+});
+
+export const probe = z.strictObject({
+  name: dnsLabel,
+  from: z.string().min(1).describe('namespace/workload'),
+  to: z.string().min(1).describe("namespace/workload, or an external's name"),
+  port: port.optional(),
+  protocol: z.enum(PROBE_PROTOCOLS),
+  http: z
+    .strictObject({
+      method: z.string().regex(/^[A-Z]+$/, 'must be an upper-case HTTP method').optional(),
+      path: z.string().startsWith('/', 'must start with "/"').optional(),
+      headers: z.record(z.string(), z.string()).optional(),
+    })
+    .optional(),
+  as: z.strictObject({ user: z.number().int('must be an integer').min(0).max(65535) }).optional(),
+  bypass: z.enum(['flush-capture']).optional(),
+  expect: expectation,
+  when: when.optional(),
+});
+
+export const scenario = z.strictObject({
+  apiVersion: z.literal(API_VERSION),
+  kind: z.literal('Scenario'),
+  metadata: z.strictObject({
+    name: dnsLabel,
+    title: z.string().optional(),
+    claim: z.string().optional(),
+    source: z.string().optional(),
+    tags: z.array(z.string().min(1)).optional(),
+  }),
+  spec: z.strictObject({
+    when: when.optional(),
+    mesh: z.strictObject({ outboundTrafficPolicy: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional() }).optional(),
+    namespaces: z.array(namespace).min(1),
+    workloads: z.array(workload).min(1),
+    externals: z.array(external).default([]),
+    resources: z.array(resource).default([]),
+    probes: z.array(probe).min(1),
+  }),
+});
+
+export type Scenario = z.output<typeof scenario>;
+export type ScenarioInput = z.input<typeof scenario>;
+export type Namespace = Scenario['spec']['namespaces'][number];
+export type Workload = Scenario['spec']['workloads'][number];
+export type WorkloadPort = Workload['ports'][number];
+export type External = Scenario['spec']['externals'][number];
+export type Resource = Scenario['spec']['resources'][number];
+export type Probe = Scenario['spec']['probes'][number];
+export type Expectation = Probe['expect'];
+export type When = z.output<typeof when>;
+export type Failure = (typeof FAILURES)[number];

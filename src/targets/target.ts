@@ -1,0 +1,82 @@
+/**
+ * The one interface every target implements. The engine drives targets only through it and never knows which
+ * one it has.
+ */
+import type { Observation, ProbeResult } from '../probe/types.js';
+import type { Probe, Scenario } from '../scenario/schema.js';
+
+export type TargetName = 'lab' | 'kind' | 'existing';
+export const TARGET_NAMES: readonly TargetName[] = ['lab', 'kind', 'existing'];
+
+export interface TargetInfo {
+  name: TargetName;
+  /** The Istio version the target runs (or, for the lab, the version whose behaviour it follows). */
+  istioVersion: string;
+  /** Free text shown in reports, e.g. "lab emulation: L7 policy is emulated; capture is the real kernel". */
+  notes?: string[];
+}
+
+/** One probe attempt, planned by the engine: the scenario's probe plus a fresh nonce. */
+export interface ProbeAttempt {
+  probe: Probe;
+  nonce: string;
+  attempt: number;
+}
+
+/** What a target returns for one attempt: the client's outcome and what the destination recorded for the nonce. */
+export interface AttemptResult {
+  nonce: string;
+  probeName: string;
+  client: ProbeResult;
+  /** Observations recorded at the destination application for this nonce ([] = nothing arrived). */
+  arrived: Observation[];
+  /** True when the destination's records could be read (an unreadable destination is an infrastructure failure). */
+  destinationQueried: boolean;
+}
+
+export interface Diagnostic {
+  title: string;
+  body: string;
+}
+
+/** A deployed scenario; targets extend it with their own handles. */
+export interface Deployment {
+  scenario: Scenario;
+  id: string;
+}
+
+/** An infrastructure failure (pod not ready, exec failed): the engine turns it into ERROR, never FAIL. */
+export class TargetError extends Error {
+  constructor(
+    message: string,
+    readonly hint?: string,
+  ) {
+    super(message);
+    this.name = 'TargetError';
+  }
+}
+
+/** A scenario uses something this target does not emulate or support: it is refused by name. */
+export class UnsupportedError extends TargetError {
+  constructor(
+    readonly field: string,
+    message: string,
+    hint?: string,
+  ) {
+    super(message, hint);
+    this.name = 'UnsupportedError';
+  }
+}
+
+export interface Target {
+  readonly name: TargetName;
+  prepare(signal?: AbortSignal): Promise<TargetInfo>;
+  /** Checks, before anything is deployed, that this target can run the scenario; throws UnsupportedError. */
+  check(scenario: Scenario): void;
+  deploy(scenario: Scenario, signal?: AbortSignal): Promise<Deployment>;
+  /** Runs a batch of attempts that share one source workload. */
+  probe(deployment: Deployment, batch: ProbeAttempt[], signal?: AbortSignal): Promise<AttemptResult[]>;
+  diagnose(deployment: Deployment, probeNames: string[]): Promise<Diagnostic[]>;
+  undeploy(deployment: Deployment): Promise<void>;
+  teardown(): Promise<void>;
+}
