@@ -32,6 +32,12 @@ export interface AttemptResult {
   arrived: Observation[];
   /** True when the destination's records could be read (an unreadable destination is an infrastructure failure). */
   destinationQueried: boolean;
+  /**
+   * The destination pod's own addresses. The engine decides `viaSidecar` from the source address the application
+   * saw: a loopback address (127.0.0.6, 127.0.0.1, ::1) or one of these means a sidecar handed the request over;
+   * any other address means the application saw the client directly. Optional: without it only loopback counts.
+   */
+  destinationAddresses?: string[];
 }
 
 export interface Diagnostic {
@@ -77,6 +83,8 @@ export interface Target {
   /** Runs a batch of attempts that share one source workload. */
   probe(deployment: Deployment, batch: ProbeAttempt[], signal?: AbortSignal): Promise<AttemptResult[]>;
   diagnose(deployment: Deployment, probeNames: string[]): Promise<Diagnostic[]>;
+  /** Optional: how a person reaches a deployment left up by `--keep` (one line each, printed as given). */
+  access?(deployment: Deployment): string[];
   undeploy(deployment: Deployment): Promise<void>;
   teardown(): Promise<void>;
 }
