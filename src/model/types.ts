@@ -1,0 +1,147 @@
+/**
+ * Internal types of the Istio data-plane model. Parsed resources are discriminated by `kind`; every decision the
+ * model returns carries a one-line `reason` and the `trace` of steps that led to it, so the lab sidecar's decision
+ * log and the reachability matrix's explanations come from the same place.
+ */
+
+/** Istio's default root (config) namespace: policies here apply mesh-wide. */
+export const ROOT_NAMESPACE = 'istio-system';
+
+export type Labels = Readonly<Record<string, string>>;
+
+/** Identifies one resource in explanations: `PeerAuthentication foo/default`. */
+export interface ResourceRef {
+  readonly kind: IstioKind;
+  readonly namespace: string;
+  readonly name: string;
+}
+
+export interface Metadata {
+  readonly name: string;
+  readonly namespace: string;
+  /** RFC 3339; absent means "as old as its position in the input" (see `olderFirst`). */
+  readonly creationTimestamp?: string;
+  /** Position in the input list; breaks creation-time ties and orders resources without timestamps. */
+  readonly order: number;
+}
+
+export type IstioKind = 'PeerAuthentication' | 'AuthorizationPolicy' | 'Sidecar' | 'ServiceEntry' | 'DestinationRule';
+
+export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
+/** A mode after inheritance: UNSET never survives resolution. */
+export type ResolvedMtlsMode = Exclude<MtlsMode, 'UNSET'>;
+
+export interface PeerAuthentication {
+  readonly kind: 'PeerAuthentication';
+  readonly metadata: Metadata;
+  /** undefined or empty: namespace-wide (mesh-wide in the root namespace). */
+  readonly selector?: Labels;
+  readonly mode: MtlsMode;
+  readonly portLevelMtls: ReadonlyMap<number, MtlsMode>;
+}
+
+export type AuthorizationAction = 'ALLOW' | 'DENY' | 'AUDIT' | 'CUSTOM';
+
+/** A field with `values` / `notValues`, e.g. principals / notPrincipals. Empty lists mean "not set". */
+export interface ValueMatch {
+  readonly values: readonly string[];
+  readonly notValues: readonly string[];
+}
+
+export type SourceField = 'principals' | 'namespaces' | 'ipBlocks' | 'remoteIpBlocks' | 'requestPrincipals';
+export type OperationField = 'ports' | 'hosts' | 'methods' | 'paths';
+
+export interface AuthzSource {
+  readonly fields: Partial<Record<SourceField, ValueMatch>>;
+}
+export interface AuthzOperation {
+  readonly fields: Partial<Record<OperationField, ValueMatch>>;
+}
+export interface AuthzCondition extends ValueMatch {
+  readonly key: string;
+}
+export interface AuthzRule {
+  readonly from: readonly AuthzSource[];
+  readonly to: readonly AuthzOperation[];
+  readonly when: readonly AuthzCondition[];
+}
+
+export interface AuthorizationPolicy {
+  readonly kind: 'AuthorizationPolicy';
+  readonly metadata: Metadata;
+  readonly selector?: Labels;
+  readonly action: AuthorizationAction;
+  /** `rules` absent or empty: the policy matches nothing (an ALLOW of this shape is "allow-nothing"). */
+  readonly rules: readonly AuthzRule[];
+}
+
+export type OutboundTrafficPolicyMode = 'ALLOW_ANY' | 'REGISTRY_ONLY';
+
+export interface Sidecar {
+  readonly kind: 'Sidecar';
+  readonly metadata: Metadata;
+  readonly selector?: Labels;
+  /** All `egress[].hosts`, e.g. `./*`, `istio-system/*`, `external/api.example.com`; undefined when no egress is given. */
+  readonly egressHosts?: readonly string[];
+  readonly outboundTrafficPolicy?: OutboundTrafficPolicyMode;
+}
+
+export type ServiceEntryLocation = 'MESH_EXTERNAL' | 'MESH_INTERNAL';
+
+export interface ServiceEntryPort {
+  readonly number: number;
+  readonly protocol: string;
+  readonly name?: string;
+}
+
+export interface ServiceEntry {
+  readonly kind: 'ServiceEntry';
+  readonly metadata: Metadata;
+  readonly hosts: readonly string[];
+  readonly ports: readonly ServiceEntryPort[];
+  readonly location: ServiceEntryLocation;
+  /** Empty: exported to every namespace (Istio's default). */
+  readonly exportTo: readonly string[];
+}
+
+export type ClientTlsMode = 'DISABLE' | 'SIMPLE' | 'MUTUAL' | 'ISTIO_MUTUAL';
+
+export interface ClientTls {
+  readonly mode: ClientTlsMode;
+  readonly caCertificates?: string;
+  readonly insecureSkipVerify?: boolean;
+  readonly sni?: string;
+  readonly subjectAltNames?: readonly string[];
+  readonly clientCertificate?: string;
+  readonly privateKey?: string;
+}
+
+export interface DestinationRule {
+  readonly kind: 'DestinationRule';
+  readonly metadata: Metadata;
+  readonly host: string;
+  readonly exportTo: readonly string[];
+  readonly tls?: ClientTls;
+  /** portLevelSettings[].tls by port number. */
+  readonly portTls: ReadonlyMap<number, ClientTls>;
+}
+
+export type IstioResource = PeerAuthentication | AuthorizationPolicy | Sidecar | ServiceEntry | DestinationRule;
+
+export function refOf(resource: IstioResource): ResourceRef {
+  return { kind: resource.kind, namespace: resource.metadata.namespace, name: resource.metadata.name };
+}
+
+export function formatRef(ref: ResourceRef): string {
+  return `${ref.kind} ${ref.namespace}/${ref.name}`;
+}
+
+/** Istio resolves same-scope conflicts in favour of the oldest resource; input order breaks ties. */
+export function olderFirst(a: { metadata: Metadata }, b: { metadata: Metadata }): number {
+  const ta = a.metadata.creationTimestamp ? Date.parse(a.metadata.creationTimestamp) : Number.NaN;
+  const tb = b.metadata.creationTimestamp ? Date.parse(b.metadata.creationTimestamp) : Number.NaN;
+  if (!Number.isNaN(ta) && !Number.isNaN(tb) && ta !== tb) return ta - tb;
+  if (!Number.isNaN(ta) && Number.isNaN(tb)) return -1;
+  if (Number.isNaN(ta) && !Number.isNaN(tb)) return 1;
+  return a.metadata.order - b.metadata.order;
+}

@@ -1,0 +1,132 @@
+/**
+ * `unsupportedFields(manifest)`: the JSON paths of fields and values of a manifest that the model does NOT
+ * implement, so the lab can refuse them by name instead of silently ignoring them. Each supported kind is
+ * described by the shape of what the model evaluates; anything outside that shape is reported.
+ */
+import { isObject, objectAt, stringAt } from './raw.js';
+
+type Shape =
+  | { readonly t: 'leaf'; readonly accept?: (value: unknown) => boolean }
+  | { readonly t: 'list'; readonly of: Shape }
+  | { readonly t: 'object'; readonly fields: Readonly<Record<string, Shape>> }
+  /** An object with arbitrary keys (labels, portLevelMtls) whose values have one shape. */
+  | { readonly t: 'map'; readonly of: Shape };
+
+const leaf: Shape = { t: 'leaf' };
+const strings: Shape = { t: 'list', of: leaf };
+const oneOf = (...allowed: string[]): Shape => ({ t: 'leaf', accept: (v) => typeof v === 'string' && allowed.includes(v) });
+const obj = (fields: Record<string, Shape>): Shape => ({ t: 'object', fields });
+const list = (of: Shape): Shape => ({ t: 'list', of });
+const labels: Shape = { t: 'map', of: leaf };
+
+/** `when` keys the model evaluates (pilot/pkg/security/authz/model/model.go knows more: those are refused). */
+export const SUPPORTED_WHEN_KEYS = ['source.ip', 'remote.ip', 'source.namespace', 'source.principal', 'destination.port'] as const;
+const HEADER_KEY = /^request\.headers\[[^\]]+\]$/;
+
+function isSupportedWhenKey(key: unknown): boolean {
+  return typeof key === 'string' && ((SUPPORTED_WHEN_KEYS as readonly string[]).includes(key) || HEADER_KEY.test(key));
+}
+
+/** Path templates (`/foo/{*}/bar`, `{**}`) use Envoy's uri_template matcher, which the model does not implement. */
+const paths: Shape = list({ t: 'leaf', accept: (v) => typeof v === 'string' && !v.includes('{') });
+
+const mtls = obj({ mode: oneOf('UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT') });
+
+const PEER_AUTHENTICATION = obj({ selector: obj({ matchLabels: labels }), mtls, portLevelMtls: { t: 'map', of: mtls } });
+
+const AUTHORIZATION_POLICY = obj({
+  selector: obj({ matchLabels: labels }),
+  action: oneOf('ALLOW', 'DENY', 'AUDIT'),
+  rules: list(
+    obj({
+      from: list(obj({ source: obj(Object.fromEntries(
+        ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']
+          .map((f) => [f, strings]),
+      )) })),
+      to: list(obj({ operation: obj({
+        ports: strings, notPorts: strings, hosts: strings, notHosts: strings,
+        methods: strings, notMethods: strings, paths, notPaths: paths,
+      }) })),
+      when: list(obj({ key: { t: 'leaf', accept: isSupportedWhenKey }, values: strings, notValues: strings })),
+    }),
+  ),
+});
+
+const SIDECAR = obj({
+  workloadSelector: obj({ labels }),
+  egress: list(obj({ hosts: strings })),
+  outboundTrafficPolicy: obj({ mode: oneOf('ALLOW_ANY', 'REGISTRY_ONLY') }),
+});
+
+/** `resolution` changes how endpoints are found, not whether traffic is allowed or encrypted: accepted. */
+const SERVICE_ENTRY = obj({
+  hosts: strings,
+  ports: list(obj({ number: leaf, protocol: leaf, name: leaf, targetPort: leaf })),
+  location: oneOf('MESH_EXTERNAL', 'MESH_INTERNAL'),
+  resolution: leaf,
+  exportTo: strings,
+});
+
+const CLIENT_TLS = obj({
+  mode: oneOf('DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL'),
+  caCertificates: leaf, insecureSkipVerify: leaf, sni: leaf, subjectAltNames: strings, clientCertificate: leaf, privateKey: leaf,
+});
+
+const DESTINATION_RULE = obj({
+  host: leaf,
+  exportTo: strings,
+  trafficPolicy: obj({ tls: CLIENT_TLS, portLevelSettings: list(obj({ port: obj({ number: leaf }), tls: CLIENT_TLS })) }),
+});
+
+const SPEC_SHAPES: Readonly<Record<string, Shape>> = {
+  PeerAuthentication: PEER_AUTHENTICATION,
+  AuthorizationPolicy: AUTHORIZATION_POLICY,
+  Sidecar: SIDECAR,
+  ServiceEntry: SERVICE_ENTRY,
+  DestinationRule: DESTINATION_RULE,
+};
+
+function walk(value: unknown, shape: Shape, path: string, out: string[]): void {
+  switch (shape.t) {
+    case 'leaf':
+      if (shape.accept && !shape.accept(value)) out.push(`${path}=${typeof value === 'string' ? value : JSON.stringify(value)}`);
+      return;
+    case 'list':
+      if (Array.isArray(value)) value.forEach((item, i) => walk(item, shape.of, `${path}[${i}]`, out));
+      return;
+    case 'map':
+      if (isObject(value)) for (const [key, item] of Object.entries(value)) walk(item, shape.of, `${path}.${key}`, out);
+      return;
+    case 'object':
+      if (!isObject(value)) return;
+      for (const [key, item] of Object.entries(value)) {
+        const fieldShape = shape.fields[key];
+        if (fieldShape) walk(item, fieldShape, `${path}.${key}`, out);
+        else out.push(`${path}.${key}`);
+      }
+  }
+}
+
+/**
+ * Paths such as `spec.action=CUSTOM`, `spec.rules[0].from[0].source.requestPrincipals`,
+ * `spec.rules[0].when[1].key=request.auth.claims[iss]`, `spec.trafficPolicy.loadBalancer`. Empty for kinds the
+ * model does not evaluate (they belong to other parts of the system) and for fully supported manifests.
+ */
+export function unsupportedFields(manifest: unknown): string[] {
+  if (!isObject(manifest)) return [];
+  const kind = stringAt(manifest, 'kind') ?? '';
+  const shape = SPEC_SHAPES[kind];
+  if (!shape) return [];
+  const out: string[] = [];
+  walk(manifest['spec'] ?? {}, shape, 'spec', out);
+  const annotations = objectAt(objectAt(manifest, 'metadata'), 'annotations');
+  if (kind === 'AuthorizationPolicy' && annotations && 'istio.io/dry-run' in annotations) {
+    out.push('metadata.annotations.istio.io/dry-run');
+  }
+  const spec = objectAt(manifest, 'spec');
+  // Istio only honours portLevelMtls on workload-selector policies; validation rejects the other case.
+  if (kind === 'PeerAuthentication' && spec?.['portLevelMtls'] !== undefined && !objectAt(objectAt(spec, 'selector'), 'matchLabels')) {
+    out.push('spec.portLevelMtls (without spec.selector.matchLabels)');
+  }
+  return out;
+}
