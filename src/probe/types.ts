@@ -44,6 +44,8 @@ export interface Observation {
   local: Endpoint;
   /** ISO timestamp of arrival. */
   at: string;
+  /** The `name` the recording agent was started with (which workload answered). */
+  workload?: string;
   tls?: { sni?: string; alpn?: string; peerUriSan?: string; authorized?: boolean };
   http?: {
     method: string;
@@ -69,7 +71,8 @@ export type Outcome =
   | { kind: 'tls'; reason: string }
   | { kind: 'http'; status: number; server?: string; body: string }
   | { kind: 'icmp'; reply: boolean; rttMs?: number }
-  | { kind: 'error'; errno?: string; message: string };
+  /** `reply`: the first bytes of an answer that was not the agent's observation for this nonce. */
+  | { kind: 'error'; errno?: string; message: string; reply?: string };
 
 export type OutcomeKind = Outcome['kind'];
 

@@ -1,0 +1,111 @@
+/**
+ * meshprobe-agent: the program inside every probe workload. Roles:
+ *   serve --config FILE                       listen, record, answer; prints `ready` when every listener is up
+ *   call [--concurrency N]                    ProbeRequests on stdin (JSON array or lines) → ProbeResult lines
+ *   query --control SOCK --nonce N [--nonce N…]   what a running `serve` recorded for those nonces (JSON)
+ * Exit status: 0 when the role did its job (whatever the probe outcomes), 2 for bad input, 1 when it failed.
+ */
+import { readFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { runProbes } from './call.js';
+import { parseProbeRequests, parseServeConfig } from './config.js';
+import { queryObservations } from './control.js';
+import { startAgent } from './serve.js';
+import { AGENT_VERSION } from './version.js';
+
+const USAGE = `usage: meshprobe-agent serve --config FILE
+       meshprobe-agent call [--concurrency N] < requests.json
+       meshprobe-agent query --control SOCK --nonce N [--nonce N...]
+       meshprobe-agent --version`;
+
+class UsageError extends Error {}
+
+function readStdin(): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    process.stdin.on('data', (c: Buffer) => chunks.push(c));
+    process.stdin.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    process.stdin.on('error', reject);
+  });
+}
+
+async function call(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { concurrency: { type: 'string' } } });
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
+    throw new UsageError(`--concurrency must be a positive integer, got ${values.concurrency}`);
+  }
+  const parsed = parseProbeRequests(await readStdin());
+  if (!parsed.ok) throw new UsageError(`bad probe requests on stdin:\n  ${parsed.errors.slice(0, 20).join('\n  ')}`);
+  for await (const result of runProbes(parsed.value, { concurrency })) {
+    if (!process.stdout.write(`${JSON.stringify(result)}\n`)) await new Promise((r) => process.stdout.once('drain', r));
+  }
+  return 0;
+}
+
+async function serve(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { config: { type: 'string' } } });
+  if (!values.config) throw new UsageError('serve needs --config FILE');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(values.config, 'utf8'));
+  } catch (err) {
+    throw new UsageError(`cannot read config ${values.config}: ${(err as Error).message}`);
+  }
+  const config = parseServeConfig(raw);
+  if (!config.ok) throw new UsageError(`invalid config ${values.config}:\n  ${config.errors.join('\n  ')}`);
+  const agent = await startAgent(config.value);
+  process.stdout.write('ready\n');
+  await new Promise<void>((resolve) => {
+    const stop = () => {
+      // Open client connections must not hold the exit: close listeners, give them a moment, then go.
+      const timer = setTimeout(resolve, 500);
+      void agent.close().then(() => {
+        clearTimeout(timer);
+        resolve();
+      });
+    };
+    process.once('SIGTERM', stop);
+    process.once('SIGINT', stop);
+  });
+  return 0;
+}
+
+async function query(args: string[]): Promise<number> {
+  const { values } = parseArgs({ args, options: { control: { type: 'string' }, nonce: { type: 'string', multiple: true } } });
+  if (!values.control || !values.nonce?.length) throw new UsageError('query needs --control SOCK and at least one --nonce N');
+  const observations = await queryObservations(values.control, values.nonce);
+  process.stdout.write(`${JSON.stringify(observations)}\n`);
+  return 0;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [role, ...rest] = argv;
+  switch (role) {
+    case 'serve':
+      return serve(rest);
+    case 'call':
+      return call(rest);
+    case 'query':
+      return query(rest);
+    case '--version':
+      process.stdout.write(`meshprobe-agent ${AGENT_VERSION}\n`);
+      return 0;
+    case '--help':
+    case '-h':
+      process.stdout.write(`${USAGE}\n`);
+      return 0;
+    default:
+      throw new UsageError(role ? `unknown role "${role}"` : 'no role given');
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (status) => process.exit(status),
+  (err: unknown) => {
+    const usage = err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
+    process.stderr.write(`meshprobe-agent: ${err instanceof Error ? err.message : String(err)}\n`);
+    if (usage) process.stderr.write(`${USAGE}\n`);
+    process.exit(usage ? 2 : 1);
+  },
+);

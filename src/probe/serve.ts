@@ -1,0 +1,161 @@
+/**
+ * The `serve` role: a listener per declared port that records an Observation for everything that arrives and
+ * returns it to the client in the reply, plus the control socket to ask afterwards.
+ */
+import { createSocket, type Socket as UdpSocket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
+import { createServer as createHttpServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { TCP_GREETING } from './call-tcp.js';
+import { NONCE_HEADER } from './call-http.js';
+import type { ListenPort, ServeConfig } from './config.js';
+import { startControl } from './control.js';
+import { flattenHeaders, parseXfcc, peerIdentity, plainAddress, uriSanOf, XFCC_HEADER } from './observe.js';
+import { ObservationStore } from './store.js';
+import type { ListenProtocol, Observation } from './types.js';
+
+/** A client that connects and says nothing is dropped after this long. */
+const IDLE_MS = 10_000;
+const MAX_GREETING = 1024;
+const greeting = new RegExp(`^${TCP_GREETING} (\\S+)\\s*$`);
+
+export interface RunningAgent {
+  store: ObservationStore;
+  close(): Promise<void>;
+}
+
+interface Recorder {
+  (protocol: ListenProtocol, nonce: string, source: Observation['source'], local: Observation['local']): Observation;
+}
+
+function recorder(config: ServeConfig): Recorder {
+  return (protocol, nonce, source, local) => {
+    const obs: Observation = { nonce, protocol, source, local, at: new Date().toISOString() };
+    if (config.name) obs.workload = config.name;
+    return obs;
+  };
+}
+
+const endpointOf = (address: string | undefined, port: number | undefined) => ({ address: plainAddress(address), port: port ?? 0 });
+
+function tcpHandler(record: Recorder, store: ObservationStore) {
+  return (sock: Socket) => {
+    let buf = '';
+    sock.setTimeout(IDLE_MS, () => sock.destroy());
+    sock.on('error', () => sock.destroy());
+    sock.on('data', (d: Buffer) => {
+      buf += d.toString('latin1');
+      const nl = buf.indexOf('\n');
+      if (nl < 0) {
+        if (buf.length > MAX_GREETING) sock.destroy();
+        return;
+      }
+      const nonce = greeting.exec(buf.slice(0, nl))?.[1] ?? '';
+      const obs = record('tcp', nonce, endpointOf(sock.remoteAddress, sock.remotePort), endpointOf(sock.localAddress, sock.localPort));
+      if (nonce) store.add(obs);
+      sock.end(`${JSON.stringify(obs)}\n`);
+    });
+  };
+}
+
+function httpHandler(record: Recorder, store: ObservationStore, config: ServeConfig, protocol: 'http' | 'https') {
+  return (req: IncomingMessage, res: ServerResponse) => {
+    const sock = req.socket;
+    const url = new URL(req.url ?? '/', 'http://agent.invalid');
+    const nonceHeader = req.headers[NONCE_HEADER];
+    const nonce = (typeof nonceHeader === 'string' ? nonceHeader : url.searchParams.get('nonce')) ?? '';
+    const obs = record(protocol, nonce, endpointOf(sock.remoteAddress, sock.remotePort), endpointOf(sock.localAddress, sock.localPort));
+    const headers = flattenHeaders(req.headers);
+    const xfccRaw = headers[XFCC_HEADER];
+    const xfcc = xfccRaw !== undefined ? parseXfcc(xfccRaw) : undefined;
+    obs.http = { method: req.method ?? '', path: req.url ?? '/', headers, ...(xfcc ? { xfcc } : {}) };
+    let uriSan: string | undefined;
+    if (protocol === 'https') {
+      const tls = sock as TLSSocket;
+      uriSan = uriSanOf(tls.getPeerCertificate()?.subjectaltname);
+      obs.tls = { authorized: tls.authorized };
+      if (typeof tls.servername === 'string') obs.tls.sni = tls.servername;
+      if (typeof tls.alpnProtocol === 'string') obs.tls.alpn = tls.alpnProtocol;
+      if (uriSan) obs.tls.peerUriSan = uriSan;
+    }
+    const peer = peerIdentity(uriSan, xfcc, config.behindSidecar === true);
+    if (peer) obs.peer = peer;
+    if (nonce) store.add(obs);
+    req.resume();
+    const body = JSON.stringify(obs);
+    res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body), 'x-meshprobe-agent': '1' });
+    res.end(body);
+  };
+}
+
+function udpHandler(socket: UdpSocket, record: Recorder, store: ObservationStore, port: number) {
+  return (msg: Buffer, rinfo: { address: string; port: number }) => {
+    const nonce = greeting.exec(msg.toString('latin1').trim())?.[1] ?? '';
+    // A socket bound to 0.0.0.0 cannot learn a datagram's destination address in node; the port is exact.
+    const obs = record('udp', nonce, endpointOf(rinfo.address, rinfo.port), { address: '0.0.0.0', port });
+    if (nonce) store.add(obs);
+    socket.send(JSON.stringify(obs), rinfo.port, rinfo.address);
+  };
+}
+
+type Closable = { close(cb?: () => void): unknown };
+
+function listenStream(server: Server, p: ListenPort): Promise<Closable> {
+  return new Promise((resolve, reject) => {
+    server.once('error', (err) => reject(new Error(`cannot listen on ${p.protocol} port ${p.port}: ${err.message}`)));
+    server.listen({ port: p.port, host: '0.0.0.0', backlog: 4096 }, () => resolve(server));
+  });
+}
+
+function listen(p: ListenPort, config: ServeConfig, store: ObservationStore): Promise<Closable> {
+  const record = recorder(config);
+  switch (p.protocol) {
+    case 'tcp':
+      return listenStream(createTcpServer(tcpHandler(record, store)), p);
+    case 'http':
+      return listenStream(createHttpServer(httpHandler(record, store, config, 'http')), p);
+    case 'https': {
+      let cert: Buffer, key: Buffer;
+      try {
+        cert = readFileSync(p.certFile ?? '');
+        key = readFileSync(p.keyFile ?? '');
+      } catch (err) {
+        return Promise.reject(new Error(`https port ${p.port}: cannot read certificate: ${(err as Error).message}`));
+      }
+      const opts = { cert, key, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] };
+      return listenStream(createHttpsServer(opts, httpHandler(record, store, config, 'https')), p);
+    }
+    case 'udp': {
+      const socket = createSocket('udp4');
+      socket.on('message', udpHandler(socket, record, store, p.port));
+      return new Promise((resolve, reject) => {
+        socket.once('error', (err) => reject(new Error(`cannot listen on udp port ${p.port}: ${err.message}`)));
+        socket.bind(p.port, '0.0.0.0', () => resolve(socket));
+      });
+    }
+  }
+}
+
+/** Resolves once every listener and the control socket are up; rejects (closing what opened) if one fails. */
+export async function startAgent(config: ServeConfig, store = new ObservationStore()): Promise<RunningAgent> {
+  const opened: Closable[] = [];
+  const close = async () => {
+    await Promise.all(opened.map((c) => new Promise<void>((r) => {
+      try {
+        c.close(() => r());
+      } catch {
+        r();
+      }
+    })));
+  };
+  const results = await Promise.allSettled([...config.ports.map((p) => listen(p, config, store)), startControl(config.control, store)]);
+  for (const r of results) if (r.status === 'fulfilled') opened.push(r.value);
+  const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+  if (failed) {
+    await close();
+    throw failed.reason;
+  }
+  return { store, close };
+}
