@@ -139,8 +139,8 @@ describe('rewriteResource', () => {
       },
     };
     const out = rewriteResource(map, np);
-    expect(out.spec.ingress[0].from[0].namespaceSelector.matchLabels).toEqual({ 'kubernetes.io/metadata.name': LEGACY, team: 'app' });
-    expect(out.spec.ingress[1].from[0].namespaceSelector.matchExpressions).toEqual([
+    expect((out.spec.ingress[0].from[0].namespaceSelector as Record<string, unknown>).matchLabels).toEqual({ 'kubernetes.io/metadata.name': LEGACY, team: 'app' });
+    expect((out.spec.ingress[1].from[0].namespaceSelector as Record<string, unknown>).matchExpressions).toEqual([
       { key: 'kubernetes.io/metadata.name', operator: 'In', values: [APP, 'kube-system'] },
       { key: 'team', operator: 'In', values: ['app'] },
     ]);

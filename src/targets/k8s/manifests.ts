@@ -1,0 +1,214 @@
+/**
+ * Pure rendering of a scenario into the manifests a cluster target applies: per-run Namespaces (with the
+ * injection label), one ServiceAccount, agent ConfigMap, Deployment and Service per workload, then the scenario's
+ * own resources with every namespace reference rewritten. `render` and the targets share this one function, so
+ * what `meshprobe render` writes is exactly what a run applies.
+ */
+import type { ServeConfig } from '../../probe/config.js';
+import type { Namespace, Scenario, Workload } from '../../scenario/schema.js';
+import { MANAGED_BY_LABEL, namespaceMap, RUN_LABEL, SCENARIO_LABEL, type NamespaceMap } from './names.js';
+import { rewriteResource } from './rewrite.js';
+
+export const AGENT_CONTAINER = 'agent';
+export const AGENT_PATH = '/agent/meshprobe-agent.mjs';
+export const CONTROL_SOCKET = '/tmp/meshprobe/control.sock';
+export const WORKLOAD_LABEL = 'meshprobe.io/workload';
+export const DEFAULT_IMAGE = 'meshprobe-agent:dev';
+
+export interface Manifest {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string>; annotations?: Record<string, string> };
+  [field: string]: unknown;
+}
+
+export interface RenderOptions {
+  runId: string;
+  image?: string;
+  /** Set on every workload whose probes run with `as.user`: the agent needs SETUID/SETGID to drop to that uid. */
+  imagePullPolicy?: 'IfNotPresent' | 'Never' | 'Always';
+}
+
+export interface RenderedScenario {
+  map: NamespaceMap;
+  /** Applied first, in this order: namespaces, then workloads; readiness is awaited before `resources`. */
+  namespaces: Manifest[];
+  workloads: Manifest[];
+  /** The scenario's own resources, rewritten into the run's namespaces. */
+  resources: Manifest[];
+}
+
+function commonLabels(runId: string, scenario: Scenario): Record<string, string> {
+  return { [MANAGED_BY_LABEL]: 'meshprobe', [RUN_LABEL]: runId, [SCENARIO_LABEL]: scenario.metadata.name };
+}
+
+export function hasSidecar(scenario: Scenario, w: Workload): boolean {
+  return w.sidecar ?? scenario.spec.namespaces.find((n) => n.name === w.namespace)?.sidecarInjection ?? true;
+}
+
+/**
+ * istio-injection=disabled wins over any pod label, so a namespace without injection that holds a workload
+ * with a sidecar gets no label at all and that pod opts in with sidecar.istio.io/inject=true.
+ */
+function injectionLabel(scenario: Scenario, ns: Namespace): Record<string, string> {
+  if (ns.sidecarInjection) return { 'istio-injection': 'enabled' };
+  const optIn = scenario.spec.workloads.some((w) => w.namespace === ns.name && hasSidecar(scenario, w));
+  return optIn ? {} : { 'istio-injection': 'disabled' };
+}
+
+function renderNamespace(scenario: Scenario, map: NamespaceMap, ns: Namespace, runId: string): Manifest {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: map.forward.get(ns.name)!, labels: { ...commonLabels(runId, scenario), ...injectionLabel(scenario, ns) } },
+  };
+}
+
+export function serviceAccountOf(w: Workload): string {
+  return w.serviceAccount ?? w.name;
+}
+
+export function agentConfig(scenario: Scenario, w: Workload): ServeConfig {
+  return {
+    name: `${w.namespace}/${w.name}`,
+    ports: w.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
+    control: CONTROL_SOCKET,
+    behindSidecar: hasSidecar(scenario, w),
+  };
+}
+
+/** Istio picks the protocol from the Service port name prefix. */
+function servicePortName(p: Workload['ports'][number]): string {
+  return `${p.protocol}-${p.port}`;
+}
+
+function probesAsOtherUser(scenario: Scenario, w: Workload): boolean {
+  return scenario.spec.probes.some((p) => p.from === `${w.namespace}/${w.name}` && p.as !== undefined);
+}
+
+function renderContainer(scenario: Scenario, w: Workload, options: RenderOptions): Record<string, unknown> {
+  const add = [...(w.capabilities ?? [])];
+  if (probesAsOtherUser(scenario, w)) for (const c of ['SETUID', 'SETGID'] as const) if (!add.includes(c)) add.push(c);
+  const securityContext: Record<string, unknown> = {};
+  if (w.runAsUser !== undefined) securityContext.runAsUser = w.runAsUser;
+  if (add.length) securityContext.capabilities = { add };
+  return {
+    name: AGENT_CONTAINER,
+    image: options.image ?? DEFAULT_IMAGE,
+    imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent',
+    command: ['node', AGENT_PATH, 'serve', '--config', '/etc/meshprobe/config.json'],
+    ports: w.ports.map((p) => ({ containerPort: p.port, protocol: p.protocol === 'udp' ? 'UDP' : 'TCP', name: `p${p.port}` })),
+    volumeMounts: [
+      { name: 'config', mountPath: '/etc/meshprobe', readOnly: true },
+      { name: 'control', mountPath: '/tmp/meshprobe' },
+    ],
+    ...(Object.keys(securityContext).length ? { securityContext } : {}),
+  };
+}
+
+function renderWorkload(scenario: Scenario, map: NamespaceMap, w: Workload, options: RenderOptions): Manifest[] {
+  const namespace = map.forward.get(w.namespace)!;
+  const labels = commonLabels(options.runId, scenario);
+  const selector = { [WORKLOAD_LABEL]: w.name };
+  const podLabels: Record<string, string> = {
+    app: w.name,
+    ...(w.labels ?? {}),
+    ...selector,
+    'sidecar.istio.io/inject': String(hasSidecar(scenario, w)),
+  };
+  const configMap: Manifest = {
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: `${w.name}-agent`, namespace, labels },
+    data: { 'config.json': JSON.stringify(agentConfig(scenario, w), null, 2) },
+  };
+  const deployment: Manifest = {
+    apiVersion: 'apps/v1',
+    kind: 'Deployment',
+    metadata: { name: w.name, namespace, labels },
+    spec: {
+      replicas: 1,
+      selector: { matchLabels: selector },
+      template: {
+        metadata: { labels: podLabels, ...(w.annotations ? { annotations: { ...w.annotations } } : {}) },
+        spec: {
+          serviceAccountName: serviceAccountOf(w),
+          terminationGracePeriodSeconds: 2,
+          containers: [renderContainer(scenario, w, options)],
+          volumes: [
+            { name: 'config', configMap: { name: `${w.name}-agent` } },
+            { name: 'control', emptyDir: {} },
+          ],
+        },
+      },
+    },
+  };
+  const out: Manifest[] = [configMap, deployment];
+  if (w.ports.length) {
+    out.push({
+      apiVersion: 'v1',
+      kind: 'Service',
+      metadata: { name: w.name, namespace, labels },
+      spec: {
+        selector,
+        ports: w.ports.map((p) => ({ name: servicePortName(p), port: p.port, targetPort: p.port, protocol: p.protocol === 'udp' ? 'UDP' : 'TCP' })),
+      },
+    });
+  }
+  return out;
+}
+
+function renderServiceAccounts(scenario: Scenario, map: NamespaceMap, runId: string): Manifest[] {
+  const seen = new Set<string>();
+  const out: Manifest[] = [];
+  for (const w of scenario.spec.workloads) {
+    const key = `${w.namespace}/${serviceAccountOf(w)}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
+    out.push({
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name: serviceAccountOf(w), namespace: map.forward.get(w.namespace)!, labels: commonLabels(runId, scenario) },
+    });
+  }
+  return out;
+}
+
+export class RenderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RenderError';
+  }
+}
+
+export function renderScenario(scenario: Scenario, options: RenderOptions): RenderedScenario {
+  const map = namespaceMap(options.runId, scenario);
+  const resources = scenario.spec.resources.map((r, i) => {
+    if (!r.metadata.namespace) {
+      throw new RenderError(
+        `scenario ${scenario.metadata.name}: spec.resources[${i}] (${r.kind} ${r.metadata.name}) has no metadata.namespace; on a cluster every resource needs one`,
+      );
+    }
+    return rewriteResource(map, r) as Manifest;
+  });
+  return {
+    map,
+    namespaces: scenario.spec.namespaces.map((ns) => renderNamespace(scenario, map, ns, options.runId)),
+    workloads: [
+      ...renderServiceAccounts(scenario, map, options.runId),
+      ...scenario.spec.workloads.flatMap((w) => renderWorkload(scenario, map, w, options)),
+    ],
+    resources,
+  };
+}
+
+/** Every manifest in apply order. */
+export function allManifests(r: RenderedScenario): Manifest[] {
+  return [...r.namespaces, ...r.workloads, ...r.resources];
+}
+
+/** The cluster service name a probe to `ns/workload` uses. */
+export function serviceHost(map: NamespaceMap, to: string): string {
+  const [ns, name] = to.split('/');
+  return `${name}.${map.forward.get(ns) ?? ns}.svc.cluster.local`;
+}
