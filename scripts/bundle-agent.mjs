@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // Bundles the probe agent (src/probe/agent.ts) into ONE self-contained ESM file for the probe image:
-// dist/agent/meshprobe-agent.mjs, node 20, node built-ins only.
+// dist/agent/meshprobe-agent.mjs (or --outfile PATH, used by tests), node 20, node built-ins only.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url);
 const { version } = JSON.parse(readFileSync(new URL('package.json', root), 'utf8'));
-const outfile = new URL('dist/agent/meshprobe-agent.mjs', root).pathname;
+const flag = process.argv.indexOf('--outfile');
+const outfile = flag > 0 ? process.argv[flag + 1] : new URL('dist/agent/meshprobe-agent.mjs', root).pathname;
 
 try {
   await build({
