@@ -1,0 +1,240 @@
+/**
+ * Runs one planned scenario on a target: deploy, converge every probe batch concurrently, diagnose what did not
+ * pass, undeploy. The only engine module with side effects besides run.ts; the decisions are in converge.ts and
+ * evaluate.ts.
+ */
+import { randomBytes } from 'node:crypto';
+import type { Probe } from '../scenario/schema.js';
+import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type Target } from '../targets/target.js';
+import { advance, initialState, nextDelayMs, type ConvergeSettings, type ConvergeState } from './converge.js';
+import { evaluate } from './evaluate.js';
+import type { OnEvent } from './events.js';
+import type { Batch, ScenarioPlan } from './plan.js';
+import type { AttemptRecord, Evaluation, Evidence, ProbeJudgement, ScenarioResult, Verdict } from './types.js';
+import { scenarioVerdict } from './verdict.js';
+
+export interface ExecuteContext {
+  target: Target;
+  settings: ConvergeSettings;
+  keep: boolean;
+  signal: AbortSignal;
+  onEvent: OnEvent;
+  /** Counts probes and attempts of the probing phase (for probe_phase_probes_per_s). */
+  stats: { probes: number; attempts: number; intervals: Array<[number, number]> };
+}
+
+export function newNonce(): string {
+  return `mp-${randomBytes(8).toString('hex')}`;
+}
+
+function sleep(ms: number, signal: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, ms);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+function message(err: unknown): string {
+  if (err instanceof TargetError) return err.hint ? `${err.message} (${err.hint})` : err.message;
+  return err instanceof Error ? err.message : String(err);
+}
+
+function judgement(probe: Probe, verdict: Verdict, reason: string, attempts: AttemptRecord[] = [], durationMs = 0): ProbeJudgement {
+  const last = attempts.at(-1);
+  const judged = last?.evaluation.kind === 'judged' ? last.evaluation : undefined;
+  const j: ProbeJudgement = {
+    name: probe.name,
+    from: probe.from,
+    to: probe.to,
+    protocol: probe.protocol,
+    expected: probe.expect,
+    verdict,
+    reason,
+    observed: judged?.facts ?? null,
+    checks: judged?.checks ?? [],
+    attempts,
+    durationMs,
+  };
+  if (probe.port !== undefined) j.port = probe.port;
+  if (probe.as) j.as = probe.as;
+  if (probe.bypass) j.bypass = probe.bypass;
+  if (last) j.evidence = evidenceOf(last);
+  return j;
+}
+
+function evidenceOf(a: AttemptRecord): Evidence {
+  const seen = a.arrived[0];
+  const e: Evidence = { outcome: a.client ? a.client.outcome.kind : 'none', arrived: seen !== undefined };
+  if (a.client) {
+    e.timings = a.client.timings;
+    e.bytes = a.client.bytes;
+    if (a.client.outcome.kind === 'http' || a.client.outcome.kind === 'ok') {
+      const status = a.client.outcome.status;
+      if (status !== undefined) e.outcome = `${a.client.outcome.kind} ${status}`;
+    }
+  }
+  if (seen) {
+    e.sourceSeen = seen.source;
+    if (seen.peer) e.peer = seen.peer;
+    if (seen.http?.xfcc) e.xfcc = seen.http.xfcc.raw;
+  }
+  return e;
+}
+
+interface Tracked {
+  probe: Probe;
+  state: ConvergeState;
+  attempts: AttemptRecord[];
+  dueAt: number;
+}
+
+/** Converges every probe of one batch; returns judgements for those decided (an abort leaves the rest out). */
+async function runBatch(ctx: ExecuteContext, dep: Deployment, batch: Batch, scenario: string): Promise<ProbeJudgement[]> {
+  const start = Date.now();
+  const tracked: Tracked[] = batch.probes.map((probe) => ({ probe, state: initialState, attempts: [], dueAt: start }));
+  const done: ProbeJudgement[] = [];
+  for (;;) {
+    const active = tracked.filter((t) => t.state.phase !== 'decided');
+    if (active.length === 0 || ctx.signal.aborted) break;
+    const now = Date.now();
+    const due = active.filter((t) => t.dueAt <= now);
+    if (due.length === 0) {
+      await sleep(Math.min(...active.map((t) => t.dueAt)) - now, ctx.signal);
+      continue;
+    }
+    const attempts: ProbeAttempt[] = due.map((t) => ({ probe: t.probe, nonce: newNonce(), attempt: t.attempts.length + 1 }));
+    const results = await probeOnce(ctx, dep, attempts);
+    if (results === 'aborted') break;
+    ctx.stats.attempts += attempts.length;
+    const finished = Date.now();
+    due.forEach((t, i) => {
+      const a = attempts[i];
+      const result = results instanceof Map ? results.get(a.nonce) : undefined;
+      const evaluation: Evaluation = result
+        ? evaluate(t.probe, result)
+        : { kind: 'infrastructure', reason: typeof results === 'string' ? results : `the ${ctx.target.name} target returned no result for attempt ${a.attempt}` };
+      const takenIn = t.state.phase === 'settling' ? 'settle' : 'confirm';
+      t.state = advance(t.state, evaluation, finished - start, ctx.settings);
+      t.attempts.push({
+        attempt: a.attempt,
+        nonce: a.nonce,
+        atMs: now - start,
+        ...(result ? { client: result.client } : {}),
+        arrived: result?.arrived ?? [],
+        evaluation,
+        phase: takenIn,
+      });
+      if (t.state.phase === 'decided') {
+        const j = judgement(t.probe, t.state.verdict, t.state.reason, t.attempts, finished - start);
+        done.push(j);
+        ctx.stats.probes += 1;
+        ctx.onEvent({ kind: 'probe-done', scenario, probe: j });
+      } else {
+        t.dueAt = finished + nextDelayMs(t.state, finished - start, ctx.settings);
+      }
+    });
+  }
+  return done;
+}
+
+/** One call to target.probe: results by nonce, an infrastructure failure message, or 'aborted'. */
+async function probeOnce(ctx: ExecuteContext, dep: Deployment, attempts: ProbeAttempt[]): Promise<Map<string, AttemptResult> | string | 'aborted'> {
+  try {
+    const results = await ctx.target.probe(dep, attempts, ctx.signal);
+    return new Map(results.map((r) => [r.nonce, r]));
+  } catch (err) {
+    if (ctx.signal.aborted) return 'aborted';
+    return `probing from ${attempts[0]?.probe.from} failed: ${message(err)}`;
+  }
+}
+
+function baseResult(plan: ScenarioPlan): Omit<ScenarioResult, 'verdict' | 'probes' | 'durationMs'> {
+  const m = plan.loaded.scenario.metadata;
+  const r: Omit<ScenarioResult, 'verdict' | 'probes' | 'durationMs'> = {
+    name: m.name,
+    tags: m.tags ?? [],
+    location: `${plan.loaded.file}:${plan.loaded.line}`,
+    diagnostics: [],
+  };
+  if (m.title !== undefined) r.title = m.title;
+  if (m.claim !== undefined) r.claim = m.claim;
+  if (m.source !== undefined) r.source = m.source;
+  return r;
+}
+
+/** A scenario that is not run: every probe gets the same verdict and reason. */
+export function notRun(plan: ScenarioPlan, verdict: 'SKIPPED' | 'ERROR', reason: string): ScenarioResult {
+  const probes = plan.loaded.scenario.spec.probes.map((p) => judgement(p, verdict, reason));
+  return { ...baseResult(plan), verdict, reason, probes, durationMs: 0 };
+}
+
+export async function executeScenario(plan: ScenarioPlan, ctx: ExecuteContext): Promise<ScenarioResult> {
+  if (plan.kind === 'skip') return notRun(plan, 'SKIPPED', plan.reason);
+  if (plan.kind === 'refused') return notRun(plan, 'ERROR', plan.reason);
+  const name = plan.loaded.scenario.metadata.name;
+  const started = Date.now();
+  const phase = (p: 'deploying' | 'probing' | 'diagnosing' | 'undeploying') => ctx.onEvent({ kind: 'scenario-phase', scenario: name, phase: p });
+  ctx.onEvent({ kind: 'scenario-start', scenario: name, probes: plan.probes.length });
+  phase('deploying');
+  let dep: Deployment;
+  try {
+    dep = await ctx.target.deploy(plan.loaded.scenario, ctx.signal);
+  } catch (err) {
+    if (ctx.signal.aborted) return { ...notRun(plan, 'SKIPPED', 'interrupted before a verdict'), durationMs: Date.now() - started };
+    return { ...notRun(plan, 'ERROR', `deploy failed: ${message(err)}`), durationMs: Date.now() - started };
+  }
+  const result = await probeAndJudge(plan, ctx, dep, phase);
+  if (ctx.keep) {
+    result.kept = ctx.target.access?.(dep) ?? [`deployment ${dep.id} was left up (--keep)`];
+  } else {
+    phase('undeploying');
+    try {
+      await ctx.target.undeploy(dep);
+    } catch (err) {
+      result.diagnostics.push({ title: 'undeploy failed', body: message(err) });
+      result.verdict = 'ERROR';
+      result.reason = `undeploy failed: ${message(err)}`;
+    }
+  }
+  result.durationMs = Date.now() - started;
+  return result;
+}
+
+async function probeAndJudge(
+  plan: Extract<ScenarioPlan, { kind: 'run' }>,
+  ctx: ExecuteContext,
+  dep: Deployment,
+  phase: (p: 'probing' | 'diagnosing') => void,
+): Promise<ScenarioResult> {
+  phase('probing');
+  const probingStarted = Date.now();
+  const judged = (await Promise.all(plan.batches.map((b) => runBatch(ctx, dep, b, plan.loaded.scenario.metadata.name)))).flat();
+  ctx.stats.intervals.push([probingStarted, Date.now()]);
+  const byName = new Map(judged.map((j) => [j.name, j]));
+  const probes = plan.probes.map(
+    (p) => byName.get(p.probe.name) ?? judgement(p.probe, 'SKIPPED', p.skip ?? 'interrupted before a verdict'),
+  );
+  const rolled = scenarioVerdict(probes);
+  const result: ScenarioResult = { ...baseResult(plan), verdict: rolled.verdict, probes, durationMs: 0 };
+  if (rolled.reason) result.reason = rolled.reason;
+  const troubled = probes.filter((p) => p.verdict === 'FAIL' || p.verdict === 'FLAKY' || p.verdict === 'ERROR').map((p) => p.name);
+  if (troubled.length > 0 && !ctx.signal.aborted) {
+    phase('diagnosing');
+    result.diagnostics = await diagnose(ctx.target, dep, troubled);
+  }
+  return result;
+}
+
+async function diagnose(target: Target, dep: Deployment, probeNames: string[]): Promise<Diagnostic[]> {
+  try {
+    return await target.diagnose(dep, probeNames);
+  } catch (err) {
+    return [{ title: 'diagnostics unavailable', body: `the ${target.name} target could not collect diagnostics: ${message(err)}` }];
+  }
+}
