@@ -1,0 +1,18 @@
+/**
+ * The pure model of Istio's data-plane policy decisions (no I/O): parse manifests, report what is not modelled,
+ * and decide inbound mTLS, authorization and outbound handling with explainable results.
+ */
+export * from './types.js';
+export { parseResource, parseResources, SUPPORTED_API_VERSIONS, DEFAULT_NAMESPACE, type ParseResult, type ParsedResources } from './parse.js';
+export { unsupportedFields, SUPPORTED_WHEN_KEYS } from './unsupported.js';
+export { matchesPattern, ipInBlock, hostMatches, selectorMatches } from './match.js';
+export {
+  effectiveMtls, namespaceMtls, inboundTransport, type WorkloadPort, type MtlsDecision, type MtlsLevel, type ClientTransport,
+  type InboundTransportDecision,
+} from './peer-authentication.js';
+export { matchRule, normalizePrincipal, namespaceOfPrincipal, type RuleResult } from './authz-rule.js';
+export { authorize, policyApplies, denyResponse, type AuthzRequest, type AuthzDecision, type PolicyMatch, type DenyResponse } from './authorization.js';
+export { sidecarFor, sidecarImports, exportedTo, serviceEntryFor, type ClientWorkload } from './registry.js';
+export { destinationRuleFor, tlsForPort, resolveHost, CLUSTER_DOMAIN } from './destination-rule.js';
+export { tlsVerification, SYSTEM_CA_SINCE, type TlsVerification, type CaSource } from './tls-verification.js';
+export { outboundDecision, type OutboundInput, type OutboundDestination, type OutboundDecision } from './outbound.js';
