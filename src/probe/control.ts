@@ -28,8 +28,23 @@ function parseQuery(line: string): ControlQuery | string {
   return q as ControlQuery;
 }
 
-/** Removes a socket left behind by a previous agent; refuses to delete anything that is not a socket. */
-function clearStaleSocket(path: string): void {
+/** True when a live agent answers on `path` (a stale socket file refuses the connection). */
+function isLive(path: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const probe = connect(path);
+    probe.once('connect', () => {
+      probe.destroy();
+      resolve(true);
+    });
+    probe.once('error', () => resolve(false));
+  });
+}
+
+/**
+ * Removes a socket left behind by a previous agent. Refuses to delete anything that is not a socket, or the
+ * socket of an agent that is still running.
+ */
+async function clearStaleSocket(path: string): Promise<void> {
   let isSocket: boolean;
   try {
     isSocket = lstatSync(path).isSocket();
@@ -37,11 +52,12 @@ function clearStaleSocket(path: string): void {
     return;
   }
   if (!isSocket) throw new Error(`control path ${path} exists and is not a socket; choose another path`);
+  if (await isLive(path)) throw new Error(`control socket ${path} is in use by a running agent; stop it or choose another path`);
   unlinkSync(path);
 }
 
-export function startControl(path: string, store: ObservationStore): Promise<Server> {
-  clearStaleSocket(path);
+export async function startControl(path: string, store: ObservationStore): Promise<Server> {
+  await clearStaleSocket(path);
   const server = createServer((conn) => {
     let buf = '';
     conn.setEncoding('utf8');

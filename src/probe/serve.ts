@@ -150,12 +150,19 @@ export async function startAgent(config: ServeConfig, store = new ObservationSto
       }
     })));
   };
-  const results = await Promise.allSettled([...config.ports.map((p) => listen(p, config, store)), startControl(config.control, store)]);
+  // Ports first: an agent that cannot serve its ports must not take over a control path.
+  const results = await Promise.allSettled(config.ports.map((p) => listen(p, config, store)));
   for (const r of results) if (r.status === 'fulfilled') opened.push(r.value);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
     await close();
     throw failed.reason;
+  }
+  try {
+    opened.push(await startControl(config.control, store));
+  } catch (err) {
+    await close();
+    throw err;
   }
   return { store, close };
 }
