@@ -14,7 +14,7 @@ export function classifyPing(exitCode: number | null, stdout: string, stderr: st
   }
   if (exitCode === 1) return { kind: 'icmp', reply: false };
   const message = (stderr.trim() || stdout.trim() || `ping exited with ${String(exitCode)}`).split('\n')[0];
-  return { kind: 'error', message: `ping: ${message}` };
+  return { kind: 'error', message: message.startsWith('ping:') ? message : `ping: ${message}` };
 }
 
 export function probeIcmp(request: ProbeRequest): Promise<ProbeResult> {

@@ -93,9 +93,11 @@ export function parseProbeRequests(text: string): Parsed<ProbeRequest[]> {
       if (!Array.isArray(parsed)) return { ok: false, errors: ['expected a JSON array'] };
       items = parsed;
     } else {
-      items = trimmed.split('\n').filter((l) => l.trim() !== '').map((l, i) => {
+      items = [];
+      trimmed.split('\n').forEach((l, i) => {
+        if (l.trim() === '') return;
         try {
-          return JSON.parse(l) as unknown;
+          items.push(JSON.parse(l) as unknown);
         } catch {
           throw new Error(`line ${i + 1} is not valid JSON: ${l.slice(0, 80)}`);
         }
