@@ -1,0 +1,130 @@
+/**
+ * `meshprobe run [paths…]`: a thin shell over the library's run(). Parses options, draws progress, writes the
+ * reports, turns Ctrl-C into a clean abort (exit 130), and returns the run's exit status.
+ */
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { DEFAULTS, run, type RunOptions } from '../engine/run.js';
+import type { RunResult } from '../engine/types.js';
+import { ConsoleReporter, consoleOptionsFor, writeReports, type ReportFiles } from '../report/index.js';
+import { TARGET_NAMES, type Target, type TargetName } from '../targets/target.js';
+import type { RegisterCommand } from './main.js';
+
+export const DEFAULT_REPORT_DIR = 'meshprobe-reports';
+
+/** "10s", "500ms", "2m", or a plain number of seconds → milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a duration such as 10s, 500ms or 2m');
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+const collect = (value: string, previous: string[] = []) => [...previous, value];
+
+export interface RunCommandOptions {
+  target: TargetName;
+  context?: string;
+  scenario?: string[];
+  tag?: string[];
+  parallel?: number;
+  json?: string;
+  junit?: string;
+  html?: string;
+  reportDir: string;
+  keep?: boolean;
+  failFast?: boolean;
+  settleTimeout?: number;
+  consecutive: number;
+  verbose?: boolean;
+}
+
+export interface RunCommandDeps {
+  /** A ready target instead of creating one by name (tests, library embedding). */
+  target?: Target;
+  load?: RunOptions['load'];
+  stdout?: NodeJS.WriteStream;
+  stderr?: NodeJS.WriteStream;
+}
+
+/** Runs the command: progress on stdout, reports written, returns the exit status. */
+export async function runCommand(paths: string[], o: RunCommandOptions, deps: RunCommandDeps = {}): Promise<number> {
+  const stdout = deps.stdout ?? process.stdout;
+  const stderr = deps.stderr ?? process.stderr;
+  const reporter = new ConsoleReporter(consoleOptionsFor(stdout, o.verbose ?? false));
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onSignal = (signal: NodeJS.Signals) => {
+    interrupts += 1;
+    if (interrupts > 1) {
+      stderr.write(`\nmeshprobe: ${signal} again: exiting without cleanup; the next run removes what this one left\n`);
+      process.exit(130);
+    }
+    stderr.write(`\nmeshprobe: ${signal}: stopping probes and cleaning up (press Ctrl-C again to exit at once)\n`);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  let result: RunResult;
+  try {
+    result = await run({
+      paths,
+      target: deps.target ?? o.target,
+      targetOptions: { ...(o.context ? { context: o.context } : {}), verbose: o.verbose ?? false, log: (m) => reporter.onEvent({ kind: 'log', message: m }) },
+      scenario: o.scenario ?? [],
+      tag: o.tag ?? [],
+      ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
+      ...(o.settleTimeout !== undefined ? { settleTimeoutMs: o.settleTimeout } : {}),
+      consecutive: o.consecutive,
+      keep: o.keep ?? false,
+      failFast: o.failFast ?? false,
+      signal: controller.signal,
+      onEvent: reporter.onEvent,
+      ...(deps.load ? { load: deps.load } : {}),
+    });
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+  const files: ReportFiles = { dir: o.reportDir };
+  if (o.json) files.json = o.json;
+  if (o.junit) files.junit = o.junit;
+  if (o.html) files.html = o.html;
+  try {
+    const written = await writeReports(result, files);
+    stdout.write(`reports: ${written.join(', ')}\n`);
+  } catch (err) {
+    stderr.write(`meshprobe: could not write the reports: ${(err as Error).message}\n`);
+    return result.exitStatus === 0 ? 2 : result.exitStatus;
+  }
+  return result.exitStatus;
+}
+
+export const registerRun: RegisterCommand = (program: Command, setStatus) => {
+  program
+    .command('run')
+    .description('deploy scenarios on a target, probe, and judge every claim (exit 0 all PASS/SKIPPED, 1 FAIL/FLAKY, 2 ERROR or invalid input, 130 interrupted)')
+    .argument('[paths...]', 'scenario files or directories (default: the built-in suites in scenarios/)')
+    .addOption(new Option('--target <name>', 'where to run').choices([...TARGET_NAMES]).default('lab'))
+    .option('--context <name>', 'kubeconfig context (required by --target existing)')
+    .option('-s, --scenario <regex>', 'only scenarios whose name matches; a leading ! excludes; repeatable', collect)
+    .option('-t, --tag <regex>', 'only scenarios with a matching tag; a leading ! excludes; repeatable', collect)
+    .option('--parallel <n>', `scenarios deployed at the same time (default ${DEFAULTS.parallel})`, parseCount)
+    .option('--json <file>', 'write the JSON report here')
+    .option('--junit <file>', 'write the JUnit XML report here')
+    .option('--html <file>', 'write the HTML report here')
+    .option('--report-dir <dir>', 'write report.json, junit.xml and report.html here (unless given above)', DEFAULT_REPORT_DIR)
+    .option('--keep', 'leave the deployments and the target up and print how to reach them')
+    .option('--fail-fast', 'start no further scenario after one FAILs or ERRORs')
+    .option('--settle-timeout <duration>', `how long mismatching observations are retried while policy propagates (default ${DEFAULTS.settleTimeoutMs / 1000}s)`, parseDuration)
+    .option('--consecutive <n>', 'identical observations in a row needed for a verdict', parseCount, DEFAULTS.consecutive)
+    .option('--verbose', 'print every probe verdict and the evidence of failures')
+    .action(async (paths: string[], options: RunCommandOptions) => {
+      setStatus(await runCommand(paths, options));
+    });
+};
