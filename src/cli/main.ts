@@ -34,5 +34,5 @@ export type RegisterCommand = (program: Command, setStatus: (status: number) => 
 
 /** Every command module; each adds itself to the program. */
 async function commands(): Promise<RegisterCommand[]> {
-  return [];
+  return [(await import('./run.js')).registerRun];
 }
