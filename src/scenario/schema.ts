@@ -3,6 +3,7 @@
  * with it, the TypeScript types are inferred from it and schema/scenario-v1.schema.json is generated from it.
  * Cross-field rules (references, positive control, …) live in rules.ts; they need the whole document.
  */
+import semver from 'semver';
 import { z } from 'zod';
 
 export const API_VERSION = 'meshprobe.io/v1';
@@ -38,7 +39,12 @@ const port = z.number().int('must be an integer').min(1, 'must be a port from 1 
 
 export const when = z
   .strictObject({
-    istio: z.string().min(1).optional().describe('semver range over the Istio version of the target, e.g. ">=1.13"'),
+    istio: z
+      .string()
+      .min(1)
+      .refine((r) => semver.validRange(r) !== null, 'must be a semver range such as ">=1.13" or "1.20 - 1.22"')
+      .optional()
+      .describe('semver range over the Istio version of the target, e.g. ">=1.13"'),
     targets: z.array(z.enum(TARGETS)).min(1).optional().describe('targets that can run it; default: all'),
   })
   .describe('the scenario (or probe) is SKIPPED, with the reason reported, where this does not hold');
