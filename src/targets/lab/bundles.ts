@@ -1,0 +1,49 @@
+/**
+ * The two programs the lab starts in pods: the probe agent (built by scripts/bundle-agent.mjs) and the lab's
+ * sidecar (bundled here on first use when missing or older than its sources, because it is part of the lab).
+ */
+import { existsSync, statSync, readdirSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { TargetError } from '../target.js';
+
+/** The package root: two levels up from src/targets/lab or dist/targets/lab. */
+export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
+export const AGENT_BUNDLE = join(PACKAGE_ROOT, 'dist', 'agent', 'meshprobe-agent.mjs');
+export const SIDECAR_BUNDLE = join(PACKAGE_ROOT, 'dist', 'lab', 'meshprobe-sidecar.mjs');
+const SIDECAR_SOURCES = join(PACKAGE_ROOT, 'src', 'targets', 'lab', 'sidecar');
+
+export function agentBundle(): string {
+  if (!existsSync(AGENT_BUNDLE)) {
+    throw new TargetError(`the probe agent bundle ${AGENT_BUNDLE} is missing`, 'run scripts/bootstrap (or node scripts/bundle-agent.mjs)');
+  }
+  return AGENT_BUNDLE;
+}
+
+function newestSource(): number {
+  if (!existsSync(SIDECAR_SOURCES)) return 0;
+  return Math.max(...readdirSync(SIDECAR_SOURCES).map((f) => statSync(join(SIDECAR_SOURCES, f)).mtimeMs));
+}
+
+export async function sidecarBundle(): Promise<string> {
+  const fresh = existsSync(SIDECAR_BUNDLE) && statSync(SIDECAR_BUNDLE).mtimeMs >= newestSource();
+  if (fresh) return SIDECAR_BUNDLE;
+  let esbuild: typeof import('esbuild');
+  try {
+    esbuild = await import('esbuild');
+  } catch {
+    throw new TargetError(`the lab sidecar bundle ${SIDECAR_BUNDLE} is missing and esbuild is not installed`, 'run scripts/bootstrap');
+  }
+  await esbuild.build({
+    entryPoints: [join(SIDECAR_SOURCES, 'main.ts')],
+    outfile: SIDECAR_BUNDLE,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node20',
+    // koffi is a native module: it stays a package import, resolved from this package's node_modules.
+    external: ['koffi'],
+    logLevel: 'error',
+  });
+  return SIDECAR_BUNDLE;
+}

@@ -1,0 +1,102 @@
+/**
+ * Bringing one scenario's lab up: ownership marker first, then namespaces and routes, NetworkPolicy, certificates,
+ * capture rules and processes. Any failure removes what was created before the error is passed on.
+ */
+import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Scenario } from '../../scenario/schema.js';
+import type { Deployment } from '../target.js';
+import { agentBundle, sidecarBundle } from './bundles.js';
+import { captureConfigFromAnnotations, captureRules, toRestoreInput } from './capture.js';
+import { caFile, certPaths, issueCertificates, type ServerCert } from './certs.js';
+import { compileNetworkPolicies, policyRestoreInput, type NetworkPolicy } from './netpol.js';
+import { planLab, podLabels, serviceName, SIDECAR_UID, workloadNames, type LabHost, type LabPlan } from './plan.js';
+import { startReady } from './processes.js';
+import { claimLab, labDir, removeLab } from './state.js';
+import { applyNat, createTopology } from './topology.js';
+
+export interface PodRuntime {
+  host: LabHost;
+  dir: string;
+  control: string;
+  /** iptables-restore input of the pod's capture rules (absent without a sidecar). */
+  captureRestore?: string;
+  sidecarLog?: () => string;
+  /** Batches from one pod run one after another (a flush-capture batch must not overlap others from that pod). */
+  queue: Promise<unknown>;
+}
+
+export interface LabDeployment extends Deployment {
+  labId: string;
+  plan: LabPlan;
+  dir: string;
+  caFile: string;
+  pods: Map<string, PodRuntime>;
+}
+
+function nsLabelsOf(scenario: Scenario) {
+  return (ns: string): Record<string, string> => {
+    const decl = scenario.spec.namespaces.find((n) => n.name === ns);
+    return { 'kubernetes.io/metadata.name': ns, ...(decl?.sidecarInjection !== false ? { 'istio-injection': 'enabled' } : {}) };
+  };
+}
+
+function certificateRequests(plan: LabPlan): ServerCert[] {
+  return plan.hosts
+    .filter((h) => h.ports.some((p) => p.protocol === 'https'))
+    .map((h) => ({
+      key: h.netns,
+      names: h.workload ? [serviceName(h.workload), ...workloadNames(h.workload, h.workload.namespace).slice(1), h.address] : [h.key, h.address],
+      ca: h.external?.ports.some((p) => p.protocol === 'https' && p.certificate === 'untrusted') ? 'untrusted' : 'trusted',
+      uid: h.uid,
+    }));
+}
+
+function podRuntime(d: LabDeployment, h: LabHost, istioVersion: string): PodRuntime {
+  const dir = join(d.dir, h.netns.slice(`mp-${d.labId}-`.length));
+  mkdirSync(dir, { recursive: true });
+  chownSync(dir, h.uid, h.uid); // the agent creates its control socket here as the workload's uid
+  const rt: PodRuntime = { host: h, dir, control: join(dir, 'control.sock'), queue: Promise.resolve() };
+  if (h.sidecar && h.workload) rt.captureRestore = toRestoreInput(captureRules(captureConfigFromAnnotations(h.workload.annotations), istioVersion));
+  return rt;
+}
+
+async function startPod(d: LabDeployment, rt: PodRuntime, agent: string, sidecar: string): Promise<void> {
+  const h = rt.host;
+  const starts: Promise<unknown>[] = [];
+  if (rt.captureRestore) {
+    await applyNat(h.netns, rt.captureRestore);
+    const log = join(rt.dir, 'sidecar.log');
+    rt.sidecarLog = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-200).join('\n') : '');
+    starts.push(startReady(`sidecar of ${h.key}`, h.netns, { uid: SIDECAR_UID, capabilities: [], dropAll: true }, [process.execPath, sidecar], log));
+  }
+  const config = {
+    name: h.key,
+    control: rt.control,
+    behindSidecar: h.sidecar,
+    ports: h.ports.map((p) => ({ port: p.port, protocol: p.protocol, ...(p.protocol === 'https' ? certPaths(d.dir, h.netns) : {}) })),
+  };
+  const configFile = join(rt.dir, 'agent.json');
+  writeFileSync(configFile, JSON.stringify(config));
+  starts.push(startReady(`probe agent of ${h.key}`, h.netns, { uid: h.uid, capabilities: h.capabilities }, [process.execPath, agent, 'serve', '--config', configFile], join(rt.dir, 'agent.log')));
+  await Promise.all(starts);
+}
+
+export async function deployLab(scenario: Scenario, policies: NetworkPolicy[], istioVersion: string, register: (d: LabDeployment) => void): Promise<LabDeployment> {
+  const [agent, sidecar] = [agentBundle(), await sidecarBundle()];
+  const labId = claimLab();
+  const plan = planLab(scenario, labId);
+  const d: LabDeployment = { id: labId, labId, scenario, plan, dir: labDir(labId), caFile: caFile(labDir(labId)), pods: new Map() };
+  register(d);
+  try {
+    const endpoints = plan.hosts.map((h) => ({ address: h.address, nodeIf: h.nodeIf, namespace: h.workload?.namespace, labels: h.workload ? podLabels(h.workload) : {} }));
+    const filter = policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario)));
+    await Promise.all([createTopology(plan, filter), issueCertificates(d.dir, certificateRequests(plan))]);
+    for (const h of plan.hosts) d.pods.set(h.key, podRuntime(d, h, istioVersion));
+    await Promise.all([...d.pods.values()].map((rt) => startPod(d, rt, agent, sidecar)));
+    return d;
+  } catch (err) {
+    await removeLab(labId).catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The lab target: a scenario's workloads as network namespaces on this machine, with Istio's real capture rules,
+ * a pass-through sidecar, NetworkPolicy in the node namespace and the probe agent in every pod. Kernel behaviour
+ * (what iptables captures, uids, capabilities, routing, NetworkPolicy drops) is real; the sidecar is the lab's.
+ */
+import { accessSync, constants } from 'node:fs';
+import type { Scenario } from '../../scenario/schema.js';
+import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type Target, type TargetInfo } from '../target.js';
+import { agentBundle, sidecarBundle } from './bundles.js';
+import { checkScenario } from './check.js';
+import { deployLab, type LabDeployment } from './deploy.js';
+import { probeBatch } from './probe.js';
+import { cleanStaleLabs, removeLab } from './state.js';
+import { run } from './exec.js';
+
+/** The Istio release whose behaviour the lab follows (istio-facts.md was read from ~1.31-dev sources). */
+export const LAB_ISTIO_VERSION = '1.30.0';
+export const LAB_NOTES = [
+  'lab: capture (iptables REDIRECT, uid/gid 1337, ports, NET_ADMIN), routing and NetworkPolicy drops are the real kernel',
+  'lab: the sidecar is a pass-through proxy (no mTLS, no L7 policy); service names resolve straight to pod addresses',
+];
+
+const TOOLS = ['ip', 'iptables', 'iptables-restore', 'iptables-save', 'setpriv', 'openssl'];
+
+function findTool(name: string): boolean {
+  for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
+    try {
+      accessSync(`${dir}/${name}`, constants.X_OK);
+      return true;
+    } catch {
+      /* next */
+    }
+  }
+  return false;
+}
+
+export class LabTarget implements Target {
+  readonly name = 'lab' as const;
+  private readonly deployments = new Map<string, LabDeployment>();
+  private readonly onSignal = (signal: NodeJS.Signals) => {
+    void this.teardown().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
+  };
+
+  async prepare(): Promise<TargetInfo> {
+    if (process.getuid?.() !== 0) {
+      throw new TargetError('the lab needs root: it creates network namespaces and iptables rules', 'run meshprobe as root (sudo), or use --target kind');
+    }
+    const missing = TOOLS.filter((t) => !findTool(t));
+    if (missing.length) throw new TargetError(`the lab needs ${missing.join(', ')}, not found on PATH`, 'run scripts/bootstrap (installs iproute2, iptables, util-linux, openssl)');
+    await cleanStaleLabs();
+    agentBundle();
+    await sidecarBundle();
+    return { name: 'lab', istioVersion: LAB_ISTIO_VERSION, notes: LAB_NOTES };
+  }
+
+  check(scenario: Scenario): void {
+    checkScenario(scenario);
+  }
+
+  async deploy(scenario: Scenario): Promise<Deployment> {
+    const policies = checkScenario(scenario);
+    if (this.deployments.size === 0) {
+      process.on('SIGINT', this.onSignal);
+      process.on('SIGTERM', this.onSignal);
+    }
+    let id: string | undefined;
+    try {
+      return await deployLab(scenario, policies, LAB_ISTIO_VERSION, (dep) => {
+        id = dep.id;
+        this.deployments.set(dep.id, dep);
+      });
+    } catch (err) {
+      if (id !== undefined) this.deployments.delete(id); // deployLab removed what it had created
+      throw err;
+    }
+  }
+
+  probe(deployment: Deployment, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
+    return probeBatch(this.lab(deployment), batch);
+  }
+
+  async diagnose(deployment: Deployment, probeNames: string[]): Promise<Diagnostic[]> {
+    const d = this.lab(deployment);
+    const keys = new Set<string>();
+    for (const p of d.scenario.spec.probes.filter((p) => probeNames.includes(p.name))) keys.add(p.from).add(p.to);
+    const out: Diagnostic[] = [];
+    for (const pod of d.pods.values()) {
+      if (!keys.has(pod.host.key)) continue;
+      const nat = await run('ip', ['netns', 'exec', pod.host.netns, 'iptables-save', '-t', 'nat']).catch((e: Error) => ({ stdout: e.message }));
+      out.push({ title: `capture rules of ${pod.host.key} (iptables-save -t nat in ${pod.host.netns})`, body: nat.stdout.replace(/^#.*\n/gm, '') });
+      if (pod.sidecarLog) out.push({ title: `sidecar log of ${pod.host.key}`, body: pod.sidecarLog() });
+    }
+    const filter = await run('ip', ['netns', 'exec', d.plan.nodeNetns, 'iptables-save', '-t', 'filter']).catch((e: Error) => ({ stdout: e.message }));
+    out.push({ title: 'NetworkPolicy rules (node namespace filter table)', body: filter.stdout.replace(/^#.*\n/gm, '') });
+    return out;
+  }
+
+  access(deployment: Deployment): string[] {
+    const d = this.lab(deployment);
+    return [...d.pods.values()].map((p) => `${p.host.key}: ip netns exec ${p.host.netns} bash   (${p.host.address})`);
+  }
+
+  async undeploy(deployment: Deployment): Promise<void> {
+    const d = this.deployments.get(deployment.id);
+    this.deployments.delete(deployment.id);
+    await removeLab(d?.labId ?? deployment.id);
+    if (this.deployments.size === 0) {
+      process.off('SIGINT', this.onSignal);
+      process.off('SIGTERM', this.onSignal);
+    }
+  }
+
+  async teardown(): Promise<void> {
+    for (const d of [...this.deployments.values()]) await this.undeploy(d);
+  }
+
+  private lab(deployment: Deployment): LabDeployment {
+    const d = this.deployments.get(deployment.id);
+    if (!d) throw new TargetError(`deployment ${deployment.id} is not a running lab (already undeployed?)`);
+    return d;
+  }
+}

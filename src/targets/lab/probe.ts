@@ -1,0 +1,109 @@
+/**
+ * Running a batch of probe attempts from one source pod: one agent `call` per distinct (uid, bypass) in the
+ * batch, then one control-socket query per destination for the nonces. A `bypass: flush-capture` call first
+ * flushes the pod's nat table with the workload's own capabilities (it fails for real without NET_ADMIN); the
+ * lab restores the capture rules right after that call, so later probes see the pod as deployed.
+ */
+import { queryObservations } from '../../probe/control.js';
+import type { Observation, ProbeRequest, ProbeResult } from '../../probe/types.js';
+import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
+import { agentBundle } from './bundles.js';
+import type { LabDeployment, PodRuntime } from './deploy.js';
+import { serviceName } from './plan.js';
+import { runInPod } from './processes.js';
+import { applyNat } from './topology.js';
+
+export const CONNECT_TIMEOUT_MS = 2_000;
+export const TOTAL_TIMEOUT_MS = 5_000;
+const CONCURRENCY = 16;
+
+function request(d: LabDeployment, a: ProbeAttempt): ProbeRequest {
+  const dest = d.pods.get(a.probe.to);
+  if (!dest) throw new TargetError(`probe ${a.probe.name}: destination ${a.probe.to} is not in the lab`);
+  const host = dest.host.workload ? serviceName(dest.host.workload) : dest.host.key;
+  const r: ProbeRequest = { nonce: a.nonce, protocol: a.probe.protocol, host, timeoutMs: { connect: CONNECT_TIMEOUT_MS, total: TOTAL_TIMEOUT_MS } };
+  if (a.probe.port !== undefined) r.port = a.probe.port;
+  if (a.probe.http) r.http = a.probe.http;
+  if (a.probe.protocol === 'https') r.tls = { caFile: d.caFile, servername: host };
+  return r;
+}
+
+function parseResults(stdout: string): Map<string, ProbeResult> {
+  const out = new Map<string, ProbeResult>();
+  for (const line of stdout.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const r = JSON.parse(line) as ProbeResult;
+      if (typeof r.nonce === 'string') out.set(r.nonce, r);
+    } catch {
+      /* not a result line */
+    }
+  }
+  return out;
+}
+
+async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: boolean, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
+  const requests = attempts.map((a) => request(d, a));
+  const agentArgv = [process.execPath, agentBundle(), 'call', '--concurrency', String(CONCURRENCY)];
+  const argv = flush ? ['sh', '-c', 'iptables -t nat -F && exec "$@"', 'flush-capture', ...agentArgv] : agentArgv;
+  const timeout = TOTAL_TIMEOUT_MS * Math.ceil(requests.length / CONCURRENCY) + 10_000;
+  try {
+    const res = await runInPod(src.host.netns, { uid, capabilities: src.host.capabilities }, argv, JSON.stringify(requests), timeout);
+    const results = parseResults(res.stdout);
+    if (results.size === 0) {
+      const what = flush ? 'flush-capture (iptables -t nat -F) or the probe client' : 'the probe client';
+      throw new TargetError(`${what} in ${src.host.key} failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`);
+    }
+    return results;
+  } finally {
+    if (flush && src.captureRestore) await applyNat(src.host.netns, src.captureRestore);
+  }
+}
+
+async function arrivals(d: LabDeployment, attempts: ProbeAttempt[]): Promise<Map<string, Observation[] | undefined>> {
+  const byDest = new Map<string, string[]>();
+  for (const a of attempts) byDest.set(a.probe.to, [...(byDest.get(a.probe.to) ?? []), a.nonce]);
+  const out = new Map<string, Observation[] | undefined>();
+  await Promise.all(
+    [...byDest].map(async ([to, nonces]) => {
+      const dest = d.pods.get(to);
+      const got = dest ? await queryObservations(dest.control, nonces).catch(() => undefined) : undefined;
+      for (const n of nonces) out.set(n, got?.[n]);
+    }),
+  );
+  return out;
+}
+
+async function runBatch(d: LabDeployment, src: PodRuntime, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
+  const groups = new Map<string, ProbeAttempt[]>();
+  for (const a of batch) {
+    const key = `${a.probe.as?.user ?? src.host.uid}/${a.probe.bypass ?? ''}`;
+    groups.set(key, [...(groups.get(key) ?? []), a]);
+  }
+  const results = new Map<string, ProbeResult>();
+  // Flush groups run last and alone: while the pod's rules are flushed no other probe of this pod may run.
+  const ordered = [...groups].sort(([a], [b]) => Number(a.endsWith('/flush-capture')) - Number(b.endsWith('/flush-capture')));
+  const plain = ordered.filter(([k]) => !k.endsWith('/flush-capture'));
+  const flushes = ordered.filter(([k]) => k.endsWith('/flush-capture'));
+  await Promise.all(plain.map(async ([k, as]) => (await callGroup(d, src, Number(k.split('/')[0]), false, as)).forEach((v, n) => results.set(n, v))));
+  for (const [k, as] of flushes) (await callGroup(d, src, Number(k.split('/')[0]), true, as)).forEach((v, n) => results.set(n, v));
+  const arrived = await arrivals(d, batch);
+  return batch.map((a) => {
+    const client = results.get(a.nonce);
+    if (!client) throw new TargetError(`the probe client in ${src.host.key} returned no result for probe ${a.probe.name}`);
+    const obs = arrived.get(a.nonce);
+    const dest = d.pods.get(a.probe.to);
+    return { nonce: a.nonce, probeName: a.probe.name, client, arrived: obs ?? [], destinationQueried: obs !== undefined, destinationAddresses: dest ? [dest.host.address] : [] };
+  });
+}
+
+export function probeBatch(d: LabDeployment, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
+  if (batch.length === 0) return Promise.resolve([]);
+  const from = batch[0].probe.from;
+  const src = d.pods.get(from);
+  if (!src || src.host.kind !== 'workload') return Promise.reject(new TargetError(`probe source ${from} is not a workload of this lab`));
+  if (batch.some((a) => a.probe.from !== from)) return Promise.reject(new TargetError('a probe batch must share one source workload'));
+  const next = src.queue.then(() => runBatch(d, src, batch));
+  src.queue = next.catch(() => undefined);
+  return next;
+}

@@ -1,0 +1,98 @@
+/**
+ * Processes inside pods: each runs in its pod's network namespace (`ip netns exec`, which also bind-mounts the
+ * pod's /etc/netns files over /etc/hosts and /etc/resolv.conf) as the workload's uid, with exactly the
+ * capabilities the scenario grants as bounding, inheritable and ambient set (`setpriv`), and dies with the lab
+ * (`--pdeathsig KILL`; the lab also kills everything in its namespaces on teardown).
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { closeSync, openSync, writeSync } from 'node:fs';
+import { TargetError } from '../target.js';
+
+export interface Identity {
+  uid: number;
+  /** Capability names as in the scenario (NET_ADMIN …), added to the container's. */
+  capabilities: string[];
+  /** `drop: [ALL]` as Istio's sidecar container has; otherwise the container runtime's default set applies. */
+  dropAll?: boolean;
+}
+
+/**
+ * containerd's (and Docker's) default capability set of a container. A root application has these; a non-root
+ * one can regain them only through file capabilities (ping's cap_net_raw), as in a pod.
+ */
+export const RUNTIME_DEFAULT_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'];
+
+const capList = (caps: string[]) => ['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',');
+
+export function setprivArgs(id: Identity): string[] {
+  const bounding = id.dropAll ? [] : [...new Set([...RUNTIME_DEFAULT_CAPABILITIES, ...id.capabilities])];
+  // Granted capabilities are also ambient, so they are effective for a non-root uid too (see the README).
+  const granted = capList(id.dropAll ? [] : id.capabilities);
+  return ['setpriv', '--reuid', String(id.uid), '--regid', String(id.uid), '--clear-groups', `--inh-caps=${granted}`, `--ambient-caps=${granted}`, `--bounding-set=${capList(bounding)}`, '--pdeathsig', 'KILL', '--'];
+}
+
+export function podCommand(netns: string, id: Identity, argv: string[]): string[] {
+  return ['netns', 'exec', netns, ...setprivArgs(id), ...argv];
+}
+
+/** Starts a long-running process and resolves once it printed `ready`; its output goes to `logFile`. */
+export function startReady(name: string, netns: string, id: Identity, argv: string[], logFile: string, timeoutMs = 10_000): Promise<ChildProcess> {
+  const log = openSync(logFile, 'a');
+  const child = spawn('ip', podCommand(netns, id, argv), { stdio: ['ignore', 'pipe', log] });
+  closeSync(log);
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const timer = setTimeout(() => fail(`did not report ready within ${timeoutMs} ms`), timeoutMs);
+    const fail = (why: string) => {
+      clearTimeout(timer);
+      child.kill('SIGKILL');
+      reject(new TargetError(`${name} in ${netns} ${why}`, `see ${logFile}`));
+    };
+    const onData = (d: Buffer) => {
+      out += d.toString('utf8');
+      if (/^ready$/m.test(out)) {
+        clearTimeout(timer);
+        child.stdout?.off('data', onData);
+        // Keep draining stdout into nowhere but the log: later lines (the sidecar's connection log) go there too.
+        child.stdout?.on('data', (more: Buffer) => appendLog(logFile, more));
+        appendLog(logFile, Buffer.from(out.replace(/^ready\n?/m, '')));
+        resolve(child);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.once('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`}) before it was ready: ${out.trim().slice(0, 300)}`));
+    child.once('error', (err) => fail(`could not start: ${err.message}`));
+  });
+}
+
+function appendLog(file: string, data: Buffer): void {
+  if (data.length === 0) return;
+  const fd = openSync(file, 'a');
+  try {
+    writeSync(fd, data);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Runs a short-lived command in a pod with stdin; resolves with stdout whatever the exit status, plus the status. */
+export function runInPod(netns: string, id: Identity, argv: string[], input: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('ip', podCommand(netns, id, argv), { stdio: ['pipe', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
+    child.once('error', (err) => {
+      clearTimeout(timer);
+      reject(new TargetError(`cannot run a probe client in ${netns}: ${err.message}`));
+    });
+    child.once('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+    child.stdin.on('error', () => undefined);
+    child.stdin.end(input);
+  });
+}

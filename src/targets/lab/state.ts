@@ -1,0 +1,127 @@
+/**
+ * Ownership of labs on this machine. Every lab first writes a marker, /run/meshprobe/labs/<labid>/owner.json
+ * (the owning process's pid and start time), and only then creates anything. Everything a lab creates carries
+ * its id: network namespaces `mp-<labid>-…`, /etc/netns/mp-<labid>-…, processes inside those namespaces. So a
+ * lab whose owner is gone (killed with -9) can be removed completely by a later run, and nothing without a
+ * marker is ever touched.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { run } from './exec.js';
+import { NETNS_PREFIX } from './plan.js';
+
+export const LABS_DIR = '/run/meshprobe/labs';
+const NETNS_DIR = '/run/netns';
+const ETC_NETNS = '/etc/netns';
+
+interface OwnerMarker {
+  pid: number;
+  /** /proc/<pid>/stat start time, so a reused pid is not mistaken for the owner. */
+  start: string;
+}
+
+export function labDir(labId: string): string {
+  return join(LABS_DIR, labId);
+}
+
+function startTime(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+  } catch {
+    return undefined;
+  }
+}
+
+/** Creates a fresh lab id and its ownership marker for this process. */
+export function claimLab(): string {
+  mkdirSync(LABS_DIR, { recursive: true, mode: 0o755 });
+  for (;;) {
+    const id = randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6);
+    const dir = labDir(id);
+    try {
+      mkdirSync(dir, { mode: 0o755 });
+    } catch {
+      continue; // taken by another lab: draw again
+    }
+    const marker: OwnerMarker = { pid: process.pid, start: startTime(process.pid) ?? '' };
+    writeFileSync(join(dir, 'owner.json'), JSON.stringify(marker));
+    return id;
+  }
+}
+
+function ownerAlive(labId: string): boolean {
+  try {
+    const m = JSON.parse(readFileSync(join(labDir(labId), 'owner.json'), 'utf8')) as OwnerMarker;
+    return startTime(m.pid) === m.start;
+  } catch {
+    return false; // no readable marker inside a lab directory: its owner died while writing it
+  }
+}
+
+const labPrefix = (labId: string) => `${NETNS_PREFIX}${labId}-`;
+
+function listWithPrefix(dir: string, prefix: string): string[] {
+  try {
+    return readdirSync(dir).filter((n) => n.startsWith(prefix));
+  } catch {
+    return [];
+  }
+}
+
+/** Pids of processes whose network namespace is one of `netnsNames` (what `ip netns pids` does, for all at once). */
+function pidsIn(netnsNames: string[]): number[] {
+  const inodes = new Set<string>();
+  for (const n of netnsNames) {
+    try {
+      inodes.add(`net:[${statSync(join(NETNS_DIR, n)).ino}]`);
+    } catch {
+      /* already gone */
+    }
+  }
+  if (inodes.size === 0) return [];
+  const pids: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      if (inodes.has(readlinkSync(`/proc/${entry}/ns/net`))) pids.push(Number(entry));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return pids;
+}
+
+async function waitGone(pids: number[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let left = pids;
+  while (left.length && Date.now() < deadline) {
+    left = left.filter((p) => existsSync(`/proc/${p}`) && !readFileSync(`/proc/${p}/stat`, 'utf8').includes(') Z '));
+    if (left.length) await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+/** Removes every trace of one lab: its processes, namespaces, /etc/netns entries and state directory. */
+export async function removeLab(labId: string): Promise<void> {
+  const netns = listWithPrefix(NETNS_DIR, labPrefix(labId));
+  const pids = pidsIn(netns);
+  for (const p of pids) {
+    try {
+      process.kill(p, 'SIGKILL');
+    } catch {
+      /* already exited */
+    }
+  }
+  await waitGone(pids, 2_000);
+  if (netns.length) await run('ip', ['-force', '-batch', '-'], netns.map((n) => `netns delete ${n}\n`).join(''));
+  for (const n of listWithPrefix(ETC_NETNS, labPrefix(labId))) rmSync(join(ETC_NETNS, n), { recursive: true, force: true });
+  rmSync(labDir(labId), { recursive: true, force: true });
+}
+
+/** Removes labs whose owner process is gone. Returns their ids. Labs of live owners and anything else stay. */
+export async function cleanStaleLabs(): Promise<string[]> {
+  const stale = listWithPrefix(LABS_DIR, '').filter((id) => /^[a-z0-9]{4,8}$/.test(id) && !ownerAlive(id));
+  for (const id of stale) await removeLab(id);
+  return stale;
+}
