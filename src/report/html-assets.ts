@@ -38,18 +38,27 @@ pre { white-space: pre-wrap; word-break: break-word; font-size: 12px; margin: 4p
 .highlight { outline: 3px solid #0969da; }
 `;
 
-/** Clicking a truth-table cell opens that probe's evidence and scrolls to it. */
+/**
+ * Clicking a truth-table cell (a link to #probe-…) opens that probe's evidence and scrolls to it; so does opening
+ * the report with that #fragment, which makes a probe's evidence linkable from CI logs.
+ */
 export const SCRIPT = `
+function showProbe(id) {
+  var d = id && document.getElementById(id);
+  if (!d || d.tagName !== 'DETAILS') return;
+  d.open = true;
+  document.querySelectorAll('.highlight').forEach(function (e) { e.classList.remove('highlight'); });
+  d.classList.add('highlight');
+  d.scrollIntoView({ block: 'start' });
+}
 document.addEventListener('click', function (ev) {
   var cell = ev.target.closest && ev.target.closest('[data-probe]');
   if (!cell) return;
   ev.preventDefault();
-  var d = document.getElementById(cell.getAttribute('data-probe'));
-  if (!d) return;
-  d.open = true;
-  document.querySelectorAll('.highlight').forEach(function (e) { e.classList.remove('highlight'); });
-  d.classList.add('highlight');
-  d.scrollIntoView({ block: 'nearest' });
+  history.replaceState(null, '', '#' + cell.getAttribute('data-probe'));
+  showProbe(cell.getAttribute('data-probe'));
 });
+window.addEventListener('hashchange', function () { showProbe(decodeURIComponent(location.hash.slice(1))); });
+showProbe(decodeURIComponent(location.hash.slice(1)));
 document.documentElement.setAttribute('data-ready', 'true');
 `;

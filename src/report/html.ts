@@ -5,7 +5,7 @@
 import { describeFacts } from '../engine/converge.js';
 import type { ProbeJudgement, RunResult, ScenarioResult, Verdict } from '../engine/types.js';
 import { STYLE, SCRIPT } from './html-assets.js';
-import { describeAttempt, describeExpectation, duration, evidenceText } from './text.js';
+import { describeExpectation, duration, evidenceText } from './text.js';
 
 export function htmlEscape(s: string): string {
   return s.replace(/[<>&"']/g, (c) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', '"': 'quot', "'": '#39' }[c]};`);
@@ -83,14 +83,13 @@ function attemptsTable(p: ProbeJudgement): string {
       return `<tr><td>${a.attempt}</td><td>+${h(duration(a.atMs))}</td><td>${a.phase}</td><td><code>${h(a.nonce)}</code></td><td>${h(verdict)}</td><td>${h(facts)}</td></tr>`;
     })
     .join('');
-  return `<table class="attempts"><thead><tr><th>#</th><th>at</th><th>phase</th><th>nonce</th><th>reading</th><th>facts</th></tr></thead><tbody>${rows}</tbody></table>` +
-    `<details><summary>attempt log (text)</summary><pre>${h(p.attempts.map(describeAttempt).join('\n'))}</pre></details>`;
+  return `<table class="attempts"><thead><tr><th>#</th><th>at</th><th>phase</th><th>nonce</th><th>reading</th><th>facts</th></tr></thead><tbody>${rows}</tbody></table>`;
 }
 
 function probeDetails(s: ScenarioResult, p: ProbeJudgement): string {
   return `<details class="probe" id="${h(probeId(s, p))}"><summary>${badge(p.verdict)} <b>${h(p.name)}</b> — ${h(p.reason)}</summary>` +
     `<p>expected: <code>${h(describeExpectation(p.expected))}</code></p>` +
-    `<pre>${h(evidenceText(p))}</pre>${attemptsTable(p)}</details>`;
+    `<pre>${h(evidenceText(p, false))}</pre>${attemptsTable(p)}</details>`;
 }
 
 function scenarioSection(s: ScenarioResult): string {
@@ -102,7 +101,7 @@ function scenarioSection(s: ScenarioResult): string {
 ${s.claim ? `<p class="claim">“${h(s.claim)}”</p>` : ''}
 ${s.source ? `<p class="source">source: ${h(s.source)}</p>` : ''}
 ${s.reason && s.verdict !== 'PASS' ? `<p class="reason">${h(s.reason)}</p>` : ''}
-<p class="source">${h(s.location ?? '')} · ${s.tags.map(h).join(', ')} · ${h(duration(s.durationMs))}</p>
+<p class="source">${[s.location ?? '', s.tags.join(', '), duration(s.durationMs)].filter(Boolean).map(h).join(' · ')}</p>
 ${truthTable(s)}
 ${s.probes.map((p) => probeDetails(s, p)).join('\n')}
 ${diagnostics}

@@ -34,7 +34,7 @@ export function describeAttempt(a: AttemptRecord): string {
 }
 
 /** The evidence block for one probe: expectation, observation, checks, client/server evidence, attempt log. */
-export function evidenceText(p: ProbeJudgement): string {
+export function evidenceText(p: ProbeJudgement, withAttempts = true): string {
   const lines = [
     `probe: ${describeProbePath(p)}`,
     `expected: ${describeExpectation(p.expected)}`,
@@ -48,7 +48,7 @@ export function evidenceText(p: ProbeJudgement): string {
     lines.push(`client: outcome ${e.outcome}${t ? `, total ${duration(t.totalMs)}${t.connectMs !== undefined ? `, connect ${duration(t.connectMs)}` : ''}` : ''}${e.bytes ? `, sent ${e.bytes.sent} B, received ${e.bytes.received} B` : ''}`);
     lines.push(`server: ${e.arrived ? `arrived, source seen ${e.sourceSeen?.address}:${e.sourceSeen?.port}` : 'nothing arrived'}${e.peer ? `, peer ${e.peer.identity} (${e.peer.basis})` : ''}${e.xfcc ? `, XFCC ${e.xfcc}` : ''}`);
   }
-  if (p.attempts.length) {
+  if (withAttempts && p.attempts.length) {
     lines.push(`attempts (${p.attempts.length}):`);
     for (const a of p.attempts) lines.push(`  ${describeAttempt(a)}`);
   }
