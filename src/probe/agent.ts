@@ -100,8 +100,16 @@ async function main(argv: string[]): Promise<number> {
   }
 }
 
+/** process.exit does not wait for a pipe's pending writes (kubectl exec, ip netns exec read through pipes). */
+function flushStdout(): Promise<void> {
+  return new Promise((resolve) => process.stdout.write('', () => resolve()));
+}
+
 main(process.argv.slice(2)).then(
-  (status) => process.exit(status),
+  async (status) => {
+    await flushStdout();
+    process.exit(status);
+  },
   (err: unknown) => {
     const usage = err instanceof UsageError || (err as { code?: string })?.code?.startsWith('ERR_PARSE_ARGS');
     process.stderr.write(`meshprobe-agent: ${err instanceof Error ? err.message : String(err)}\n`);

@@ -71,6 +71,26 @@ describe('the bundled agent', () => {
     expect(seen['b-udp']).toMatchObject([{ protocol: 'udp' }]);
     expect(seen['b-none']).toEqual([]);
   });
+  it('streams each result as it finishes, not when the batch ends', async () => {
+    const silent = await fx.udpServer('silent');
+    try {
+      const child = spawn(process.execPath, [bundle, 'call'], { stdio: ['pipe', 'pipe', 'inherit'] });
+      const started = Date.now();
+      const lines = createInterface({ input: child.stdout! });
+      const arrivals: [string, number][] = [];
+      lines.on('line', (l) => arrivals.push([(JSON.parse(l) as ProbeResult).nonce, Date.now() - started]));
+      const exited = new Promise<number | null>((r) => child.once('close', r));
+      child.stdin!.end(JSON.stringify([
+        { nonce: 'slow', protocol: 'udp', host: '127.0.0.1', port: silent.port, timeoutMs: { connect: 3000 } },
+        { nonce: 'fast', protocol: 'tcp', host: '127.0.0.1', port: ports.tcp },
+      ]));
+      expect(await exited).toBe(0);
+      expect(arrivals.map(([n]) => n)).toEqual(['fast', 'slow']);
+      expect(arrivals[1][1] - arrivals[0][1]).toBeGreaterThan(1500);
+    } finally {
+      await silent.close();
+    }
+  });
   it('exits 0 when every probe ran even if none succeeded', () => {
     const r = agent(['call'], JSON.stringify([{ nonce: 'x', protocol: 'tcp', host: '127.0.0.1', port: 1 }]));
     expect(r.status).toBe(0);
