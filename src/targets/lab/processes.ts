@@ -5,7 +5,7 @@
  * (`--pdeathsig KILL`; the lab also kills everything in its namespaces on teardown).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { TargetError } from '../target.js';
 
 export interface Identity {
@@ -46,7 +46,13 @@ export function startReady(name: string, netns: string, id: Identity, argv: stri
     const fail = (why: string) => {
       clearTimeout(timer);
       child.kill('SIGKILL');
-      reject(new TargetError(`${name} in ${netns} ${why}`, `see ${logFile}`));
+      let tail = '';
+      try {
+        tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
+      } catch {
+        /* no log yet */
+      }
+      reject(new TargetError(`${name} in ${netns} ${why}${tail ? `; its log ends: ${tail}` : ''}`, `see ${logFile}`));
     };
     const onData = (d: Buffer) => {
       out += d.toString('utf8');

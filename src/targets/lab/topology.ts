@@ -32,8 +32,9 @@ function podScript(h: LabHost): string {
     `ip addr add ${h.address}/32 dev eth0`,
     `ip route add ${h.gateway}/32 dev eth0 scope link`,
     `ip route add default via ${h.gateway} dev eth0`,
-    // Unprivileged ICMP echo sockets, as Docker and containerd allow in every container.
+    // What Docker and containerd set in every container: unprivileged ICMP echo sockets and low ports.
     "echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range",
+    'echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start',
   ].join('\n');
 }
 
