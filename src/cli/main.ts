@@ -32,7 +32,11 @@ export async function runCli(argv: string[]): Promise<number> {
 
 export type RegisterCommand = (program: Command, setStatus: (status: number) => void) => void;
 
-/** Every command module; each adds itself to the program. */
+/** Every command module; each adds itself to the program. To add one: one line `(await import('./x.js')).registerX,`. */
 async function commands(): Promise<RegisterCommand[]> {
-  return [(await import('./run.js')).registerRun];
+  return [
+    (await import('./validate.js')).registerValidate,
+    (await import('./list.js')).registerList,
+    (await import('./run.js')).registerRun,
+  ];
 }

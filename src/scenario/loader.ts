@@ -1,0 +1,206 @@
+/**
+ * Loads scenario files: YAML (multi-document), directories searched recursively for *.yaml / *.yml.
+ *
+ *   loadScenarios(paths) → Promise<LoadResult>
+ *     .scenarios  every valid scenario, with the file and line it came from
+ *     .documents  one entry per document checked (valid or not), for "one line per scenario" output
+ *     .errors     every error, as LoadError; formatError(e) → "file.yaml:LINE:COL: field.path: what is wrong"
+ *
+ * A document is checked in three layers, and all errors of all layers are reported, not only the first:
+ * YAML syntax (then nothing else for that document), the zod schema plus the kind schemas of its `resources`,
+ * and — when the schema holds — the cross-field rules of rules.ts. Scenario names must be unique across
+ * everything loaded in one call.
+ */
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { formatPath, locate, type PathSegment } from './positions.js';
+import { validateResource } from './resources.js';
+import { checkRules } from './rules.js';
+import { scenario as scenarioSchema, type Scenario } from './schema.js';
+import { fromZodIssue } from './zod-issues.js';
+
+export interface LoadedScenario {
+  scenario: Scenario;
+  file: string;
+  /** index of the YAML document in its file, from 0 */
+  doc: number;
+  /** line where the document starts, from 1 */
+  line: number;
+}
+
+export interface LoadError {
+  file: string;
+  /** 0 when the error is about the file as a whole (missing, unreadable) */
+  line: number;
+  col: number;
+  /** field path inside the document, e.g. spec.probes[0].expect.reach; '' for YAML syntax and file errors */
+  path: string;
+  message: string;
+}
+
+export interface CheckedDocument {
+  file: string;
+  doc: number;
+  line: number;
+  /** metadata.name when the document has one */
+  name?: string;
+  errors: LoadError[];
+}
+
+export interface LoadResult {
+  scenarios: LoadedScenario[];
+  documents: CheckedDocument[];
+  errors: LoadError[];
+}
+
+export function formatError(e: LoadError): string {
+  const where = e.line > 0 ? `${e.file}:${e.line}:${e.col}` : e.file;
+  return e.path ? `${where}: ${e.path}: ${e.message}` : `${where}: ${e.message}`;
+}
+
+const YAML_FILE = /\.ya?ml$/i;
+
+export async function loadScenarios(paths: string[]): Promise<LoadResult> {
+  const result: LoadResult = { scenarios: [], documents: [], errors: [] };
+  const names = new Map<string, LoadError>();
+  for (const p of paths) {
+    const files = await expand(p, result.errors);
+    for (const file of files) {
+      for (const checked of await checkFile(file, result.errors)) {
+        const doc = checked.document;
+        if (checked.nameAt) claimName(checked.nameAt, doc, names);
+        result.documents.push(doc);
+        result.errors.push(...doc.errors);
+        if (checked.scenario && doc.errors.length === 0) {
+          result.scenarios.push({ scenario: checked.scenario, file, doc: doc.doc, line: doc.line });
+        }
+      }
+    }
+  }
+  return result;
+}
+
+/** Second and later uses of a scenario name are errors that point back at the first. */
+function claimName(at: LoadError, doc: CheckedDocument, names: Map<string, LoadError>): void {
+  const name = doc.name ?? '';
+  const first = names.get(name);
+  if (!first) {
+    names.set(name, at);
+    return;
+  }
+  doc.errors.push({ ...at, message: `duplicate scenario name "${name}": also used at ${first.file}:${first.line}:${first.col}` });
+}
+
+async function expand(path: string, errors: LoadError[]): Promise<string[]> {
+  const fileError = (message: string) => errors.push({ file: path, line: 0, col: 0, path: '', message });
+  let info;
+  try {
+    info = await stat(path);
+  } catch {
+    fileError('no such file or directory');
+    return [];
+  }
+  if (info.isFile()) return [path];
+  if (!info.isDirectory()) {
+    fileError('not a file or directory');
+    return [];
+  }
+  const found = await walk(path);
+  if (found.length === 0) fileError('no scenario files (*.yaml, *.yml) in this directory');
+  return found;
+}
+
+async function walk(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true });
+  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const out: string[] = [];
+  for (const e of entries) {
+    const full = join(dir, e.name);
+    if (e.isDirectory()) out.push(...(await walk(full)));
+    else if (e.isFile() && YAML_FILE.test(e.name)) out.push(full);
+  }
+  return out;
+}
+
+interface CheckedYamlDocument {
+  document: CheckedDocument;
+  scenario?: Scenario;
+  /** where metadata.name is, for duplicate-name errors */
+  nameAt?: LoadError;
+}
+
+async function checkFile(file: string, errors: LoadError[]): Promise<CheckedYamlDocument[]> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    errors.push({ file, line: 0, col: 0, path: '', message: `cannot read: ${(err as Error).message}` });
+    return [];
+  }
+  const lineCounter = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  if (!Array.isArray(docs) || docs.every((d) => d.contents === null && d.errors.length === 0)) {
+    errors.push({ file, line: 0, col: 0, path: '', message: 'contains no YAML document' });
+    return [];
+  }
+  const out: CheckedYamlDocument[] = [];
+  for (const [index, doc] of docs.entries()) {
+    if (doc.contents === null && doc.errors.length === 0) continue; // e.g. a trailing "---"
+    out.push(await checkDocument(file, index, doc, lineCounter));
+  }
+  return out;
+}
+
+async function checkDocument(file: string, index: number, doc: Document, lineCounter: LineCounter): Promise<CheckedYamlDocument> {
+  const docStart = lineCounter.linePos(doc.contents?.range?.[0] ?? doc.range?.[0] ?? 0);
+  const document: CheckedDocument = { file, doc: index, line: docStart.line, errors: [] };
+  const errorAt = (path: PathSegment[], at: 'key' | 'value', message: string): LoadError => {
+    const { line, col } = locate(doc, lineCounter, path, at);
+    return { file, line, col, path: formatPath(path), message };
+  };
+  if (doc.errors.length > 0) {
+    for (const e of doc.errors) {
+      const { line, col } = lineCounter.linePos(e.pos[0]);
+      document.errors.push({ file, line, col, path: '', message: yamlMessage(e.message) });
+    }
+    return { document };
+  }
+  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const name = nameOf(data);
+  if (name !== undefined) document.name = name;
+  const parsed = scenarioSchema.safeParse(data);
+  const fieldIssues = parsed.success ? [] : parsed.error.issues.flatMap((i) => fromZodIssue(i, data, scenarioSchema));
+  fieldIssues.push(...(await resourceIssues(data)));
+  if (parsed.success) fieldIssues.push(...checkRules(parsed.data).map((r) => ({ ...r, at: r.at ?? ('value' as const) })));
+  document.errors = fieldIssues.map((i) => errorAt(i.path, i.at, i.message));
+  document.errors.sort((a, b) => a.line - b.line || a.col - b.col);
+  return {
+    document,
+    scenario: parsed.success ? parsed.data : undefined,
+    nameAt: name !== undefined ? errorAt(['metadata', 'name'], 'value', '') : undefined,
+  };
+}
+
+function nameOf(data: unknown): string | undefined {
+  const metadata = (data as { metadata?: { name?: unknown } } | null)?.metadata;
+  return typeof metadata?.name === 'string' ? metadata.name : undefined;
+}
+
+async function resourceIssues(data: unknown): Promise<Array<{ path: PathSegment[]; at: 'key' | 'value'; message: string }>> {
+  const resources = (data as { spec?: { resources?: unknown } } | null)?.spec?.resources;
+  if (!Array.isArray(resources)) return [];
+  const out = [];
+  for (const [i, r] of resources.entries()) {
+    const typed = r as { apiVersion?: unknown; kind?: unknown } | null;
+    // Without a string apiVersion and kind the scenario schema already reports the problem.
+    if (typeof typed?.apiVersion !== 'string' || typeof typed.kind !== 'string') continue;
+    for (const issue of await validateResource(r)) out.push({ ...issue, path: ['spec', 'resources', i, ...issue.path] });
+  }
+  return out;
+}
+
+/** The yaml package's messages end with " at line L, column C" (we print positions ourselves). */
+function yamlMessage(message: string): string {
+  return message.replace(/ at line \d+, column \d+:?[\s\S]*$/, '').trim();
+}

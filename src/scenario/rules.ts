@@ -1,0 +1,187 @@
+/**
+ * Cross-field rules of scenario format v1 (spec: "Rules the loader enforces") that a per-field schema cannot
+ * express. Pure: checkRules(scenario) → RuleIssue[], each naming the field path the loader turns into file:line:col.
+ *
+ * Reading of the spec line "status may be given with `failure: http-403` style instead": `status` is an
+ * observation of a request that reached the application; a request the mesh denies with 403/502 is written as
+ * `reach: false, failure: http-403` (or http-502), so `status` with `reach: false` is an error that says so.
+ */
+import type { External, Probe, Scenario, Workload } from './schema.js';
+
+export type PathSegment = string | number;
+
+export interface RuleIssue {
+  path: PathSegment[];
+  message: string;
+  /** point at the field's name rather than its value (e.g. a field that must not be there) */
+  at?: 'key' | 'value';
+}
+
+type Destination = { kind: 'workload'; workload: Workload } | { kind: 'external'; external: External };
+
+const HTTP_ONLY_FAILURES = new Set(['http-403', 'http-502']);
+
+export function checkRules(s: Scenario): RuleIssue[] {
+  return [...checkNames(s), ...checkWorkloads(s), ...checkExternals(s), ...checkProbes(s)];
+}
+
+function duplicates<T>(items: T[], key: (t: T) => string, path: (i: number) => PathSegment[], what: string): RuleIssue[] {
+  const first = new Map<string, number>();
+  const out: RuleIssue[] = [];
+  items.forEach((item, i) => {
+    const k = key(item);
+    const j = first.get(k);
+    if (j === undefined) first.set(k, i);
+    else out.push({ path: path(i), message: `duplicate ${what} "${k}" (first declared at index ${j})` });
+  });
+  return out;
+}
+
+function checkNames(s: Scenario): RuleIssue[] {
+  const { namespaces, workloads, externals, probes } = s.spec;
+  return [
+    ...duplicates(namespaces, (n) => n.name, (i) => ['spec', 'namespaces', i, 'name'], 'namespace'),
+    ...duplicates(workloads, (w) => `${w.namespace}/${w.name}`, (i) => ['spec', 'workloads', i, 'name'], 'workload'),
+    ...duplicates(externals, (e) => e.name, (i) => ['spec', 'externals', i, 'name'], 'external'),
+    ...duplicates(probes, (p) => p.name, (i) => ['spec', 'probes', i, 'name'], 'probe'),
+  ];
+}
+
+function checkWorkloads(s: Scenario): RuleIssue[] {
+  const declared = new Set(s.spec.namespaces.map((n) => n.name));
+  const out: RuleIssue[] = [];
+  s.spec.workloads.forEach((w, i) => {
+    if (!declared.has(w.namespace)) {
+      out.push({ path: ['spec', 'workloads', i, 'namespace'], message: `namespace "${w.namespace}" is not declared in spec.namespaces (declared: ${[...declared].join(', ')})` });
+    }
+    out.push(...duplicates(w.ports, (p) => String(p.port), (j) => ['spec', 'workloads', i, 'ports', j, 'port'], 'port'));
+  });
+  return out;
+}
+
+function checkExternals(s: Scenario): RuleIssue[] {
+  // An external named like a workload's Service would shadow (or be shadowed by) cluster DNS: the probe would
+  // not go where the author thinks.
+  const serviceNames = new Map<string, string>();
+  for (const w of s.spec.workloads) {
+    for (const n of [w.name, `${w.name}.${w.namespace}`, `${w.name}.${w.namespace}.svc`, `${w.name}.${w.namespace}.svc.cluster.local`]) {
+      serviceNames.set(n, `${w.namespace}/${w.name}`);
+    }
+  }
+  const out: RuleIssue[] = [];
+  s.spec.externals.forEach((e, i) => {
+    const clash = serviceNames.get(e.name);
+    if (clash) out.push({ path: ['spec', 'externals', i, 'name'], message: `external "${e.name}" clashes with the DNS name of workload ${clash}` });
+    out.push(...duplicates(e.ports, (p) => String(p.port), (j) => ['spec', 'externals', i, 'ports', j, 'port'], 'port'));
+    e.ports.forEach((p, j) => {
+      if (p.certificate !== undefined && p.protocol !== 'https') {
+        out.push({ path: ['spec', 'externals', i, 'ports', j, 'certificate'], at: 'key', message: `certificate is only for https ports (this port is ${p.protocol})` });
+      }
+    });
+  });
+  return out;
+}
+
+function checkProbes(s: Scenario): RuleIssue[] {
+  const out: RuleIssue[] = [];
+  s.spec.probes.forEach((p, i) => out.push(...checkProbe(s, p, ['spec', 'probes', i])));
+  if (!s.spec.probes.some((p) => p.expect.reach)) {
+    out.push({
+      path: ['spec', 'probes'],
+      message: 'no positive control: at least one probe must expect reach: true, or the scenario would pass on a broken setup',
+    });
+  }
+  return out;
+}
+
+function findWorkload(s: Scenario, ref: string): Workload | undefined {
+  const [ns, name, ...rest] = ref.split('/');
+  if (rest.length > 0 || name === undefined) return undefined;
+  return s.spec.workloads.find((w) => w.namespace === ns && w.name === name);
+}
+
+function findDestination(s: Scenario, ref: string): Destination | undefined {
+  const workload = findWorkload(s, ref);
+  if (workload) return { kind: 'workload', workload };
+  const external = s.spec.externals.find((e) => e.name === ref);
+  return external ? { kind: 'external', external } : undefined;
+}
+
+function workloadRefs(s: Scenario): string {
+  return s.spec.workloads.map((w) => `${w.namespace}/${w.name}`).join(', ');
+}
+
+function checkProbe(s: Scenario, p: Probe, at: PathSegment[]): RuleIssue[] {
+  const out: RuleIssue[] = [];
+  const source = findWorkload(s, p.from);
+  if (!source) out.push({ path: [...at, 'from'], message: `"${p.from}" is not a declared workload (namespace/workload; declared: ${workloadRefs(s)})` });
+  const destination = findDestination(s, p.to);
+  if (!destination) {
+    const externals = s.spec.externals.map((e) => e.name);
+    const declared = [workloadRefs(s), ...externals].join(', ');
+    out.push({ path: [...at, 'to'], message: `"${p.to}" is not a declared workload (namespace/workload) or external (declared: ${declared})` });
+  }
+  out.push(...checkPort(p, destination, at));
+  if (p.http !== undefined && p.protocol !== 'http' && p.protocol !== 'https') {
+    out.push({ path: [...at, 'http'], at: 'key', message: `http options are only for http/https probes (this probe is ${p.protocol})` });
+  }
+  if (p.bypass === 'flush-capture' && source && !(source.capabilities ?? []).includes('NET_ADMIN')) {
+    out.push({ path: [...at, 'bypass'], message: `flush-capture needs NET_ADMIN: add capabilities: [NET_ADMIN] to workload ${p.from}` });
+  }
+  out.push(...checkExpectation(p, [...at, 'expect']));
+  return out;
+}
+
+function compatible(probe: Probe['protocol'], listener: string): boolean {
+  // tcp is a byte stream: it can open a connection to any TCP listener; http and https must match exactly.
+  if (probe === 'tcp') return listener === 'tcp' || listener === 'http' || listener === 'https';
+  return probe === listener;
+}
+
+function checkPort(p: Probe, destination: Destination | undefined, at: PathSegment[]): RuleIssue[] {
+  if (p.protocol === 'icmp') {
+    return p.port === undefined ? [] : [{ path: [...at, 'port'], at: 'key', message: 'icmp probes have no port; remove it' }];
+  }
+  if (p.port === undefined) return [{ path: at, message: `port is required for ${p.protocol} probes` }];
+  if (!destination) return [];
+  const ports = destination.kind === 'workload' ? destination.workload.ports : destination.external.ports;
+  const declared = ports.map((q) => `${q.port}/${q.protocol}`).join(', ') || 'none';
+  const listener = ports.find((q) => q.port === p.port);
+  if (!listener) {
+    return [{ path: [...at, 'port'], message: `${p.to} does not declare port ${p.port} (declares: ${declared})` }];
+  }
+  if (!compatible(p.protocol, listener.protocol)) {
+    return [{ path: [...at, 'protocol'], message: `${p.protocol} probe to port ${p.port}, which ${p.to} declares as ${listener.protocol}` }];
+  }
+  return [];
+}
+
+function checkExpectation(p: Probe, at: PathSegment[]): RuleIssue[] {
+  const e = p.expect;
+  const out: RuleIssue[] = [];
+  if (e.reach) {
+    if (e.failure !== undefined) out.push({ path: [...at, 'failure'], at: 'key', message: 'failure is only allowed with reach: false' });
+  } else {
+    for (const field of ['mtls', 'peer', 'viaSidecar'] as const) {
+      if (e[field] !== undefined) out.push({ path: [...at, field], at: 'key', message: `${field} is only allowed with reach: true` });
+    }
+    if (e.status !== undefined) {
+      out.push({
+        path: [...at, 'status'],
+        at: 'key',
+        message: 'status is only allowed with reach: true; for a request the mesh rejects write failure: http-403 (or http-502)',
+      });
+    }
+  }
+  const httpish = p.protocol === 'http' || p.protocol === 'https';
+  if (e.failure !== undefined && HTTP_ONLY_FAILURES.has(e.failure) && !httpish) {
+    out.push({ path: [...at, 'failure'], message: `failure ${e.failure} needs an http or https probe (this probe is ${p.protocol})` });
+  }
+  if (e.status !== undefined && e.reach && !httpish) {
+    out.push({ path: [...at, 'status'], at: 'key', message: `status needs an http or https probe (this probe is ${p.protocol})` });
+  }
+  if (e.peer !== undefined && e.mtls === false) {
+    out.push({ path: [...at, 'peer'], at: 'key', message: 'peer contradicts mtls: false (a peer identity is only seen over mutual TLS)' });
+  }
+  return out;
+}
