@@ -38,5 +38,6 @@ async function commands(): Promise<RegisterCommand[]> {
     (await import('./validate.js')).registerValidate,
     (await import('./list.js')).registerList,
     (await import('./run.js')).registerRun,
+    (await import('./lab.js')).registerLab,
   ];
 }
