@@ -46,7 +46,8 @@ function message(err: unknown): string {
 }
 
 function judgement(probe: Probe, verdict: Verdict, reason: string, attempts: AttemptRecord[] = [], durationMs = 0): ProbeJudgement {
-  const last = attempts.at(-1);
+  // The deciding attempt: attempts sent in the same round after the verdict are kept but decide nothing.
+  const last = attempts.filter((a) => a.phase !== 'after-verdict').at(-1);
   const judged = last?.evaluation.kind === 'judged' ? last.evaluation : undefined;
   const j: ProbeJudgement = {
     name: probe.name,
@@ -94,6 +95,17 @@ interface Tracked {
   dueAt: number;
 }
 
+/**
+ * Attempts to send for a probe in the next round. The first round sends N at once and a confirming probe sends
+ * what its streak still lacks: a target call per round is the expensive part (an exec, a process start), and N
+ * independent observations judge the same whether they travel in one call or in N. While settling, one at a time.
+ */
+export function attemptsWanted(state: ConvergeState, consecutive: number): number {
+  if (state.phase === 'settling') return state.attempts === 0 ? consecutive : 1;
+  if (state.phase === 'confirming') return Math.max(1, consecutive - state.streak);
+  return 0;
+}
+
 /** Converges every probe of one batch; returns judgements for those decided (an abort leaves the rest out). */
 async function runBatch(ctx: ExecuteContext, dep: Deployment, batch: Batch, scenario: string): Promise<ProbeJudgement[]> {
   const start = Date.now();
@@ -108,28 +120,16 @@ async function runBatch(ctx: ExecuteContext, dep: Deployment, batch: Batch, scen
       await sleep(Math.min(...active.map((t) => t.dueAt)) - now, ctx.signal);
       continue;
     }
-    const attempts: ProbeAttempt[] = due.map((t) => ({ probe: t.probe, nonce: newNonce(), attempt: t.attempts.length + 1 }));
-    const results = await probeOnce(ctx, dep, attempts);
+    const planned = due.map((t) => {
+      const n = attemptsWanted(t.state, ctx.settings.consecutive);
+      return Array.from({ length: n }, (_, k): ProbeAttempt => ({ probe: t.probe, nonce: newNonce(), attempt: t.attempts.length + 1 + k }));
+    });
+    const results = await probeOnce(ctx, dep, planned.flat());
     if (results === 'aborted') break;
-    ctx.stats.attempts += attempts.length;
+    ctx.stats.attempts += planned.flat().length;
     const finished = Date.now();
     due.forEach((t, i) => {
-      const a = attempts[i];
-      const result = results instanceof Map ? results.get(a.nonce) : undefined;
-      const evaluation: Evaluation = result
-        ? evaluate(t.probe, result)
-        : { kind: 'infrastructure', reason: typeof results === 'string' ? results : `the ${ctx.target.name} target returned no result for attempt ${a.attempt}` };
-      const takenIn = t.state.phase === 'settling' ? 'settle' : 'confirm';
-      t.state = advance(t.state, evaluation, finished - start, ctx.settings);
-      t.attempts.push({
-        attempt: a.attempt,
-        nonce: a.nonce,
-        atMs: now - start,
-        ...(result ? { client: result.client } : {}),
-        arrived: result?.arrived ?? [],
-        evaluation,
-        phase: takenIn,
-      });
+      for (const a of planned[i]) record(ctx, t, a, results, now - start, finished - start);
       if (t.state.phase === 'decided') {
         const j = judgement(t.probe, t.state.verdict, t.state.reason, t.attempts, finished - start);
         done.push(j);
@@ -141,6 +141,17 @@ async function runBatch(ctx: ExecuteContext, dep: Deployment, batch: Batch, scen
     });
   }
   return done;
+}
+
+/** Reads one attempt's result, feeds it to the probe's state machine (in attempt order) and keeps it. */
+function record(ctx: ExecuteContext, t: Tracked, a: ProbeAttempt, results: Map<string, AttemptResult> | string, atMs: number, elapsedMs: number): void {
+  const result = results instanceof Map ? results.get(a.nonce) : undefined;
+  const evaluation: Evaluation = result
+    ? evaluate(t.probe, result)
+    : { kind: 'infrastructure', reason: typeof results === 'string' ? results : `the ${ctx.target.name} target returned no result for attempt ${a.attempt}` };
+  const takenIn = t.state.phase === 'settling' ? 'settle' : t.state.phase === 'confirming' ? 'confirm' : 'after-verdict';
+  t.state = advance(t.state, evaluation, elapsedMs, ctx.settings);
+  t.attempts.push({ attempt: a.attempt, nonce: a.nonce, atMs, ...(result ? { client: result.client } : {}), arrived: result?.arrived ?? [], evaluation, phase: takenIn });
 }
 
 /** One call to target.probe: results by nonce, an infrastructure failure message, or 'aborted'. */
@@ -220,7 +231,12 @@ async function probeAndJudge(
   const probes = plan.probes.map(
     (p) => byName.get(p.probe.name) ?? judgement(p.probe, 'SKIPPED', p.skip ?? 'interrupted before a verdict'),
   );
-  const rolled = scenarioVerdict(probes);
+  let rolled = scenarioVerdict(probes);
+  const unjudged = probes.filter((p) => p.reason === 'interrupted before a verdict').length;
+  // An interrupted scenario is not a PASS: some of its claims were never checked. Findings (FAIL, ERROR) stand.
+  if (unjudged > 0 && rolled.verdict === 'PASS') {
+    rolled = { verdict: 'SKIPPED', reason: `interrupted before a verdict (${probes.length - unjudged} of ${probes.length} probes judged)` };
+  }
   const result: ScenarioResult = { ...baseResult(plan), verdict: rolled.verdict, probes, durationMs: 0 };
   if (rolled.reason) result.reason = rolled.reason;
   const troubled = probes.filter((p) => p.verdict === 'FAIL' || p.verdict === 'FLAKY' || p.verdict === 'ERROR').map((p) => p.name);

@@ -54,8 +54,11 @@ export interface AttemptRecord {
   client?: ProbeResult;
   arrived: Observation[];
   evaluation: Evaluation;
-  /** The converge phase the attempt was taken in (the attempt that ends settling also counts towards N). */
-  phase: 'settle' | 'confirm';
+  /**
+   * The converge phase that read the attempt (the attempt that ends settling also counts towards N);
+   * `after-verdict`: sent in the same round as the deciding attempt, kept as evidence, decides nothing.
+   */
+  phase: 'settle' | 'confirm' | 'after-verdict';
 }
 
 /** Evidence in one place, taken from the attempt that decided the verdict. */

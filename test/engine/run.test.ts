@@ -26,8 +26,8 @@ describe('run with a scripted target', () => {
     expect(result.summary.probes).toMatchObject({ PASS: 2, total: 2 });
     expect(target.leftBehind).toEqual([]);
     expect(target.calls.teardown).toBe(1);
-    // One batch per source workload per round: both probes travel together.
-    expect(target.calls.batches).toEqual([['allowed', 'denied'], ['allowed', 'denied'], ['allowed', 'denied']]);
+    // One target call per source workload per round; a first round carries all N attempts of each probe.
+    expect(target.calls.batches).toEqual([['allowed', 'allowed', 'allowed', 'denied', 'denied', 'denied']]);
   });
 
   it('a wrong expectation is FAIL with exit 1, the right sentence and the diagnostics attached', async () => {
@@ -47,6 +47,15 @@ describe('run with a scripted target', () => {
     const denied = result.scenarios[0].probes[1];
     expect(denied.verdict).toBe('PASS');
     expect(denied.attempts.map((a) => a.phase)).toEqual(['settle', 'settle', 'settle', 'confirm', 'confirm']);
+    // Round 1: N speculative attempts (two mismatch, one matches); round 2: the two confirmations still lacking.
+    expect(denied.attempts.map((a) => a.atMs === 0)).toEqual([true, true, true, false, false]);
+  });
+
+  it('attempts sent after the verdict in the same round are kept but decide nothing', async () => {
+    const { result } = await runFake([denyScenario()], { script: { denied: [step.reset(), step.timeout(), step.reset()] } });
+    const denied = result.scenarios[0].probes[1];
+    expect(denied).toMatchObject({ verdict: 'FLAKY', observed: { outcome: 'timeout' } });
+    expect(denied.attempts.map((a) => a.phase)).toEqual(['settle', 'confirm', 'after-verdict']);
   });
 
   it('disagreement after convergence is FLAKY (exit 1)', async () => {
@@ -124,10 +133,11 @@ describe('run with a scripted target', () => {
   it('an abort stops probing, undeploys, tears down and marks the result incomplete (exit 130)', async () => {
     const controller = new AbortController();
     const events: RunEvent[] = [];
-    const target = new FakeTarget({ probeDelayMs: 20, script: { denied: [step.ok()] } });
+    const target = new FakeTarget({ probeDelayMs: 20 });
     const promise = run({
       target,
-      load: loader({ scenarios: [denyScenario(), loaded('b', [probe('a')]), loaded('c', [probe('a')])] }),
+      // `never` keeps settling (it arrives though a denial is expected), so every scenario is still running.
+      load: loader({ scenarios: ['a', 'b', 'c'].map((n) => loaded(n, [probe('ok'), probe('never', { expect: { reach: false } })])) }),
       settleTimeoutMs: 60_000,
       parallel: 2,
       signal: controller.signal,
@@ -140,7 +150,12 @@ describe('run with a scripted target', () => {
     expect(target.calls.deployed.length).toBeGreaterThan(0);
     expect(target.leftBehind).toEqual([]);
     expect(target.calls.teardown).toBe(1);
-    expect(result.scenarios.find((s) => s.name === 'c')?.reason).toBe('interrupted before a verdict');
+    expect(result.scenarios.map((s) => [s.verdict, s.reason])).toEqual([
+      ['SKIPPED', 'interrupted before a verdict (1 of 2 probes judged)'],
+      ['SKIPPED', 'interrupted before a verdict (1 of 2 probes judged)'],
+      ['SKIPPED', 'interrupted before a verdict'],
+    ]);
+    expect(result.scenarios[0].probes.map((p) => p.verdict)).toEqual(['PASS', 'SKIPPED']);
     expect(events.at(-1)?.kind).toBe('run-done');
   });
 
