@@ -13,7 +13,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { LineCounter, parseAllDocuments, type Document } from 'yaml';
+import { isScalar, LineCounter, parseAllDocuments, visit, type Document, type YAMLError } from 'yaml';
 import { formatPath, locate, type PathSegment } from './positions.js';
 import { validateResource } from './resources.js';
 import { checkRules } from './rules.js';
@@ -64,17 +64,19 @@ const YAML_FILE = /\.ya?ml$/i;
 export async function loadScenarios(paths: string[]): Promise<LoadResult> {
   const result: LoadResult = { scenarios: [], documents: [], errors: [] };
   const names = new Map<string, LoadError>();
-  for (const p of paths) {
-    const files = await expand(p, result.errors);
-    for (const file of files) {
-      for (const checked of await checkFile(file, result.errors)) {
-        const doc = checked.document;
-        if (checked.nameAt) claimName(checked.nameAt, doc, names);
-        result.documents.push(doc);
-        result.errors.push(...doc.errors);
-        if (checked.scenario && doc.errors.length === 0) {
-          result.scenarios.push({ scenario: checked.scenario, file, doc: doc.doc, line: doc.line });
-        }
+  const files: string[] = [];
+  for (const p of paths) files.push(...(await expand(p, result.errors)));
+  // Read everything at once so the disk works while the CPU parses; parse in order for stable output.
+  const texts = await Promise.all(files.map(readText));
+  for (const [i, file] of files.entries()) {
+    for (const checked of await checkFile(file, texts[i], result.errors)) {
+      const doc = checked.document;
+      if (checked.nameAt) claimName(checked.nameAt, doc, names);
+      doc.errors.sort((a, b) => a.line - b.line || a.col - b.col);
+      result.documents.push(doc);
+      result.errors.push(...doc.errors);
+      if (checked.scenario && doc.errors.length === 0) {
+        result.scenarios.push({ scenario: checked.scenario, file, doc: doc.doc, line: doc.line });
       }
     }
   }
@@ -130,23 +132,28 @@ interface CheckedYamlDocument {
   nameAt?: LoadError;
 }
 
-async function checkFile(file: string, errors: LoadError[]): Promise<CheckedYamlDocument[]> {
-  let text: string;
+async function readText(file: string): Promise<string | Error> {
   try {
-    text = await readFile(file, 'utf8');
+    return await readFile(file, 'utf8');
   } catch (err) {
-    errors.push({ file, line: 0, col: 0, path: '', message: `cannot read: ${(err as Error).message}` });
+    return err as Error;
+  }
+}
+
+async function checkFile(file: string, text: string | Error, errors: LoadError[]): Promise<CheckedYamlDocument[]> {
+  if (text instanceof Error) {
+    errors.push({ file, line: 0, col: 0, path: '', message: `cannot read: ${text.message}` });
     return [];
   }
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
-  if (!Array.isArray(docs) || docs.every((d) => d.contents === null && d.errors.length === 0)) {
+  if (!Array.isArray(docs) || docs.every(isEmpty)) {
     errors.push({ file, line: 0, col: 0, path: '', message: 'contains no YAML document' });
     return [];
   }
   const out: CheckedYamlDocument[] = [];
   for (const [index, doc] of docs.entries()) {
-    if (doc.contents === null && doc.errors.length === 0) continue; // e.g. a trailing "---"
+    if (isEmpty(doc)) continue; // e.g. a trailing "---"
     out.push(await checkDocument(file, index, doc, lineCounter));
   }
   return out;
@@ -161,7 +168,7 @@ async function checkDocument(file: string, index: number, doc: Document, lineCou
   };
   if (doc.errors.length > 0) {
     for (const e of doc.errors) {
-      const { line, col } = lineCounter.linePos(e.pos[0]);
+      const { line, col } = lineCounter.linePos(errorOffset(doc, e));
       document.errors.push({ file, line, col, path: '', message: yamlMessage(e.message) });
     }
     return { document };
@@ -174,12 +181,29 @@ async function checkDocument(file: string, index: number, doc: Document, lineCou
   fieldIssues.push(...(await resourceIssues(data)));
   if (parsed.success) fieldIssues.push(...checkRules(parsed.data).map((r) => ({ ...r, at: r.at ?? ('value' as const) })));
   document.errors = fieldIssues.map((i) => errorAt(i.path, i.at, i.message));
-  document.errors.sort((a, b) => a.line - b.line || a.col - b.col);
   return {
     document,
     scenario: parsed.success ? parsed.data : undefined,
     nameAt: name !== undefined ? errorAt(['metadata', 'name'], 'value', '') : undefined,
   };
+}
+
+function isEmpty(doc: Document): boolean {
+  const c = doc.contents;
+  return doc.errors.length === 0 && (c === null || (isScalar(c) && c.value === null));
+}
+
+/** yaml reports an unclosed quote at the end of the input; the user needs to know where the string starts. */
+function errorOffset(doc: Document, e: YAMLError): number {
+  if (e.code !== 'MISSING_CHAR' || !/quote/i.test(e.message)) return e.pos[0];
+  let offset = e.pos[0];
+  visit(doc, {
+    Scalar(_, node) {
+      const quoted = node.type === 'QUOTE_DOUBLE' || node.type === 'QUOTE_SINGLE';
+      if (quoted && node.range && node.range[0] < e.pos[0] && node.range[1] >= e.pos[0]) offset = node.range[0];
+    },
+  });
+  return offset;
 }
 
 function nameOf(data: unknown): string | undefined {

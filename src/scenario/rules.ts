@@ -180,7 +180,7 @@ function checkExpectation(p: Probe, at: PathSegment[]): RuleIssue[] {
   if (e.status !== undefined && e.reach && !httpish) {
     out.push({ path: [...at, 'status'], at: 'key', message: `status needs an http or https probe (this probe is ${p.protocol})` });
   }
-  if (e.peer !== undefined && e.mtls === false) {
+  if (e.reach && e.peer !== undefined && e.mtls === false) {
     out.push({ path: [...at, 'peer'], at: 'key', message: 'peer contradicts mtls: false (a peer identity is only seen over mutual TLS)' });
   }
   return out;

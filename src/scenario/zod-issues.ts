@@ -82,11 +82,17 @@ export function fromZodIssue(issue: ZodIssue, data: unknown, schema: z.ZodType):
     }
     case 'invalid_value': {
       const values = issue.values.map(String);
-      const message = values.length === 1 ? `must be "${values[0]}"` : `must be one of: ${values.join(', ')}`;
-      return [{ path, at: 'value', message: `${message} (got ${describe(valueAt(data, path))})` }];
+      const value = valueAt(data, path);
+      const choices = values.length === 1 ? `"${values[0]}"` : `one of: ${values.join(', ')}`;
+      if (value === undefined) return [{ path, at: 'value', message: `required field is missing (${choices})` }];
+      return [{ path, at: 'value', message: `must be ${choices} (got ${describe(value)})` }];
     }
     case 'too_small':
       if (issue.origin === 'array') return [{ path, at: 'value', message: `must list at least ${String(issue.minimum)} item${issue.minimum === 1 ? '' : 's'}` }];
+      if (issue.origin === 'number') return [{ path, at: 'value', message: `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}` }];
+      return [{ path, at: 'value', message: issue.message }];
+    case 'too_big':
+      if (issue.origin === 'number') return [{ path, at: 'value', message: `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}` }];
       return [{ path, at: 'value', message: issue.message }];
     default:
       return [{ path, at: 'value', message: issue.message }];
