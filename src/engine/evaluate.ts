@@ -14,6 +14,8 @@
  *   `unreachable`, which only `failure: any` accepts.
  * - `mtls`: a peer identity the server may rely on was seen (a TLS client certificate, or XFCC handed over by its
  *   own sidecar). An XFCC header with basis `header-unverified` is a client's claim and counts as no identity.
+ * - ICMP has no application to record it: an echo reply from the destination is what "reached" means for `icmp`
+ *   (the destination's kernel answered), and no reply is `timeout`.
  * - `viaSidecar`: the application saw a loopback source (127.0.0.6, 127.0.0.1, ::1) or the pod's own address
  *   (AttemptResult.destinationAddresses) — a sidecar handed it over; any other address is the client, directly.
  */
@@ -72,7 +74,9 @@ function trustedPeer(o: Observation | undefined): string | undefined {
 export function factsOf(result: AttemptResult, outcomeClass: OutcomeClass): Facts {
   const seen = result.arrived[0];
   const peer = trustedPeer(seen);
-  const facts: Facts = { outcome: outcomeClass, reach: seen !== undefined, mtls: peer !== undefined };
+  const outcome = result.client.outcome;
+  const reach = outcome.kind === 'icmp' ? outcome.reply : seen !== undefined;
+  const facts: Facts = { outcome: outcomeClass, reach, mtls: peer !== undefined };
   if (peer !== undefined) facts.peer = peer;
   if (seen) {
     const own = new Set(result.destinationAddresses ?? []);

@@ -32,6 +32,14 @@ describe('evaluate', () => {
     expect(e.kind === 'judged' && e.reason).toBe('expected the request to reach app/server:8080 (http), but it never arrived: the client got HTTP 200');
   });
 
+  it('an ICMP probe reaches when the destination answers the echo request, whatever the application recorded', () => {
+    const ping = probe({ reach: true }, 'icmp');
+    expect(evaluate(ping, attempt({ kind: 'icmp', reply: true, rttMs: 0.1 }))).toMatchObject({ matched: true, facts: { reach: true } });
+    const silent = evaluate(ping, attempt({ kind: 'icmp', reply: false }));
+    expect(silent).toMatchObject({ matched: false, facts: { reach: false, outcome: 'timeout' } });
+    expect(evaluate(probe({ reach: false, failure: 'timeout' }, 'icmp'), attempt({ kind: 'icmp', reply: false }))).toMatchObject({ matched: true });
+  });
+
   it('a denial that arrived anyway fails, naming the source the application saw', () => {
     const e = evaluate(probe({ reach: false, failure: 'reset' }), attempt({ kind: 'ok' }, { from: CLIENT_POD }));
     expect(e.kind === 'judged' && e.reason).toBe(
