@@ -106,7 +106,18 @@ export function parseProbeRequests(text: string): Parsed<ProbeRequest[]> {
   } catch (err) {
     return { ok: false, errors: [err instanceof Error ? err.message : String(err)] };
   }
+  return checkRequestList(items);
+}
+
+function checkRequestList(items: unknown[]): Parsed<ProbeRequest[]> {
   const errors: string[] = [];
   items.forEach((r, i) => checkRequest(r, `request[${i}]`, errors));
   return errors.length ? { ok: false, errors } : { ok: true, value: items as ProbeRequest[] };
+}
+
+/** An already-parsed batch (the control socket's `call` query): the requests, or one message naming the faults. */
+export function checkRequests(v: unknown): ProbeRequest[] | string {
+  if (!Array.isArray(v)) return 'requests must be an array of probe requests';
+  const r = checkRequestList(v);
+  return r.ok ? r.value : r.errors.join('; ');
 }

@@ -1,19 +1,24 @@
 /**
- * The control socket: a unix socket on which a running `serve` agent answers "what arrived for these nonces".
- * One JSON line in (`{"query":"observations","nonces":[…]}`), one JSON line out (`{"observations":{…}}` or
- * `{"error":"…"}`), then the connection closes.
+ * The control socket: a unix socket on which a running `serve` agent answers two queries, one JSON line in and
+ * one JSON line out, then the connection closes:
+ * - `{"query":"observations","nonces":[…]}` → `{"observations":{…}}`: what arrived for these nonces.
+ * - `{"query":"call","requests":[ProbeRequest…],"concurrency":N}` → `{"results":[ProbeResult…]}`: the agent
+ *   sends the probes itself, from its own network namespace and as its own uid and capabilities — exactly what
+ *   `call` does, without starting a process per batch.
+ * Errors answer `{"error":"…"}`.
  */
 import { lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
+import { runProbes } from './call.js';
+import { checkRequests } from './config.js';
 import type { ObservationStore } from './store.js';
-import type { Observation } from './types.js';
+import type { Observation, ProbeRequest, ProbeResult } from './types.js';
 
 const MAX_QUERY = 4 * 1024 * 1024;
 
-interface ControlQuery {
-  query: 'observations';
-  nonces: string[];
-}
+type ControlQuery =
+  | { query: 'observations'; nonces: string[] }
+  | { query: 'call'; requests: ProbeRequest[]; concurrency?: number };
 
 function parseQuery(line: string): ControlQuery | string {
   let v: unknown;
@@ -22,10 +27,25 @@ function parseQuery(line: string): ControlQuery | string {
   } catch {
     return 'the query is not JSON';
   }
-  const q = v as Partial<ControlQuery>;
-  if (q?.query !== 'observations') return 'unknown query (expected "observations")';
-  if (!Array.isArray(q.nonces) || !q.nonces.every((n) => typeof n === 'string')) return 'nonces must be an array of strings';
-  return q as ControlQuery;
+  const q = v as { query?: unknown; nonces?: unknown; requests?: unknown; concurrency?: unknown };
+  if (q?.query === 'observations') {
+    if (!Array.isArray(q.nonces) || !q.nonces.every((n) => typeof n === 'string')) return 'nonces must be an array of strings';
+    return { query: 'observations', nonces: q.nonces as string[] };
+  }
+  if (q?.query === 'call') {
+    const checked = checkRequests(q.requests);
+    if (typeof checked === 'string') return checked;
+    const concurrency = typeof q.concurrency === 'number' && q.concurrency >= 1 ? q.concurrency : undefined;
+    return { query: 'call', requests: checked, concurrency };
+  }
+  return 'unknown query (expected "observations" or "call")';
+}
+
+async function answer(q: ControlQuery, store: ObservationStore): Promise<object> {
+  if (q.query === 'observations') return { observations: store.query(q.nonces) };
+  const results: ProbeResult[] = [];
+  for await (const r of runProbes(q.requests, { concurrency: q.concurrency })) results.push(r);
+  return { results };
 }
 
 /** True when a live agent answers on `path` (a stale socket file refuses the connection). */
@@ -68,8 +88,13 @@ export async function startControl(path: string, store: ObservationStore): Promi
       const nl = buf.indexOf('\n');
       if (nl < 0) return;
       const q = parseQuery(buf.slice(0, nl));
-      const answer = typeof q === 'string' ? { error: q } : { observations: store.query(q.nonces) };
-      conn.end(`${JSON.stringify(answer)}\n`);
+      buf = '';
+      conn.removeAllListeners('data');
+      if (typeof q === 'string') return void conn.end(`${JSON.stringify({ error: q })}\n`);
+      void answer(q, store).then(
+        (a) => conn.end(`${JSON.stringify(a)}\n`),
+        (err: unknown) => conn.end(`${JSON.stringify({ error: String(err) })}\n`),
+      );
     });
   });
   return new Promise((resolve, reject) => {
@@ -79,11 +104,32 @@ export async function startControl(path: string, store: ObservationStore): Promi
 }
 
 /** Asks a running agent what arrived for `nonces`. Every nonce gets an entry; empty means nothing arrived. */
-export function queryObservations(
+export async function queryObservations(
   socketPath: string,
   nonces: readonly string[],
   timeoutMs = 5_000,
 ): Promise<Record<string, Observation[]>> {
+  const a = await ask<{ observations?: Record<string, Observation[]> }>(socketPath, { query: 'observations', nonces }, timeoutMs);
+  if (!a.observations) throw new Error(`query to agent control socket ${socketPath} failed: empty answer`);
+  return a.observations;
+}
+
+/**
+ * Has a running agent send `requests` from where it runs (its pod, its uid). `timeoutMs` bounds the whole
+ * batch; choose it from the requests' own timeouts. Results come back in completion order; join by nonce.
+ */
+export async function callViaControl(
+  socketPath: string,
+  requests: readonly ProbeRequest[],
+  options: { concurrency?: number; timeoutMs: number },
+): Promise<ProbeResult[]> {
+  const q = { query: 'call', requests, concurrency: options.concurrency };
+  const a = await ask<{ results?: ProbeResult[] }>(socketPath, q, options.timeoutMs);
+  if (!a.results) throw new Error(`call through agent control socket ${socketPath} failed: empty answer`);
+  return a.results;
+}
+
+function ask<T>(socketPath: string, query: object, timeoutMs: number): Promise<T> {
   return new Promise((resolve, reject) => {
     const conn = connect(socketPath);
     let buf = '';
@@ -96,15 +142,15 @@ export function queryObservations(
     conn.on('error', (err) => fail(`${err.message} (is the agent running with this control path?)`));
     conn.on('data', (d: string) => (buf += d));
     conn.on('end', () => {
-      let answer: { observations?: Record<string, Observation[]>; error?: string };
+      let a: T & { error?: string };
       try {
-        answer = JSON.parse(buf) as typeof answer;
+        a = JSON.parse(buf) as typeof a;
       } catch {
         return fail(`unreadable answer: ${buf.slice(0, 200)}`);
       }
-      if (answer.error !== undefined || !answer.observations) return fail(answer.error ?? 'empty answer');
-      resolve(answer.observations);
+      if (a.error !== undefined) return fail(a.error);
+      resolve(a);
     });
-    conn.write(`${JSON.stringify({ query: 'observations', nonces })}\n`);
+    conn.write(`${JSON.stringify(query)}\n`);
   });
 }

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runProbe, runProbes } from '../../src/probe/call.js';
-import { queryObservations } from '../../src/probe/control.js';
+import { callViaControl, queryObservations } from '../../src/probe/control.js';
 import { startAgent, type RunningAgent } from '../../src/probe/serve.js';
 import type { ProbeRequest, ProbeResult } from '../../src/probe/types.js';
 import * as fx from './fixtures.js';
@@ -72,6 +72,25 @@ describe('tcp', () => {
     expect(seen[r.nonce]).toHaveLength(1);
     expect(seen[r.nonce][0].source.port).toBe(r.outcome.observation?.source.port);
     expect(seen['never-sent']).toEqual([]);
+  });
+  it('a running agent sends a batch through its control socket and classifies each outcome', async () => {
+    const closed = await fx.freePort();
+    const batch: ProbeRequest[] = [
+      { nonce: nonce(), protocol: 'tcp', host: LO, port: ports.tcp },
+      { nonce: nonce(), protocol: 'http', host: LO, port: ports.http },
+      { nonce: nonce(), protocol: 'tcp', host: LO, port: closed },
+    ];
+    const results = await callViaControl(join(tmp.dir, 'control2.sock'), batch, { timeoutMs: 10_000 });
+    const byNonce = new Map(results.map((r) => [r.nonce, r.outcome.kind]));
+    expect([...batch.map((b) => byNonce.get(b.nonce))]).toEqual(['ok', 'ok', 'refused']);
+    const seen = await queryObservations(join(tmp.dir, 'control.sock'), [batch[0].nonce, batch[1].nonce]);
+    expect(seen[batch[0].nonce]).toHaveLength(1);
+    expect(seen[batch[1].nonce][0].protocol).toBe('http');
+  });
+  it('the control socket rejects a malformed call batch with the faulty field named', async () => {
+    await expect(
+      callViaControl(join(tmp.dir, 'control.sock'), [{ nonce: 'x', protocol: 'tcp', host: LO } as ProbeRequest], { timeoutMs: 5_000 }),
+    ).rejects.toThrow(/request\[0\]\.port: must be an integer/);
   });
   it('is refused on a closed port', async () => {
     const r = await probe({ protocol: 'tcp', host: LO, port: await fx.freePort() });
