@@ -16,7 +16,7 @@ export async function runCli(argv: string[]): Promise<number> {
   const setStatus = (n: number) => {
     status = n;
   };
-  for (const register of await commands()) register(program, setStatus);
+  for (const register of await commands(argv[2])) register(program, setStatus);
 
   try {
     await program.parseAsync(argv);
@@ -32,12 +32,19 @@ export async function runCli(argv: string[]): Promise<number> {
 
 export type RegisterCommand = (program: Command, setStatus: (status: number) => void) => void;
 
-/** Every command module; each adds itself to the program. To add one: one line `(await import('./x.js')).registerX,`. */
-async function commands(): Promise<RegisterCommand[]> {
-  return [
-    (await import('./validate.js')).registerValidate,
-    (await import('./list.js')).registerList,
-    (await import('./run.js')).registerRun,
-    (await import('./lab.js')).registerLab,
-  ];
+/**
+ * Every command module by name; each adds itself to the program. To add one: a line
+ * `name: async () => (await import('./x.js')).registerX,`. Only the invoked command's module is loaded, so
+ * `meshprobe validate` does not pay for the run engine or the cluster clients; help and unknown names load all.
+ */
+const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
+  validate: async () => (await import('./validate.js')).registerValidate,
+  list: async () => (await import('./list.js')).registerList,
+  run: async () => (await import('./run.js')).registerRun,
+  lab: async () => (await import('./lab.js')).registerLab,
+};
+
+async function commands(invoked: string | undefined): Promise<RegisterCommand[]> {
+  const one = invoked !== undefined && Object.hasOwn(COMMANDS, invoked) ? [COMMANDS[invoked]] : Object.values(COMMANDS);
+  return Promise.all(one.map((load) => load()));
 }
