@@ -6,6 +6,10 @@
  *     .documents  one entry per document checked (valid or not), for "one line per scenario" output
  *     .errors     every error, as LoadError; formatError(e) → "file.yaml:LINE:COL: field.path: what is wrong"
  *
+ * Most files are valid, so a file is first read with js-yaml (several times faster, no positions); only a file
+ * with any error, or one whose documents js-yaml and the position-keeping parser might count differently, is
+ * read again with the `yaml` package to place every error at its line and column.
+ *
  * A document is checked in three layers, and all errors of all layers are reported, not only the first:
  * YAML syntax (then nothing else for that document), the zod schema plus the kind schemas of its `resources`,
  * and — when the schema holds — the cross-field rules of rules.ts. Scenario names must be unique across
@@ -13,6 +17,7 @@
  */
 import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
+import { CORE_SCHEMA, loadAll } from 'js-yaml';
 import { isScalar, LineCounter, parseAllDocuments, visit, type Document, type YAMLError } from 'yaml';
 import { formatPath, locate, type PathSegment } from './positions.js';
 import { validateResource } from './resources.js';
@@ -63,7 +68,7 @@ const YAML_FILE = /\.ya?ml$/i;
 
 export async function loadScenarios(paths: string[]): Promise<LoadResult> {
   const result: LoadResult = { scenarios: [], documents: [], errors: [] };
-  const names = new Map<string, LoadError>();
+  const names = new Map<string, () => LoadError>();
   const files: string[] = [];
   for (const p of paths) files.push(...(await expand(p, result.errors)));
   // Read everything at once so the disk works while the CPU parses; parse in order for stable output.
@@ -84,14 +89,15 @@ export async function loadScenarios(paths: string[]): Promise<LoadResult> {
 }
 
 /** Second and later uses of a scenario name are errors that point back at the first. */
-function claimName(at: LoadError, doc: CheckedDocument, names: Map<string, LoadError>): void {
+function claimName(at: () => LoadError, doc: CheckedDocument, names: Map<string, () => LoadError>): void {
   const name = doc.name ?? '';
   const first = names.get(name);
   if (!first) {
     names.set(name, at);
     return;
   }
-  doc.errors.push({ ...at, message: `duplicate scenario name "${name}": also used at ${first.file}:${first.line}:${first.col}` });
+  const f = first();
+  doc.errors.push({ ...at(), message: `duplicate scenario name "${name}": also used at ${f.file}:${f.line}:${f.col}` });
 }
 
 async function expand(path: string, errors: LoadError[]): Promise<string[]> {
@@ -128,8 +134,8 @@ async function walk(dir: string): Promise<string[]> {
 interface CheckedYamlDocument {
   document: CheckedDocument;
   scenario?: Scenario;
-  /** where metadata.name is, for duplicate-name errors */
-  nameAt?: LoadError;
+  /** where metadata.name is, for duplicate-name errors (computed only when needed) */
+  nameAt?: () => LoadError;
 }
 
 async function readText(file: string): Promise<string | Error> {
@@ -145,6 +151,10 @@ async function checkFile(file: string, text: string | Error, errors: LoadError[]
     errors.push({ file, line: 0, col: 0, path: '', message: `cannot read: ${text.message}` });
     return [];
   }
+  return (await fastCheck(file, text)) ?? checkWithPositions(file, text, errors);
+}
+
+async function checkWithPositions(file: string, text: string, errors: LoadError[]): Promise<CheckedYamlDocument[]> {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   if (!Array.isArray(docs) || docs.every(isEmpty)) {
@@ -184,8 +194,59 @@ async function checkDocument(file: string, index: number, doc: Document, lineCou
   return {
     document,
     scenario: parsed.success ? parsed.data : undefined,
-    nameAt: name !== undefined ? errorAt(['metadata', 'name'], 'value', '') : undefined,
+    nameAt: name !== undefined ? () => errorAt(['metadata', 'name'], 'value', '') : undefined,
   };
+}
+
+/**
+ * The fast path: every document of the file parses with js-yaml (YAML 1.2 core schema, like the `yaml` package's
+ * default) and passes every check. Anything else — a syntax error, an issue, a document count that differs from
+ * the `---` markers — returns undefined and the file is read again with positions.
+ */
+async function fastCheck(file: string, text: string): Promise<CheckedYamlDocument[] | undefined> {
+  let docs: unknown[];
+  try {
+    docs = loadAll(text, undefined, { schema: CORE_SCHEMA, json: false });
+  } catch {
+    return undefined;
+  }
+  const starts = documentStarts(text);
+  if (docs.length === 0 || docs.length !== starts.length || docs.some((d) => d === null || typeof d !== 'object')) return undefined;
+  const out: CheckedYamlDocument[] = [];
+  for (const [index, data] of docs.entries()) {
+    const parsed = scenarioSchema.safeParse(data);
+    if (!parsed.success || (await resourceIssues(data)).length > 0 || checkRules(parsed.data).length > 0) return undefined;
+    const name = parsed.data.metadata.name;
+    const nameAt = () => nameLocation(file, text, index);
+    out.push({ document: { file, doc: index, line: starts[index], name, errors: [] }, scenario: parsed.data, nameAt });
+  }
+  return out;
+}
+
+/** First content line (from 1) of each document, splitting at `---` / `...` markers in column 0. */
+function documentStarts(text: string): number[] {
+  const starts: number[] = [];
+  let first: number | undefined;
+  text.split('\n').forEach((raw, i) => {
+    const line = raw.trimEnd();
+    if (/^(---|\.\.\.)(\s|$)/.test(line)) {
+      if (first !== undefined) starts.push(first);
+      first = undefined;
+      const rest = line.slice(3).trim();
+      if (line.startsWith('---') && rest !== '' && !rest.startsWith('#')) first = i + 1;
+      return;
+    }
+    if (first === undefined && line.trim() !== '' && !line.trimStart().startsWith('#') && !line.startsWith('%')) first = i + 1;
+  });
+  if (first !== undefined) starts.push(first);
+  return starts;
+}
+
+function nameLocation(file: string, text: string, index: number): LoadError {
+  const lineCounter = new LineCounter();
+  const doc = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true })[index];
+  const { line, col } = doc ? locate(doc, lineCounter, ['metadata', 'name'], 'value') : { line: 0, col: 0 };
+  return { file, line, col, path: 'metadata.name', message: '' };
 }
 
 function isEmpty(doc: Document): boolean {
