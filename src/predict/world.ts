@@ -1,0 +1,120 @@
+/**
+ * Builds the predictor's World from what a scenario declares (namespaces, workloads, externals, mesh settings,
+ * manifests). Pure. Addresses follow the lab's layout (kind's pod and docker ranges, in declaration order) so an
+ * ipBlock means the same to the prediction as to the lab; Istio resources go through the model's parser and
+ * NetworkPolicies through the lab's parser, so the predictor reads manifests exactly as the target does.
+ */
+import { parseResources, type IstioResource, type Labels } from '../model/index.js';
+import { captureConfigFromAnnotations, CaptureConfigError } from '../targets/lab/capture.js';
+import { parseNetworkPolicy, type NetworkPolicy } from '../targets/lab/netpol.js';
+import { DEFAULT_RUN_AS_USER, hasSidecar, planLab, podLabels } from '../targets/lab/plan.js';
+import { UnsupportedError } from '../targets/target.js';
+import type { External, Namespace, Resource, Scenario, Workload } from '../scenario/schema.js';
+import type { ExternalInfo, IstioPolicies, WorkloadInfo, World } from './types.js';
+
+export interface WorldInput {
+  readonly namespaces: readonly Namespace[];
+  readonly workloads: readonly Workload[];
+  readonly externals: readonly External[];
+  readonly mesh?: { readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+  readonly resources: readonly Resource[];
+}
+
+export interface WorldResult {
+  readonly world: World;
+  /** Manifests or annotations the predictor cannot read, each naming the resource or workload. */
+  readonly errors: readonly string[];
+}
+
+/** The same scenario shape the lab plans from (probes are irrelevant to addresses). */
+function asScenario(input: WorldInput): Scenario {
+  return {
+    apiVersion: 'meshprobe.io/v1',
+    kind: 'Scenario',
+    metadata: { name: 'predict' },
+    spec: {
+      namespaces: [...input.namespaces],
+      workloads: [...input.workloads],
+      externals: [...input.externals],
+      resources: [],
+      probes: [],
+      ...(input.mesh ? { mesh: input.mesh } : {}),
+    },
+  };
+}
+
+function splitIstio(resources: readonly IstioResource[]): IstioPolicies {
+  const of = <K extends IstioResource['kind']>(kind: K) => resources.filter((r): r is Extract<IstioResource, { kind: K }> => r.kind === kind);
+  return {
+    peerAuthentications: of('PeerAuthentication'),
+    authorizationPolicies: of('AuthorizationPolicy'),
+    sidecars: of('Sidecar'),
+    serviceEntries: of('ServiceEntry'),
+    destinationRules: of('DestinationRule'),
+  };
+}
+
+function readNetworkPolicies(resources: readonly Resource[], defaultNamespace: string, errors: string[]): NetworkPolicy[] {
+  const out: NetworkPolicy[] = [];
+  for (const r of resources) {
+    if (r.kind !== 'NetworkPolicy') continue;
+    try {
+      out.push(parseNetworkPolicy(r, defaultNamespace));
+    } catch (err) {
+      if (!(err instanceof UnsupportedError)) throw err;
+      errors.push(`NetworkPolicy ${r.metadata.name}: ${err.message}`);
+    }
+  }
+  return out;
+}
+
+export function buildWorld(input: WorldInput, options: { istioVersion?: string } = {}): WorldResult {
+  const errors: string[] = [];
+  const scenario = asScenario(input);
+  const plan = planLab(scenario, 'pred');
+  const address = new Map(plan.hosts.map((h) => [h.key, h.address]));
+  const workloads: WorkloadInfo[] = input.workloads.map((w) => {
+    let capture = captureConfigFromAnnotations({});
+    try {
+      capture = captureConfigFromAnnotations(w.annotations);
+    } catch (err) {
+      if (!(err instanceof CaptureConfigError)) throw err;
+      errors.push(`workload ${w.namespace}/${w.name}: ${err.message}`);
+    }
+    return {
+      kind: 'workload',
+      key: `${w.namespace}/${w.name}`,
+      name: w.name,
+      namespace: w.namespace,
+      serviceAccount: w.serviceAccount ?? w.name,
+      labels: podLabels(w),
+      address: address.get(`${w.namespace}/${w.name}`) ?? '0.0.0.0',
+      sidecar: hasSidecar(scenario, w),
+      uid: w.runAsUser ?? DEFAULT_RUN_AS_USER,
+      capabilities: w.capabilities ?? [],
+      ports: w.ports,
+      capture,
+    };
+  });
+  const externals: ExternalInfo[] = input.externals.map((e) => ({ kind: 'external', key: e.name, address: address.get(e.name) ?? '0.0.0.0', ports: e.ports }));
+  const istioManifests = input.resources.filter((r) => r.kind !== 'NetworkPolicy');
+  const parsed = parseResources(istioManifests);
+  errors.push(...parsed.errors, ...parsed.notModelled);
+  // The lab's default for a NetworkPolicy without a namespace is the first declared namespace; follow it.
+  const networkPolicies = readNetworkPolicies(input.resources, input.namespaces[0]?.name ?? 'default', errors);
+  const injection = new Map(input.namespaces.map((n) => [n.name, n.sidecarInjection]));
+  const namespaceLabels = (ns: string): Labels => ({
+    'kubernetes.io/metadata.name': ns,
+    ...(injection.get(ns) !== false ? { 'istio-injection': 'enabled' } : {}),
+  });
+  const world: World = {
+    workloads,
+    externals,
+    namespaceLabels,
+    istio: splitIstio(parsed.resources),
+    networkPolicies,
+    meshOutboundPolicy: input.mesh?.outboundTrafficPolicy ?? 'ALLOW_ANY',
+    istioVersion: options.istioVersion,
+  };
+  return { world, errors };
+}
