@@ -1,0 +1,130 @@
+/**
+ * `meshprobe matrix --policies DIR --workloads FILE`: predict every flow between the declared workloads, probe
+ * them on a target (unless --predict-only), print the truth table and every divergence with the prediction's
+ * explanation; write JSON/HTML on request. Exit 0: no divergence; 1: divergences; 2: invalid input or ERROR.
+ */
+import { writeFile } from 'node:fs/promises';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { buildWorld } from '../predict/world.js';
+import { loadPolicies, loadWorkloadsFile, worldInputOf } from '../predict/inputs.js';
+import { countStatus, matrixFlows, MATRIX_PROTOCOLS, predictMatrix, DEFAULT_MATRIX_PROTOCOLS, type Matrix } from '../predict/matrix.js';
+import type { ProbeProtocolName } from '../predict/names.js';
+import { probeMatrix } from '../predict/probe.js';
+import { divergenceReport, matrixHtml, matrixJson, summaryLine, truthTable } from '../predict/render.js';
+import type { Resource } from '../scenario/schema.js';
+import { TARGET_NAMES, type TargetName } from '../targets/target.js';
+import type { RegisterCommand } from './main.js';
+import { parseDuration } from './run.js';
+
+export interface MatrixCommandOptions {
+  policies?: string;
+  workloads: string;
+  target: TargetName;
+  protocols?: ProbeProtocolName[];
+  predictOnly?: boolean;
+  json?: string;
+  html?: string;
+  consecutive?: number;
+  settleTimeout?: number;
+}
+
+export function parseProtocols(value: string): ProbeProtocolName[] {
+  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const bad = list.filter((p) => !(MATRIX_PROTOCOLS as readonly string[]).includes(p));
+  if (bad.length || list.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${MATRIX_PROTOCOLS.join(', ')}`);
+  return list as ProbeProtocolName[];
+}
+
+export interface Inputs {
+  input: ReturnType<typeof worldInputOf>;
+  resources: Resource[];
+}
+
+/** Loads a workloads file and a policies directory; errors are printed by the caller. */
+export async function loadInputs(workloads: string, policies: string | undefined): Promise<{ ok: true; value: Inputs } | { ok: false; errors: string[] }> {
+  const [w, p] = await Promise.all([loadWorkloadsFile(workloads), policies ? loadPolicies(policies) : Promise.resolve({ ok: true as const, value: [] as Resource[] })]);
+  const errors = [...(w.ok ? [] : w.errors), ...(p.ok ? [] : p.errors)];
+  if (!w.ok || !p.ok) return { ok: false, errors };
+  return { ok: true, value: { input: worldInputOf(w.value, p.value), resources: p.value } };
+}
+
+export async function writeOutputs(matrix: Matrix, o: { json?: string; html?: string }, extra: Record<string, unknown> = {}): Promise<string[]> {
+  const written: string[] = [];
+  if (o.json) {
+    await writeFile(o.json, matrixJson(matrix, extra));
+    written.push(o.json);
+  }
+  if (o.html) {
+    await writeFile(o.html, matrixHtml(matrix));
+    written.push(o.html);
+  }
+  return written;
+}
+
+export async function matrixCommand(o: MatrixCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const loaded = await loadInputs(o.workloads, o.policies);
+  if (!loaded.ok) {
+    for (const e of loaded.errors) err.write(`${e}\n`);
+    return 2;
+  }
+  const { input, resources } = loaded.value;
+  const built = buildWorld(input);
+  if (built.errors.length) {
+    for (const e of built.errors) err.write(`meshprobe matrix: ${e}\n`);
+    return 2;
+  }
+  const predicted = predictMatrix(built.world, matrixFlows(built.world, o.protocols ?? DEFAULT_MATRIX_PROTOCOLS));
+  let matrix = predicted;
+  const started = Date.now();
+  if (!o.predictOnly) {
+    const controller = new AbortController();
+    const onSignal = () => controller.abort();
+    process.once('SIGINT', onSignal);
+    try {
+      const probed = await probeMatrix(input, resources, predicted, {
+        target: o.target, signal: controller.signal,
+        ...(o.consecutive !== undefined ? { consecutive: o.consecutive } : {}),
+        ...(o.settleTimeout !== undefined ? { settleTimeoutMs: o.settleTimeout } : {}),
+      });
+      if (!probed.ok) {
+        err.write(`meshprobe matrix: ${probed.error}\n`);
+        return 2;
+      }
+      matrix = probed.matrix;
+    } finally {
+      process.off('SIGINT', onSignal);
+    }
+  }
+  out.write(`${truthTable(matrix)}\n\n`);
+  for (const n of matrix.notes) out.write(`note: ${n}\n`);
+  out.write(`${summaryLine(matrix)}${o.predictOnly ? '' : ` in ${((Date.now() - started) / 1000).toFixed(1)} s`}\n`);
+  if (!o.predictOnly) out.write(`${divergenceReport(matrix)}\n`);
+  const written = await writeOutputs(matrix, o, { target: o.predictOnly ? null : o.target });
+  if (written.length) out.write(`wrote ${written.join(', ')}\n`);
+  const n = countStatus(matrix);
+  return n.error > 0 ? 2 : n.diverge + n.flaky > 0 ? 1 : 0;
+}
+
+function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+export const registerMatrix: RegisterCommand = (program: Command, setStatus) => {
+  program
+    .command('matrix')
+    .description('predict and probe every flow between declared workloads; print a truth table marking where observation and prediction differ (exit 0 none, 1 divergences, 2 invalid input or error)')
+    .requiredOption('--workloads <file>', 'namespaces, workloads and externals (a scenario spec without probes and resources)')
+    .option('--policies <dir>', 'directory (or file) of manifests: NetworkPolicy, PeerAuthentication, AuthorizationPolicy, Sidecar, ServiceEntry, DestinationRule')
+    .addOption(new Option('--target <name>', 'where to probe').choices([...TARGET_NAMES]).default('lab'))
+    .option('--protocols <list>', `probe protocols (default ${DEFAULT_MATRIX_PROTOCOLS.join(',')}; add icmp for one ping per pair)`, parseProtocols)
+    .option('--predict-only', 'only predict; deploy nothing')
+    .option('--json <file>', 'write the matrix as JSON')
+    .option('--html <file>', 'write the truth table as a self-contained HTML page')
+    .option('--consecutive <n>', 'identical observations needed per probe (default 1)', parseCount)
+    .option('--settle-timeout <duration>', 'retry mismatches this long before judging (default 0)', parseDuration)
+    .action(async (options: MatrixCommandOptions) => {
+      setStatus(await matrixCommand(options));
+    });
+};
