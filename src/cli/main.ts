@@ -42,6 +42,7 @@ const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   list: async () => (await import('./list.js')).registerList,
   run: async () => (await import('./run.js')).registerRun,
   lab: async () => (await import('./lab.js')).registerLab,
+  matrix: async () => (await import('./matrix.js')).registerMatrix,
 };
 
 async function commands(invoked: string | undefined): Promise<RegisterCommand[]> {
