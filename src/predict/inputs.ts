@@ -66,6 +66,8 @@ export async function loadWorkloadsFile(file: string): Promise<Loaded<WorkloadsF
   return { ok: true, value: parsed.data };
 }
 
+const WORKLOADS_FILE = /^workloads\.ya?ml$/i;
+
 async function yamlFiles(path: string): Promise<string[]> {
   const s = await stat(path);
   if (!s.isDirectory()) return [path];
@@ -73,7 +75,8 @@ async function yamlFiles(path: string): Promise<string[]> {
   for (const entry of (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
     const full = join(path, entry.name);
     if (entry.isDirectory()) out.push(...(await yamlFiles(full)));
-    else if (/\.ya?ml$/i.test(entry.name)) out.push(full);
+    // A workloads file next to the manifests (diff's default) is not a manifest.
+    else if (/\.ya?ml$/i.test(entry.name) && !WORKLOADS_FILE.test(entry.name)) out.push(full);
   }
   return out;
 }

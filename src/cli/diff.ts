@@ -1,0 +1,93 @@
+/**
+ * `meshprobe diff --before DIR --after DIR [--workloads FILE] [--probe] [--markdown F]`: the flows a policy change
+ * opens, closes or changes, predicted for both policy sets (and, with --probe, observed on a target for both).
+ * Markdown output is meant for a pull-request comment. Without --workloads, a workloads.yaml in the after (or
+ * before) directory is used. Exit 0 always on success (a diff is information, not a verdict); 2 invalid input;
+ * 1 when --probe finds a divergence on either side.
+ */
+import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Command, Option } from 'commander';
+import { diffMarkdown, diffMatrices, diffText } from '../predict/diff.js';
+import { countStatus, matrixFlows, predictMatrix, type Matrix } from '../predict/matrix.js';
+import { probeMatrix } from '../predict/probe.js';
+import { divergenceReport } from '../predict/render.js';
+import { buildWorld } from '../predict/world.js';
+import { TARGET_NAMES, type TargetName } from '../targets/target.js';
+import { loadInputs } from './matrix.js';
+import type { RegisterCommand } from './main.js';
+
+export interface DiffCommandOptions {
+  before: string;
+  after: string;
+  workloads?: string;
+  probe?: boolean;
+  target: TargetName;
+  markdown?: string;
+}
+
+function defaultWorkloads(o: DiffCommandOptions): string | undefined {
+  for (const dir of [o.after, o.before]) {
+    for (const name of ['workloads.yaml', 'workloads.yml']) if (existsSync(join(dir, name))) return join(dir, name);
+  }
+  return undefined;
+}
+
+type Side = { ok: true; matrix: Matrix } | { ok: false; errors: string[] };
+
+async function side(label: string, workloads: string, policies: string, o: DiffCommandOptions): Promise<Side> {
+  const loaded = await loadInputs(workloads, policies);
+  if (!loaded.ok) return { ok: false, errors: loaded.errors };
+  const built = buildWorld(loaded.value.input);
+  if (built.errors.length) return { ok: false, errors: built.errors.map((e) => `${label}: ${e}`) };
+  const predicted = predictMatrix(built.world, matrixFlows(built.world));
+  if (!o.probe) return { ok: true, matrix: predicted };
+  const probed = await probeMatrix(loaded.value.input, loaded.value.resources, predicted, { target: o.target, name: `diff-${label}` });
+  return probed.ok ? { ok: true, matrix: probed.matrix } : { ok: false, errors: [`${label}: ${probed.error}`] };
+}
+
+export async function diffCommand(o: DiffCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  const workloads = o.workloads ?? defaultWorkloads(o);
+  if (!workloads) {
+    err.write(`meshprobe diff: no --workloads given and no workloads.yaml in ${o.after} or ${o.before}\n`);
+    return 2;
+  }
+  const before = await side('before', workloads, o.before, o);
+  const after = before.ok ? await side('after', workloads, o.after, o) : before;
+  if (!before.ok || !after.ok) {
+    for (const e of [...(before.ok ? [] : before.errors), ...(after.ok || !before.ok ? [] : after.errors)]) err.write(`${e}\n`);
+    return 2;
+  }
+  const d = diffMatrices(before.matrix, after.matrix);
+  out.write(`${diffText(d)}\n`);
+  if (o.markdown) {
+    await writeFile(o.markdown, diffMarkdown(d));
+    out.write(`wrote ${o.markdown}\n`);
+  }
+  if (!o.probe) return 0;
+  let status = 0;
+  for (const [label, m] of [['before', before.matrix], ['after', after.matrix]] as const) {
+    const n = countStatus(m);
+    if (n.diverge + n.flaky + n.error > 0) {
+      out.write(`\n${label}: observation differs from prediction:\n${divergenceReport(m)}\n`);
+      status = n.error > 0 ? 2 : Math.max(status, 1);
+    }
+  }
+  return status;
+}
+
+export const registerDiff: RegisterCommand = (program: Command, setStatus) => {
+  program
+    .command('diff')
+    .description('the flows a policy change opens, closes or changes (predicted; observed too with --probe); Markdown for a pull request')
+    .requiredOption('--before <dir>', 'manifests before the change')
+    .requiredOption('--after <dir>', 'manifests after the change')
+    .option('--workloads <file>', 'namespaces, workloads and externals (default: workloads.yaml in --after or --before)')
+    .option('--probe', 'also deploy and probe both policy sets on the target')
+    .addOption(new Option('--target <name>', 'where to probe').choices([...TARGET_NAMES]).default('lab'))
+    .option('--markdown <file>', 'write the diff as Markdown (a pull-request comment)')
+    .action(async (options: DiffCommandOptions) => {
+      setStatus(await diffCommand(options));
+    });
+};
