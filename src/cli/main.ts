@@ -43,6 +43,7 @@ const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   run: async () => (await import('./run.js')).registerRun,
   lab: async () => (await import('./lab.js')).registerLab,
   matrix: async () => (await import('./matrix.js')).registerMatrix,
+  diff: async () => (await import('./diff.js')).registerDiff,
 };
 
 async function commands(invoked: string | undefined): Promise<RegisterCommand[]> {
