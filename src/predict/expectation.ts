@@ -3,7 +3,8 @@
  * (then a FAIL is precisely a divergence between prediction and observation). Only what the destination
  * application can observe is stated: mTLS and the peer identity show in the X-Forwarded-Client-Cert header of
  * HTTP requests (istio-facts.md "What a probe observes"); for TCP, UDP and https the application has no such
- * signal, so those fields are left out rather than predicted into something unobservable.
+ * signal, so those fields are left out rather than predicted into something unobservable; ICMP has no
+ * application at all, so viaSidecar is left out for it.
  */
 import type { Expectation, Probe } from '../scenario/schema.js';
 import type { Flow, Prediction } from './types.js';
@@ -20,9 +21,16 @@ export function expectationOf(prediction: Prediction, flow: Pick<Flow, 'protocol
     e.mtls = prediction.mtls;
     if (prediction.peer !== undefined) e.peer = prediction.peer;
   }
-  if (prediction.viaSidecar !== undefined) e.viaSidecar = prediction.viaSidecar;
+  // ICMP has no application to see a source address.
+  if (prediction.viaSidecar !== undefined && flow.protocol !== 'icmp') e.viaSidecar = prediction.viaSidecar;
   if (prediction.status !== undefined) e.status = prediction.status;
   return e;
+}
+
+/** The same expectation without mtls and peer. */
+export function withoutMtls(e: Expectation): Expectation {
+  const { mtls: _mtls, peer: _peer, ...rest } = e;
+  return rest;
 }
 
 export function flowOf(probe: Probe): Flow {

@@ -10,7 +10,7 @@ import type { RunResult } from '../engine/types.js';
 import type { Resource, Scenario } from '../scenario/schema.js';
 import { createTarget } from '../targets/index.js';
 import { UnsupportedError, type Target, type TargetName } from '../targets/target.js';
-import { expectationOf } from './expectation.js';
+import { withoutMtls } from './expectation.js';
 import { matrixScenario, observe, type Matrix } from './matrix.js';
 import type { WorldInput } from './world.js';
 
@@ -40,7 +40,7 @@ function runnable(target: Target, name: string, input: WorldInput, resources: re
     } catch (err) {
       if (err instanceof UnsupportedError && MTLS_FIELD.test(err.field) && round === 0) {
         const note = `the ${target.name} target cannot observe mutual TLS yet (${err.message}): mtls and peer were predicted but not checked`;
-        m = { ...m, notes: [...m.notes, note], cells: m.cells.map((c) => ({ ...c, expected: expectationOf(c.prediction, c.flow, { withoutMtls: true }) })) };
+        m = { ...m, notes: [...m.notes, note], cells: m.cells.map((c) => ({ ...c, expected: withoutMtls(c.expected) })) };
         continue;
       }
       const hint = err instanceof UnsupportedError && err.hint ? ` (${err.hint})` : '';
