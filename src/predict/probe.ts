@@ -50,18 +50,34 @@ function runnable(target: Target, name: string, input: WorldInput, resources: re
   return { error: 'unreachable' };
 }
 
+/**
+ * Cells probed in a deployment of their own, after the others: a flush-capture probe empties its pod's nat table
+ * while it runs, which also un-captures connections INTO that pod from concurrent probes. The second deployment
+ * carries the same sources' reachable cells again as its positive control; only the isolated cells' judgements
+ * are kept from it.
+ */
+function phases(matrix: Matrix): Matrix[] {
+  const isolated = matrix.cells.filter((c) => c.flow.bypass === 'flush-capture');
+  if (isolated.length === 0) return [matrix];
+  const sources = new Set(isolated.map((c) => c.flow.from));
+  const controls = matrix.cells.filter((c) => !c.flow.bypass && c.prediction.reach && sources.has(c.flow.from));
+  return [{ ...matrix, cells: matrix.cells.filter((c) => !c.flow.bypass) }, { ...matrix, cells: [...isolated, ...controls] }];
+}
+
 export async function probeMatrix(input: WorldInput, resources: readonly Resource[], matrix: Matrix, o: ProbeMatrixOptions): Promise<ProbeMatrixResult> {
   if (!matrix.cells.some((c) => c.prediction.reach)) {
     return { ok: false, error: 'no flow is predicted to get through: without a positive control the blocked probes would prove nothing' };
   }
   const target = typeof o.target === 'object' ? o.target : await createTarget(o.target);
   const name = o.name ?? 'matrix';
-  const prepared = runnable(target, name, input, resources, matrix);
-  if ('error' in prepared) return { ok: false, error: prepared.error };
+  const prepared = phases(matrix).map((m, k) => runnable(target, k === 0 ? name : `${name.slice(0, 56)}-isolated`, input, resources, m));
+  const failed = prepared.find((p): p is { error: string } => 'error' in p);
+  if (failed) return { ok: false, error: failed.error };
+  const ready = prepared as Array<{ scenario: Scenario; matrix: Matrix }>;
   const result = await run({
     paths: [`<${name}>`],
     target,
-    load: async () => ({ scenarios: [{ scenario: prepared.scenario, file: `<${name}>`, doc: 0, line: 1 }], errors: [] }),
+    load: async () => ({ scenarios: ready.map((p) => ({ scenario: p.scenario, file: `<${name}>`, doc: 0, line: 1 })), errors: [] }),
     consecutive: o.consecutive ?? 1,
     settleTimeoutMs: o.settleTimeoutMs ?? 0,
     parallel: 1,
@@ -69,7 +85,12 @@ export async function probeMatrix(input: WorldInput, resources: readonly Resourc
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   if (result.inputErrors.length > 0) return { ok: false, error: result.inputErrors.join('\n') };
-  const scenario = result.scenarios[0];
-  const notes = scenario && scenario.verdict === 'ERROR' && scenario.reason ? [`the matrix scenario ended in ERROR: ${scenario.reason}`] : [];
-  return { ok: true, matrix: observe(prepared.matrix, scenario?.probes ?? [], notes), run: result };
+  const notes = result.scenarios.filter((sc) => sc.verdict === 'ERROR' || sc.verdict === 'SKIPPED').map((sc) => `scenario ${sc.name} ended ${sc.verdict}: ${sc.reason ?? ''}`);
+  // Phase 1 judges every cell it has; the isolated phase only its flush-capture cells.
+  const judgements = [
+    ...(result.scenarios[0]?.probes ?? []),
+    ...(result.scenarios[1]?.probes ?? []).filter((j) => j.bypass === 'flush-capture'),
+  ];
+  const base = { ...matrix, notes: ready[0].matrix.notes, cells: matrix.cells.map((c) => ({ ...c, expected: ready.flatMap((r) => r.matrix.cells).find((x) => x.name === c.name)?.expected ?? c.expected })) };
+  return { ok: true, matrix: observe(base, judgements, notes), run: result };
 }
