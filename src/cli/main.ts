@@ -44,6 +44,7 @@ const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   lab: async () => (await import('./lab.js')).registerLab,
   matrix: async () => (await import('./matrix.js')).registerMatrix,
   diff: async () => (await import('./diff.js')).registerDiff,
+  audit: async () => (await import('./audit.js')).registerAudit,
 };
 
 async function commands(invoked: string | undefined): Promise<RegisterCommand[]> {
