@@ -57,8 +57,10 @@ export interface Observation {
   /**
    * The peer identity the server may rely on, and why. `header-unverified`: an XFCC header arrived but the agent
    * was not told that a sidecar sits in front of it, so it is a claim by the client, not evidence of mTLS.
+   * `sidecar-record`: non-HTTP traffic carries no header; the target joined the application's source address to
+   * its sidecar's record of the mTLS connection it handed over (the lab does this).
    */
-  peer?: { identity: string; basis: 'tls-client-certificate' | 'xfcc-from-sidecar' | 'header-unverified' };
+  peer?: { identity: string; basis: 'tls-client-certificate' | 'xfcc-from-sidecar' | 'header-unverified' | 'sidecar-record' };
 }
 
 /** How one probe ended, as the client saw it. */

@@ -12,6 +12,8 @@ export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 export const AGENT_BUNDLE = join(PACKAGE_ROOT, 'dist', 'agent', 'meshprobe-agent.mjs');
 export const SIDECAR_BUNDLE = join(PACKAGE_ROOT, 'dist', 'lab', 'meshprobe-sidecar.mjs');
 const SIDECAR_SOURCES = join(PACKAGE_ROOT, 'src', 'targets', 'lab', 'sidecar');
+/** Everything the sidecar bundle is built from: its own sources and the pure model and probe helpers it imports. */
+const SIDECAR_INPUTS = [SIDECAR_SOURCES, join(PACKAGE_ROOT, 'src', 'model'), join(PACKAGE_ROOT, 'src', 'probe')];
 
 export function agentBundle(): string {
   if (!existsSync(AGENT_BUNDLE)) {
@@ -21,8 +23,8 @@ export function agentBundle(): string {
 }
 
 function newestSource(): number {
-  if (!existsSync(SIDECAR_SOURCES)) return 0;
-  return Math.max(...readdirSync(SIDECAR_SOURCES).map((f) => statSync(join(SIDECAR_SOURCES, f)).mtimeMs));
+  const dirs = SIDECAR_INPUTS.filter((d) => existsSync(d));
+  return Math.max(0, ...dirs.flatMap((d) => readdirSync(d).map((f) => statSync(join(d, f)).mtimeMs)));
 }
 
 export async function sidecarBundle(): Promise<string> {

@@ -1,6 +1,9 @@
 /**
- * Certificates for https listeners: a lab CA that probe clients trust, and a second CA nothing trusts for
- * externals declared `certificate: untrusted`. One openssl shell run for the whole lab, only when a listener needs it.
+ * Certificates, new for every lab: a mesh CA issuing each sidecar (and the egress gateway) a workload certificate
+ * whose URI SAN is its SPIFFE identity `spiffe://cluster.local/ns/<ns>/sa/<sa>`, as istiod's CA does; a "trusted"
+ * CA for https listeners that probe clients and sidecars treat as a public CA (the lab's system CA bundle); and an
+ * "untrusted" CA nothing trusts, for externals declared `certificate: untrusted`. EC P-256 keys, one shell run
+ * with the independent openssl calls in parallel.
  */
 import { chownSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,10 +16,19 @@ export interface ServerCert {
   uid: number;
 }
 
+/** A workload certificate for a sidecar: `key` names the files, `spiffe` is the identity, `uid` may read the key. */
+export interface MeshCert {
+  key: string;
+  spiffe: string;
+  uid: number;
+}
+
+export type CaName = 'trusted' | 'untrusted' | 'mesh';
+
 const EC = '-newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2';
 const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 
-export function caFile(dir: string, which: 'trusted' | 'untrusted' = 'trusted'): string {
+export function caFile(dir: string, which: CaName = 'trusted'): string {
   return join(dir, `ca-${which}.crt`);
 }
 
@@ -24,19 +36,27 @@ export function certPaths(dir: string, key: string): { certFile: string; keyFile
   return { certFile: join(dir, `${key}.crt`), keyFile: join(dir, `${key}.key`) };
 }
 
-export async function issueCertificates(dir: string, certs: ServerCert[]): Promise<void> {
-  if (certs.length === 0) return;
+function leaf(ca: CaName, key: string, cn: string, san: string): string {
+  return `openssl req -x509 ${EC} -CA ca-${ca}.crt -CAkey ca-${ca}.key -keyout ${q(key)}.key -out ${q(key)}.crt -subj ${q(`/CN=${cn}`)} -addext ${q(`subjectAltName=${san}`)} 2>/dev/null &`;
+}
+
+export async function issueCertificates(dir: string, certs: ServerCert[], mesh: MeshCert[] = []): Promise<void> {
+  if (certs.length === 0 && mesh.length === 0) return;
   const lines = ['set -e', `cd ${q(dir)}`];
-  for (const which of ['trusted', 'untrusted'] as const) {
-    lines.push(`openssl req -x509 ${EC} -keyout ca-${which}.key -out ca-${which}.crt -subj /CN=meshprobe-lab-${which}-ca 2>/dev/null`);
+  for (const which of ['trusted', 'untrusted', 'mesh'] as const) {
+    lines.push(`openssl req -x509 ${EC} -keyout ca-${which}.key -out ca-${which}.crt -subj /CN=meshprobe-lab-${which}-ca 2>/dev/null &`);
   }
+  lines.push('wait');
   for (const c of certs) {
     const san = c.names.map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)).join(',');
-    lines.push(`openssl req -x509 ${EC} -CA ca-${c.ca}.crt -CAkey ca-${c.ca}.key -keyout ${q(c.key)}.key -out ${q(c.key)}.crt -subj /CN=${q(c.names[0])} -addext ${q(`subjectAltName=${san}`)} 2>/dev/null`);
+    lines.push(leaf(c.ca, c.key, c.names[0] ?? c.key, san));
   }
+  // Istio's workload certificates carry no subject; a CN is kept here only because openssl req needs a subject.
+  for (const m of mesh) lines.push(leaf('mesh', m.key, m.spiffe.split('/').pop() ?? 'workload', `URI:${m.spiffe}`));
+  lines.push('wait', `for f in ${[...certs, ...mesh].map((c) => `${q(c.key)}.crt`).join(' ')}; do test -s "$f"; done`);
   await run('sh', ['-c', lines.join('\n')]);
-  for (const c of certs) {
-    // The listener runs as the workload's uid and must read its key; nobody else may.
+  for (const c of [...certs, ...mesh]) {
+    // The process using the key (listener or sidecar) runs as its own uid and must read it; nobody else may.
     const { keyFile } = certPaths(dir, c.key);
     chownSync(keyFile, c.uid, c.uid);
     chmodSync(keyFile, 0o600);

@@ -1,22 +1,77 @@
 /**
- * What the lab emulates, and the refusals for everything else (pure). Part 1 of the lab emulates Kubernetes
- * NetworkPolicy and Istio's capture annotations; other resource kinds and Istio annotations are refused by name
- * rather than silently ignored.
+ * What the lab emulates, and the refusals for everything else (pure). The lab emulates Kubernetes NetworkPolicy,
+ * Istio's capture annotations, and — in its sidecar, through the model (src/model) — PeerAuthentication,
+ * AuthorizationPolicy, Sidecar, ServiceEntry and DestinationRule, plus the Gateway / VirtualService subset of
+ * Istio's egress-gateway task. Any field the model or the lab does not implement is refused by name rather than
+ * silently ignored.
  */
-import type { Scenario } from '../../scenario/schema.js';
+import { parseResource, unsupportedFields } from '../../model/index.js';
+import type { Resource, Scenario } from '../../scenario/schema.js';
 import { UnsupportedError } from '../target.js';
 import { ANNOTATION_PREFIX, CAPTURE_ANNOTATIONS, CaptureConfigError, captureConfigFromAnnotations } from './capture.js';
 import { parseNetworkPolicy, type NetworkPolicy } from './netpol.js';
+import { EGRESS_GATEWAY_SELECTOR } from './plan.js';
+import { SYSTEM_CA_PATHS } from './sidecar/config.js';
+import { parseGateway, unsupportedRoutingFields } from './sidecar/routes.js';
 
 const KIND_HINT = 'run this scenario with --target kind';
 /** Annotation prefixes that change what Istio does; any of them the lab does not emulate is refused. */
 const ISTIO_ANNOTATION = /^([a-z0-9.-]*\.)?istio\.io\//;
+const MODEL_KINDS = ['PeerAuthentication', 'AuthorizationPolicy', 'Sidecar', 'ServiceEntry', 'DestinationRule'];
+const ROUTING_KINDS = ['Gateway', 'VirtualService'];
 
-export function checkScenario(scenario: Scenario): NetworkPolicy[] {
-  const { spec } = scenario;
-  if (spec.mesh?.outboundTrafficPolicy === 'REGISTRY_ONLY') {
-    throw new UnsupportedError('spec.mesh.outboundTrafficPolicy', 'spec.mesh.outboundTrafficPolicy: REGISTRY_ONLY is not emulated by the lab yet', KIND_HINT);
+type Raw = Record<string, unknown>;
+const obj = (v: unknown): Raw => (typeof v === 'object' && v !== null && !Array.isArray(v) ? (v as Raw) : {});
+
+function describe(r: Resource): string {
+  return `resource ${r.apiVersion} ${r.kind} ${r.metadata.namespace ?? 'default'}/${r.metadata.name}`;
+}
+
+/** DestinationRule subsets with only a name (as the egress-gateway task uses) change nothing the lab emulates. */
+function nameOnlySubsets(r: Resource): boolean {
+  const subsets = obj(r['spec'])['subsets'];
+  return Array.isArray(subsets) && subsets.every((s) => Object.keys(obj(s)).every((k) => k === 'name' || k === 'labels'));
+}
+
+/** Client TLS settings the lab cannot reproduce: certificate files it does not have, SAN pinning, MUTUAL origination. */
+function destinationRuleTlsProblems(r: Resource): string[] {
+  const policy = obj(obj(r['spec'])['trafficPolicy']);
+  const all: [string, Raw][] = [['spec.trafficPolicy.tls', obj(policy['tls'])]];
+  (Array.isArray(policy['portLevelSettings']) ? policy['portLevelSettings'] : []).forEach((p, i) => all.push([`spec.trafficPolicy.portLevelSettings[${i}].tls`, obj(obj(p)['tls'])]));
+  const out: string[] = [];
+  for (const [path, tls] of all) {
+    if (tls['mode'] === 'MUTUAL') out.push(`${path}.mode=MUTUAL`);
+    for (const f of ['clientCertificate', 'privateKey', 'subjectAltNames', 'credentialName']) if (tls[f] !== undefined) out.push(`${path}.${f}`);
+    const ca = tls['caCertificates'];
+    if (typeof ca === 'string' && !SYSTEM_CA_PATHS.includes(ca)) out.push(`${path}.caCertificates=${ca} (the lab knows only the system bundle ${SYSTEM_CA_PATHS[0]})`);
   }
+  return out;
+}
+
+function checkIstioResource(r: Resource, i: number): void {
+  const refuse = (paths: string[]) => {
+    throw new UnsupportedError(`spec.resources[${i}].${paths[0]}`, `${describe(r)}: the lab does not emulate ${paths.join(', ')}`, KIND_HINT);
+  };
+  if (ROUTING_KINDS.includes(r.kind)) {
+    if (!r.apiVersion.startsWith('networking.istio.io/')) refuse([`apiVersion=${r.apiVersion}`]);
+    const paths = unsupportedRoutingFields(r);
+    if (paths.length) refuse(paths);
+    if (r.kind === 'Gateway') {
+      const gw = parseGateway(r);
+      if (!Object.entries(EGRESS_GATEWAY_SELECTOR).every(([k, v]) => gw.selector[k] === v)) {
+        refuse(['spec.selector (only the egress gateway, istio: egressgateway, exists in the lab)']);
+      }
+    }
+    return;
+  }
+  const parsed = parseResource(r, i);
+  if (!parsed.ok) throw new UnsupportedError(`spec.resources[${i}]`, parsed.error, KIND_HINT);
+  const paths = unsupportedFields(r).filter((p) => !(r.kind === 'DestinationRule' && p === 'spec.subsets' && nameOnlySubsets(r)));
+  if (r.kind === 'DestinationRule') paths.push(...destinationRuleTlsProblems(r));
+  if (paths.length) refuse(paths);
+}
+
+function checkWorkloads(spec: Scenario['spec']): void {
   spec.workloads.forEach((w, i) => {
     for (const name of Object.keys(w.annotations ?? {})) {
       const emulated = name.startsWith(ANNOTATION_PREFIX) && (CAPTURE_ANNOTATIONS as readonly string[]).includes(name.slice(ANNOTATION_PREFIX.length));
@@ -30,21 +85,27 @@ export function checkScenario(scenario: Scenario): NetworkPolicy[] {
       if (!(err instanceof CaptureConfigError)) throw err;
       throw new UnsupportedError(`spec.workloads[${i}].annotations.${err.annotation}`, `workload ${w.namespace}/${w.name}: ${err.message}`);
     }
-  });
-  spec.probes.forEach((p, i) => {
-    for (const field of ['mtls', 'peer'] as const) {
-      if (p.expect[field] !== undefined && p.expect[field] !== false) {
-        throw new UnsupportedError(`spec.probes[${i}].expect.${field}`, `probe ${p.name}: expect.${field} needs mutual TLS between sidecars, which the lab does not emulate yet`, KIND_HINT);
-      }
+    if (w.namespace === 'istio-system' && w.name === 'istio-egressgateway') {
+      throw new UnsupportedError(`spec.workloads[${i}]`, 'workload istio-system/istio-egressgateway: the lab creates the egress gateway itself when a Gateway selects istio: egressgateway');
     }
   });
+}
+
+export function checkScenario(scenario: Scenario): NetworkPolicy[] {
+  const { spec } = scenario;
+  checkWorkloads(spec);
   const policies: NetworkPolicy[] = [];
   spec.resources.forEach((r, i) => {
-    if (r.kind !== 'NetworkPolicy' || r.apiVersion !== 'networking.k8s.io/v1') {
-      throw new UnsupportedError(`spec.resources[${i}]`, `resource ${r.apiVersion} ${r.kind} ${r.metadata.name}: the lab does not emulate ${r.kind} yet (it emulates networking.k8s.io/v1 NetworkPolicy)`, KIND_HINT);
+    if (r.kind === 'NetworkPolicy' && r.apiVersion === 'networking.k8s.io/v1') {
+      policies.push(parseNetworkPolicy(r, spec.namespaces[0]?.name ?? 'default'));
+      return;
     }
-    const defaultNs = spec.namespaces[0]?.name ?? 'default';
-    policies.push(parseNetworkPolicy(r, defaultNs));
+    if (MODEL_KINDS.includes(r.kind) || ROUTING_KINDS.includes(r.kind)) return checkIstioResource(r, i);
+    throw new UnsupportedError(
+      `spec.resources[${i}]`,
+      `${describe(r)}: the lab does not emulate ${r.kind} (it emulates NetworkPolicy, ${MODEL_KINDS.join(', ')}, and the egress-gateway subset of Gateway and VirtualService)`,
+      KIND_HINT,
+    );
   });
   return policies;
 }

@@ -8,10 +8,12 @@ import type { Scenario } from '../../scenario/schema.js';
 import type { Deployment } from '../target.js';
 import { agentBundle, sidecarBundle } from './bundles.js';
 import { captureConfigFromAnnotations, captureRules, toRestoreInput } from './capture.js';
-import { caFile, certPaths, issueCertificates, type ServerCert } from './certs.js';
+import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import { compileNetworkPolicies, policyRestoreInput, type NetworkPolicy } from './netpol.js';
 import { planLab, podLabels, serviceName, SIDECAR_UID, workloadNames, type LabHost, type LabPlan } from './plan.js';
 import { startReady } from './processes.js';
+import { SidecarRecords } from './records.js';
+import { identityOf, meshCertKey, sidecarConfig } from './sidecar-config.js';
 import { claimLab, labDir, removeLab } from './state.js';
 import { applyNat, createTopology } from './topology.js';
 
@@ -22,6 +24,8 @@ export interface PodRuntime {
   /** iptables-restore input of the pod's capture rules (absent without a sidecar). */
   captureRestore?: string;
   sidecarLog?: () => string;
+  /** The sidecar's decision log, indexed for joining observations to the peer identity the sidecar verified. */
+  sidecarRecords?: SidecarRecords;
   /** Batches from one pod run one after another (a flush-capture batch must not overlap others from that pod). */
   queue: Promise<unknown>;
 }
@@ -52,6 +56,13 @@ function certificateRequests(plan: LabPlan): ServerCert[] {
     }));
 }
 
+function meshCertificates(plan: LabPlan): MeshCert[] {
+  return plan.hosts.flatMap((h) => {
+    const spiffe = identityOf(h);
+    return spiffe ? [{ key: meshCertKey(h), spiffe, uid: SIDECAR_UID }] : [];
+  });
+}
+
 function podRuntime(d: LabDeployment, h: LabHost, istioVersion: string): PodRuntime {
   const dir = join(d.dir, h.netns.slice(`mp-${d.labId}-`.length));
   mkdirSync(dir, { recursive: true });
@@ -61,15 +72,20 @@ function podRuntime(d: LabDeployment, h: LabHost, istioVersion: string): PodRunt
   return rt;
 }
 
-async function startPod(d: LabDeployment, rt: PodRuntime, agent: string, sidecar: string): Promise<void> {
+async function startPod(d: LabDeployment, rt: PodRuntime, agent: string, sidecar: string, istioVersion: string): Promise<void> {
   const h = rt.host;
   const starts: Promise<unknown>[] = [];
-  if (rt.captureRestore) {
-    await applyNat(h.netns, rt.captureRestore);
+  if (rt.captureRestore || h.egressGateway) {
+    if (rt.captureRestore) await applyNat(h.netns, rt.captureRestore);
     const log = join(rt.dir, 'sidecar.log');
+    const configFile = join(rt.dir, 'sidecar.json');
+    writeFileSync(configFile, JSON.stringify(sidecarConfig(d.scenario, d.plan, h, d.dir, istioVersion)));
     rt.sidecarLog = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-200).join('\n') : '');
-    starts.push(startReady(`sidecar of ${h.key}`, h.netns, { uid: SIDECAR_UID, capabilities: [], dropAll: true }, [process.execPath, sidecar], log));
+    rt.sidecarRecords = new SidecarRecords(log);
+    const name = h.egressGateway ? `egress gateway ${h.key}` : `sidecar of ${h.key}`;
+    starts.push(startReady(name, h.netns, { uid: SIDECAR_UID, capabilities: [], dropAll: true }, [process.execPath, sidecar, '--config', configFile], log));
   }
+  if (h.egressGateway) return void (await Promise.all(starts));
   const config = {
     name: h.key,
     control: rt.control,
@@ -91,9 +107,9 @@ export async function deployLab(scenario: Scenario, policies: NetworkPolicy[], i
   try {
     const endpoints = plan.hosts.map((h) => ({ address: h.address, nodeIf: h.nodeIf, namespace: h.workload?.namespace, labels: h.workload ? podLabels(h.workload) : {} }));
     const filter = policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario)));
-    await Promise.all([createTopology(plan, filter), issueCertificates(d.dir, certificateRequests(plan))]);
+    await Promise.all([createTopology(plan, filter), issueCertificates(d.dir, certificateRequests(plan), meshCertificates(plan))]);
     for (const h of plan.hosts) d.pods.set(h.key, podRuntime(d, h, istioVersion));
-    await Promise.all([...d.pods.values()].map((rt) => startPod(d, rt, agent, sidecar)));
+    await Promise.all([...d.pods.values()].map((rt) => startPod(d, rt, agent, sidecar, istioVersion)));
     return d;
   } catch (err) {
     await removeLab(labId).catch(() => undefined);

@@ -1,7 +1,8 @@
 /**
  * The lab target: a scenario's workloads as network namespaces on this machine, with Istio's real capture rules,
- * a pass-through sidecar, NetworkPolicy in the node namespace and the probe agent in every pod. Kernel behaviour
- * (what iptables captures, uids, capabilities, routing, NetworkPolicy drops) is real; the sidecar is the lab's.
+ * the lab's sidecar (mTLS and Istio policy through the model), NetworkPolicy in the node namespace and the probe
+ * agent in every pod. Kernel behaviour (what iptables captures, uids, capabilities, routing, NetworkPolicy drops)
+ * is real; the sidecar and the egress gateway are the lab's emulation.
  */
 import { accessSync, constants } from 'node:fs';
 import type { Scenario } from '../../scenario/schema.js';
@@ -17,7 +18,8 @@ import { run } from './exec.js';
 export const LAB_ISTIO_VERSION = '1.30.0';
 export const LAB_NOTES = [
   'lab: capture (iptables REDIRECT, uid/gid 1337, ports, NET_ADMIN), routing and NetworkPolicy drops are the real kernel',
-  'lab: the sidecar is a pass-through proxy (no mTLS, no L7 policy); service names resolve straight to pod addresses',
+  'lab: the sidecar is the lab\'s own proxy: mTLS with SPIFFE certificates from a lab CA, PeerAuthentication, AuthorizationPolicy, Sidecar, ServiceEntry, DestinationRule and the egress gateway are emulated (Istio\'s semantics as modelled in src/model), not Envoy',
+  'lab: service names resolve straight to pod addresses (no ClusterIP, no DNS server)',
 ];
 
 const TOOLS = ['ip', 'iptables', 'iptables-restore', 'iptables-save', 'setpriv', 'openssl'];
@@ -85,10 +87,14 @@ export class LabTarget implements Target {
     for (const p of d.scenario.spec.probes.filter((p) => probeNames.includes(p.name))) keys.add(p.from).add(p.to);
     const out: Diagnostic[] = [];
     for (const pod of d.pods.values()) {
+      if (pod.host.egressGateway && pod.sidecarLog) {
+        out.push({ title: `egress gateway decision log (${pod.host.key})`, body: pod.sidecarLog() });
+        continue;
+      }
       if (!keys.has(pod.host.key)) continue;
       const nat = await run('ip', ['netns', 'exec', pod.host.netns, 'iptables-save', '-t', 'nat']).catch((e: Error) => ({ stdout: e.message }));
       out.push({ title: `capture rules of ${pod.host.key} (iptables-save -t nat in ${pod.host.netns})`, body: nat.stdout.replace(/^#.*\n/gm, '') });
-      if (pod.sidecarLog) out.push({ title: `sidecar log of ${pod.host.key}`, body: pod.sidecarLog() });
+      if (pod.sidecarLog) out.push({ title: `sidecar decision log of ${pod.host.key} (which policy matched, and why)`, body: pod.sidecarLog() });
     }
     const filter = await run('ip', ['netns', 'exec', d.plan.nodeNetns, 'iptables-save', '-t', 'filter']).catch((e: Error) => ({ stdout: e.message }));
     out.push({ title: 'NetworkPolicy rules (node namespace filter table)', body: filter.stdout.replace(/^#.*\n/gm, '') });

@@ -7,6 +7,7 @@
  * node namespace routes between them and nothing is routed to or from the host.
  */
 import type { Scenario, Workload, External, WorkloadPort } from '../../scenario/schema.js';
+import { parseGateway } from './sidecar/routes.js';
 
 export const POD_CIDR = '10.244.0.0/16';
 export const EXTERNAL_CIDR = '172.18.0.0/16';
@@ -35,6 +36,8 @@ export interface LabHost {
   ports: WorkloadPort[];
   /** Present for workloads. */
   workload?: Workload;
+  /** The egress gateway pod: runs the lab's proxy in gateway mode instead of a probe agent and a sidecar. */
+  egressGateway?: boolean;
   external?: External;
 }
 
@@ -42,6 +45,25 @@ export interface LabPlan {
   labId: string;
   nodeNetns: string;
   hosts: LabHost[];
+}
+
+/** Istio's egress gateway, as the demo profile installs it (selector `istio: egressgateway`). */
+export const EGRESS_GATEWAY_SELECTOR = { istio: 'egressgateway' } as const;
+export const EGRESS_GATEWAY_KEY = 'istio-system/istio-egressgateway';
+
+/** The ports of Gateways selecting the egress gateway; undefined when the scenario has none (no gateway pod then). */
+export function egressGatewayPorts(scenario: Scenario): number[] | undefined {
+  const gws = scenario.spec.resources.filter((r) => r.kind === 'Gateway').map(parseGateway)
+    .filter((g) => Object.entries(EGRESS_GATEWAY_SELECTOR).every(([k, v]) => g.selector[k] === v));
+  if (gws.length === 0) return undefined;
+  return [...new Set(gws.flatMap((g) => g.servers.map((s) => s.port)))].sort((a, b) => a - b);
+}
+
+export function egressGatewayWorkload(ports: number[]): Workload {
+  return {
+    name: 'istio-egressgateway', namespace: 'istio-system', serviceAccount: 'istio-egressgateway-service-account',
+    labels: { ...EGRESS_GATEWAY_SELECTOR, app: 'istio-egressgateway' }, ports: ports.map((port) => ({ port, protocol: 'http' as const })),
+  };
 }
 
 export function netnsName(labId: string, suffix: string): string {
@@ -91,6 +113,15 @@ export function planLab(scenario: Scenario, labId: string): LabPlan {
       external: e,
     })),
   ];
+  const gatewayPorts = egressGatewayPorts(scenario);
+  if (gatewayPorts) {
+    const w = egressGatewayWorkload(gatewayPorts);
+    hosts.push({
+      kind: 'workload', key: EGRESS_GATEWAY_KEY, netns: netnsName(labId, 'g0-istio-egressgateway'), nodeIf: `mp${labId}g0`,
+      address: `10.244.1.${workloads.length + 2}`, gateway: POD_GATEWAY, egressGateway: true, sidecar: false, uid: SIDECAR_UID, capabilities: [],
+      ports: w.ports, workload: w,
+    });
+  }
   return { labId, nodeNetns: netnsName(labId, 'node'), hosts };
 }
 

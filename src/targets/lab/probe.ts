@@ -74,6 +74,20 @@ async function arrivals(d: LabDeployment, attempts: ProbeAttempt[]): Promise<Map
   return out;
 }
 
+/**
+ * Non-HTTP traffic carries no header naming the peer: the application's source address is the sidecar's own
+ * socket towards it, which the sidecar logged with the identity it verified — an exact join.
+ */
+function withSidecarPeer(dest: PodRuntime | undefined, observations: Observation[]): Observation[] {
+  const records = dest?.sidecarRecords;
+  if (!records) return observations;
+  return observations.map((o) => {
+    if (o.peer && o.peer.basis !== 'header-unverified') return o;
+    const record = records.inboundVia(o.source.address, o.source.port);
+    return record?.peer ? { ...o, peer: { identity: record.peer, basis: 'sidecar-record' } } : o;
+  });
+}
+
 async function runBatch(d: LabDeployment, src: PodRuntime, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
   const groups = new Map<string, ProbeAttempt[]>();
   for (const a of batch) {
@@ -93,7 +107,7 @@ async function runBatch(d: LabDeployment, src: PodRuntime, batch: ProbeAttempt[]
     if (!client) throw new TargetError(`the probe client in ${src.host.key} returned no result for probe ${a.probe.name}`);
     const obs = arrived.get(a.nonce);
     const dest = d.pods.get(a.probe.to);
-    return { nonce: a.nonce, probeName: a.probe.name, client, arrived: obs ?? [], destinationQueried: obs !== undefined, destinationAddresses: dest ? [dest.host.address] : [] };
+    return { nonce: a.nonce, probeName: a.probe.name, client, arrived: withSidecarPeer(dest, obs ?? []), destinationQueried: obs !== undefined, destinationAddresses: dest ? [dest.host.address] : [] };
   });
 }
 

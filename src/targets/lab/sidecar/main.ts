@@ -1,69 +1,63 @@
 /**
- * The lab's sidecar, part 1: a pass-through proxy standing where Envoy stands. It runs as uid 1337 in the pod,
- * accepts what the capture rules redirect to 15001 (outbound) and 15006 (inbound), reads the original
- * destination and forwards the bytes unchanged. Inbound connections reach the application from 127.0.0.6, as
- * Envoy's inbound passthrough does, so the application sees a local source address exactly when traffic went
- * through the sidecar. One log line per connection on stdout (the lab shows them in diagnostics).
- * Usage: meshprobe-sidecar [--outbound-port 15001] [--inbound-port 15006]; prints `ready` when listening.
+ * The lab's sidecar, standing where Envoy stands. It runs as uid 1337 in the pod and accepts what the capture
+ * rules redirect to 15001 (outbound) and 15006 (inbound); in gateway mode (the egress gateway pod) it listens on
+ * the Gateway's ports instead. Policy decisions come from the model (src/model) evaluated on the scenario's
+ * resources; every connection or request gets one line in the decision log on stdout (the lab shows it in
+ * diagnostics and reads the inbound peer identities from it).
+ * Usage: meshprobe-sidecar --config <file.json>; prints `ready` when listening.
  */
-import { connect, createServer, type Socket } from 'node:net';
+import { readFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { parseArgs } from 'node:util';
+import type { SidecarConfig } from './config.js';
+import { loadContext, logDecision, type Context } from './context.js';
+import { handleInbound, inboundHttpServer } from './inbound.js';
 import { originalDestination } from './original-dst.js';
+import { handleOutbound, outboundHttpServer } from './outbound.js';
 
-/** Envoy's inbound passthrough source address; ISTIO_OUTPUT returns it unredirected (`-o lo -s 127.0.0.6/32`). */
-export const INBOUND_SOURCE = '127.0.0.6';
-const CONNECT_TIMEOUT_MS = 10_000;
+const OUTBOUND_PORT = 15001;
+const INBOUND_PORT = 15006;
 
-type Direction = 'outbound' | 'inbound';
-
-function log(direction: Direction, from: Socket, to: string, result: string): void {
-  process.stdout.write(`${new Date().toISOString()} ${direction} ${from.remoteAddress}:${from.remotePort} -> ${to} ${result}\n`);
-}
-
-function forward(direction: Direction, downstream: Socket, selfPorts: Set<number>): void {
-  downstream.on('error', () => downstream.destroy());
-  const dst = originalDestination(downstream);
-  if (!dst || selfPorts.has(dst.port)) {
-    // Not redirected (someone dialled the sidecar's own port): forwarding it would loop back here.
-    log(direction, downstream, dst ? `${dst.address}:${dst.port}` : '-', 'no original destination: closed');
-    return void downstream.destroy();
-  }
-  const target = `${dst.address}:${dst.port}`;
-  const upstream = connect({
-    host: dst.address,
-    port: dst.port,
-    ...(direction === 'inbound' ? { localAddress: INBOUND_SOURCE } : {}),
-  });
-  upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error('connect timeout')));
-  upstream.once('connect', () => {
-    upstream.setTimeout(0);
-    log(direction, downstream, target, 'connected');
-    downstream.pipe(upstream);
-    upstream.pipe(downstream);
-  });
-  upstream.on('error', (err: NodeJS.ErrnoException) => {
-    log(direction, downstream, target, `upstream error ${err.code ?? err.message}`);
-    // A refused or failed upstream shows to the client as a reset, as Envoy's does.
-    downstream.resetAndDestroy();
-  });
-  upstream.on('close', () => downstream.end());
-  downstream.on('close', () => upstream.destroy());
-}
-
-function listen(direction: Direction, port: number, selfPorts: Set<number>): Promise<void> {
-  const server = createServer((s) => forward(direction, s, selfPorts));
+function listen(server: Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(port, '0.0.0.0', () => resolve());
+    server.listen({ port, host: '0.0.0.0', backlog: 4096 }, () => resolve());
   });
+}
+
+function sidecarServers(ctx: Context): Promise<void>[] {
+  const selfPorts = new Set([OUTBOUND_PORT, INBOUND_PORT]);
+  const outHttp = outboundHttpServer(ctx);
+  const inHttp = inboundHttpServer(ctx);
+  const accept = (dir: 'inbound' | 'outbound') => (socket: import('node:net').Socket) => {
+    const dst = originalDestination(socket);
+    if (!dst || selfPorts.has(dst.port)) {
+      // Not redirected (someone dialled the sidecar's own port): forwarding it would loop back here.
+      logDecision({ dir, from: `${socket.remoteAddress}:${socket.remotePort}`, to: dst ? `${dst.address}:${dst.port}` : '-', result: 'closed', reason: 'no original destination' });
+      return void socket.destroy();
+    }
+    if (dir === 'inbound') void handleInbound(ctx, socket, dst, inHttp);
+    else handleOutbound(ctx, socket, dst, outHttp);
+  };
+  return [
+    listen(createServer(accept('outbound')), OUTBOUND_PORT),
+    // Inbound connections are accepted paused so their first bytes can be peeked (TLS or not) without consuming them.
+    listen(createServer({ pauseOnConnect: true }, accept('inbound')), INBOUND_PORT),
+  ];
+}
+
+function gatewayServers(ctx: Context): Promise<void>[] {
+  const http = outboundHttpServer(ctx);
+  return (ctx.config.gatewayPorts ?? []).map((port) =>
+    listen(createServer((socket) => handleOutbound(ctx, socket, { address: ctx.config.self.address, port }, http)), port));
 }
 
 async function main(): Promise<void> {
-  const { values } = parseArgs({ options: { 'outbound-port': { type: 'string', default: '15001' }, 'inbound-port': { type: 'string', default: '15006' } } });
-  const outbound = Number(values['outbound-port']);
-  const inbound = Number(values['inbound-port']);
-  const selfPorts = new Set([outbound, inbound]);
-  await Promise.all([listen('outbound', outbound, selfPorts), listen('inbound', inbound, selfPorts)]);
+  const { values } = parseArgs({ options: { config: { type: 'string' } } });
+  if (!values.config) throw new Error('--config <file> is required');
+  const config = JSON.parse(readFileSync(values.config, 'utf8')) as SidecarConfig;
+  const ctx = loadContext(config);
+  await Promise.all(config.mode === 'gateway' ? gatewayServers(ctx) : sidecarServers(ctx));
   process.on('SIGTERM', () => process.exit(0));
   process.stdout.write('ready\n');
 }

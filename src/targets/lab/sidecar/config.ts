@@ -1,0 +1,52 @@
+/**
+ * What the lab tells its sidecar (a JSON file written at deploy): who the sidecar is, its certificates, the lab's
+ * service registry (every pod and external, by address and name) and the scenario's raw Istio resources, which the
+ * sidecar evaluates with the model (src/model) — the decisions are the model's, the sidecar only acts on them.
+ */
+import type { OutboundTrafficPolicyMode } from '../../../model/index.js';
+
+export type PortProtocol = 'tcp' | 'udp' | 'http' | 'https';
+
+export interface RegistryHost {
+  kind: 'workload' | 'external';
+  /** `namespace/name` or the external's DNS name. */
+  key: string;
+  /** The name policies use: `<name>.<ns>.svc.cluster.local`, or the external's DNS name. */
+  host: string;
+  /** Every name that resolves to it (hosts file entries). */
+  names: string[];
+  address: string;
+  namespace?: string;
+  labels: Record<string, string>;
+  /** A sidecar (or the egress gateway proxy) is in front of it. */
+  sidecar: boolean;
+  /** The egress gateway: auto mTLS does not apply to it (gateway pods carry no `security.istio.io/tlsMode` label). */
+  gateway?: boolean;
+  spiffe?: string;
+  ports: { port: number; protocol: PortProtocol }[];
+}
+
+export interface SidecarConfig {
+  mode: 'sidecar' | 'gateway';
+  istioVersion: string;
+  self: RegistryHost & { namespace: string; spiffe: string };
+  certFile: string;
+  keyFile: string;
+  /** The mesh CA (Istio's root of trust for workload certificates). */
+  meshCaFile: string;
+  /** What the lab calls "the system CA bundle": the CA of externals with trusted certificates. */
+  systemCaFile: string;
+  meshOutboundPolicy?: OutboundTrafficPolicyMode;
+  /** Raw manifests of the scenario (Istio kinds, Gateway, VirtualService). */
+  resources: unknown[];
+  registry: RegistryHost[];
+  /** Gateway mode: the ports the Gateway servers declare (plaintext HTTP listeners). */
+  gatewayPorts?: number[];
+}
+
+/** DestinationRule caCertificates paths that name the system CA bundle (Debian/Ubuntu, RHEL, Alpine/macOS). */
+export const SYSTEM_CA_PATHS = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
+
+export function spiffeId(namespace: string, serviceAccount: string): string {
+  return `spiffe://cluster.local/ns/${namespace}/sa/${serviceAccount}`;
+}

@@ -1,0 +1,77 @@
+/**
+ * Everything a running sidecar knows, loaded once from its config: the model's parsed resources, the registry,
+ * its certificates, and the decision log (one line per connection or request, with the model's reason and trace).
+ */
+import { readFileSync } from 'node:fs';
+import { createSecureContext, type SecureContext } from 'node:tls';
+import {
+  parseResources, type AuthorizationPolicy, type DestinationRule, type IstioResource, type PeerAuthentication, type ServiceEntry, type Sidecar,
+} from '../../../model/index.js';
+import type { SidecarConfig } from './config.js';
+import { Registry } from './registry.js';
+import { parseGateway, parseVirtualService, type Gateway, type VirtualService } from './routes.js';
+
+export interface Context {
+  config: SidecarConfig;
+  registry: Registry;
+  peerAuthentications: PeerAuthentication[];
+  authorizationPolicies: AuthorizationPolicy[];
+  sidecars: Sidecar[];
+  serviceEntries: ServiceEntry[];
+  destinationRules: DestinationRule[];
+  gateways: Gateway[];
+  virtualServices: VirtualService[];
+  /** Server side of mesh mTLS: our certificate, client certificates must chain to the mesh CA. */
+  serverTls: SecureContext;
+  cert: Buffer;
+  key: Buffer;
+  meshCa: Buffer;
+  systemCa: Buffer;
+}
+
+const ofKind = <K extends IstioResource['kind']>(all: readonly IstioResource[], kind: K) =>
+  all.filter((r): r is Extract<IstioResource, { kind: K }> => r.kind === kind);
+
+export function loadContext(config: SidecarConfig): Context {
+  const { resources } = parseResources(config.resources);
+  const raws = config.resources.map((r) => r as { kind?: string });
+  const [cert, key, meshCa, systemCa] = [config.certFile, config.keyFile, config.meshCaFile, config.systemCaFile].map((f) => readFileSync(f));
+  return {
+    config,
+    registry: new Registry(config.registry),
+    peerAuthentications: ofKind(resources, 'PeerAuthentication'),
+    authorizationPolicies: ofKind(resources, 'AuthorizationPolicy'),
+    sidecars: ofKind(resources, 'Sidecar'),
+    serviceEntries: ofKind(resources, 'ServiceEntry'),
+    destinationRules: ofKind(resources, 'DestinationRule'),
+    gateways: raws.filter((r) => r.kind === 'Gateway').map(parseGateway),
+    virtualServices: raws.filter((r) => r.kind === 'VirtualService').map(parseVirtualService),
+    serverTls: createSecureContext({ cert, key, ca: meshCa }),
+    cert, key, meshCa, systemCa,
+  };
+}
+
+export type Direction = 'inbound' | 'outbound' | 'gateway';
+
+/** One decision: what the sidecar did with a connection (or HTTP request) and why. */
+export interface DecisionRecord {
+  dir: Direction;
+  from: string;
+  to: string;
+  /** allowed / denied / rejected / blackholed / forwarded / failed. */
+  result: string;
+  reason: string;
+  trace?: readonly string[];
+  /** Peer identity from the client certificate (inbound mTLS). */
+  peer?: string;
+  transport?: 'mtls' | 'plaintext' | 'tls-passthrough';
+  /** Inbound TCP: the sidecar's own address:port towards the application; the application sees it as the source. */
+  upstream?: string;
+  host?: string;
+  http?: { method: string; path: string; status?: number };
+}
+
+/** Human part first (`<time> <dir> <from> -> <to> <result>`), then ` | ` and the record as JSON for the lab to parse. */
+export function logDecision(r: DecisionRecord): void {
+  process.stdout.write(`${new Date().toISOString()} ${r.dir} ${r.from} -> ${r.to} ${r.result} | ${JSON.stringify(r)}\n`);
+}

@@ -1,0 +1,165 @@
+/**
+ * The inbound side (15006): PeerAuthentication decides whether the connection's transport is accepted (mesh mTLS is
+ * recognised by the TLS ClientHello offering Istio's ALPN), mTLS is terminated with a client certificate required
+ * from the mesh CA, then AuthorizationPolicy is evaluated per connection (TCP: deny closes) or per request (ports
+ * the workload declares http: deny answers 403 `RBAC: access denied`). Allowed traffic reaches the application
+ * from 127.0.0.6, as from Envoy's inbound passthrough; on mTLS HTTP the sidecar sets X-Forwarded-Client-Cert.
+ */
+import { createHash } from 'node:crypto';
+import { Agent, createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { connect, type Socket } from 'node:net';
+import { TLSSocket } from 'node:tls';
+import { authorize, effectiveMtls, inboundTransport, type AuthzDecision } from '../../../model/index.js';
+import { uriSanOf } from '../../../probe/observe.js';
+import { logDecision, type Context, type DecisionRecord } from './context.js';
+import type { OriginalDestination } from './original-dst.js';
+import { clientHelloAlpn, peekFirstBytes } from './peek.js';
+
+/** Envoy's inbound passthrough source address; ISTIO_OUTPUT returns it unredirected (`-o lo -s 127.0.0.6/32`). */
+export const INBOUND_SOURCE = '127.0.0.6';
+const CONNECT_TIMEOUT_MS = 10_000;
+const XFCC = 'x-forwarded-client-cert';
+
+interface Conn {
+  dst: OriginalDestination;
+  clientIp: string;
+  from: string;
+  peer?: string;
+  certHash?: string;
+  transport: 'mtls' | 'plaintext' | 'tls-passthrough';
+}
+
+const conns = new WeakMap<Socket, Conn>();
+const appAgent = new Agent({ keepAlive: true, localAddress: INBOUND_SOURCE });
+
+function decisionFields(d: AuthzDecision): Pick<DecisionRecord, 'result' | 'reason' | 'trace'> {
+  return { result: d.allowed ? 'allowed' : 'denied', reason: d.reason, trace: d.trace };
+}
+
+function authorizeConn(ctx: Context, c: Conn, http?: { method: string; path: string; host: string; headers: Record<string, string> }): AuthzDecision {
+  const self = ctx.config.self;
+  return authorize({
+    destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
+    source: { ...(c.peer ? { principal: c.peer } : {}), ip: c.clientIp },
+    protocol: http ? 'http' : 'tcp',
+    ...(http ? { http } : {}),
+  }, ctx.authorizationPolicies);
+}
+
+function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
+  const decision = authorizeConn(ctx, c);
+  const base = { dir: 'inbound' as const, from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, ...(c.peer ? { peer: c.peer } : {}) };
+  if (!decision.allowed) {
+    logDecision({ ...base, ...decisionFields(decision) });
+    // Istio's TCP RBAC filter closes an accepted connection it denies.
+    return void stream.destroy();
+  }
+  const upstream = connect({ host: c.dst.address, port: c.dst.port, localAddress: INBOUND_SOURCE });
+  upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error('connect timeout')));
+  upstream.once('connect', () => {
+    upstream.setTimeout(0);
+    logDecision({ ...base, ...decisionFields(decision), result: 'connected', upstream: `${upstream.localAddress}:${upstream.localPort}` });
+    stream.pipe(upstream);
+    upstream.pipe(stream);
+  });
+  upstream.on('error', (err: NodeJS.ErrnoException) => {
+    logDecision({ ...base, result: 'failed', reason: `upstream error ${err.code ?? err.message}` });
+    if (stream instanceof TLSSocket) stream.destroy();
+    else stream.resetAndDestroy();
+  });
+  upstream.on('close', () => stream.end());
+  stream.on('close', () => upstream.destroy());
+}
+
+function headersOf(req: IncomingMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
+  return out;
+}
+
+function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
+  const c = conns.get(req.socket);
+  if (!c) return void res.destroy();
+  const headers = headersOf(req);
+  const path = req.url ?? '/';
+  const http = { method: req.method ?? 'GET', path, host: (headers.host ?? '').replace(/:\d+$/, ''), headers };
+  const decision = authorizeConn(ctx, c, http);
+  const record: DecisionRecord = {
+    dir: 'inbound', from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, ...(c.peer ? { peer: c.peer } : {}),
+    ...decisionFields(decision), http: { method: http.method, path },
+  };
+  if (!decision.allowed) {
+    logDecision({ ...record, http: { ...http, status: 403 } });
+    const body = 'RBAC: access denied';
+    res.writeHead(403, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), server: 'istio-envoy' });
+    return void res.end(body);
+  }
+  // The sidecar owns this header: whatever the client sent is dropped, and on mTLS it describes the real peer.
+  delete headers[XFCC];
+  if (c.peer) headers[XFCC] = `By=${ctx.config.self.spiffe};Hash=${c.certHash ?? ''};Subject="";URI=${c.peer}`;
+  const up = request({ host: c.dst.address, port: c.dst.port, method: http.method, path, headers, agent: appAgent });
+  up.on('response', (upRes) => {
+    logDecision({ ...record, http: { method: http.method, path, status: upRes.statusCode } });
+    res.writeHead(upRes.statusCode ?? 502, upRes.rawHeaders);
+    upRes.pipe(res);
+  });
+  up.on('error', (err: NodeJS.ErrnoException) => {
+    logDecision({ ...record, result: 'failed', reason: `upstream error ${err.code ?? err.message}` });
+    if (res.headersSent) return void res.destroy();
+    const body = 'upstream connect error or disconnect/reset before headers. reset reason: connection failure';
+    res.writeHead(503, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), server: 'istio-envoy' });
+    res.end(body);
+  });
+  req.pipe(up);
+}
+
+export function inboundHttpServer(ctx: Context) {
+  const server = createHttpServer((req, res) => onRequest(ctx, req, res));
+  server.on('clientError', (_err, socket) => socket.destroy());
+  return server;
+}
+
+function isHttpPort(ctx: Context, port: number): boolean {
+  return ctx.config.self.ports.some((p) => p.port === port && p.protocol === 'http');
+}
+
+/** Handles one redirected inbound connection; `socket` was accepted paused (nothing read yet). */
+export async function handleInbound(ctx: Context, socket: Socket, dst: OriginalDestination, http: ReturnType<typeof inboundHttpServer>): Promise<void> {
+  socket.on('error', () => socket.destroy());
+  const clientIp = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
+  const from = `${clientIp}:${socket.remotePort}`;
+  const to = `${dst.address}:${dst.port}`;
+  const first = await peekFirstBytes(socket);
+  const alpn = first[0] === 0x16 ? clientHelloAlpn(first) : [];
+  const meshTls = alpn.some((p) => p.startsWith('istio'));
+  const self = ctx.config.self;
+  const mtls = effectiveMtls({ namespace: self.namespace, labels: self.labels, port: dst.port }, ctx.peerAuthentications);
+  const transport = inboundTransport(mtls.mode, meshTls ? 'mtls' : 'plaintext');
+  if (transport.kind === 'reject') {
+    logDecision({ dir: 'inbound', from, to, result: 'rejected', reason: `${mtls.reason}; ${transport.reason}`, trace: mtls.trace, transport: 'plaintext' });
+    return void socket.destroy();
+  }
+  const conn: Conn = { dst, clientIp, from, transport: first[0] === 0x16 ? 'tls-passthrough' : 'plaintext' };
+  if (transport.kind === 'accept' && transport.transport === 'mtls') {
+    const tls = new TLSSocket(socket, { isServer: true, secureContext: ctx.serverTls, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['istio-peer-exchange', 'istio'] });
+    tls.on('error', (err) => {
+      logDecision({ dir: 'inbound', from, to, result: 'rejected', reason: `mTLS handshake failed: ${err.message}`, transport: 'mtls' });
+      tls.destroy();
+    });
+    tls.once('secure', () => {
+      const cert = tls.getPeerCertificate();
+      Object.assign(conn, { transport: 'mtls', peer: uriSanOf(cert.subjectaltname), certHash: createHash('sha256').update(cert.raw).digest('hex') });
+      conns.set(tls, conn);
+      if (isHttpPort(ctx, dst.port)) http.emit('connection', tls);
+      else pipeTcp(ctx, conn, tls);
+    });
+    return;
+  }
+  conns.set(socket, conn);
+  if (isHttpPort(ctx, dst.port) && conn.transport === 'plaintext') {
+    http.emit('connection', socket);
+    socket.resume();
+  } else {
+    pipeTcp(ctx, conn, socket);
+  }
+}

@@ -1,0 +1,221 @@
+/**
+ * The outbound side (15001) and the egress gateway's listeners: the model's outboundDecision says what happens to
+ * a connection (TCP) or request (ports known as HTTP): passthrough, plaintext, mesh mTLS with this workload's
+ * certificate, TLS origination verified as the emulated Istio version does, or the BlackHoleCluster (HTTP 502 /
+ * close). HTTP requests first follow VirtualService routes bound to `mesh` (sidecar) or to the Gateway (gateway).
+ */
+import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
+import { connect, isIP, type Socket } from 'node:net';
+import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
+import { outboundDecision, type OutboundDecision } from '../../../model/index.js';
+import { uriSanOf } from '../../../probe/observe.js';
+import type { RegistryHost } from './config.js';
+import { logDecision, type Context, type DecisionRecord, type Direction } from './context.js';
+import type { OriginalDestination } from './original-dst.js';
+import { portProtocol } from './registry.js';
+import { gatewayAccepts, routeFor, type RouteChoice } from './routes.js';
+
+const CONNECT_TIMEOUT_MS = 10_000;
+const MESH_ALPN = ['istio-peer-exchange', 'istio'];
+
+interface Upstream {
+  address: string;
+  port: number;
+  tls?: ConnectionOptions;
+}
+
+function decide(ctx: Context, host: string, port: number, protocol: 'tcp' | 'http' | 'tls', dest: RegistryHost | undefined): OutboundDecision {
+  const self = ctx.config.self;
+  const workload = dest?.kind === 'workload';
+  return outboundDecision({
+    source: { namespace: self.namespace, labels: self.labels },
+    destination: {
+      host, port, protocol, isMeshService: workload, hasSidecar: workload && dest.sidecar && !dest.gateway,
+      ...(dest?.namespace ? { namespace: dest.namespace } : {}),
+      ...(workload ? { workload: { labels: dest.labels, targetPort: port } } : {}),
+    },
+    ...(ctx.config.meshOutboundPolicy ? { meshOutboundPolicy: ctx.config.meshOutboundPolicy } : {}),
+    // A Sidecar resource configures sidecars, never gateways.
+    sidecars: ctx.config.mode === 'gateway' ? [] : ctx.sidecars,
+    serviceEntries: ctx.serviceEntries,
+    destinationRules: ctx.destinationRules,
+    peerAuthentications: ctx.peerAuthentications,
+    istioVersion: ctx.config.istioVersion,
+  });
+}
+
+/** A ServiceEntry port's targetPort (Istio's TLS-origination task sends port 80 to 443). */
+function targetPort(ctx: Context, host: string, port: number): number {
+  for (const raw of ctx.config.resources as { kind?: string; spec?: { hosts?: string[]; ports?: { number?: number; targetPort?: number }[] } }[]) {
+    if (raw.kind !== 'ServiceEntry' || !raw.spec?.hosts?.includes(host)) continue;
+    const p = raw.spec.ports?.find((sp) => Number(sp.number) === port);
+    if (p?.targetPort !== undefined) return Number(p.targetPort);
+  }
+  return port;
+}
+
+function meshIdentityCheck(expected: string | undefined) {
+  return (_name: string, cert: PeerCertificate): Error | undefined => {
+    const got = uriSanOf(cert.subjectaltname);
+    return expected && got !== expected ? new Error(`server identity ${got ?? '(none)'} is not ${expected}`) : undefined;
+  };
+}
+
+/** Where and how to connect for a decision that forwards (undefined for the BlackHoleCluster). */
+function upstreamFor(ctx: Context, d: OutboundDecision, host: string, port: number, fallback: string): Upstream | undefined {
+  if (d.action === 'blackhole') return undefined;
+  const dest = d.action === 'passthrough' ? undefined : ctx.registry.name(host);
+  const address = dest?.address ?? fallback;
+  switch (d.action) {
+    case 'passthrough':
+    case 'plaintext':
+      return { address, port };
+    case 'mtls':
+      return {
+        address, port,
+        tls: {
+          cert: ctx.cert, key: ctx.key, ca: ctx.meshCa, ALPNProtocols: MESH_ALPN,
+          servername: `outbound_.${port}_._.${host}`, checkServerIdentity: meshIdentityCheck(dest?.spiffe),
+        },
+      };
+    case 'tls-originate': {
+      const verify = d.verification.verify;
+      return {
+        address, port: targetPort(ctx, host, port),
+        tls: { ...(isIP(d.sni) ? {} : { servername: d.sni }), rejectUnauthorized: verify, ...(verify ? { ca: ctx.systemCa } : {}), ALPNProtocols: ['http/1.1'] },
+      };
+    }
+  }
+}
+
+function recordOf(dir: Direction, from: string, up: Upstream | undefined, fallback: string, host: string, d: OutboundDecision): DecisionRecord {
+  const to = up ? `${up.address}:${up.port}` : fallback;
+  return { dir, from, to, host, result: d.action === 'blackhole' ? 'blackholed' : 'connected', reason: d.reason, trace: d.trace };
+}
+
+/** A non-HTTP connection: one decision, then bytes piped (or closed). */
+export function handleOutboundTcp(ctx: Context, socket: Socket, dst: OriginalDestination, from: string, protocol: 'tcp' | 'tls'): void {
+  const dest = ctx.registry.address(dst.address);
+  const host = dest?.host ?? dst.address;
+  const d = decide(ctx, host, dst.port, protocol, dest);
+  const up = upstreamFor(ctx, d, host, dst.port, dst.address);
+  const record = recordOf('outbound', from, up, `${dst.address}:${dst.port}`, host, d);
+  if (!up) {
+    logDecision(record);
+    return void socket.destroy();
+  }
+  const upstream: Socket = up.tls ? tlsConnect({ host: up.address, port: up.port, ...up.tls }) : connect({ host: up.address, port: up.port });
+  upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error('connect timeout')));
+  upstream.once(up.tls ? 'secureConnect' : 'connect', () => {
+    upstream.setTimeout(0);
+    logDecision({ ...record, to: `${dst.address}:${dst.port}` });
+    socket.pipe(upstream);
+    upstream.pipe(socket);
+  });
+  upstream.on('error', (err: NodeJS.ErrnoException) => {
+    logDecision({ ...record, result: 'failed', reason: `${d.reason}; upstream error ${err.code ?? err.message}` });
+    socket.resetAndDestroy();
+  });
+  upstream.on('close', () => socket.end());
+  socket.on('close', () => upstream.destroy());
+}
+
+const agents = new Map<string, HttpAgent>();
+function agentFor(up: Upstream): HttpAgent {
+  const key = `${up.address}:${up.port}:${up.tls ? JSON.stringify({ s: up.tls.servername, r: up.tls.rejectUnauthorized, m: up.tls.ALPNProtocols }) : 'plain'}`;
+  let a = agents.get(key);
+  if (!a) {
+    // Envoy pools upstream connections; so does the lab's sidecar (it keeps mTLS handshakes off the request path).
+    a = up.tls ? new HttpsAgent({ keepAlive: true, ...up.tls }) : new HttpAgent({ keepAlive: true });
+    agents.set(key, a);
+  }
+  return a;
+}
+
+function reply(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), server: 'envoy' });
+  res.end(body);
+}
+
+interface OutConn {
+  dst: OriginalDestination;
+  from: string;
+}
+const outConns = new WeakMap<Socket, OutConn>();
+
+/** The route an HTTP request takes: a VirtualService destination, else the host it names. */
+function routeRequest(ctx: Context, host: string, port: number): { route?: RouteChoice; missing?: string } {
+  if (ctx.config.mode === 'sidecar') {
+    const route = routeFor(ctx.virtualServices, 'mesh', host, port);
+    return route ? { route } : {};
+  }
+  const self = ctx.config.self;
+  const bound = ctx.gateways.filter((g) => Object.entries(g.selector).every(([k, v]) => self.labels[k] === v) && gatewayAccepts(g, port, host));
+  for (const g of bound) {
+    const route = routeFor(ctx.virtualServices, `${g.namespace}/${g.name}`, host, port);
+    if (route) return { route };
+  }
+  return { missing: bound.length ? `no VirtualService bound to Gateway ${bound.map((g) => `${g.namespace}/${g.name}`).join(', ')} routes ${host}:${port}` : `no Gateway server accepts ${host}:${port}` };
+}
+
+function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
+  const c = outConns.get(req.socket);
+  if (!c) return void res.destroy();
+  const dir: Direction = ctx.config.mode === 'gateway' ? 'gateway' : 'outbound';
+  const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '');
+  const named = hostHeader ? ctx.registry.name(hostHeader, ctx.config.self.namespace) : undefined;
+  const fallback = ctx.config.mode === 'gateway' ? undefined : ctx.registry.address(c.dst.address);
+  const asked = named?.host ?? (hostHeader && !isIP(hostHeader) ? hostHeader : fallback?.host ?? c.dst.address);
+  const { route, missing } = routeRequest(ctx, asked, c.dst.port);
+  if (missing) {
+    logDecision({ dir, from: c.from, to: `${c.dst.address}:${c.dst.port}`, host: asked, result: 'no-route', reason: `${missing}: 404` });
+    return reply(res, 404, '');
+  }
+  const host = route?.host ?? asked;
+  const port = route?.port ?? c.dst.port;
+  const dest = ctx.registry.name(host) ?? (route ? undefined : fallback);
+  const d = decide(ctx, host, port, 'http', dest);
+  const trace = route ? [route.reason, ...d.trace] : d.trace;
+  const up = upstreamFor(ctx, d, host, port, route ? (dest?.address ?? host) : c.dst.address);
+  const record = { ...recordOf(dir, c.from, up, `${c.dst.address}:${c.dst.port}`, host, d), trace, http: { method: req.method ?? 'GET', path: req.url ?? '/' } };
+  if (!up) {
+    logDecision({ ...record, http: { ...record.http, status: 502 } });
+    return reply(res, 502, '');
+  }
+  const send = up.tls ? httpsRequest : httpRequest;
+  const upReq = send({ host: up.address, port: up.port, method: req.method, path: req.url, headers: req.headers, agent: agentFor(up) });
+  upReq.on('response', (upRes) => {
+    logDecision({ ...record, http: { ...record.http, status: upRes.statusCode } });
+    res.writeHead(upRes.statusCode ?? 502, upRes.rawHeaders);
+    upRes.pipe(res);
+  });
+  upReq.on('error', (err: NodeJS.ErrnoException) => {
+    logDecision({ ...record, result: 'failed', reason: `${d.reason}; upstream error ${err.code ?? err.message}` });
+    if (res.headersSent) return void res.destroy();
+    const why = up.tls ? `TLS_error: ${err.code ?? err.message}` : (err.code ?? err.message);
+    reply(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${why}`);
+  });
+  req.pipe(upReq);
+}
+
+export function outboundHttpServer(ctx: Context) {
+  const server = createHttpServer((req, res) => onRequest(ctx, req, res));
+  server.on('clientError', (_err, socket) => socket.destroy());
+  return server;
+}
+
+/** Handles one connection redirected to 15001 (or accepted by a gateway listener). */
+export function handleOutbound(ctx: Context, socket: Socket, dst: OriginalDestination, http: ReturnType<typeof outboundHttpServer>): void {
+  socket.on('error', () => socket.destroy());
+  const from = `${(socket.remoteAddress ?? '').replace(/^::ffff:/, '')}:${socket.remotePort}`;
+  const dest = ctx.registry.address(dst.address);
+  const protocol = ctx.config.mode === 'gateway' ? 'http' : portProtocol(dest, dest?.host ?? dst.address, dst.port, ctx.serviceEntries);
+  if (protocol === 'http') {
+    outConns.set(socket, { dst, from });
+    http.emit('connection', socket);
+    socket.resume();
+    return;
+  }
+  handleOutboundTcp(ctx, socket, dst, from, protocol === 'https' ? 'tls' : 'tcp');
+}
