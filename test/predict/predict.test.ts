@@ -237,3 +237,37 @@ describe('NetworkPolicy (kubernetes.io network-policies; drops are timeouts)', (
     expect(run(w, flow('bar/sleep', 'foo/httpbin', 8000))).toMatchObject({ reach: false, failure: 'timeout' });
   });
 });
+
+describe('more layers from Istio\'s docs', () => {
+  it('uid 1337 calling its own pod is redirected to the inbound listener in plaintext: STRICT resets it', () => {
+    const p = run(world({ resources: [STRICT_FOO] }), flow('foo/httpbin', 'foo/httpbin', 8000, 'http', { asUser: 1337 }));
+    expect(p).toMatchObject({ reach: false, failure: 'reset' });
+    expect(layers(p)['source-capture']).toContain('inbound listener');
+  });
+
+  it('includeInboundPorts lists the captured ports; others reach the application directly', () => {
+    const ws: Workload[] = baseWorkloads.map((w) => (w.name === 'tcp-echo' ? { ...w, annotations: { 'traffic.sidecar.istio.io/includeInboundPorts': '9000' } } : w));
+    const w = world({ workloads: ws, resources: [STRICT_FOO] });
+    expect(run(w, flow('legacy/sleep', 'foo/tcp-echo', 9000, 'tcp'))).toMatchObject({ reach: false, failure: 'reset' });
+    expect(run(w, flow('legacy/sleep', 'foo/tcp-echo', 9001, 'tcp'))).toMatchObject({ reach: true, viaSidecar: false });
+  });
+
+  it('Sidecar egress hosts limit the registry: with REGISTRY_ONLY an unimported mesh service is blackholed (Sidecar reference)', () => {
+    const sidecar = manifest('Sidecar', 'foo', 'default', { egress: [{ hosts: ['./*', 'istio-system/*'] }], outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } });
+    const w = world({ resources: [sidecar] });
+    expect(run(w, flow('foo/sleep', 'foo/httpbin', 8000))).toMatchObject({ reach: true });
+    const p = run(w, flow('foo/sleep', 'bar/httpbin', 8000));
+    expect(p).toMatchObject({ reach: false, failure: 'http-502' });
+    expect(layers(p).outbound).toContain('REGISTRY_ONLY');
+  });
+
+  it('DestinationRule tls.mode DISABLE turns auto mTLS off: the STRICT server resets the sidecar client', () => {
+    const dr = manifest('DestinationRule', 'foo', 'httpbin', { host: 'httpbin.foo.svc.cluster.local', trafficPolicy: { tls: { mode: 'DISABLE' } } });
+    const p = run(world({ resources: [STRICT_FOO, dr] }), flow('bar/sleep', 'foo/httpbin', 8000));
+    expect(p).toMatchObject({ reach: false, failure: 'reset' });
+  });
+
+  it('an unknown endpoint is an error naming it', () => {
+    expect(() => run(world(), flow('foo/nope', 'foo/httpbin', 8000))).toThrow('foo/nope is not a declared workload');
+  });
+});
