@@ -58,3 +58,9 @@ export function registryOnly(): Scenario {
   const s = strictMtls();
   return { ...s, metadata: { ...s.metadata, name: 'registry-only-blocks' }, spec: { ...s.spec, mesh: { outboundTrafficPolicy: 'REGISTRY_ONLY' } } };
 }
+
+/** The strict scenario without the external (for the existing target, which cannot run externals). */
+export function inMeshOnly(): Scenario {
+  const s = strictMtls();
+  return { ...s, spec: { ...s.spec, externals: [], probes: s.spec.probes.filter((p) => p.to !== 'api.partner.test') } };
+}

@@ -7,7 +7,7 @@ interface Validatable {
 }
 type ModelClass = new (data: unknown) => Validatable;
 
-export async function validateManifest(m: { apiVersion: string; kind: string }): Promise<void> {
+export async function validateManifest(m: { apiVersion: string; kind: string; [field: string]: unknown }): Promise<void> {
   const [group, version] = m.apiVersion.includes('/') ? m.apiVersion.split('/') : ['', m.apiVersion];
   const pkg = group.endsWith('istio.io') ? '@kubernetes-models/istio' : 'kubernetes-models';
   const modulePath = group ? `${pkg}/${group}/${version}/${m.kind}` : `${pkg}/${version}/${m.kind}`;

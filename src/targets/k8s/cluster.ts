@@ -1,0 +1,295 @@
+/**
+ * What the kind and existing targets share once a cluster is reachable: deploy a scenario into its per-run
+ * namespaces, check the mesh accepted its config, run probe batches by exec, gather diagnostics, and delete only
+ * what the run created. The two targets differ in how the cluster comes to exist and what they refuse.
+ */
+import type { Observation } from '../../probe/types.js';
+import type { Scenario } from '../../scenario/schema.js';
+import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt } from '../target.js';
+import { classifyFindings, describeFinding, parseAnalyzeJson, type Finding } from './analyze.js';
+import { runChecked, type CommandRunner } from './commands.js';
+import { callCommand, groupAttempts, isExternal, parseCallOutput, parseQueryOutput, probeRequest, queryCommand } from './exec-probe.js';
+import { abortable, Kube } from './kube.js';
+import { AGENT_CONTAINER, renderScenario, WORKLOAD_LABEL, type Manifest, type RenderedScenario } from './manifests.js';
+import { ROOT_NAMESPACE, type NamespaceMap } from './names.js';
+import { metricTotal, parsePrometheusText, XDS_REJECTS } from './prometheus.js';
+import { reverseText } from './rewrite.js';
+
+/** Externals (hosts outside the mesh) where the target can run them: the kind target's containers. */
+export interface ExternalsHost {
+  start(scenario: Scenario, signal?: AbortSignal): Promise<void>;
+  query(name: string, nonces: string[]): Promise<Observation[]>;
+  stop(scenario: Scenario): Promise<void>;
+}
+
+export interface ClusterOptions {
+  kube: Kube;
+  /** Runs istioctl (analyze, proxy-config). */
+  runner: CommandRunner;
+  /** Passed to istioctl as --context / --kubeconfig so it talks to the same cluster as `kube`. */
+  istioctlArgs: string[];
+  runId: string;
+  image?: string;
+  imagePullPolicy?: 'IfNotPresent' | 'Never' | 'Always';
+  readyTimeoutMs?: number;
+  /** Time for istiod to push the new config and proxies to accept or reject it before rejects are read again. */
+  xdsSettleMs?: number;
+  analyze?: boolean;
+  keep?: boolean;
+  externals?: ExternalsHost;
+  log?: (line: string) => void;
+}
+
+interface PodRef {
+  namespace: string;
+  name: string;
+  ips: string[];
+}
+
+export interface ClusterDeployment extends Deployment {
+  map: NamespaceMap;
+  rendered: RenderedScenario;
+  /** `ns/workload` (scenario names) → its pod */
+  pods: Map<string, PodRef>;
+  /** Lower-level `istioctl analyze` findings, in the scenario's names, for the report. */
+  findings: Finding[];
+  notes: string[];
+}
+
+const sleep = (ms: number, signal?: AbortSignal) => abortable(new Promise<void>((r) => setTimeout(r, ms)), signal);
+
+export class ClusterRun {
+  /** Every namespace this run created or started to create: the only ones it will ever delete. */
+  readonly created = new Set<string>();
+  /** Objects applied outside the run's namespaces (root-namespace policy, only with allowMeshChanges). */
+  private readonly outside: Manifest[] = [];
+
+  constructor(readonly options: ClusterOptions) {}
+
+  private log(line: string): void {
+    this.options.log?.(line);
+  }
+
+  async deploy(scenario: Scenario, signal?: AbortSignal): Promise<ClusterDeployment> {
+    const { kube } = this.options;
+    const rendered = renderScenario(scenario, { runId: this.options.runId, image: this.options.image, imagePullPolicy: this.options.imagePullPolicy });
+    const dep: ClusterDeployment = {
+      scenario,
+      id: `${this.options.runId}-${scenario.metadata.name}`,
+      map: rendered.map,
+      rendered,
+      pods: new Map(),
+      findings: [],
+      notes: [],
+    };
+    try {
+      for (const ns of rendered.namespaces) {
+        this.created.add(ns.metadata.name);
+        await kube.apply(ns, signal);
+      }
+      for (const m of rendered.workloads) await kube.apply(m, signal);
+      await this.waitWorkloads(dep, signal);
+      await this.options.externals?.start(scenario, signal);
+      await this.applyResources(dep, signal);
+      return dep;
+    } catch (err) {
+      if (!this.options.keep && !signal?.aborted) await this.deleteNamespaces(rendered.namespaces.map((n) => n.metadata.name)).catch(() => {});
+      throw err;
+    }
+  }
+
+  private async waitWorkloads(dep: ClusterDeployment, signal?: AbortSignal): Promise<void> {
+    const timeout = this.options.readyTimeoutMs ?? 180_000;
+    await Promise.all(
+      dep.scenario.spec.workloads.map(async (w) => {
+        const namespace = dep.map.forward.get(w.namespace)!;
+        const pod = await this.options.kube.waitPodReady(namespace, `${WORKLOAD_LABEL}=${w.name}`, timeout, signal);
+        const ips = (pod.status?.podIPs ?? []).map((p) => p.ip).filter((ip): ip is string => !!ip);
+        if (!ips.length && pod.status?.podIP) ips.push(pod.status.podIP);
+        dep.pods.set(`${w.namespace}/${w.name}`, { namespace, name: pod.metadata!.name!, ips });
+      }),
+    );
+  }
+
+  /** Applies the scenario's resources, then refuses to go on if the mesh rejected or flags them. */
+  private async applyResources(dep: ClusterDeployment, signal?: AbortSignal): Promise<void> {
+    const before = await this.xdsRejects(dep);
+    for (const m of dep.rendered.resources) {
+      if (m.metadata.namespace && !this.created.has(m.metadata.namespace)) this.outside.push(m);
+      await this.options.kube.apply(m, signal);
+    }
+    if (this.options.analyze !== false) await this.analyze(dep, signal);
+    if (before === undefined || !dep.rendered.resources.length) return;
+    await sleep(this.options.xdsSettleMs ?? 5_000, signal);
+    const after = await this.xdsRejects(dep);
+    if (after !== undefined && after > before) {
+      throw new TargetError(
+        `the proxies rejected configuration after scenario ${dep.scenario.metadata.name} was applied (${XDS_REJECTS} rose from ${before} to ${after})`,
+        'run `istioctl proxy-status` and check istiod logs for the rejected resource; the scenario was not judged',
+      );
+    }
+  }
+
+  private async analyze(dep: ClusterDeployment, signal?: AbortSignal): Promise<void> {
+    const findings: Finding[] = [];
+    for (const ns of dep.map.forward.values()) {
+      const out = await runChecked(this.options.runner, 'istioctl', ['analyze', ...this.options.istioctlArgs, '-n', ns, '-o', 'json'], { signal });
+      findings.push(...parseAnalyzeJson(out));
+    }
+    const { errors, others } = classifyFindings(findings, dep.map);
+    dep.findings = others;
+    if (errors.length) {
+      throw new TargetError(
+        `istioctl analyze reports errors in scenario ${dep.scenario.metadata.name}:\n${errors.map((f) => `  ${describeFinding(f)}`).join('\n')}`,
+        'fix the resources; the scenario was not judged on configuration Istio considers invalid',
+      );
+    }
+  }
+
+  /** istiod's pilot_total_xds_rejects, or undefined (with a note) when it cannot be read. */
+  private async xdsRejects(dep: ClusterDeployment): Promise<number | undefined> {
+    try {
+      const pods = await this.options.kube.listPods(ROOT_NAMESPACE, 'app=istiod');
+      const pod = pods.find((p) => p.status?.phase === 'Running') ?? pods[0];
+      if (!pod?.metadata?.name) throw new TargetError(`no istiod pod in ${ROOT_NAMESPACE}`);
+      const text = await this.options.kube.portForwardGet(ROOT_NAMESPACE, pod.metadata.name, 15014, '/metrics');
+      return metricTotal(parsePrometheusText(text), XDS_REJECTS);
+    } catch (err) {
+      const note = `${XDS_REJECTS} could not be read, so rejected config is detected by istioctl analyze only: ${(err as Error).message}`;
+      if (!dep.notes.includes(note)) dep.notes.push(note);
+      return undefined;
+    }
+  }
+
+  async probe(dep: ClusterDeployment, batch: ProbeAttempt[], signal?: AbortSignal): Promise<AttemptResult[]> {
+    if (!batch.length) return [];
+    const from = batch[0].probe.from;
+    const source = dep.pods.get(from);
+    if (!source) throw new TargetError(`no pod for source workload ${from} in scenario ${dep.scenario.metadata.name}`);
+    const where = `${source.namespace}/${source.name}`;
+    const clients = new Map<string, import('../../probe/types.js').ProbeResult>();
+    for (const group of groupAttempts(batch)) {
+      const requests = group.map((a) => probeRequest(dep.scenario, dep.map, a));
+      const r = await this.options.kube.exec(source.namespace, source.name, AGENT_CONTAINER, callCommand(group[0].probe), `${JSON.stringify(requests)}\n`, signal);
+      for (const [nonce, result] of parseCallOutput(where, requests, r)) clients.set(nonce, result);
+    }
+    const arrived = await this.queryDestinations(dep, batch, signal);
+    return batch.map((a) => {
+      const dest = dep.pods.get(a.probe.to);
+      const seen = arrived.get(a.probe.to);
+      return {
+        nonce: a.nonce,
+        probeName: a.probe.name,
+        client: reverseJson(dep.map, clients.get(a.nonce)!),
+        arrived: seen ? seen.filter((o) => o.nonce === a.nonce).map((o) => reverseJson(dep.map, o)) : [],
+        destinationQueried: seen !== undefined,
+        ...(dest ? { destinationAddresses: dest.ips } : {}),
+      };
+    });
+  }
+
+  /** destination → its observations for the batch's nonces; absent when the destination could not be read. */
+  private async queryDestinations(dep: ClusterDeployment, batch: ProbeAttempt[], signal?: AbortSignal): Promise<Map<string, Observation[]>> {
+    const byDest = new Map<string, string[]>();
+    for (const a of batch) byDest.set(a.probe.to, [...(byDest.get(a.probe.to) ?? []), a.nonce]);
+    const out = new Map<string, Observation[]>();
+    for (const [to, nonces] of byDest) {
+      try {
+        if (isExternal(dep.scenario, to)) {
+          if (!this.options.externals) throw new TargetError(`external ${to} is not run by this target`);
+          out.set(to, await this.options.externals.query(to, nonces));
+          continue;
+        }
+        const pod = dep.pods.get(to)!;
+        const r = await this.options.kube.exec(pod.namespace, pod.name, AGENT_CONTAINER, queryCommand(nonces), undefined, signal);
+        out.set(to, parseQueryOutput(`${pod.namespace}/${pod.name}`, r));
+      } catch (err) {
+        if (signal?.aborted) throw err;
+        this.log(`reading observations at ${to} failed: ${(err as Error).message}`);
+      }
+    }
+    return out;
+  }
+
+  async diagnose(dep: ClusterDeployment, probeNames: string[]): Promise<Diagnostic[]> {
+    const involved = new Set<string>();
+    for (const p of dep.scenario.spec.probes) {
+      if (!probeNames.includes(p.name)) continue;
+      involved.add(p.from);
+      if (dep.pods.has(p.to)) involved.add(p.to);
+    }
+    const out: Diagnostic[] = [];
+    for (const key of involved) {
+      const pod = dep.pods.get(key);
+      if (!pod) continue;
+      out.push(...(await this.podDiagnostics(dep, key, pod)));
+    }
+    if (dep.findings.length) out.push({ title: 'istioctl analyze', body: dep.findings.map(describeFinding).join('\n') });
+    return out;
+  }
+
+  private async podDiagnostics(dep: ClusterDeployment, key: string, pod: PodRef): Promise<Diagnostic[]> {
+    const { kube, runner, istioctlArgs } = this.options;
+    const target = `${pod.name}.${pod.namespace}`;
+    const attempt = async (title: string, fn: () => Promise<string>): Promise<Diagnostic> => {
+      try {
+        return { title, body: reverseText(dep.map, await fn()) };
+      } catch (err) {
+        return { title, body: `(unavailable: ${(err as Error).message})` };
+      }
+    };
+    const sidecar = dep.rendered.workloads.some((m) => m.kind === 'Deployment' && m.metadata.namespace === pod.namespace && hasSidecarLabel(m, key.split('/')[1]));
+    const list: Array<Promise<Diagnostic>> = [
+      attempt(`${key} events`, async () => (await kube.podEvents(pod.namespace, pod.name)).join('\n')),
+      attempt(`${key} agent log`, () => kube.podLogs(pod.namespace, pod.name, AGENT_CONTAINER, 50)),
+    ];
+    if (sidecar) {
+      list.push(
+        attempt(`${key} istio-proxy log`, () => kube.podLogs(pod.namespace, pod.name, 'istio-proxy', 50)),
+        attempt(`${key} proxy-config listeners`, () => runChecked(runner, 'istioctl', ['proxy-config', 'listeners', target, ...istioctlArgs])),
+        attempt(`${key} proxy-config clusters`, () => runChecked(runner, 'istioctl', ['proxy-config', 'clusters', target, ...istioctlArgs])),
+      );
+    }
+    return Promise.all(list);
+  }
+
+  async undeploy(dep: ClusterDeployment): Promise<void> {
+    await this.options.externals?.stop(dep.scenario);
+    if (this.options.keep) return;
+    const mine = new Set(dep.map.forward.values());
+    for (const m of dep.rendered.resources) {
+      if (m.metadata.namespace && !mine.has(m.metadata.namespace)) await this.options.kube.deleteObject(m);
+    }
+    await this.deleteNamespaces([...mine]);
+  }
+
+  /** Deletes namespaces, but only ever ones this run created. */
+  async deleteNamespaces(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (!this.created.has(name)) throw new TargetError(`refusing to delete namespace ${name}: this run did not create it`);
+      await this.options.kube.deleteNamespace(name);
+      this.created.delete(name);
+    }
+  }
+
+  /** Everything left (after Ctrl-C or a failed deploy): objects outside the run's namespaces, then the namespaces. */
+  async cleanup(): Promise<void> {
+    if (this.options.keep) return;
+    for (const m of this.outside.splice(0)) await this.options.kube.deleteObject(m).catch(() => {});
+    await this.deleteNamespaces([...this.created]);
+  }
+
+  access(dep: ClusterDeployment): string[] {
+    return [...dep.map.forward.entries()].map(([own, cluster]) => `namespace ${own}: kubectl get pods -n ${cluster}`);
+  }
+}
+
+function hasSidecarLabel(m: Manifest, name: string): boolean {
+  const labels = (m as { spec?: { template?: { metadata?: { labels?: Record<string, string> } } } }).spec?.template?.metadata?.labels;
+  return m.metadata.name === name && labels?.['sidecar.istio.io/inject'] === 'true';
+}
+
+/** Cluster names in results (hosts, identities, XFCC) shown in the scenario's own names. */
+function reverseJson<T>(map: NamespaceMap, value: T): T {
+  return JSON.parse(reverseText(map, JSON.stringify(value))) as T;
+}
