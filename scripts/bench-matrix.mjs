@@ -2,7 +2,8 @@
 // Benchmark of `meshprobe matrix` on a target (default: the lab, needs root): the 9-workload matrix of
 // scripts/bench-matrix.workloads.yaml (2 ports × 3 protocols per workload, 486 probes) under the policies in
 // scripts/bench-matrix.policies.yaml, predicted, deployed, probed once each, and compared. Prints one figure per line:
-//   probes, wall_s (load → teardown), divergences (observation ≠ prediction: FAIL + FLAKY), errors.
+//   probes, wall_s (load → teardown), divergences (observation ≠ prediction: FAIL + FLAKY), errors,
+//   probe_phase_s (probing only; the rest is deploy and teardown).
 // Usage: npm run bench:matrix [-- --target lab --workloads FILE --policies DIR]
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -48,3 +49,4 @@ console.log(`probes: ${probed.matrix.cells.length}`);
 console.log(`wall_s: ${wall.toFixed(1)} s`);
 console.log(`divergences: ${n.diverge + n.flaky}`);
 console.log(`errors: ${n.error}`);
+console.log(`probe_phase_s: ${(probed.run.probePhase.wallMs / 1000).toFixed(1)} s`);

@@ -67,7 +67,7 @@ function outbound(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow
   });
 }
 
-/** Layers 1-2: what leaves the client. `undefined` transport means the flow ended at the client's sidecar. */
+/** Layers 1-2: what leaves the client, or the prediction when the client's sidecar already ends the flow. */
 function leave(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow, why: Reason[]): { transport: Transport; originated?: OutboundDecision } | Prediction {
   const self = dst.kind === 'workload' && dst.key === src.key;
   const uid = flow.asUser ?? src.uid;
