@@ -1,0 +1,140 @@
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { mkdtemp, cp, writeFile, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { Observation } from '../../src/probe/types.js';
+import type { Scenario } from '../../src/scenario/schema.js';
+import type { ExternalsHost } from '../../src/targets/k8s/cluster.js';
+import { RecordingRunner } from '../../src/targets/k8s/commands.js';
+import { KindTarget } from '../../src/targets/kind/index.js';
+import { corefileWithHosts, upPlan } from '../../src/targets/kind/plan.js';
+import { CLUSTERS_DIR, loadProfile, profileFor, PROFILE_NAMES, ProfileError } from '../../src/targets/kind/profiles.js';
+import { FakeApiServer } from './fake-apiserver.js';
+import { registryOnly, strictMtls } from './fixtures.js';
+
+class FakeExternals implements ExternalsHost {
+  readonly started: string[] = [];
+  readonly stopped: string[] = [];
+  async start(s: Scenario) {
+    this.started.push(...s.spec.externals.map((e) => e.name));
+  }
+  async query(_name: string, _nonces: string[]): Promise<Observation[]> {
+    return [];
+  }
+  async stop(s: Scenario) {
+    this.stopped.push(...s.spec.externals.map((e) => e.name));
+  }
+}
+
+const servers: FakeApiServer[] = [];
+afterEach(async () => {
+  for (const s of servers.splice(0)) await s.stop();
+});
+
+async function kindTarget(keep: boolean, existing = '') {
+  const server = new FakeApiServer();
+  servers.push(server);
+  await server.start();
+  const runner = new RecordingRunner([
+    { prefix: 'kind get clusters', result: { stdout: existing } },
+    { prefix: 'istioctl analyze', result: { stdout: '[]' } },
+  ]);
+  const externals = new FakeExternals();
+  const target = new KindTarget({ keep, runner, externals, kubeConfig: server.kubeConfig(), lookup: async (n) => `/usr/local/bin/${n}`, runId: 'k1', xdsSettleMs: 10, readyTimeoutMs: 3000 });
+  return { server, runner, externals, target };
+}
+
+describe('profiles', () => {
+  test.each(PROFILE_NAMES)('clusters/%s loads and is consistent', async (name) => {
+    const p = await loadProfile(name);
+    expect(p.kindConfig.nodes.length).toBeGreaterThan(0);
+    expect(p.versions.istio).toMatch(/^\d+\.\d+\.\d+$/);
+  });
+  test('a profile whose IstioOperator contradicts its features is refused', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'mp-profiles-'));
+    try {
+      await cp(CLUSTERS_DIR, dir, { recursive: true });
+      await writeFile(path.join(dir, 'registry-only', 'istio.yaml'), 'apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec: {profile: minimal}\n');
+      await expect(loadProfile('registry-only', dir)).rejects.toThrow(ProfileError);
+      await expect(loadProfile('registry-only', dir)).rejects.toThrow(/outboundTrafficPolicy is ALLOW_ANY but profile.yaml declares REGISTRY_ONLY/);
+      await expect(loadProfile('nope', dir)).rejects.toThrow(/unknown cluster profile "nope"/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+  test('profileFor groups scenarios by what they need from the mesh', () => {
+    expect(profileFor(strictMtls())).toBe('default');
+    expect(profileFor(registryOnly())).toBe('registry-only');
+    const egress = strictMtls();
+    egress.spec.resources.push({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'egress', namespace: 'app' }, spec: { selector: { istio: 'egressgateway' } } });
+    expect(profileFor(egress)).toBe('egress-gateway');
+  });
+});
+
+describe('kind plan', () => {
+  test('up: create with the profile config, istioctl install with its IstioOperator, build and load the image', async () => {
+    const p = await loadProfile('registry-only');
+    const lines = upPlan(p, 'meshprobe', 'meshprobe-agent:dev', '/repo').map((c) => [c.cmd, ...c.args].join(' '));
+    expect(lines).toEqual([
+      `kind create cluster --name meshprobe --config ${CLUSTERS_DIR}/registry-only/kind.yaml --wait 180s`,
+      `istioctl install -y -f ${CLUSTERS_DIR}/registry-only/istio.yaml --context kind-meshprobe --readiness-timeout 300s`,
+      'docker build -t meshprobe-agent:dev -f /repo/Dockerfile /repo',
+      'kind load docker-image meshprobe-agent:dev --name meshprobe',
+    ]);
+  });
+  test('CoreDNS hosts block for externals is added inside .:53 and replaced on update', () => {
+    const base = '.:53 {\n    errors\n    kubernetes cluster.local\n    forward . /etc/resolv.conf\n    reload\n}\n';
+    const one = corefileWithHosts(base, [{ ip: '172.18.0.5', name: 'api.partner.test' }]);
+    expect(one).toContain('hosts {\n      172.18.0.5 api.partner.test\n      fallthrough\n    }');
+    expect(one.indexOf('hosts {')).toBeLessThan(one.indexOf('errors'));
+    const two = corefileWithHosts(one, [{ ip: '172.18.0.6', name: 'b.test' }]);
+    expect(two).not.toContain('api.partner.test');
+    expect(two.match(/hosts \{/g)).toHaveLength(1);
+    expect(corefileWithHosts(two, []).trim()).toBe(base.trim());
+  });
+});
+
+describe('kind target against a fake API server', () => {
+  test('prepare creates the cluster, a run deploys and probes, teardown deletes the cluster', async () => {
+    const { server, runner, externals, target } = await kindTarget(false);
+    const info = await target.prepare();
+    expect(info.istioVersion).toBe('1.26.2');
+    expect(runner.lines().slice(0, 5).map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual([
+      'kind get clusters', 'kind create cluster', 'istioctl install -y', 'docker build -t', 'kind load docker-image',
+    ]);
+    const s = strictMtls();
+    target.check(s);
+    expect(() => target.check(registryOnly())).toThrow(/use --profile registry-only/);
+    const dep = await target.deploy(s);
+    expect(externals.started).toEqual(['api.partner.test']);
+    const deployment = server.list('Deployment').find((d) => d.metadata.name === 'server')!;
+    expect(JSON.stringify(deployment)).toContain('"imagePullPolicy":"Never"');
+    const probe = s.spec.probes.find((p) => p.name === 'mtls-from-mesh')!;
+    const [r] = await target.probe(dep, [{ probe, nonce: 'k-1', attempt: 1 }]);
+    expect(r.client.outcome.kind).toBe('ok');
+    await target.undeploy(dep);
+    expect(externals.stopped).toEqual(['api.partner.test']);
+    await target.teardown();
+    expect(runner.lines().at(-1)).toBe('kind delete cluster --name meshprobe');
+  });
+
+  test('an existing cluster is reused and never deleted; keep leaves namespaces in place', async () => {
+    const { server, runner, target } = await kindTarget(true, 'meshprobe\n');
+    await target.prepare();
+    expect(runner.lines().some((l) => l.startsWith('kind create'))).toBe(false);
+    expect(runner.lines().some((l) => l.startsWith('istioctl install'))).toBe(false);
+    const dep = await target.deploy(strictMtls());
+    expect(target.access(dep)[0]).toMatch(/^namespace app: kubectl get pods -n mp-k1-/);
+    await target.undeploy(dep);
+    await target.teardown();
+    expect(server.list('Namespace')).toHaveLength(2);
+    expect(runner.lines().some((l) => l.startsWith('kind delete'))).toBe(false);
+  });
+
+  test('a missing kind binary is a clear error naming scripts/install-tools', async () => {
+    const target = new KindTarget({ runner: new RecordingRunner(), lookup: async (n) => (n === 'kind' ? null : `/bin/${n}`) });
+    const err = await target.prepare().catch((e: unknown) => e);
+    expect((err as Error).message).toBe('kind was not found on PATH');
+    expect((err as { hint?: string }).hint).toMatch(/scripts\/install-tools/);
+  });
+});
