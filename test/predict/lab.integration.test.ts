@@ -8,6 +8,7 @@ import { probeMatrix } from '../../src/predict/probe.js';
 import { buildWorld } from '../../src/predict/world.js';
 import { ensureAgentBundle } from '../lab/helpers.js';
 import { manifest } from './fixtures.js';
+import { auditFindings, planAudit, predictAudit } from '../../src/predict/audit.js';
 import type { Workload } from '../../src/scenario/schema.js';
 
 const ports: Workload['ports'] = [{ port: 8080, protocol: 'http' }, { port: 9000, protocol: 'tcp' }, { port: 5353, protocol: 'udp' }];
@@ -35,9 +36,11 @@ describe('matrix on the lab', () => {
     const { world, errors } = buildWorld(input);
     expect(errors).toEqual([]);
     const predicted = predictMatrix(world, matrixFlows(world, ['tcp', 'udp', 'http', 'icmp']));
-    // db's 9000 is excluded inbound, so a mesh client's auto mTLS would meet a plaintext app: not probed here
-    // while the lab's sidecar does not speak mTLS (the prediction says it fails; the lab would let it through).
-    const probeable = { ...predicted, cells: predicted.cells.filter((c) => !(c.flow.to === 'shop/db' && c.flow.port === 9000 && c.flow.from === 'shop/web')) };
+    // db's 9000 is excluded inbound: shop/web's sidecar still sends mutual TLS (auto mTLS), the application
+    // cannot read it — predicted blocked — while legacy/old's plaintext reaches the application directly.
+    const mtlsToExcluded = predicted.cells.find((c) => c.flow.from === 'shop/web' && c.flow.to === 'shop/db' && c.flow.port === 9000);
+    expect(mtlsToExcluded?.prediction).toMatchObject({ reach: false, failure: 'any' });
+    const probeable = predicted;
     const victim = probeable.cells.find((c) => c.flow.from === 'legacy/old' && c.flow.to === 'shop/web' && c.flow.protocol === 'udp');
     if (!victim) throw new Error('fixture lacks the victim flow');
     const falsified = { ...probeable, cells: probeable.cells.map((c) => (c === victim ? { ...c, expected: { reach: false, failure: 'timeout' as const } } : c)) };
@@ -50,5 +53,27 @@ describe('matrix on the lab', () => {
     const blocked = r.matrix.cells.filter((c) => !c.prediction.reach && c !== bad[0]);
     expect(blocked.length).toBeGreaterThan(0);
     expect(blocked.every((c) => c.observed?.facts?.reach === false)).toBe(true);
+    expect(r.matrix.cells.find((c) => c.name === mtlsToExcluded?.name)?.status).toBe('agree');
+    // mTLS between sidecars is observed (XFCC) where predicted.
+    const mtls = r.matrix.cells.find((c) => c.flow.from === 'shop/db' && c.flow.to === 'shop/web' && c.flow.protocol === 'http');
+    expect(mtls?.observed?.facts).toMatchObject({ reach: true, mtls: true, peer: 'spiffe://cluster.local/ns/shop/sa/db' });
+  }, 60_000);
+});
+
+describe('audit on the lab', () => {
+  (root ? test : test.skip)('STRICT stops uid 1337 and flush-capture but not UDP: observed as predicted', async () => {
+    ensureAgentBundle();
+    const workloads = input.workloads.map((w) => (w.name === 'db' ? { ...w, capabilities: ['NET_ADMIN' as const] } : w));
+    const strict = { ...input, workloads, resources: [manifest('PeerAuthentication', 'shop', 'default', { mtls: { mode: 'STRICT' } })] };
+    const { world } = buildWorld(strict);
+    const plan = planAudit(world);
+    const r = await probeMatrix(strict, strict.resources, predictAudit(world, plan), { target: 'lab', name: 'audit-it' });
+    if (!r.ok) throw new Error(r.error);
+    expect(r.matrix.cells.filter((c) => c.status !== 'agree').map((c) => `${c.name}: ${c.observed?.reason}`)).toEqual([]);
+    const findings = auditFindings(plan, r.matrix);
+    const flush = findings.filter((f) => f.technique === 'flush-capture' && f.cell.flow.to === 'shop/web');
+    expect(flush.length).toBeGreaterThan(0);
+    expect(flush.every((f) => f.observedThrough === false)).toBe(true);
+    expect(findings.find((f) => f.technique === 'udp' && f.cell.flow.from === 'legacy/old' && f.cell.flow.to === 'shop/web')).toMatchObject({ observedThrough: true, bypass: true });
   }, 60_000);
 });
