@@ -30,7 +30,8 @@ const scenario = makeScenario('bypass', {
     { name: 'outside-included-range', from: 'app/incl-range', to: 'legacy/other', port: 8080, protocol: 'tcp', expect: { reach: true } },
     { name: 'hostile-plain', from: 'app/hostile', to: 'legacy/db', port: 8080, protocol: 'tcp', expect: { reach: true } },
     { name: 'hostile-flush', from: 'app/hostile', to: 'legacy/db', port: 5432, protocol: 'tcp', bypass: 'flush-capture', expect: { reach: true } },
-    { name: 'no-inbound-capture', from: 'app/hostile', to: 'app/no-inbound', port: 8080, protocol: 'tcp', expect: { reach: true } },
+    // as uid 1337, so the client's own sidecar does not wrap it in mTLS (auto mTLS would: the destination has a sidecar).
+    { name: 'no-inbound-capture', from: 'app/hostile', to: 'app/no-inbound', port: 8080, protocol: 'tcp', as: { user: 1337 }, expect: { reach: true } },
   ],
 });
 

@@ -18,7 +18,9 @@ const scenario = makeScenario('capture', {
   ],
   probes: [
     { name: 'captured', from: 'app/client', to: 'app/server', port: 8080, protocol: 'http', expect: { reach: true } },
-    { name: 'excluded-inbound', from: 'app/client', to: 'app/server', port: 9090, protocol: 'tcp', expect: { reach: true } },
+    // uid 1337 bypasses the client's own sidecar, so the bytes arrive as the application sent them.
+    { name: 'excluded-inbound', from: 'app/client', to: 'app/server', port: 9090, protocol: 'tcp', as: { user: 1337 }, expect: { reach: true } },
+    { name: 'excluded-inbound-from-sidecar', from: 'app/client', to: 'app/server', port: 9090, protocol: 'tcp', expect: { reach: false } },
     { name: 'udp', from: 'app/client', to: 'app/server', port: 5353, protocol: 'udp', expect: { reach: true } },
     { name: 'as-1337', from: 'app/client', to: 'app/server', port: 8080, protocol: 'http', as: { user: 1337 }, expect: { reach: true } },
     { name: 'icmp', from: 'app/client', to: 'app/server', protocol: 'icmp', expect: { reach: true } },
@@ -52,6 +54,10 @@ describe('capture in the lab', () => {
 
   test('an excluded inbound port reaches the application directly from the client pod address', () => {
     expect(sourceSeen('excluded-inbound')).toBe(d.pods.get('app/client')?.host.address);
+  });
+
+  test('auto mTLS does not know about the exclusion: a sidecar client sends mTLS, which the application cannot read', () => {
+    expect(results.get('excluded-inbound-from-sidecar')?.arrived).toEqual([]);
   });
 
   test('UDP is never captured', () => {
