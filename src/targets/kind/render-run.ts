@@ -1,0 +1,75 @@
+/**
+ * What `run --target kind` would do, written out without a cluster: every manifest (one file each) and every
+ * command, with the Kubernetes API calls shown as their kubectl equivalents. Scenarios are grouped by profile.
+ */
+import { mkdir, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import YAML from 'yaml';
+import type { Scenario } from '../../scenario/schema.js';
+import { formatCommand } from '../k8s/commands.js';
+import { AGENT_CONTAINER, allManifests, renderScenario, WORKLOAD_LABEL, DEFAULT_IMAGE } from '../k8s/manifests.js';
+import { DEFAULT_CLUSTER, downPlan, kubeContext, upPlan } from './plan.js';
+import { loadProfile, profileFor, type ProfileName } from './profiles.js';
+import { REPO_ROOT } from './index.js';
+import { callCommand, queryCommand } from '../k8s/exec-probe.js';
+
+export interface RenderRunOptions {
+  outDir: string;
+  runId: string;
+  clusterName?: string;
+  image?: string;
+}
+
+export interface RenderRunResult {
+  files: string[];
+  commands: string[];
+}
+
+export async function renderRun(scenarios: Scenario[], options: RenderRunOptions): Promise<RenderRunResult> {
+  const cluster = options.clusterName ?? DEFAULT_CLUSTER;
+  const ctx = kubeContext(cluster);
+  const image = options.image ?? DEFAULT_IMAGE;
+  const byProfile = new Map<ProfileName, Scenario[]>();
+  for (const s of scenarios) byProfile.set(profileFor(s), [...(byProfile.get(profileFor(s)) ?? []), s]);
+  const files: string[] = [];
+  const commands: string[] = [];
+  const write = async (rel: string, text: string) => {
+    const file = path.join(options.outDir, rel);
+    await mkdir(path.dirname(file), { recursive: true });
+    await writeFile(file, text);
+    files.push(rel);
+  };
+  for (const [name, group] of byProfile) {
+    const profile = await loadProfile(name);
+    commands.push(`# profile ${name}: ${group.map((s) => s.metadata.name).join(', ')}`);
+    for (const c of upPlan(profile, cluster, image, REPO_ROOT)) commands.push(`${formatCommand(c.cmd, c.args)}   # ${c.why}`);
+    for (const s of group) {
+      const rendered = renderScenario(s, { runId: options.runId, image, imagePullPolicy: 'Never' });
+      const dir = path.join(name, s.metadata.name);
+      const manifests = allManifests(rendered);
+      let i = 0;
+      for (const m of manifests) await write(path.join(dir, `${String(++i).padStart(2, '0')}-${m.kind.toLowerCase()}-${m.metadata.name}.yaml`), YAML.stringify(m));
+      commands.push(`# scenario ${s.metadata.name}`);
+      for (const f of files.filter((f) => f.startsWith(dir + path.sep))) {
+        commands.push(formatCommand('kubectl', ['--context', ctx, 'apply', '--server-side', '--field-manager=meshprobe', '--force-conflicts', '-f', f]));
+      }
+      for (const w of s.spec.workloads) {
+        commands.push(formatCommand('kubectl', ['--context', ctx, 'wait', '-n', rendered.map.forward.get(w.namespace)!, '--for=condition=Ready', 'pod', '-l', `${WORKLOAD_LABEL}=${w.name}`, '--timeout=180s']));
+      }
+      for (const ns of rendered.map.forward.values()) commands.push(formatCommand('istioctl', ['analyze', '--context', ctx, '-n', ns, '-o', 'json']));
+      commands.push(formatCommand('kubectl', ['--context', ctx, 'port-forward', '-n', 'istio-system', 'deploy/istiod', '15014']) + '   # GET /metrics: pilot_total_xds_rejects before and after');
+      for (const p of s.spec.probes) {
+        const [ns, w] = p.from.split('/');
+        commands.push(formatCommand('kubectl', ['--context', ctx, 'exec', '-i', '-n', rendered.map.forward.get(ns)!, `deploy/${w}`, '-c', AGENT_CONTAINER, '--', ...callCommand(p)]) + `   # stdin: the batch for probe ${p.name}`);
+        if (!s.spec.externals.some((e) => e.name === p.to)) {
+          const [tns, tw] = p.to.split('/');
+          commands.push(formatCommand('kubectl', ['--context', ctx, 'exec', '-n', rendered.map.forward.get(tns)!, `deploy/${tw}`, '-c', AGENT_CONTAINER, '--', ...queryCommand(['<nonce>'])]));
+        }
+      }
+      for (const ns of rendered.map.forward.values()) commands.push(formatCommand('kubectl', ['--context', ctx, 'delete', 'namespace', ns, '--wait=false']));
+    }
+    for (const c of downPlan(cluster)) commands.push(`${formatCommand(c.cmd, c.args)}   # ${c.why} (skipped with --keep)`);
+  }
+  await write('commands.sh', `#!/bin/sh\n# What \`meshprobe run --target kind\` does, step by step (API calls shown as kubectl equivalents).\n${commands.join('\n')}\n`);
+  return { files, commands };
+}
