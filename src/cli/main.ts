@@ -45,6 +45,9 @@ const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   matrix: async () => (await import('./matrix.js')).registerMatrix,
   diff: async () => (await import('./diff.js')).registerDiff,
   audit: async () => (await import('./audit.js')).registerAudit,
+  up: async () => (await import('./up.js')).registerUp,
+  down: async () => (await import('./down.js')).registerDown,
+  render: async () => (await import('./render.js')).registerRender,
 };
 
 async function commands(invoked: string | undefined): Promise<RegisterCommand[]> {
