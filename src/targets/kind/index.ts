@@ -18,12 +18,13 @@ import { newRunId } from '../k8s/names.js';
 import { ClusterTargetBase } from '../k8s/target-base.js';
 import { KindExternals } from './externals.js';
 import { DEFAULT_CLUSTER, downPlan, kubeContext, upPlan } from './plan.js';
-import { loadProfile, profileSatisfies, type Profile, type ProfileName } from './profiles.js';
+import { loadProfile, PROFILE_NAMES, profileSatisfies, type Profile, type ProfileName } from './profiles.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
 
 export interface KindTargetOptions {
-  profile?: ProfileName;
+  /** One of PROFILE_NAMES (clusters/<name>); default `default`. */
+  profile?: ProfileName | string;
   clusterName?: string;
   /** Keep the cluster (and the run's namespaces) after the run. */
   keep?: boolean;
@@ -55,7 +56,9 @@ export class KindTarget extends ClusterTargetBase implements Target {
   /** `meshprobe up`: the cluster with Istio and the probe image, reused when it already exists. */
   async up(signal?: AbortSignal): Promise<{ profile: Profile; created: boolean }> {
     for (const tool of ['kind', 'istioctl', 'docker'] as const) await requireTool(tool, this.options.lookup);
-    const profile = await loadProfile(this.options.profile ?? 'default');
+    const profile = await loadProfile(this.options.profile ?? 'default').catch((err: Error) => {
+      throw new TargetError(err.message, `profiles live in clusters/; known: ${PROFILE_NAMES.join(', ')}`);
+    });
     this.profile = profile;
     const clusters = (await runChecked(this.runner, 'kind', ['get', 'clusters'], { signal })).split('\n').map((s) => s.trim());
     const exists = clusters.includes(this.clusterName);
