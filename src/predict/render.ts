@@ -91,7 +91,8 @@ export function matrixHtml(matrix: Matrix, title = 'meshprobe reachability matri
         const c = cells.get(cellKey({ from: src, to: dst, ...col }));
         if (!c) return '<td></td>';
         const tip = `${flowText(c)}\npredicted: ${describePrediction(c.prediction)}\n${formatExplanation(c.prediction)}${c.observed ? `\nobserved (${c.observed.verdict}): ${c.observed.reason}` : ''}`;
-        return `<td class="${CELL_CLASS[c.status]}" data-status="${c.status}" data-cell="${htmlEscape(cellKey(c.flow))}" title="${htmlEscape(tip)}">${symbol(c)}</td>`;
+        const cls = CELL_CLASS[c.status] === 'ok' && !c.prediction.reach ? 'blocked' : CELL_CLASS[c.status];
+        return `<td class="${cls}" data-status="${c.status}" data-cell="${htmlEscape(cellKey(c.flow))}" title="${htmlEscape(tip)}">${symbol(c)}</td>`;
       }).join('');
       return `<tr><th>${htmlEscape(src)}</th>${tds}</tr>`;
     }).join('\n');
@@ -101,7 +102,7 @@ export function matrixHtml(matrix: Matrix, title = 'meshprobe reachability matri
   const notes = matrix.notes.map((n) => `<li>${htmlEscape(n)}</li>`).join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>${htmlEscape(title)}</title><style>
 body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1em}th,td{border:1px solid #ccc;padding:2px 6px;font-size:12px}
-td{text-align:center;font-family:monospace;cursor:help}td.ok{background:#eef8ee}td.bad{background:#f8c8c8;font-weight:bold}td.warn{background:#fbeec0}td.none{background:#eee}
+td{text-align:center;font-family:monospace;cursor:help}td.ok{background:#eef8ee}td.blocked{background:#e4e4e4}td.bad{background:#f8c8c8;font-weight:bold}td.warn{background:#fbeec0}td.none{background:#eee}
 pre{background:#f6f6f6;padding:4px;white-space:pre-wrap}</style></head><body>
 <h1>${htmlEscape(title)}</h1><p id="summary">${htmlEscape(summaryLine(matrix))}</p>${notes ? `<ul id="notes">${notes}</ul>` : ''}
 <p>. reaches, X blocked (as predicted); ! observation differs from the prediction; ~ flaky; E error. Hover a cell for the explanation.</p>
