@@ -5,6 +5,7 @@ import YAML from 'yaml';
 import { scenario as scenarioSchema, type Scenario } from '../../src/scenario/schema.js';
 import { allManifests, renderScenario, RenderError, type Manifest } from '../../src/targets/k8s/manifests.js';
 import { validateManifest } from './schema-validate.js';
+import { validateResource } from '../../src/scenario/resources.js';
 import { registryOnly, strictMtls } from './fixtures.js';
 
 function yamlFiles(dir: string): string[] {
@@ -36,6 +37,8 @@ describe('renderScenario', () => {
     const manifests = allManifests(rendered);
     expect(manifests.length).toBeGreaterThan(scenario.spec.namespaces.length);
     for (const m of manifests) await expect(validateManifest(m)).resolves.toBeUndefined();
+    // the rewritten resources also pass the scenario loader's own resource check (schema + unknown fields)
+    for (const m of rendered.resources) expect(await validateResource(m)).toEqual([]);
     // Nothing lands outside the run's namespaces except what the scenario itself puts in the root namespace.
     const own = new Set(rendered.map.forward.values());
     for (const m of manifests) {
