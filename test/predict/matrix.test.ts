@@ -50,7 +50,7 @@ describe('matrix generation', () => {
     const { world } = await bench();
     const m = predictMatrix(world, matrixFlows(world));
     const http = m.cells.find((c) => c.flow.from === 'shop/web' && c.flow.to === 'pay/ledger' && c.flow.protocol === 'http');
-    const tcp = m.cells.find((c) => c.flow.from === 'shop/web' && c.flow.to === 'pay/ledger' && c.flow.protocol === 'tcp' && c.flow.port === 80);
+    const tcp = m.cells.find((c) => c.flow.from === 'shop/web' && c.flow.to === 'pay/gateway' && c.flow.protocol === 'tcp' && c.flow.port === 80);
     expect(http?.expected).toEqual({ reach: true, mtls: true, peer: 'spiffe://cluster.local/ns/shop/sa/web', viaSidecar: true, status: 200 });
     expect(tcp?.expected).toEqual({ reach: true, viaSidecar: true });
     expect(http && expectationOf(http.prediction, http.flow, { withoutMtls: true })).toEqual({ reach: true, viaSidecar: true, status: 200 });
