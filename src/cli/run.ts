@@ -30,6 +30,10 @@ const collect = (value: string, previous: string[] = []) => [...previous, value]
 export interface RunCommandOptions {
   target: TargetName;
   context?: string;
+  kubeconfig?: string;
+  profile?: string;
+  image?: string;
+  allowMeshChanges?: boolean;
   scenario?: string[];
   tag?: string[];
   parallel?: number;
@@ -75,7 +79,15 @@ export async function runCommand(paths: string[], o: RunCommandOptions, deps: Ru
     result = await run({
       paths,
       target: deps.target ?? o.target,
-      targetOptions: { ...(o.context ? { context: o.context } : {}), verbose: o.verbose ?? false, log: (m) => reporter.onEvent({ kind: 'log', message: m }) },
+      targetOptions: {
+        ...(o.context ? { context: o.context } : {}),
+        ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
+        ...(o.profile ? { profile: o.profile } : {}),
+        ...(o.image ? { image: o.image } : {}),
+        ...(o.allowMeshChanges ? { allowMeshChanges: true } : {}),
+        verbose: o.verbose ?? false,
+        log: (m) => reporter.onEvent({ kind: 'log', message: m }),
+      },
       scenario: o.scenario ?? [],
       tag: o.tag ?? [],
       ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
@@ -112,6 +124,10 @@ export const registerRun: RegisterCommand = (program: Command, setStatus) => {
     .argument('[paths...]', 'scenario files or directories (default: the built-in suites in scenarios/)')
     .addOption(new Option('--target <name>', 'where to run').choices([...TARGET_NAMES]).default('lab'))
     .option('--context <name>', 'kubeconfig context (required by --target existing)')
+    .option('--kubeconfig <file>', 'kubeconfig file (existing; default $KUBECONFIG or ~/.kube/config)')
+    .option('--profile <name>', 'cluster profile from clusters/ (kind; default: default)')
+    .option('--image <ref>', 'probe image (existing: one the cluster can pull; kind: the tag to build and load)')
+    .option('--allow-mesh-changes', 'existing: allow resources in istio-system and mesh-wide settings')
     .option('-s, --scenario <regex>', 'only scenarios whose name matches; a leading ! excludes; repeatable', collect)
     .option('-t, --tag <regex>', 'only scenarios with a matching tag; a leading ! excludes; repeatable', collect)
     .option('--parallel <n>', `scenarios deployed at the same time (default ${DEFAULTS.parallel})`, parseCount)

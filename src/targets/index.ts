@@ -9,6 +9,12 @@ export interface TargetOptions {
   context?: string;
   /** Cluster profile name (kind). */
   profile?: string;
+  /** kubeconfig file (existing; default: $KUBECONFIG or ~/.kube/config). */
+  kubeconfig?: string;
+  /** Probe image the cluster pulls (existing) or that is built and loaded (kind). */
+  image?: string;
+  /** Allow resources in the mesh root namespace and mesh-wide settings on an existing cluster. */
+  allowMeshChanges?: boolean;
   /** Leave what the run created in place (`--keep`). */
   keep?: boolean;
   verbose?: boolean;
