@@ -29,25 +29,28 @@ export type ProbeMatrixResult =
 
 const MTLS_FIELD = /\.expect\.(mtls|peer)$/;
 
+type Checked = { ok: true; scenario: Scenario; matrix: Matrix } | { ok: false; err: unknown };
+
 /** The scenario to run, with the expectations the target can check (dropping mtls/peer when it refuses them). */
-function runnable(target: Target, name: string, input: WorldInput, resources: readonly Resource[], matrix: Matrix): { scenario: Scenario; matrix: Matrix } | { error: string } {
-  let m = matrix;
-  for (let round = 0; round < 2; round++) {
+export function runnable(target: Target, name: string, input: WorldInput, resources: readonly Resource[], matrix: Matrix): { scenario: Scenario; matrix: Matrix } | { error: string } {
+  const attempt = (m: Matrix): Checked => {
     const scenario = matrixScenario(name, input, resources, m);
     try {
       target.check(scenario);
-      return { scenario, matrix: m };
+      return { ok: true, scenario, matrix: m };
     } catch (err) {
-      if (err instanceof UnsupportedError && MTLS_FIELD.test(err.field) && round === 0) {
-        const note = `the ${target.name} target cannot observe mutual TLS yet (${err.message}): mtls and peer were predicted but not checked`;
-        m = { ...m, notes: [...m.notes, note], cells: m.cells.map((c) => ({ ...c, expected: withoutMtls(c.expected) })) };
-        continue;
-      }
-      const hint = err instanceof UnsupportedError && err.hint ? ` (${err.hint})` : '';
-      return { error: `the ${target.name} target cannot run this matrix: ${(err as Error).message}${hint}` };
+      return { ok: false, err };
     }
+  };
+  let result = attempt(matrix);
+  if (!result.ok && result.err instanceof UnsupportedError && MTLS_FIELD.test(result.err.field)) {
+    const note = `the ${target.name} target cannot observe mutual TLS yet (${result.err.message}): mtls and peer were predicted but not checked`;
+    result = attempt({ ...matrix, notes: [...matrix.notes, note], cells: matrix.cells.map((c) => ({ ...c, expected: withoutMtls(c.expected) })) });
   }
-  return { error: 'unreachable' };
+  if (result.ok) return { scenario: result.scenario, matrix: result.matrix };
+  const err = result.err;
+  const hint = err instanceof UnsupportedError && err.hint ? ` (${err.hint})` : '';
+  return { error: `the ${target.name} target cannot run this matrix: ${err instanceof Error ? err.message : String(err)}${hint}` };
 }
 
 /**
