@@ -64,6 +64,12 @@ describe('PERMISSIVE', () => {
     expect(r('open-plain-tcp')).toMatchObject({ reached: true, peer: undefined });
     expect(r('open-mtls-tcp')).toMatchObject({ reached: true, peer: CLIENT, basis: 'sidecar-record' });
   });
+  test('many requests to one destination all arrive over mTLS (pooled connections, no session resumption surprises)', async () => {
+    const probe = scenario.spec.probes.find((p) => p.name === 'open-mtls-http')!;
+    const batch = Array.from({ length: 40 }, (_, i) => ({ probe, nonce: `many${process.pid}x${i}`, attempt: 1 }));
+    const out = await ran.target.probe(ran.d, batch);
+    expect(out.filter((x) => x.arrived[0]?.peer?.identity === CLIENT)).toHaveLength(40);
+  });
   test('a client-forged X-Forwarded-Client-Cert on plaintext is stripped', () => {
     const got = ran.results.get('forged-xfcc')?.arrived[0];
     expect(got?.http?.headers['x-forwarded-client-cert']).toBeUndefined();

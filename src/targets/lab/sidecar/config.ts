@@ -40,6 +40,8 @@ export interface SidecarConfig {
   /** Raw manifests of the scenario (Istio kinds, Gateway, VirtualService). */
   resources: unknown[];
   registry: RegistryHost[];
+  /** The decision log (append); the lab creates it writable for the sidecar's uid. Default: stdout. */
+  logFile?: string;
   /** Gateway mode: the ports the Gateway servers declare (plaintext HTTP listeners). */
   gatewayPorts?: number[];
 }

@@ -2,7 +2,7 @@
  * Everything a running sidecar knows, loaded once from its config: the model's parsed resources, the registry,
  * its certificates, and the decision log (one line per connection or request, with the model's reason and trace).
  */
-import { readFileSync } from 'node:fs';
+import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import {
   parseResources, type AuthorizationPolicy, type DestinationRule, type IstioResource, type PeerAuthentication, type ServiceEntry, type Sidecar,
@@ -71,7 +71,23 @@ export interface DecisionRecord {
   http?: { method: string; path: string; status?: number };
 }
 
+let logStream: WriteStream | NodeJS.WriteStream = process.stdout;
+
+/** Decision lines go straight to the lab's log file (not through the lab's pipe: one line per request adds up). */
+export function openDecisionLog(file: string | undefined): void {
+  if (file) logStream = createWriteStream(file, { flags: 'a' });
+}
+
 /** Human part first (`<time> <dir> <from> -> <to> <result>`), then ` | ` and the record as JSON for the lab to parse. */
 export function logDecision(r: DecisionRecord): void {
-  process.stdout.write(`${new Date().toISOString()} ${r.dir} ${r.from} -> ${r.to} ${r.result} | ${JSON.stringify(r)}\n`);
+  logStream.write(`${new Date().toISOString()} ${r.dir} ${r.from} -> ${r.to} ${r.result} | ${JSON.stringify(r)}\n`);
+}
+
+/** Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection: a proxy never forwards them (Envoy neither). */
+const HOP_BY_HOP = ['connection', 'keep-alive', 'proxy-connection', 'te', 'trailer', 'upgrade'];
+
+export function endToEndHeaders(headers: Record<string, string | string[] | undefined>): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) out[k] = v;
+  return out;
 }

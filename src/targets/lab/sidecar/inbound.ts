@@ -11,7 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { authorize, effectiveMtls, inboundTransport, type AuthzDecision } from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
-import { logDecision, type Context, type DecisionRecord } from './context.js';
+import { endToEndHeaders, logDecision, type Context, type DecisionRecord } from './context.js';
 import type { OriginalDestination } from './original-dst.js';
 import { clientHelloAlpn, peekFirstBytes } from './peek.js';
 
@@ -97,10 +97,10 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   // The sidecar owns this header: whatever the client sent is dropped, and on mTLS it describes the real peer.
   delete headers[XFCC];
   if (c.peer) headers[XFCC] = `By=${ctx.config.self.spiffe};Hash=${c.certHash ?? ''};Subject="";URI=${c.peer}`;
-  const up = request({ host: c.dst.address, port: c.dst.port, method: http.method, path, headers, agent: appAgent });
+  const up = request({ host: c.dst.address, port: c.dst.port, method: http.method, path, headers: endToEndHeaders(headers), agent: appAgent });
   up.on('response', (upRes) => {
     logDecision({ ...record, http: { method: http.method, path, status: upRes.statusCode } });
-    res.writeHead(upRes.statusCode ?? 502, upRes.rawHeaders);
+    res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
     upRes.pipe(res);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {

@@ -10,7 +10,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { parseArgs } from 'node:util';
 import type { SidecarConfig } from './config.js';
-import { loadContext, logDecision, type Context } from './context.js';
+import { loadContext, logDecision, openDecisionLog, type Context } from './context.js';
 import { handleInbound, inboundHttpServer } from './inbound.js';
 import { originalDestination } from './original-dst.js';
 import { handleOutbound, outboundHttpServer } from './outbound.js';
@@ -57,6 +57,7 @@ async function main(): Promise<void> {
   if (!values.config) throw new Error('--config <file> is required');
   const config = JSON.parse(readFileSync(values.config, 'utf8')) as SidecarConfig;
   const ctx = loadContext(config);
+  openDecisionLog(config.logFile);
   await Promise.all(config.mode === 'gateway' ? gatewayServers(ctx) : sidecarServers(ctx));
   process.on('SIGTERM', () => process.exit(0));
   process.stdout.write('ready\n');

@@ -11,7 +11,7 @@ import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate } f
 import { outboundDecision, type OutboundDecision } from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
 import type { RegistryHost } from './config.js';
-import { logDecision, type Context, type DecisionRecord, type Direction } from './context.js';
+import { endToEndHeaders, logDecision, type Context, type DecisionRecord, type Direction } from './context.js';
 import type { OriginalDestination } from './original-dst.js';
 import { portProtocol } from './registry.js';
 import { gatewayAccepts, routeFor, type RouteChoice } from './routes.js';
@@ -127,7 +127,8 @@ function agentFor(up: Upstream): HttpAgent {
   let a = agents.get(key);
   if (!a) {
     // Envoy pools upstream connections; so does the lab's sidecar (it keeps mTLS handshakes off the request path).
-    a = up.tls ? new HttpsAgent({ keepAlive: true, ...up.tls }) : new HttpAgent({ keepAlive: true });
+    // No TLS session resumption: every new connection proves its certificate again, as the inbound side requires.
+    a = up.tls ? new HttpsAgent({ keepAlive: true, maxCachedSessions: 0, ...up.tls }) : new HttpAgent({ keepAlive: true });
     agents.set(key, a);
   }
   return a;
@@ -184,10 +185,10 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
     return reply(res, 502, '');
   }
   const send = up.tls ? httpsRequest : httpRequest;
-  const upReq = send({ host: up.address, port: up.port, method: req.method, path: req.url, headers: req.headers, agent: agentFor(up) });
+  const upReq = send({ host: up.address, port: up.port, method: req.method, path: req.url, headers: endToEndHeaders(req.headers), agent: agentFor(up) });
   upReq.on('response', (upRes) => {
     logDecision({ ...record, http: { ...record.http, status: upRes.statusCode } });
-    res.writeHead(upRes.statusCode ?? 502, upRes.rawHeaders);
+    res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
     upRes.pipe(res);
   });
   upReq.on('error', (err: NodeJS.ErrnoException) => {
