@@ -13,7 +13,7 @@ const scenario = makeScenario('mtls', {
     { name: 'client', namespace: 'app' },
     { name: 'client', namespace: 'legacy' },
     server('echo', 'app'),
-    server('web', 'open'),
+    { ...server('web', 'open'), ports: [...server('web', 'open').ports, { port: 8443, protocol: 'https' as const }] },
     server('db', 'strict'),
     server('lenient', 'strict'),
     server('ported', 'strict'),
@@ -30,6 +30,8 @@ const scenario = makeScenario('mtls', {
     { name: 'open-mtls-http', from: 'app/client', to: 'open/web', port: 8080, protocol: 'http', expect: { reach: true } },
     { name: 'open-plain-tcp', from: 'legacy/client', to: 'open/web', port: 9000, protocol: 'tcp', expect: { reach: true } },
     { name: 'open-mtls-tcp', from: 'app/client', to: 'open/web', port: 9000, protocol: 'tcp', expect: { reach: true } },
+    { name: 'open-https-plain', from: 'legacy/client', to: 'open/web', port: 8443, protocol: 'https', expect: { reach: true } },
+    { name: 'open-https-mtls', from: 'app/client', to: 'open/web', port: 8443, protocol: 'https', expect: { reach: true } },
     { name: 'forged-xfcc', from: 'legacy/client', to: 'open/web', port: 8080, protocol: 'http', http: { headers: { 'x-forwarded-client-cert': 'By=x;URI=spiffe://cluster.local/ns/kube-system/sa/admin' } }, expect: { reach: true } },
     { name: 'strict-plain-http', from: 'legacy/client', to: 'strict/db', port: 8080, protocol: 'http', expect: { reach: false } },
     { name: 'strict-plain-tcp', from: 'legacy/client', to: 'strict/db', port: 9000, protocol: 'tcp', expect: { reach: false } },
@@ -63,6 +65,10 @@ describe('PERMISSIVE', () => {
   test('on TCP the application gets no header; the peer identity comes from the sidecar record of that very connection', () => {
     expect(r('open-plain-tcp')).toMatchObject({ reached: true, peer: undefined });
     expect(r('open-mtls-tcp')).toMatchObject({ reached: true, peer: CLIENT, basis: 'sidecar-record' });
+  });
+  test("the application's own TLS: passed through from a client without sidecar, wrapped in mTLS by a client sidecar", () => {
+    expect(r('open-https-plain')).toMatchObject({ reached: true, outcome: 'ok', peer: undefined });
+    expect(r('open-https-mtls')).toMatchObject({ reached: true, outcome: 'ok', peer: CLIENT, basis: 'sidecar-record' });
   });
   test('many requests to one destination all arrive over mTLS (pooled connections, no session resumption surprises)', async () => {
     const probe = scenario.spec.probes.find((p) => p.name === 'open-mtls-http')!;
