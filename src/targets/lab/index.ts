@@ -39,6 +39,8 @@ function findTool(name: string): boolean {
 export class LabTarget implements Target {
   readonly name = 'lab' as const;
   private readonly deployments = new Map<string, LabDeployment>();
+  /** Deploys still creating namespaces: teardown waits for them, or it would remove a lab that is still growing. */
+  private readonly pending = new Set<Promise<unknown>>();
   private readonly onSignal = (signal: NodeJS.Signals) => {
     void this.teardown().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
@@ -66,14 +68,18 @@ export class LabTarget implements Target {
       process.on('SIGTERM', this.onSignal);
     }
     let id: string | undefined;
+    const deploying = deployLab(scenario, policies, LAB_ISTIO_VERSION, (dep) => {
+      id = dep.id;
+      this.deployments.set(dep.id, dep);
+    });
+    this.pending.add(deploying);
     try {
-      return await deployLab(scenario, policies, LAB_ISTIO_VERSION, (dep) => {
-        id = dep.id;
-        this.deployments.set(dep.id, dep);
-      });
+      return await deploying;
     } catch (err) {
       if (id !== undefined) this.deployments.delete(id); // deployLab removed what it had created
       throw err;
+    } finally {
+      this.pending.delete(deploying);
     }
   }
 
@@ -117,6 +123,7 @@ export class LabTarget implements Target {
   }
 
   async teardown(): Promise<void> {
+    await Promise.allSettled([...this.pending]);
     for (const d of [...this.deployments.values()]) await this.undeploy(d);
   }
 
