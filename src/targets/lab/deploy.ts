@@ -59,10 +59,11 @@ function certificateRequests(plan: LabPlan): ServerCert[] {
 }
 
 /**
- * A sidecar is small and long-lived: a small young generation keeps its resident memory in the tens of MB (about
- * 37 MB of it is node's own binary, shared between all sidecars) at a few percent of CPU.
+ * A sidecar is small and long-lived. Its time goes to native code (TLS, sockets, the HTTP parser), so V8's lite mode
+ * (no optimizing compiler) costs no measurable CPU per request and, with a small young generation, keeps resident
+ * memory near 55 MB under load (about 37 MB of it node's own binary, shared by all sidecars) instead of 65-120 MB.
  */
-const SIDECAR_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=64'];
+const SIDECAR_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=64', '--lite-mode'];
 
 function meshCertificates(plan: LabPlan): MeshCert[] {
   return plan.hosts.flatMap((h) => {
