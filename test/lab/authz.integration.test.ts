@@ -18,6 +18,7 @@ const scenario = makeScenario('authz', {
   ],
   resources: [
     authz('shop', 'web', { ...sel('web'), action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['app'] } }] }] }),
+    authz('shop', 'web-audit', { ...sel('web'), action: 'AUDIT', rules: [{ from: [{ source: { namespaces: ['other'] } }] }] }),
     authz('shop', 'byprincipal', { ...sel('byprincipal'), rules: [{ from: [{ source: { principals: ['cluster.local/ns/other/sa/client'] } }] }] }),
     authz('shop', 'api-allow', { ...sel('api'), action: 'ALLOW', rules: [{ from: [{ source: { namespaces: ['app'] } }] }] }),
     authz('shop', 'api-deny', { ...sel('api'), action: 'DENY', rules: [{ to: [{ operation: { paths: ['/secret'] } }] }] }),
@@ -86,6 +87,16 @@ describe('ALLOW', () => {
     expect(r('get-public').reached).toBe(true);
     expect(r('post-public')).toMatchObject(DENIED_HTTP);
     expect(r('get-private')).toMatchObject(DENIED_HTTP);
+  });
+});
+
+describe('AUDIT', () => {
+  test('a matching AUDIT rule is logged and changes nothing; the log names the rule that decided', () => {
+    expect(r('ns-other')).toMatchObject(DENIED_HTTP);
+    const lines = (ran.d.pods.get('shop/web')?.sidecarLog?.() ?? '').split('\n');
+    const other = lines.find((l) => l.includes(' denied | ') && l.includes('"audited":["AuthorizationPolicy shop/web-audit rule 0"]'));
+    expect(other).toMatch(/denied: ALLOW policies apply \(AuthorizationPolicy shop\/web\) but none matches/);
+    expect(lines.some((l) => l.includes(' allowed | ') && l.includes('"policy":"AuthorizationPolicy shop/web rule 0"') && !l.includes('audited'))).toBe(true);
   });
 });
 

@@ -69,6 +69,11 @@ export interface DecisionRecord {
   upstream?: string;
   host?: string;
   http?: { method: string; path: string; status?: number };
+  /** The AuthorizationPolicy rule that decided (`AuthorizationPolicy ns/name rule N`), and AUDIT rules that matched. */
+  policy?: string;
+  audited?: string[];
+  /** PeerAuthentication mode applied to the port, and why. */
+  mtlsMode?: string;
 }
 
 let logStream: WriteStream | NodeJS.WriteStream = process.stdout;

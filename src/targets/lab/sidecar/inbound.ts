@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { Agent, createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import { connect, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { authorize, effectiveMtls, inboundTransport, type AuthzDecision } from '../../../model/index.js';
+import { authorize, effectiveMtls, formatRef, inboundTransport, type AuthzDecision, type PolicyMatch } from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
 import { endToEndHeaders, logDecision, type Context, type DecisionRecord } from './context.js';
 import type { OriginalDestination } from './original-dst.js';
@@ -26,14 +26,21 @@ interface Conn {
   from: string;
   peer?: string;
   certHash?: string;
+  mtlsMode: string;
   transport: 'mtls' | 'plaintext' | 'tls-passthrough';
 }
 
 const conns = new WeakMap<Socket, Conn>();
 const appAgent = new Agent({ keepAlive: true, localAddress: INBOUND_SOURCE });
 
-function decisionFields(d: AuthzDecision): Pick<DecisionRecord, 'result' | 'reason' | 'trace'> {
-  return { result: d.allowed ? 'allowed' : 'denied', reason: d.reason, trace: d.trace };
+const ruleName = (m: PolicyMatch) => `${formatRef(m.policy)} rule ${m.ruleIndex}`;
+
+function decisionFields(d: AuthzDecision): Pick<DecisionRecord, 'result' | 'reason' | 'trace' | 'policy' | 'audited'> {
+  return {
+    result: d.allowed ? 'allowed' : 'denied', reason: d.reason, trace: d.trace,
+    ...('matched' in d ? { policy: ruleName(d.matched) } : {}),
+    ...(d.audited.length ? { audited: d.audited.map(ruleName) } : {}),
+  };
 }
 
 function authorizeConn(ctx: Context, c: Conn, http?: { method: string; path: string; host: string; headers: Record<string, string> }): AuthzDecision {
@@ -48,7 +55,7 @@ function authorizeConn(ctx: Context, c: Conn, http?: { method: string; path: str
 
 function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
   const decision = authorizeConn(ctx, c);
-  const base = { dir: 'inbound' as const, from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, ...(c.peer ? { peer: c.peer } : {}) };
+  const base = { dir: 'inbound' as const, from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, mtlsMode: c.mtlsMode, ...(c.peer ? { peer: c.peer } : {}) };
   if (!decision.allowed) {
     logDecision({ ...base, ...decisionFields(decision) });
     // Istio's TCP RBAC filter closes an accepted connection it denies.
@@ -85,7 +92,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const http = { method: req.method ?? 'GET', path, host: (headers.host ?? '').replace(/:\d+$/, ''), headers };
   const decision = authorizeConn(ctx, c, http);
   const record: DecisionRecord = {
-    dir: 'inbound', from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, ...(c.peer ? { peer: c.peer } : {}),
+    dir: 'inbound', from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, mtlsMode: c.mtlsMode, ...(c.peer ? { peer: c.peer } : {}),
     ...decisionFields(decision), http: { method: http.method, path },
   };
   if (!decision.allowed) {
@@ -136,10 +143,10 @@ export async function handleInbound(ctx: Context, socket: Socket, dst: OriginalD
   const mtls = effectiveMtls({ namespace: self.namespace, labels: self.labels, port: dst.port }, ctx.peerAuthentications);
   const transport = inboundTransport(mtls.mode, meshTls ? 'mtls' : 'plaintext');
   if (transport.kind === 'reject') {
-    logDecision({ dir: 'inbound', from, to, result: 'rejected', reason: `${mtls.reason}; ${transport.reason}`, trace: mtls.trace, transport: 'plaintext' });
+    logDecision({ dir: 'inbound', from, to, result: 'rejected', reason: `${mtls.reason}; ${transport.reason}`, trace: mtls.trace, transport: 'plaintext', mtlsMode: mtls.mode });
     return void socket.destroy();
   }
-  const conn: Conn = { dst, clientIp, from, transport: first[0] === 0x16 ? 'tls-passthrough' : 'plaintext' };
+  const conn: Conn = { dst, clientIp, from, mtlsMode: mtls.mode, transport: first[0] === 0x16 ? 'tls-passthrough' : 'plaintext' };
   if (transport.kind === 'accept' && transport.transport === 'mtls') {
     const tls = new TLSSocket(socket, { isServer: true, secureContext: ctx.serverTls, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['istio-peer-exchange', 'istio'] });
     tls.on('error', (err) => {
