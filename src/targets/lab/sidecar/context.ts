@@ -96,3 +96,12 @@ export function endToEndHeaders(headers: Record<string, string | string[] | unde
   for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP_BY_HOP.includes(k)) out[k] = v;
   return out;
 }
+
+/**
+ * Pooled connections must be closed by the side that would otherwise reuse them, or a request sent just as the
+ * other side closes an idle connection fails (a spurious 503). So clients give up idle connections well before
+ * servers do: the probe agent's HTTP server closes after 5 s (node's default), so the sidecar drops idle
+ * connections to it after 2 s; sidecar-to-sidecar connections idle out at the client after 30 s and at the
+ * server after 120 s.
+ */
+export const IDLE = { toApplicationMs: 2_000, upstreamMs: 30_000, downstreamMs: 120_000 } as const;

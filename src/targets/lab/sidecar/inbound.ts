@@ -11,7 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { authorize, effectiveMtls, formatRef, inboundTransport, type AuthzDecision, type PolicyMatch } from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
-import { endToEndHeaders, logDecision, type Context, type DecisionRecord } from './context.js';
+import { endToEndHeaders, IDLE, logDecision, type Context, type DecisionRecord } from './context.js';
 import type { OriginalDestination } from './original-dst.js';
 import { clientHelloAlpn, peekFirstBytes } from './peek.js';
 
@@ -31,7 +31,7 @@ interface Conn {
 }
 
 const conns = new WeakMap<Socket, Conn>();
-const appAgent = new Agent({ keepAlive: true, localAddress: INBOUND_SOURCE });
+const appAgent = new Agent({ keepAlive: true, localAddress: INBOUND_SOURCE, timeout: IDLE.toApplicationMs });
 
 const ruleName = (m: PolicyMatch) => `${formatRef(m.policy)} rule ${m.ruleIndex}`;
 
@@ -122,6 +122,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
 
 export function inboundHttpServer(ctx: Context) {
   const server = createHttpServer((req, res) => onRequest(ctx, req, res));
+  server.keepAliveTimeout = IDLE.downstreamMs;
   server.on('clientError', (_err, socket) => socket.destroy());
   return server;
 }

@@ -60,6 +60,8 @@ async function main(): Promise<void> {
   openDecisionLog(config.logFile);
   await Promise.all(config.mode === 'gateway' ? gatewayServers(ctx) : sidecarServers(ctx));
   process.on('SIGTERM', () => process.exit(0));
+  // One broken connection must not take the pod's traffic down with it (Envoy does not crash per connection).
+  process.on('uncaughtException', (err) => process.stderr.write(`meshprobe-sidecar: ${err.stack ?? err.message}\n`));
   process.stdout.write('ready\n');
 }
 

@@ -11,7 +11,7 @@ import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate } f
 import { outboundDecision, type OutboundDecision } from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
 import type { RegistryHost } from './config.js';
-import { endToEndHeaders, logDecision, type Context, type DecisionRecord, type Direction } from './context.js';
+import { endToEndHeaders, IDLE, logDecision, type Context, type DecisionRecord, type Direction } from './context.js';
 import type { OriginalDestination } from './original-dst.js';
 import { portProtocol } from './registry.js';
 import { gatewayAccepts, routeFor, type RouteChoice } from './routes.js';
@@ -128,7 +128,8 @@ function agentFor(up: Upstream): HttpAgent {
   if (!a) {
     // Envoy pools upstream connections; so does the lab's sidecar (it keeps mTLS handshakes off the request path).
     // No TLS session resumption: every new connection proves its certificate again, as the inbound side requires.
-    a = up.tls ? new HttpsAgent({ keepAlive: true, maxCachedSessions: 0, ...up.tls }) : new HttpAgent({ keepAlive: true });
+    const pool = { keepAlive: true, timeout: IDLE.upstreamMs };
+    a = up.tls ? new HttpsAgent({ ...pool, maxCachedSessions: 0, ...up.tls }) : new HttpAgent(pool);
     agents.set(key, a);
   }
   return a;
@@ -202,6 +203,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
 
 export function outboundHttpServer(ctx: Context) {
   const server = createHttpServer((req, res) => onRequest(ctx, req, res));
+  server.keepAliveTimeout = IDLE.downstreamMs;
   server.on('clientError', (_err, socket) => socket.destroy());
   return server;
 }
