@@ -49,6 +49,10 @@ const scenario = makeScenario('egress', {
       },
     },
     {
+      apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'gateway-deny-flagged', namespace: 'istio-system' },
+      spec: { selector: { matchLabels: { istio: 'egressgateway' } }, action: 'DENY', rules: [{ when: [{ key: 'request.headers[x-deny]', values: ['yes'] }] }] },
+    },
+    {
       apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'egress-via-gateway-only', namespace: 'gated' },
       spec: { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'istio-system' } } }] }] },
     },
@@ -59,6 +63,7 @@ const scenario = makeScenario('egress', {
     { name: 'service-entry', from: 'app/client', to: 'api.partner.test', port: 80, protocol: 'http', expect: { reach: true } },
     { name: 'uid-1337-escape', from: 'app/client', to: 'blocked.example.test', port: 80, protocol: 'http', as: { user: 1337 }, expect: { reach: true } },
     { name: 'via-gateway', from: 'gated/client', to: 'cnn.example.test', port: 80, protocol: 'http', expect: { reach: true } },
+    { name: 'via-gateway-denied', from: 'gated/client', to: 'cnn.example.test', port: 80, protocol: 'http', http: { headers: { 'x-deny': 'yes' } }, expect: { reach: false } },
     { name: 'gated-1337-direct', from: 'gated/client', to: 'cnn.example.test', port: 80, protocol: 'http', as: { user: 1337 }, expect: { reach: false } },
     { name: 'gated-1337-unknown', from: 'gated/client', to: 'blocked.example.test', port: 80, protocol: 'http', as: { user: 1337 }, expect: { reach: false } },
     { name: 'originate-ca', from: 'app/client', to: 'untrusted-a.test', port: 80, protocol: 'http', expect: { reach: false } },
@@ -101,6 +106,9 @@ describe('egress gateway + NetworkPolicy', () => {
   test('the gateway path works: the external sees the egress gateway as its client', () => {
     expect(r('via-gateway')).toMatchObject({ reached: true, outcome: 'ok' });
     expect(ran.results.get('via-gateway')?.arrived[0]?.source.address).toBe(address('istio-system/istio-egressgateway'));
+  });
+  test('AuthorizationPolicy applies at the gateway: a DENY selecting istio: egressgateway answers 403 there', () => {
+    expect(r('via-gateway-denied')).toMatchObject({ reached: false, outcome: 'http-403', body: 'RBAC: access denied' });
   });
   test('uid 1337 no longer escapes: NetworkPolicy drops direct egress (timeout)', () => {
     expect(r('gated-1337-direct')).toMatchObject({ reached: false, outcome: 'timeout' });

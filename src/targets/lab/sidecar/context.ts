@@ -3,6 +3,7 @@
  * its certificates, and the decision log (one line per connection or request, with the model's reason and trace).
  */
 import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
+import type { ServerResponse } from 'node:http';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import {
   parseResources, type AuthorizationPolicy, type DestinationRule, type IstioResource, type PeerAuthentication, type ServiceEntry, type Sidecar,
@@ -105,3 +106,10 @@ export function endToEndHeaders(headers: Record<string, string | string[] | unde
  * server after 120 s.
  */
 export const IDLE = { toApplicationMs: 2_000, upstreamMs: 30_000, downstreamMs: 120_000 } as const;
+
+/** What Envoy's RBAC filter answers to a denied HTTP request. */
+export function replyRbacDenied(res: ServerResponse): void {
+  const body = 'RBAC: access denied';
+  res.writeHead(403, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), server: 'istio-envoy' });
+  res.end(body);
+}

@@ -11,7 +11,7 @@ import { connect, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { authorize, effectiveMtls, formatRef, inboundTransport, type AuthzDecision, type PolicyMatch } from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
-import { endToEndHeaders, IDLE, logDecision, type Context, type DecisionRecord } from './context.js';
+import { endToEndHeaders, IDLE, logDecision, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
 import type { OriginalDestination } from './original-dst.js';
 import { clientHelloAlpn, peekFirstBytes } from './peek.js';
 
@@ -97,9 +97,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   };
   if (!decision.allowed) {
     logDecision({ ...record, http: { ...http, status: 403 } });
-    const body = 'RBAC: access denied';
-    res.writeHead(403, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), server: 'istio-envoy' });
-    return void res.end(body);
+    return replyRbacDenied(res);
   }
   // The sidecar owns this header: whatever the client sent is dropped, and on mTLS it describes the real peer.
   delete headers[XFCC];

@@ -8,10 +8,10 @@ import { Agent as HttpAgent, createServer as createHttpServer, request as httpRe
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { connect, isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
-import { outboundDecision, type OutboundDecision } from '../../../model/index.js';
+import { authorize, outboundDecision, type OutboundDecision } from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
 import type { RegistryHost } from './config.js';
-import { endToEndHeaders, IDLE, logDecision, type Context, type DecisionRecord, type Direction } from './context.js';
+import { endToEndHeaders, IDLE, logDecision, replyRbacDenied, type Context, type DecisionRecord, type Direction } from './context.js';
 import type { OriginalDestination } from './original-dst.js';
 import { portProtocol } from './registry.js';
 import { gatewayAccepts, routeFor, type RouteChoice } from './routes.js';
@@ -161,6 +161,26 @@ function routeRequest(ctx: Context, host: string, port: number): { route?: Route
   return { missing: bound.length ? `no VirtualService bound to Gateway ${bound.map((g) => `${g.namespace}/${g.name}`).join(', ')} routes ${host}:${port}` : `no Gateway server accepts ${host}:${port}` };
 }
 
+/**
+ * A gateway is a workload too: AuthorizationPolicy (mesh-wide ones from the root namespace, or ones selecting
+ * `istio: egressgateway`) applies to the requests it receives; the sidecars reach it in plaintext, so no principal.
+ */
+function gatewayAuthorized(ctx: Context, req: IncomingMessage, c: OutConn, host: string, res: ServerResponse): boolean {
+  const self = ctx.config.self;
+  const headers: Record<string, string> = {};
+  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
+  const d = authorize({
+    destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
+    source: { ip: c.from.slice(0, c.from.lastIndexOf(':')) },
+    protocol: 'http',
+    http: { method: req.method ?? 'GET', path: req.url ?? '/', host, headers },
+  }, ctx.authorizationPolicies);
+  if (d.allowed) return true;
+  logDecision({ dir: 'gateway', from: c.from, to: `${c.dst.address}:${c.dst.port}`, host, result: 'denied', reason: d.reason, trace: d.trace });
+  replyRbacDenied(res);
+  return false;
+}
+
 function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
   const c = outConns.get(req.socket);
   if (!c) return void res.destroy();
@@ -169,6 +189,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const named = hostHeader ? ctx.registry.name(hostHeader, ctx.config.self.namespace) : undefined;
   const fallback = ctx.config.mode === 'gateway' ? undefined : ctx.registry.address(c.dst.address);
   const asked = named?.host ?? (hostHeader && !isIP(hostHeader) ? hostHeader : fallback?.host ?? c.dst.address);
+  if (dir === 'gateway' && !gatewayAuthorized(ctx, req, c, asked, res)) return;
   const { route, missing } = routeRequest(ctx, asked, c.dst.port);
   if (missing) {
     logDecision({ dir, from: c.from, to: `${c.dst.address}:${c.dst.port}`, host: asked, result: 'no-route', reason: `${missing}: 404` });
