@@ -20,7 +20,7 @@ export interface RegistryHost {
   labels: Record<string, string>;
   /** A sidecar (or the egress gateway proxy) is in front of it. */
   sidecar: boolean;
-  /** The egress gateway: auto mTLS does not apply to it (gateway pods carry no `security.istio.io/tlsMode` label). */
+  /** The egress gateway: auto mTLS does not apply to it (gateway pods carry no `security.istio.io/tlsMode` label, istio/istio#25536). */
   gateway?: boolean;
   spiffe?: string;
   ports: { port: number; protocol: PortProtocol }[];
