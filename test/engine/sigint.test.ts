@@ -13,15 +13,22 @@ import { build } from 'esbuild';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 
-function runAndInterrupt(argv: string[], afterMs: number): Promise<{ code: number | null; out: string }> {
+/** Runs argv and sends SIGINT after `afterMs`, or as soon as `ready()` holds (polled) when it is given. */
+function runAndInterrupt(argv: string[], afterMs: number, ready?: () => boolean): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
     let out = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
-    const timer = setTimeout(() => child.kill('SIGINT'), afterMs);
+    const started = Date.now();
+    const timer = setInterval(() => {
+      if (Date.now() - started >= afterMs || ready?.()) {
+        clearInterval(timer);
+        child.kill('SIGINT');
+      }
+    }, ready ? 100 : afterMs);
     child.on('exit', (code) => {
-      clearTimeout(timer);
+      clearInterval(timer);
       resolve({ code, out });
     });
   });
@@ -53,7 +60,7 @@ describe('SIGINT during meshprobe run', () => {
   }, 60_000);
 
   const labReady = process.getuid?.() === 0 && existsSync(join(ROOT, 'dist/targets/lab/index.js'));
-  (labReady ? it : it.skip)('on the lab leaves no network namespace behind', async () => {
+  (labReady ? it : it.skip)('on the lab leaves no network namespace behind and still writes the incomplete reports', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mp-sigint-lab-'));
     const netns = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('mp-')).map((l) => l.split(' ')[0]);
     const before = new Set(netns());
@@ -65,15 +72,23 @@ spec:
   namespaces: [{name: app}]
   workloads:
     - {name: server, namespace: app, ports: [{port: 8080, protocol: http}]}
-    - {name: client, namespace: app}
+    - {name: sigint-client, namespace: app}
   probes:
-    - {name: ok, from: app/client, to: app/server, port: 8080, protocol: http, expect: {reach: true}}
-    - {name: never, from: app/client, to: app/server, port: 8080, protocol: http, expect: {reach: false}}
+    - {name: ok, from: app/sigint-client, to: app/server, port: 8080, protocol: http, expect: {reach: true}}
+    - {name: never, from: app/sigint-client, to: app/server, port: 8080, protocol: http, expect: {reach: false}}
 `;
       for (const n of ['sig-a', 'sig-b', 'sig-c']) await writeFile(join(dir, `${n}.yaml`), yaml(n));
-      const { code } = await runAndInterrupt([join(ROOT, 'bin/meshprobe.js'), 'run', dir, '--settle-timeout', '10m', '--report-dir', join(dir, 'reports')], 6000);
+      const ours = () => netns().filter((n) => !before.has(n) && n.endsWith('-app-sigint-client'));
+      let deployed = 0;
+      const argv = [join(ROOT, 'bin/meshprobe.js'), 'run', dir, '--settle-timeout', '10m', '--report-dir', join(dir, 'reports')];
+      const { code } = await runAndInterrupt(argv, 30_000, () => (deployed = Math.max(deployed, ours().length)) >= 2);
+      expect(deployed).toBeGreaterThanOrEqual(2); // interrupted while labs were up, not before
       expect(code).toBe(130);
-      expect(netns().filter((n) => !before.has(n))).toEqual([]);
+      // Other labs may come and go meanwhile (parallel test files): this run's pods are the ones named sigint-client.
+      expect(ours()).toEqual([]);
+      const report = JSON.parse(await readFile(join(dir, 'reports', 'report.json'), 'utf8'));
+      expect(report).toMatchObject({ incomplete: true, exitStatus: 130 });
+      expect(await readFile(join(dir, 'reports', 'junit.xml'), 'utf8')).toContain('<property name="incomplete" value="true"/>');
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -36,8 +36,18 @@ function findTool(name: string): boolean {
   return false;
 }
 
+export interface LabTargetOptions {
+  /**
+   * Tear the labs down and exit on SIGINT/SIGTERM. Off by default: `run()` and the CLI own Ctrl-C (they stop
+   * probing, undeploy, write the reports marked incomplete, then exit 130). A program that drives a LabTarget
+   * by itself and has no handler of its own turns this on.
+   */
+  handleSignals?: boolean;
+}
+
 export class LabTarget implements Target {
   readonly name = 'lab' as const;
+  constructor(private readonly options: LabTargetOptions = {}) {}
   private readonly deployments = new Map<string, LabDeployment>();
   /** Deploys still creating namespaces: teardown waits for them, or it would remove a lab that is still growing. */
   private readonly pending = new Set<Promise<unknown>>();
@@ -63,7 +73,7 @@ export class LabTarget implements Target {
 
   async deploy(scenario: Scenario): Promise<Deployment> {
     const policies = checkScenario(scenario);
-    if (this.deployments.size === 0) {
+    if (this.options.handleSignals && this.deployments.size === 0) {
       process.on('SIGINT', this.onSignal);
       process.on('SIGTERM', this.onSignal);
     }
