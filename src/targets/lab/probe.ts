@@ -1,14 +1,18 @@
 /**
- * Running a batch of probe attempts from one source pod: one agent `call` per distinct (uid, bypass) in the
- * batch, then one control-socket query per destination for the nonces. A `bypass: flush-capture` call first
- * flushes the pod's nat table with the workload's own capabilities (it fails for real without NET_ADMIN); the
- * lab restores the capture rules right after that call, so later probes see the pod as deployed.
+ * Running a batch of probe attempts from one source pod, then one control-socket query per destination for the
+ * nonces. Probes sent as the workload itself go through the pod's running agent (its control socket `call`):
+ * the agent already runs in the pod's namespace as the workload's uid with its capabilities, so no process is
+ * started per batch. Probes `as` another uid start one agent `call` as that uid. A `bypass: flush-capture`
+ * call first flushes the pod's nat table with the workload's own capabilities (it fails for real without
+ * NET_ADMIN); the lab restores the capture rules right after that call, so later probes see the pod as
+ * deployed, and no other probe of the deployment runs while the rules are gone (gate.ts).
  */
-import { queryObservations } from '../../probe/control.js';
+import { callViaControl, queryObservations } from '../../probe/control.js';
 import type { Observation, ProbeRequest, ProbeResult } from '../../probe/types.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
 import { agentBundle } from './bundles.js';
 import type { LabDeployment, PodRuntime } from './deploy.js';
+import { Gate } from './gate.js';
 import { serviceName } from './plan.js';
 import { runInPod } from './processes.js';
 import { applyNat } from './topology.js';
@@ -16,6 +20,15 @@ import { applyNat } from './topology.js';
 export const CONNECT_TIMEOUT_MS = 2_000;
 export const TOTAL_TIMEOUT_MS = 5_000;
 const CONCURRENCY = 16;
+/** The running agent serves many sources' batches at once; its sockets are cheap, a process is not. */
+const AGENT_CONCURRENCY = 64;
+const gates = new WeakMap<LabDeployment, Gate>();
+
+function gateOf(d: LabDeployment): Gate {
+  let g = gates.get(d);
+  if (!g) gates.set(d, (g = new Gate()));
+  return g;
+}
 
 function request(d: LabDeployment, a: ProbeAttempt): ProbeRequest {
   const dest = d.pods.get(a.probe.to);
@@ -44,6 +57,7 @@ function parseResults(stdout: string): Map<string, ProbeResult> {
 
 async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: boolean, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
   const requests = attempts.map((a) => request(d, a));
+  if (!flush && uid === src.host.uid) return callThroughAgent(src, requests);
   const agentArgv = [process.execPath, agentBundle(), 'call', '--concurrency', String(CONCURRENCY)];
   const argv = flush ? ['sh', '-c', 'iptables -t nat -F && exec "$@"', 'flush-capture', ...agentArgv] : agentArgv;
   const timeout = TOTAL_TIMEOUT_MS * Math.ceil(requests.length / CONCURRENCY) + 10_000;
@@ -57,6 +71,16 @@ async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: 
     return results;
   } finally {
     if (flush && src.captureRestore) await applyNat(src.host.netns, src.captureRestore);
+  }
+}
+
+async function callThroughAgent(src: PodRuntime, requests: ProbeRequest[]): Promise<Map<string, ProbeResult>> {
+  const timeoutMs = TOTAL_TIMEOUT_MS * Math.ceil(requests.length / AGENT_CONCURRENCY) + 10_000;
+  try {
+    const results = await callViaControl(src.control, requests, { concurrency: AGENT_CONCURRENCY, timeoutMs });
+    return new Map(results.map((r) => [r.nonce, r]));
+  } catch (err) {
+    throw new TargetError(`the probe agent of ${src.host.key} could not run the probes: ${(err as Error).message}`);
   }
 }
 
@@ -99,8 +123,13 @@ async function runBatch(d: LabDeployment, src: PodRuntime, batch: ProbeAttempt[]
   const ordered = [...groups].sort(([a], [b]) => Number(a.endsWith('/flush-capture')) - Number(b.endsWith('/flush-capture')));
   const plain = ordered.filter(([k]) => !k.endsWith('/flush-capture'));
   const flushes = ordered.filter(([k]) => k.endsWith('/flush-capture'));
-  await Promise.all(plain.map(async ([k, as]) => (await callGroup(d, src, Number(k.split('/')[0]), false, as)).forEach((v, n) => results.set(n, v))));
-  for (const [k, as] of flushes) (await callGroup(d, src, Number(k.split('/')[0]), true, as)).forEach((v, n) => results.set(n, v));
+  const gate = gateOf(d);
+  await gate.shared(() =>
+    Promise.all(plain.map(async ([k, as]) => (await callGroup(d, src, Number(k.split('/')[0]), false, as)).forEach((v, n) => results.set(n, v)))),
+  );
+  for (const [k, as] of flushes) {
+    await gate.alone(async () => (await callGroup(d, src, Number(k.split('/')[0]), true, as)).forEach((v, n) => results.set(n, v)));
+  }
   const arrived = await arrivals(d, batch);
   return batch.map((a) => {
     const client = results.get(a.nonce);
