@@ -15,11 +15,13 @@ import type { LabDeployment, PodRuntime } from './deploy.js';
 import { Gate } from './gate.js';
 import { serviceName } from './plan.js';
 import { runInPod } from './processes.js';
+import { INBOUND_SOURCE } from './sidecar/config.js';
 import { applyNat } from './topology.js';
 
 export const CONNECT_TIMEOUT_MS = 2_000;
 export const TOTAL_TIMEOUT_MS = 5_000;
 const CONCURRENCY = 16;
+const RECORD_WAITS = 25;
 /** The running agent serves many sources' batches at once; its sockets are cheap, a process is not. */
 const AGENT_CONCURRENCY = 64;
 const gates = new WeakMap<LabDeployment, Gate>();
@@ -112,6 +114,21 @@ function withSidecarPeer(dest: PodRuntime | undefined, observations: Observation
   });
 }
 
+/** Observations that went through a sidecar's TCP path, whose record the sidecar writes asynchronously. */
+function awaitingRecord(dest: PodRuntime | undefined, o: Observation): boolean {
+  return !!dest?.sidecarRecords && o.protocol !== 'http' && o.source.address === INBOUND_SOURCE && !(o.peer && o.peer.basis !== 'header-unverified')
+    && dest.sidecarRecords.inboundVia(o.source.address, o.source.port) === undefined;
+}
+
+/** The sidecar's log write can trail the application's answer by a moment under load: wait for it, briefly. */
+async function recordsCaughtUp(d: LabDeployment, batch: ProbeAttempt[], arrived: Map<string, Observation[] | undefined>): Promise<void> {
+  for (let i = 0; i < RECORD_WAITS; i++) {
+    const lagging = batch.some((a) => (arrived.get(a.nonce) ?? []).some((o) => awaitingRecord(d.pods.get(a.probe.to), o)));
+    if (!lagging) return;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
 async function runBatch(d: LabDeployment, src: PodRuntime, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
   const groups = new Map<string, ProbeAttempt[]>();
   for (const a of batch) {
@@ -131,6 +148,7 @@ async function runBatch(d: LabDeployment, src: PodRuntime, batch: ProbeAttempt[]
     await gate.alone(async () => (await callGroup(d, src, Number(k.split('/')[0]), true, as)).forEach((v, n) => results.set(n, v)));
   }
   const arrived = await arrivals(d, batch);
+  await recordsCaughtUp(d, batch, arrived);
   return batch.map((a) => {
     const client = results.get(a.nonce);
     if (!client) throw new TargetError(`the probe client in ${src.host.key} returned no result for probe ${a.probe.name}`);

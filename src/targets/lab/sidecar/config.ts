@@ -5,6 +5,9 @@
  */
 import type { OutboundTrafficPolicyMode } from '../../../model/index.js';
 
+/** Envoy's inbound passthrough source address; ISTIO_OUTPUT returns it unredirected (`-o lo -s 127.0.0.6/32`). */
+export const INBOUND_SOURCE = '127.0.0.6';
+
 export type PortProtocol = 'tcp' | 'udp' | 'http' | 'https';
 
 export interface RegistryHost {

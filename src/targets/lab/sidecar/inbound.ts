@@ -11,12 +11,11 @@ import { connect, type Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { authorize, effectiveMtls, formatRef, inboundTransport, type AuthzDecision, type PolicyMatch } from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
+import { INBOUND_SOURCE } from './config.js';
 import { endToEndHeaders, IDLE, logDecision, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
 import type { OriginalDestination } from './original-dst.js';
 import { clientHelloAlpn, peekFirstBytes } from './peek.js';
 
-/** Envoy's inbound passthrough source address; ISTIO_OUTPUT returns it unredirected (`-o lo -s 127.0.0.6/32`). */
-export const INBOUND_SOURCE = '127.0.0.6';
 const CONNECT_TIMEOUT_MS = 10_000;
 const XFCC = 'x-forwarded-client-cert';
 
