@@ -1,0 +1,64 @@
+/**
+ * The built-in suite must be able to fail: each lab-capable scenario, with its key policy line removed or
+ * inverted (MUTATIONS), runs on the lab and must come out FAIL — a stable mismatch, not ERROR. The mutated
+ * scenarios run in one `run()` (several deployed at once) with one observation per probe. Needs root.
+ */
+import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { run } from '../../src/engine/run.js';
+import type { RunResult } from '../../src/engine/types.js';
+import type { ScenarioInput } from '../../src/scenario/schema.js';
+import { MUTATIONS } from './mutations.js';
+import { labCapable, suiteFiles, writeTemp } from './suite.js';
+
+const files = suiteFiles();
+const capable = files.filter((f) => labCapable(f.scenario)).map((f) => f.scenario.metadata.name).sort();
+
+function mutated(): ScenarioInput[] {
+  return files
+    .filter((f) => labCapable(f.scenario))
+    .map((f) => {
+      const copy = structuredClone(f.scenario);
+      MUTATIONS[copy.metadata.name]?.apply(copy);
+      return copy;
+    });
+}
+
+describe('mutation table', () => {
+  test('covers every lab-capable scenario of the suite and nothing else', () => {
+    expect(capable.length).toBeGreaterThanOrEqual(14);
+    expect(Object.keys(MUTATIONS).sort()).toEqual(capable);
+  });
+
+  test('every mutation changes its scenario', () => {
+    for (const s of mutated()) {
+      const original = files.find((f) => f.scenario.metadata.name === s.metadata.name)?.scenario;
+      expect({ name: s.metadata.name, changed: JSON.stringify(s) !== JSON.stringify(original) }).toEqual({ name: s.metadata.name, changed: true });
+    }
+  });
+});
+
+describe('mutated suite on the lab', () => {
+  let result: RunResult;
+  let remove = () => {};
+
+  beforeAll(async () => {
+    const temp = writeTemp(mutated());
+    remove = temp.remove;
+    result = await run({ paths: [temp.dir], target: 'lab', consecutive: 1, settleTimeoutMs: 300, parallel: 4 });
+  }, 240_000);
+
+  afterAll(() => remove());
+
+  test('nothing was invalid and every mutated scenario ran', () => {
+    expect(result.inputErrors).toEqual([]);
+    expect(result.scenarios.map((s) => s.name).sort()).toEqual(capable);
+  });
+
+  test.each(Object.entries(MUTATIONS))('%s FAILs when mutated', (name, mutation) => {
+    const s = result.scenarios.find((x) => x.name === name);
+    const failed = s?.probes.filter((p) => p.verdict === 'FAIL').map((p) => p.name) ?? [];
+    expect({ scenario: name, mutation: mutation.what, verdict: s?.verdict, errors: s?.probes.filter((p) => p.verdict === 'ERROR').map((p) => `${p.name}: ${p.reason}`) })
+      .toEqual({ scenario: name, mutation: mutation.what, verdict: 'FAIL', errors: [] });
+    expect(failed.length).toBeGreaterThan(0);
+  });
+});

@@ -1,0 +1,97 @@
+/**
+ * One mutation per lab-capable scenario of the built-in suite: the scenario's key policy line removed or inverted,
+ * the way a wrong configuration (or a wrong claim) would look. Each must turn the scenario into a FAIL — a suite
+ * that stays green under these edits proves nothing. Mutations edit the parsed YAML in place.
+ */
+import type { ScenarioInput } from '../../src/scenario/schema.js';
+
+type Spec = ScenarioInput['spec'];
+type Resource = NonNullable<Spec['resources']>[number];
+export type Mutation = { what: string; apply: (s: ScenarioInput) => void };
+
+/** A raw manifest seen through the fields a mutation edits (resources are loose objects in the schema). */
+function view<T>(r: Resource | undefined): T | undefined {
+  return r as unknown as T | undefined;
+}
+
+function resources(s: ScenarioInput): Resource[] {
+  return s.spec.resources ?? [];
+}
+
+/** Removes every resource of that kind; throws when there is none, so a stale mutation cannot silently no-op. */
+function dropKind(kind: string): (s: ScenarioInput) => void {
+  return (s) => {
+    const before = resources(s).length;
+    s.spec.resources = resources(s).filter((r) => r.kind !== kind);
+    if (s.spec.resources.length === before) throw new Error(`${s.metadata.name}: no ${kind} to remove`);
+  };
+}
+
+function setPeerAuthMode(mode: string): (s: ScenarioInput) => void {
+  return (s) => {
+    const pas = resources(s).filter((r) => r.kind === 'PeerAuthentication');
+    if (pas.length === 0) throw new Error(`${s.metadata.name}: no PeerAuthentication`);
+    for (const pa of pas) view<{ spec: { mtls: { mode: string } } }>(pa)!.spec.mtls.mode = mode;
+  };
+}
+
+function removeAnnotation(workload: string, key: string): (s: ScenarioInput) => void {
+  return (s) => {
+    const w = s.spec.workloads.find((x) => `${x.namespace}/${x.name}` === workload);
+    if (!w?.annotations?.[key]) throw new Error(`${s.metadata.name}: ${workload} has no ${key}`);
+    delete w.annotations[key];
+  };
+}
+
+function addResource(resource: Resource): (s: ScenarioInput) => void {
+  return (s) => {
+    s.spec.resources = [...resources(s), resource];
+  };
+}
+
+const strictNamespace = (namespace: string): Resource => ({
+  apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'mutation-strict', namespace }, spec: { mtls: { mode: 'STRICT' } },
+});
+
+export const MUTATIONS: Record<string, Mutation> = {
+  'permissive-accepts-both': { what: 'the default PERMISSIVE replaced by a namespace-wide STRICT', apply: addResource(strictNamespace('app')) },
+  'strict-accepts-only-mtls': { what: 'STRICT → PERMISSIVE', apply: setPeerAuthMode('PERMISSIVE') },
+  'mtls-authenticates-not-authorizes': {
+    what: 'an AuthorizationPolicy added: only app/frontend is authorized',
+    apply: addResource({
+      apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'frontend-only', namespace: 'app' },
+      spec: { action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/app/sa/frontend'] } }] }] },
+    }),
+  },
+  'authz-only-app-namespace': { what: 'AuthorizationPolicy deleted', apply: dropKind('AuthorizationPolicy') },
+  'udp-not-captured': { what: 'allow-nothing AuthorizationPolicy deleted', apply: dropKind('AuthorizationPolicy') },
+  'icmp-not-captured': { what: 'allow-nothing AuthorizationPolicy deleted', apply: dropKind('AuthorizationPolicy') },
+  'exclude-inbound-ports': { what: 'excludeInboundPorts annotation removed', apply: removeAnnotation('app/server', 'traffic.sidecar.istio.io/excludeInboundPorts') },
+  'exclude-outbound-ports': { what: 'excludeOutboundPorts annotation removed', apply: removeAnnotation('app/client', 'traffic.sidecar.istio.io/excludeOutboundPorts') },
+  'app-bypasses-own-sidecar': {
+    what: 'Sidecar outboundTrafficPolicy REGISTRY_ONLY → ALLOW_ANY',
+    apply: (s) => {
+      const sc = view<{ spec: { outboundTrafficPolicy: { mode: string } } }>(resources(s).find((r) => r.kind === 'Sidecar'));
+      if (!sc) throw new Error(`${s.metadata.name}: no Sidecar`);
+      sc.spec.outboundTrafficPolicy.mode = 'ALLOW_ANY';
+    },
+  },
+  'cannot-bypass-another-pods-sidecar': { what: 'AuthorizationPolicy deleted', apply: dropKind('AuthorizationPolicy') },
+  'networkpolicy-defense-in-depth': { what: 'NetworkPolicy dropped', apply: dropKind('NetworkPolicy') },
+  'registry-only-not-a-boundary': {
+    what: 'mesh REGISTRY_ONLY → ALLOW_ANY',
+    apply: (s) => {
+      s.spec.mesh = { ...s.spec.mesh, outboundTrafficPolicy: 'ALLOW_ANY' };
+    },
+  },
+  'egress-gateway-with-networkpolicy': { what: 'NetworkPolicy dropped', apply: dropKind('NetworkPolicy') },
+  'tls-origination-verification': {
+    what: 'insecureSkipVerify removed (the forged certificate is then verified and refused)',
+    apply: (s) => {
+      const dr = view<{ spec: { trafficPolicy: { portLevelSettings: { tls: Record<string, unknown> }[] } } }>(resources(s).find((r) => r.metadata.name === 'forged-skip'));
+      const tls = dr?.spec.trafficPolicy.portLevelSettings[0]?.tls;
+      if (!tls || !('insecureSkipVerify' in tls)) throw new Error(`${s.metadata.name}: no insecureSkipVerify on forged-skip`);
+      delete tls.insecureSkipVerify;
+    },
+  },
+};
