@@ -29,6 +29,15 @@ describe('mutation table', () => {
     expect(Object.keys(MUTATIONS).sort()).toEqual(capable);
   });
 
+  test('names only probes that exist in its scenario', () => {
+    for (const f of files.filter((x) => labCapable(x.scenario))) {
+      const probes = f.scenario.spec.probes.map((p) => p.name);
+      const fails = MUTATIONS[f.scenario.metadata.name]?.fails ?? [];
+      expect({ scenario: f.scenario.metadata.name, unknown: fails.filter((n) => !probes.includes(n)), none: fails.length === 0 })
+        .toEqual({ scenario: f.scenario.metadata.name, unknown: [], none: false });
+    }
+  });
+
   test('every mutation changes its scenario', () => {
     for (const s of mutated()) {
       const original = files.find((f) => f.scenario.metadata.name === s.metadata.name)?.scenario;
@@ -56,9 +65,9 @@ describe('mutated suite on the lab', () => {
 
   test.each(Object.entries(MUTATIONS))('%s FAILs when mutated', (name, mutation) => {
     const s = result.scenarios.find((x) => x.name === name);
-    const failed = s?.probes.filter((p) => p.verdict === 'FAIL').map((p) => p.name) ?? [];
-    expect({ scenario: name, mutation: mutation.what, verdict: s?.verdict, errors: s?.probes.filter((p) => p.verdict === 'ERROR').map((p) => `${p.name}: ${p.reason}`) })
-      .toEqual({ scenario: name, mutation: mutation.what, verdict: 'FAIL', errors: [] });
-    expect(failed.length).toBeGreaterThan(0);
+    const failed = s?.probes.filter((p) => p.verdict === 'FAIL').map((p) => p.name).sort() ?? [];
+    const errors = s?.probes.filter((p) => p.verdict === 'ERROR' || p.verdict === 'FLAKY').map((p) => `${p.name}: ${p.verdict} ${p.reason}`);
+    expect({ scenario: name, mutation: mutation.what, verdict: s?.verdict, failed, errors })
+      .toEqual({ scenario: name, mutation: mutation.what, verdict: 'FAIL', failed: [...mutation.fails].sort(), errors: [] });
   });
 });
