@@ -62,7 +62,7 @@ describe('meshprobe list', () => {
   });
 
   it('prints JSON with --json, and exits 2 (errors on stderr) when something is invalid', () => {
-    const r = meshprobe('list', '--json', 'scenarios', 'test/fixtures/scenarios/invalid/bad-enum.yaml');
+    const r = meshprobe('list', '--json', 'scenarios/examples', 'test/fixtures/scenarios/invalid/bad-enum.yaml');
     expect(r.status).toBe(2);
     const entries = JSON.parse(r.stdout) as Array<{ name: string; tags: string[]; targets: string[]; claim: string }>;
     expect(entries.map((e) => [e.name, e.tags, e.targets])).toEqual([

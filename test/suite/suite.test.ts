@@ -11,9 +11,12 @@ import type { RunResult } from '../../src/engine/types.js';
 import { labCapable, SUITE_DIR, suiteFiles } from './suite.js';
 
 const files = suiteFiles();
-/** Istio's page as given to the project; outside the repository, so the quote check runs where it is present. */
-const PAGE_PATH = process.env.MESHPROBE_BEST_PRACTICES_PAGE ?? '/work/shared/reference/istio-security-best-practices.md';
-const havePage = existsSync(PAGE_PATH);
+/**
+ * A copy of Istio's "Security Best Practices" page (Markdown source). It is not part of this repository, so the
+ * quote check runs where MESHPROBE_BEST_PRACTICES_PAGE points at one.
+ */
+const PAGE_PATH = process.env.MESHPROBE_BEST_PRACTICES_PAGE ?? '';
+const havePage = PAGE_PATH !== '' && existsSync(PAGE_PATH);
 /** The page without link targets and markup, whitespace collapsed: the form a quoted claim is compared against. */
 const pageText = havePage ? readFileSync(PAGE_PATH, 'utf8').replace(/\]\([^)]*\)/g, ']').replace(/[[\]]/g, '').replace(/\s+/g, ' ') : '';
 

@@ -35,8 +35,14 @@ export function podCommand(netns: string, id: Identity, argv: string[]): string[
   return ['netns', 'exec', netns, ...setprivArgs(id), ...argv];
 }
 
+/**
+ * How long a pod's agent or sidecar may take to report ready. Start-up is ~0.2 s on an idle machine; the margin is
+ * for a loaded one (many labs deploying at once on two cores), where a short limit turned slowness into ERRORs.
+ */
+export const READY_TIMEOUT_MS = 30_000;
+
 /** Starts a long-running process and resolves once it printed `ready`; its output goes to `logFile`. */
-export function startReady(name: string, netns: string, id: Identity, argv: string[], logFile: string, timeoutMs = 10_000): Promise<ChildProcess> {
+export function startReady(name: string, netns: string, id: Identity, argv: string[], logFile: string, timeoutMs = READY_TIMEOUT_MS): Promise<ChildProcess> {
   const log = openSync(logFile, 'a');
   const child = spawn('ip', podCommand(netns, id, argv), { stdio: ['ignore', 'pipe', log] });
   closeSync(log);
