@@ -9,6 +9,7 @@ import { isIP, type Socket } from 'node:net';
 import type { ConnectionOptions } from 'node:tls';
 import { Attempt } from './attempt.js';
 import { classifyError, classifyHttp, type SocketError } from './classify.js';
+import { cachedLookup } from './lookup.js';
 import type { Outcome, ProbeRequest, ProbeResult } from './types.js';
 
 export const NONCE_HEADER = 'x-meshprobe-nonce';
@@ -49,6 +50,7 @@ function requestOptions(request: ProbeRequest): RequestOptions {
     path: h.path ?? '/',
     headers: { ...h.headers, [NONCE_HEADER]: request.nonce },
     agent: false,
+    lookup: cachedLookup,
   };
   return request.protocol === 'https' ? { ...base, ...tlsOptions(request) } : base;
 }

@@ -4,6 +4,7 @@
 import { connect } from 'node:net';
 import { Attempt } from './attempt.js';
 import { classifyError, classifyReply, type SocketError } from './classify.js';
+import { cachedLookup } from './lookup.js';
 import type { Outcome, ProbeRequest, ProbeResult } from './types.js';
 
 export const TCP_GREETING = 'MESHPROBE';
@@ -16,7 +17,7 @@ export function probeTcp(request: ProbeRequest): Promise<ProbeResult> {
     let connected = false;
     let done = false;
     const chunks: Buffer[] = [];
-    const socket = connect({ host: request.host, port: request.port ?? 0 });
+    const socket = connect({ host: request.host, port: request.port ?? 0, lookup: cachedLookup });
     socket.setNoDelay(true);
 
     const finish = (outcome: Outcome) => {

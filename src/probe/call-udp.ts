@@ -8,13 +8,14 @@ import { isIPv6 } from 'node:net';
 import { Attempt } from './attempt.js';
 import { classifyError, classifyReply, type SocketError } from './classify.js';
 import { TCP_GREETING } from './call-tcp.js';
+import { cachedLookupOne } from './lookup.js';
 import type { Outcome, ProbeRequest, ProbeResult } from './types.js';
 
 export function probeUdp(request: ProbeRequest): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const attempt = new Attempt(request);
     let done = false;
-    const socket = createSocket(isIPv6(request.host) ? 'udp6' : 'udp4');
+    const socket = createSocket({ type: isIPv6(request.host) ? 'udp6' : 'udp4', lookup: cachedLookupOne });
 
     const finish = (outcome: Outcome) => {
       if (done) return;

@@ -113,7 +113,7 @@ function listen(p: ListenPort, config: ServeConfig, store: ObservationStore): Pr
   const record = recorder(config);
   switch (p.protocol) {
     case 'tcp':
-      return listenStream(createTcpServer(tcpHandler(record, store)), p);
+      return listenStream(createTcpServer({ noDelay: true }, tcpHandler(record, store)), p);
     case 'http':
       return listenStream(createHttpServer(httpHandler(record, store, config, 'http')), p);
     case 'https': {

@@ -60,7 +60,7 @@ function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
     // Istio's TCP RBAC filter closes an accepted connection it denies.
     return void stream.destroy();
   }
-  const upstream = connect({ host: c.dst.address, port: c.dst.port, localAddress: INBOUND_SOURCE });
+  const upstream = connect({ host: c.dst.address, port: c.dst.port, localAddress: INBOUND_SOURCE, noDelay: true });
   upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error('connect timeout')));
   upstream.once('connect', () => {
     upstream.setTimeout(0);

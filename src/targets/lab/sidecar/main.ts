@@ -40,16 +40,16 @@ function sidecarServers(ctx: Context): Promise<void>[] {
     else handleOutbound(ctx, socket, dst, outHttp);
   };
   return [
-    listen(createServer(accept('outbound')), OUTBOUND_PORT),
+    listen(createServer({ noDelay: true }, accept('outbound')), OUTBOUND_PORT),
     // Inbound connections are accepted paused so their first bytes can be peeked (TLS or not) without consuming them.
-    listen(createServer({ pauseOnConnect: true }, accept('inbound')), INBOUND_PORT),
+    listen(createServer({ pauseOnConnect: true, noDelay: true }, accept('inbound')), INBOUND_PORT),
   ];
 }
 
 function gatewayServers(ctx: Context): Promise<void>[] {
   const http = outboundHttpServer(ctx);
   return (ctx.config.gatewayPorts ?? []).map((port) =>
-    listen(createServer((socket) => handleOutbound(ctx, socket, { address: ctx.config.self.address, port }, http)), port));
+    listen(createServer({ noDelay: true }, (socket) => handleOutbound(ctx, socket, { address: ctx.config.self.address, port }, http)), port));
 }
 
 async function main(): Promise<void> {
