@@ -43,7 +43,8 @@ describe('run with a scripted target', () => {
   });
 
   it('converges: early mismatches while policy propagates, then PASS; every attempt kept', async () => {
-    const { result } = await runFake([denyScenario()], { script: { denied: [step.ok(), step.ok(), step.eof()] } }, { settleTimeoutMs: 5000 });
+    // Each target call takes 5 ms, so the second round starts measurably after the first.
+    const { result } = await runFake([denyScenario()], { script: { denied: [step.ok(), step.ok(), step.eof()] }, probeDelayMs: 5 }, { settleTimeoutMs: 5000 });
     const denied = result.scenarios[0].probes[1];
     expect(denied.verdict).toBe('PASS');
     expect(denied.attempts.map((a) => a.phase)).toEqual(['settle', 'settle', 'settle', 'confirm', 'confirm']);
