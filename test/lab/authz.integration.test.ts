@@ -3,9 +3,9 @@
  * ALLOW, allow-nothing, HTTP path/method rules, and HTTP-only fields on a TCP port (ALLOW: the rule never matches;
  * DENY: the fields are ignored and the rule gets broader). Needs root.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { labLeftovers, makeScenario } from './helpers.js';
-import { authz, deployAndProbe, seen, server, type Ran } from './mesh-helpers.js';
+import { describe, expect, test } from '@jest/globals';
+import { makeScenario } from './helpers.js';
+import { authz, deployedLab, seen, server } from './mesh-helpers.js';
 
 const sel = (app: string) => ({ selector: { matchLabels: { app } } });
 const scenario = makeScenario('authz', {
@@ -50,23 +50,14 @@ const scenario = makeScenario('authz', {
   ],
 });
 
-let ran: Ran;
-const r = (name: string) => seen(ran.results.get(name));
+const lab = deployedLab(scenario);
+const r = (name: string) => seen(lab.ran.results.get(name));
 const DENIED_HTTP = { reached: false, outcome: 'http-403', body: 'RBAC: access denied', server: 'istio-envoy' };
 const closed = (name: string) => {
   expect(r(name).reached).toBe(false);
   expect(['reset', 'eof']).toContain(r(name).outcome);
 };
 
-beforeAll(async () => {
-  ran = await deployAndProbe(scenario);
-}, 60_000);
-
-afterAll(async () => {
-  const id = ran?.d.labId;
-  await ran?.target.teardown();
-  if (id) expect(labLeftovers(id)).toEqual([]);
-});
 
 describe('ALLOW', () => {
   test('by namespace: app gets in; another namespace and a plaintext client get 403 from the sidecar', () => {
@@ -93,7 +84,7 @@ describe('ALLOW', () => {
 describe('AUDIT', () => {
   test('a matching AUDIT rule is logged and changes nothing; the log names the rule that decided', () => {
     expect(r('ns-other')).toMatchObject(DENIED_HTTP);
-    const lines = (ran.d.pods.get('shop/web')?.sidecarLog?.() ?? '').split('\n');
+    const lines = (lab.ran.d.pods.get('shop/web')?.sidecarLog?.() ?? '').split('\n');
     const other = lines.find((l) => l.includes(' denied | ') && l.includes('"audited":["AuthorizationPolicy shop/web-audit rule 0"]'));
     expect(other).toMatch(/denied: ALLOW policies apply \(AuthorizationPolicy shop\/web\) but none matches/);
     expect(lines.some((l) => l.includes(' allowed | ') && l.includes('"policy":"AuthorizationPolicy shop/web rule 0"') && !l.includes('audited'))).toBe(true);
@@ -118,7 +109,7 @@ describe('HTTP-only fields on a TCP port', () => {
     expect(r('http-only-deny-tcp-other').reached).toBe(true);
   });
   test('the decision log names the policy and the ignored field', () => {
-    const log = ran.d.pods.get('shop/tcpdeny')?.sidecarLog?.() ?? '';
+    const log = lab.ran.d.pods.get('shop/tcpdeny')?.sidecarLog?.() ?? '';
     expect(log).toMatch(/inbound .*:9000 denied \| .*denied by AuthorizationPolicy shop\/tcpdeny rule 0 \(HTTP-only to\[0\]\.operation\.methods ignored on TCP\)/);
   });
 });

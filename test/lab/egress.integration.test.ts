@@ -6,9 +6,9 @@
  * to an external with an untrusted certificate fails with caCertificates and passes with insecureSkipVerify.
  * Needs root.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { labLeftovers, makeScenario } from './helpers.js';
-import { deployAndProbe, seen, type Ran } from './mesh-helpers.js';
+import { describe, expect, test } from '@jest/globals';
+import { makeScenario } from './helpers.js';
+import { deployedLab, seen } from './mesh-helpers.js';
 
 const net = 'networking.istio.io/v1';
 const se = (name: string, host: string, ports: Record<string, unknown>[]) => ({ apiVersion: net, kind: 'ServiceEntry', metadata: { name, namespace: 'app' }, spec: { hosts: [host], ports, location: 'MESH_EXTERNAL', resolution: 'DNS' } });
@@ -71,19 +71,10 @@ const scenario = makeScenario('egress', {
   ],
 });
 
-let ran: Ran;
-const r = (name: string) => seen(ran.results.get(name));
-const address = (key: string) => ran.d.pods.get(key)?.host.address;
+const lab = deployedLab(scenario);
+const r = (name: string) => seen(lab.ran.results.get(name));
+const address = (key: string) => lab.ran.d.pods.get(key)?.host.address;
 
-beforeAll(async () => {
-  ran = await deployAndProbe(scenario);
-}, 60_000);
-
-afterAll(async () => {
-  const id = ran?.d.labId;
-  await ran?.target.teardown();
-  if (id) expect(labLeftovers(id)).toEqual([]);
-});
 
 describe('REGISTRY_ONLY', () => {
   test('an unknown host: HTTP 502 from the client sidecar, TCP closed; nothing arrives', () => {
@@ -98,14 +89,14 @@ describe('REGISTRY_ONLY', () => {
     expect(r('uid-1337-escape').reached).toBe(true);
   });
   test('the client sidecar logs why it blackholed', () => {
-    expect(ran.d.pods.get('app/client')?.sidecarLog?.()).toMatch(/outbound .* blackholed \| .*blocked\.example\.test:80 is not in the registry; REGISTRY_ONLY/);
+    expect(lab.ran.d.pods.get('app/client')?.sidecarLog?.()).toMatch(/outbound .* blackholed \| .*blocked\.example\.test:80 is not in the registry; REGISTRY_ONLY/);
   });
 });
 
 describe('egress gateway + NetworkPolicy', () => {
   test('the gateway path works: the external sees the egress gateway as its client', () => {
     expect(r('via-gateway')).toMatchObject({ reached: true, outcome: 'ok' });
-    expect(ran.results.get('via-gateway')?.arrived[0]?.source.address).toBe(address('istio-system/istio-egressgateway'));
+    expect(lab.ran.results.get('via-gateway')?.arrived[0]?.source.address).toBe(address('istio-system/istio-egressgateway'));
   });
   test('AuthorizationPolicy applies at the gateway: a DENY selecting istio: egressgateway answers 403 there', () => {
     expect(r('via-gateway-denied')).toMatchObject({ reached: false, outcome: 'http-403', body: 'RBAC: access denied' });
@@ -115,7 +106,7 @@ describe('egress gateway + NetworkPolicy', () => {
     expect(r('gated-1337-unknown')).toMatchObject({ reached: false, outcome: 'timeout' });
   });
   test('the gateway logs the VirtualService route it followed', () => {
-    const gw = ran.d.pods.get('istio-system/istio-egressgateway')?.sidecarLog?.() ?? '';
+    const gw = lab.ran.d.pods.get('istio-system/istio-egressgateway')?.sidecarLog?.() ?? '';
     expect(gw).toMatch(/gateway .* connected \| .*VirtualService istio-system\/direct-cnn-through-egress-gateway http\[1\]/);
   });
 });
@@ -127,7 +118,7 @@ describe('DestinationRule TLS origination (Istio 1.30: the server certificate is
   });
   test('insecureSkipVerify: the request arrives at the external over TLS on the ServiceEntry targetPort', () => {
     expect(r('originate-skip-verify').reached).toBe(true);
-    const o = ran.results.get('originate-skip-verify')?.arrived[0];
+    const o = lab.ran.results.get('originate-skip-verify')?.arrived[0];
     expect(o?.protocol).toBe('https');
     expect(o?.local.port).toBe(443);
   });

@@ -1,9 +1,10 @@
 /** Shared by the lab's sidecar integration tests: deploy a scenario, run every probe once, index results by name. */
+import { afterAll, beforeAll, expect } from '@jest/globals';
 import type { LabDeployment } from '../../src/targets/lab/deploy.js';
 import { LabTarget } from '../../src/targets/lab/index.js';
 import type { Scenario } from '../../src/scenario/schema.js';
 import type { AttemptResult } from '../../src/targets/target.js';
-import { attempts, ensureAgentBundle } from './helpers.js';
+import { attempts, ensureAgentBundle, labLeftovers } from './helpers.js';
 
 export interface Ran {
   target: LabTarget;
@@ -20,6 +21,28 @@ export async function deployAndProbe(scenario: Scenario): Promise<Ran> {
   for (const a of attempts(scenario)) bySource.set(a.probe.from, [...(bySource.get(a.probe.from) ?? []), a]);
   const out = (await Promise.all([...bySource.values()].map((b) => target.probe(d, b)))).flat();
   return { target, d, results: new Map(out.map((r) => [r.probeName, r])) };
+}
+
+/**
+ * Deploys `scenario` once for the test file (beforeAll) and tears it down afterwards, checking that nothing of the
+ * lab is left (afterAll). `lab.ran` is the deployment and its results, available inside the tests.
+ */
+export function deployedLab(scenario: Scenario): { readonly ran: Ran } {
+  let ran: Ran | undefined;
+  beforeAll(async () => {
+    ran = await deployAndProbe(scenario);
+  }, 60_000);
+  afterAll(async () => {
+    const id = ran?.d.labId;
+    await ran?.target.teardown();
+    if (id) expect(labLeftovers(id)).toEqual([]);
+  });
+  return {
+    get ran(): Ran {
+      if (!ran) throw new Error(`the lab for ${scenario.metadata.name} was not deployed (see the beforeAll error)`);
+      return ran;
+    },
+  };
 }
 
 /** What a reader of a report would check: did it arrive, how did the client end, which peer did the app see. */

@@ -3,9 +3,9 @@
  * precedence workload > namespace > mesh, portLevelMtls, and the peer identity the application sees (XFCC on HTTP,
  * the sidecar's record on TCP). Needs root.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { makeScenario, labLeftovers } from './helpers.js';
-import { deployAndProbe, pa, seen, server, type Ran } from './mesh-helpers.js';
+import { describe, expect, test } from '@jest/globals';
+import { makeScenario } from './helpers.js';
+import { deployedLab, pa, seen, server } from './mesh-helpers.js';
 
 const scenario = makeScenario('mtls', {
   namespaces: [{ name: 'app' }, { name: 'legacy', sidecarInjection: false }, { name: 'open' }, { name: 'strict' }],
@@ -43,19 +43,10 @@ const scenario = makeScenario('mtls', {
   ],
 });
 
-let ran: Ran;
-const r = (name: string) => seen(ran.results.get(name));
+const lab = deployedLab(scenario);
+const r = (name: string) => seen(lab.ran.results.get(name));
 const CLIENT = 'spiffe://cluster.local/ns/app/sa/client';
 
-beforeAll(async () => {
-  ran = await deployAndProbe(scenario);
-}, 60_000);
-
-afterAll(async () => {
-  const id = ran?.d.labId;
-  await ran?.target.teardown();
-  if (id) expect(labLeftovers(id)).toEqual([]);
-});
 
 describe('PERMISSIVE', () => {
   test('accepts plaintext (no peer identity) and mTLS (the client sidecar identity) on HTTP', () => {
@@ -73,16 +64,16 @@ describe('PERMISSIVE', () => {
   test('many requests to one destination all arrive over mTLS (pooled connections, no session resumption surprises)', async () => {
     const probe = scenario.spec.probes.find((p) => p.name === 'open-mtls-http')!;
     const batch = Array.from({ length: 40 }, (_, i) => ({ probe, nonce: `many${process.pid}x${i}`, attempt: 1 }));
-    const out = await ran.target.probe(ran.d, batch);
+    const out = await lab.ran.target.probe(lab.ran.d, batch);
     expect(out.filter((x) => x.arrived[0]?.peer?.identity === CLIENT)).toHaveLength(40);
   });
   test('a client-forged X-Forwarded-Client-Cert on plaintext is stripped', () => {
-    const got = ran.results.get('forged-xfcc')?.arrived[0];
+    const got = lab.ran.results.get('forged-xfcc')?.arrived[0];
     expect(got?.http?.headers['x-forwarded-client-cert']).toBeUndefined();
     expect(got?.peer).toBeUndefined();
   });
   test('XFCC as Istio sets it: By = server identity, Hash, empty Subject, URI = client identity', () => {
-    const xfcc = ran.results.get('open-mtls-http')?.arrived[0]?.http?.headers['x-forwarded-client-cert'];
+    const xfcc = lab.ran.results.get('open-mtls-http')?.arrived[0]?.http?.headers['x-forwarded-client-cert'];
     expect(xfcc).toMatch(/^By=spiffe:\/\/cluster\.local\/ns\/open\/sa\/web;Hash=[0-9a-f]{64};Subject="";URI=spiffe:\/\/cluster\.local\/ns\/app\/sa\/client$/);
   });
 });
@@ -110,7 +101,7 @@ describe('precedence', () => {
     expect(r('port-strict').reached).toBe(false);
   });
   test('the server sidecar logs why it rejected plaintext', () => {
-    const log = ran.d.pods.get('strict/db')?.sidecarLog?.() ?? '';
+    const log = lab.ran.d.pods.get('strict/db')?.sidecarLog?.() ?? '';
     expect(log).toMatch(/inbound \S+ -> \S+:8080 rejected \| .*STRICT from the namespace policy PeerAuthentication strict\/default/);
   });
 });

@@ -3,9 +3,9 @@
  * namespace's Sidecar with outboundTrafficPolicy REGISTRY_ONLY blackholes them for that namespace only, and its
  * egress hosts (`./*`) leave mesh services of other namespaces out of its registry. Needs root.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { labLeftovers, makeScenario } from './helpers.js';
-import { deployAndProbe, seen, type Ran } from './mesh-helpers.js';
+import { describe, expect, test } from '@jest/globals';
+import { makeScenario } from './helpers.js';
+import { deployedLab, seen } from './mesh-helpers.js';
 
 const web = (name: string, namespace: string) => ({ name, namespace, ports: [{ port: 8080, protocol: 'http' as const }] });
 const scenario = makeScenario('sidecar-resource', {
@@ -26,18 +26,9 @@ const scenario = makeScenario('sidecar-resource', {
   ],
 });
 
-let ran: Ran;
-const r = (name: string) => seen(ran.results.get(name));
+const lab = deployedLab(scenario);
+const r = (name: string) => seen(lab.ran.results.get(name));
 
-beforeAll(async () => {
-  ran = await deployAndProbe(scenario);
-}, 60_000);
-
-afterAll(async () => {
-  const id = ran?.d.labId;
-  await ran?.target.teardown();
-  if (id) expect(labLeftovers(id)).toEqual([]);
-});
 
 describe('outboundTrafficPolicy', () => {
   test('ALLOW_ANY (the default): an unknown host is passed through, HTTP and TCP, without mTLS', () => {
@@ -56,6 +47,6 @@ describe('Sidecar egress hosts', () => {
     expect(r('open-to-shop')).toMatchObject({ reached: true, peer: 'spiffe://cluster.local/ns/open/sa/client' });
   });
   test('the decision log names the Sidecar that decided', () => {
-    expect(ran.d.pods.get('scoped/client')?.sidecarLog?.()).toMatch(/blackholed \| .*not imported by the egress hosts of Sidecar scoped\/default/);
+    expect(lab.ran.d.pods.get('scoped/client')?.sidecarLog?.()).toMatch(/blackholed \| .*not imported by the egress hosts of Sidecar scoped\/default/);
   });
 });
