@@ -2,6 +2,7 @@
  * The meshprobe command line: a thin shell over the library. Each command lives in its own module and returns
  * an exit status; nothing here decides anything a library caller would also need.
  */
+import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
@@ -9,6 +10,7 @@ export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
 export async function runCli(argv: string[]): Promise<number> {
   const program = new Command('meshprobe')
     .description("Prove with real traffic what an Istio mesh's security settings actually enforce.")
+    .version(packageVersion(), '-V, --version')
     .exitOverride()
     .configureOutput({ writeErr: (s) => process.stderr.write(s) });
 
@@ -28,6 +30,11 @@ export async function runCli(argv: string[]): Promise<number> {
     return EXIT.invalid;
   }
   return status;
+}
+
+function packageVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
 }
 
 export type RegisterCommand = (program: Command, setStatus: (status: number) => void) => void;
