@@ -3,11 +3,12 @@
  * sidecar see the connection?) and by the source address the destination saw. Needs root, ip, iptables.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { LabTarget } from '../../src/targets/lab/index.js';
+import type { LabTarget } from '../../src/targets/lab/index.js';
 import type { LabDeployment } from '../../src/targets/lab/deploy.js';
 import type { AttemptResult } from '../../src/targets/target.js';
 import { run } from '../../src/targets/lab/exec.js';
-import { attempts, ensureAgentBundle, labLeftovers, makeScenario } from './helpers.js';
+import { labLeftovers, makeScenario } from './helpers.js';
+import { deployAndProbe } from './mesh-helpers.js';
 
 const A = 'traffic.sidecar.istio.io/';
 const plainServer = (name: string) => ({ name, namespace: 'legacy', ports: [{ port: 8080, protocol: 'tcp' as const }, { port: 5432, protocol: 'tcp' as const }] });
@@ -35,22 +36,16 @@ const scenario = makeScenario('bypass', {
   ],
 });
 
-const target = new LabTarget();
+let target: LabTarget;
 let d: LabDeployment;
 let results: Map<string, AttemptResult>;
 
 beforeAll(async () => {
-  ensureAgentBundle();
-  await target.prepare();
-  d = (await target.deploy(scenario)) as LabDeployment;
-  const bySource = new Map<string, ReturnType<typeof attempts>>();
-  for (const a of attempts(scenario)) bySource.set(a.probe.from, [...(bySource.get(a.probe.from) ?? []), a]);
-  const out = (await Promise.all([...bySource.values()].map((b) => target.probe(d, b)))).flat();
-  results = new Map(out.map((r) => [r.probeName, r]));
+  ({ target, d, results } = await deployAndProbe(scenario));
 }, 60_000);
 
 afterAll(async () => {
-  await target.teardown();
+  await target?.teardown();
 });
 
 /** Outbound connections the source pod's sidecar forwarded to `dst`. */

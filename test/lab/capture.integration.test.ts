@@ -4,10 +4,11 @@
  * Needs root, ip, iptables.
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { LabTarget } from '../../src/targets/lab/index.js';
+import type { LabTarget } from '../../src/targets/lab/index.js';
 import type { LabDeployment } from '../../src/targets/lab/deploy.js';
 import type { AttemptResult } from '../../src/targets/target.js';
-import { attempts, ensureAgentBundle, labLeftovers, makeScenario } from './helpers.js';
+import { labLeftovers, makeScenario } from './helpers.js';
+import { deployAndProbe } from './mesh-helpers.js';
 
 const A = 'traffic.sidecar.istio.io/';
 const scenario = makeScenario('capture', {
@@ -28,20 +29,16 @@ const scenario = makeScenario('capture', {
   ],
 });
 
-const target = new LabTarget();
+let target: LabTarget;
 let d: LabDeployment;
 let results: Map<string, AttemptResult>;
 
 beforeAll(async () => {
-  ensureAgentBundle();
-  await target.prepare();
-  d = (await target.deploy(scenario)) as LabDeployment;
-  const out = await target.probe(d, attempts(scenario));
-  results = new Map(out.map((r) => [r.probeName, r]));
+  ({ target, d, results } = await deployAndProbe(scenario));
 }, 60_000);
 
 afterAll(async () => {
-  await target.teardown();
+  await target?.teardown();
 });
 
 const sourceSeen = (name: string) => results.get(name)?.arrived[0]?.source.address;

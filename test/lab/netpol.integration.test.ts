@@ -1,9 +1,10 @@
 /** NetworkPolicy in the lab with real traffic: dropped in the node namespace, so the client times out. Needs root. */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import { LabTarget } from '../../src/targets/lab/index.js';
+import type { LabTarget } from '../../src/targets/lab/index.js';
 import type { LabDeployment } from '../../src/targets/lab/deploy.js';
 import type { AttemptResult } from '../../src/targets/target.js';
-import { attempts, ensureAgentBundle, labLeftovers, makeScenario } from './helpers.js';
+import { labLeftovers, makeScenario } from './helpers.js';
+import { deployAndProbe } from './mesh-helpers.js';
 
 const scenario = makeScenario('netpol', {
   workloads: [
@@ -43,21 +44,16 @@ const scenario = makeScenario('netpol', {
   ],
 });
 
-const target = new LabTarget();
+let target: LabTarget;
 let d: LabDeployment;
 let results: Map<string, AttemptResult>;
 
 beforeAll(async () => {
-  ensureAgentBundle();
-  await target.prepare();
-  d = (await target.deploy(scenario)) as LabDeployment;
-  const all = attempts(scenario);
-  const out = (await Promise.all(['app/client', 'legacy/locked'].map((from) => target.probe(d, all.filter((a) => a.probe.from === from))))).flat();
-  results = new Map(out.map((r) => [r.probeName, r]));
+  ({ target, d, results } = await deployAndProbe(scenario));
 }, 60_000);
 
 afterAll(async () => {
-  await target.teardown();
+  await target?.teardown();
 });
 
 const outcome = (name: string) => results.get(name)?.client.outcome.kind;
