@@ -2,7 +2,7 @@
  * The two programs the lab starts in pods: the probe agent (built by scripts/bundle-agent.mjs) and the lab's
  * sidecar (bundled here on first use when missing or older than its sources, because it is part of the lab).
  */
-import { existsSync, statSync, readdirSync } from 'node:fs';
+import { chmodSync, copyFileSync, cpSync, existsSync, mkdirSync, statSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TargetError } from '../target.js';
@@ -48,4 +48,36 @@ export async function sidecarBundle(): Promise<string> {
     logLevel: 'error',
   });
   return SIDECAR_BUNDLE;
+}
+
+/** Where the programs a lab runs in its pods are staged, inside the lab's own directory. */
+export interface LabPrograms {
+  agent: string;
+  sidecar: string;
+}
+
+/**
+ * Copies the agent, the sidecar and the sidecar's one package import (koffi, a native module, with its
+ * per-platform binary package) into the lab's
+ * directory, readable by everyone. Pods run them as unprivileged uids (the workload's, 1337) that may not be
+ * able to read the checkout at all: a clone under /root or in a mktemp directory is mode 0700. The copy goes
+ * with the lab at teardown.
+ */
+export async function stagePrograms(labDirectory: string): Promise<LabPrograms> {
+  const bin = join(labDirectory, 'bin');
+  const modules = join(bin, 'node_modules');
+  mkdirSync(modules, { recursive: true });
+  const koffi = join(PACKAGE_ROOT, 'node_modules', 'koffi');
+  if (!existsSync(join(koffi, 'package.json'))) throw new TargetError(`the lab sidecar needs the koffi package (${koffi} is missing)`, 'run scripts/bootstrap');
+  const programs: LabPrograms = { agent: join(bin, 'meshprobe-agent.mjs'), sidecar: join(bin, 'meshprobe-sidecar.mjs') };
+  copyFileSync(agentBundle(), programs.agent);
+  copyFileSync(await sidecarBundle(), programs.sidecar);
+  cpSync(koffi, join(modules, 'koffi'), { recursive: true });
+  // koffi's native binary ships in a per-platform package (@koromix/koffi-<os>-<arch>).
+  const natives = join(PACKAGE_ROOT, 'node_modules', '@koromix');
+  if (existsSync(natives)) cpSync(natives, join(modules, '@koromix'), { recursive: true });
+  for (const d of [bin, modules]) chmodSync(d, 0o755);
+  if (existsSync(join(modules, '@koromix'))) chmodSync(join(modules, '@koromix'), 0o755);
+  for (const f of [programs.agent, programs.sidecar]) chmodSync(f, 0o644);
+  return programs;
 }

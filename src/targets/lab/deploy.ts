@@ -6,7 +6,7 @@ import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'n
 import { join } from 'node:path';
 import type { Scenario } from '../../scenario/schema.js';
 import type { Deployment } from '../target.js';
-import { agentBundle, sidecarBundle } from './bundles.js';
+import { stagePrograms, type LabPrograms } from './bundles.js';
 import { captureConfigFromAnnotations, captureRules, toRestoreInput } from './capture.js';
 import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import { compileNetworkPolicies, policyRestoreInput, type NetworkPolicy } from './netpol.js';
@@ -38,6 +38,8 @@ export interface LabDeployment extends Deployment {
   dir: string;
   caFile: string;
   pods: Map<string, PodRuntime>;
+  /** The agent and sidecar this lab runs, staged in its directory (set once the lab is created). */
+  programs?: LabPrograms;
 }
 
 function nsLabelsOf(scenario: Scenario) {
@@ -112,7 +114,6 @@ async function startPod(d: LabDeployment, rt: PodRuntime, agent: string, sidecar
 }
 
 export async function deployLab(scenario: Scenario, policies: NetworkPolicy[], istioVersion: string, register: (d: LabDeployment) => void): Promise<LabDeployment> {
-  const [agent, sidecar] = [agentBundle(), await sidecarBundle()];
   const labId = claimLab();
   const plan = planLab(scenario, labId);
   const d: LabDeployment = { id: labId, labId, scenario, plan, dir: labDir(labId), caFile: caFile(labDir(labId)), pods: new Map() };
@@ -120,7 +121,13 @@ export async function deployLab(scenario: Scenario, policies: NetworkPolicy[], i
   try {
     const endpoints = plan.hosts.map((h) => ({ address: h.address, nodeIf: h.nodeIf, namespace: h.workload?.namespace, labels: h.workload ? podLabels(h.workload) : {} }));
     const filter = policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario)));
-    await Promise.all([createTopology(plan, filter), issueCertificates(d.dir, certificateRequests(plan), meshCertificates(plan))]);
+    const [, , programs] = await Promise.all([
+      createTopology(plan, filter),
+      issueCertificates(d.dir, certificateRequests(plan), meshCertificates(plan)),
+      stagePrograms(d.dir),
+    ]);
+    d.programs = programs;
+    const { agent, sidecar } = programs;
     for (const h of plan.hosts) d.pods.set(h.key, podRuntime(d, h, istioVersion));
     await Promise.all([...d.pods.values()].map((rt) => startPod(d, rt, agent, sidecar, istioVersion)));
     return d;

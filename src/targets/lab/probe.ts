@@ -10,7 +10,6 @@
 import { callViaControl, queryObservations } from '../../probe/control.js';
 import type { Observation, ProbeRequest, ProbeResult } from '../../probe/types.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
-import { agentBundle } from './bundles.js';
 import type { LabDeployment, PodRuntime } from './deploy.js';
 import { Gate } from './gate.js';
 import { serviceName } from './plan.js';
@@ -64,7 +63,8 @@ function parseResults(stdout: string): Map<string, ProbeResult> {
 async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: boolean, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
   const requests = attempts.map((a) => request(d, a));
   if (!flush && uid === src.host.uid) return callThroughAgent(src, requests);
-  const agentArgv = [process.execPath, agentBundle(), 'call', '--concurrency', String(CONCURRENCY)];
+  if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged probe agent (deploy did not finish)`);
+  const agentArgv = [process.execPath, d.programs.agent, 'call', '--concurrency', String(CONCURRENCY)];
   const argv = flush ? ['sh', '-c', 'iptables -t nat -F && exec "$@"', 'flush-capture', ...agentArgv] : agentArgv;
   const timeout = TOTAL_TIMEOUT_MS * Math.ceil(requests.length / CONCURRENCY) + 10_000;
   try {
