@@ -4,8 +4,8 @@
 // Then HTTP probes over mutual TLS through two sidecars (client sidecar → server sidecar, STRICT + an ALLOW policy
 // evaluated on every request): `mtls_http_probes_per_s: N probes/s` (best of 3 rounds of --probes, default 600,
 // each checked to have arrived with the client's SPIFFE identity), `sidecar_cpu_ms_per_probe: N ms` (the busier
-// sidecar's CPU time per probe), `sidecar_rss_mb: N MB` (the larger sidecar's resident memory after the load) and
-// `sidecar_private_mb: N MB` (its anonymous memory: RSS minus node's binary pages, which all sidecars share).
+// sidecar thread's CPU time per probe), `sidecar_rss_mb: N MB` and `sidecar_private_mb: N MB` (what a pod adds to the
+// lab process's resident and anonymous memory after the load: its sidecar thread and its agent thread together).
 // Needs root. Bundles the lab from src/ first so it measures the current sources.
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
@@ -61,11 +61,16 @@ const m = scenario.parse({
     probes: [{ name: 'p', from: 'app/client', to: 'app/server', port: 8080, protocol: 'http', expect: { reach: true, mtls: true } }],
   },
 });
+const kb0 = (file, field) => Number(file.split(field)[1].trim().split(' ')[0]);
+const rss0 = kb0(readFileSync('/proc/self/status', 'utf8'), 'VmRSS:') / 1024;
+const anon0 = kb0(readFileSync('/proc/self/smaps_rollup', 'utf8'), 'Anonymous:') / 1024;
 const dm = await target.deploy(m);
 try {
-  const pids = [...dm.pods.values()].map((p) => p.sidecarPid?.()).filter((pid) => pid !== undefined);
-  // utime + stime of each sidecar in ms (clock ticks of 10 ms).
-  const cpu = () => pids.map((pid) => { const f = readFileSync('/proc/' + pid + '/stat', 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; });
+  // Sidecars are threads of this process: their CPU is read per thread (/proc/self/task/<tid>/stat).
+  const tids = [...dm.pods.values()].map((p) => p.sidecar?.tid).filter((tid) => tid);
+  if (tids.length !== 2) throw new Error('expected two sidecars, found ' + tids.length);
+  // utime + stime of each sidecar thread in ms (clock ticks of 10 ms).
+  const cpu = () => tids.map((tid) => { const f = readFileSync('/proc/self/task/' + tid + '/stat', 'utf8').split(') ')[1].split(' '); return (Number(f[11]) + Number(f[12])) * 10; });
   const c0 = cpu();
   let best = 0;
   for (let round = 0; round < 3; round++) {
@@ -82,12 +87,12 @@ try {
   console.log('sidecar_cpu_ms_per_probe: ' + Math.max(...used).toFixed(2) + ' ms');
   // (no regular expressions: this code sits in a template literal, where backslashes would be eaten)
   const kb = (file, field) => Number(file.split(field)[1].trim().split(' ')[0]);
-  if (pids.length !== 2) throw new Error('expected two sidecars, found ' + pids.length);
-  const rss = pids.map((pid) => kb(readFileSync('/proc/' + pid + '/status', 'utf8'), 'VmRSS:') / 1024);
-  // Private (anonymous) memory: what one more sidecar costs; RSS also counts node's binary, shared by all of them.
-  const anon = pids.map((pid) => kb(readFileSync('/proc/' + pid + '/smaps_rollup', 'utf8'), 'Anonymous:') / 1024);
-  console.log('sidecar_rss_mb: ' + Math.max(...rss).toFixed(1) + ' MB');
-  console.log('sidecar_private_mb: ' + Math.max(...anon).toFixed(1) + ' MB');
+  // What a pod costs in memory: the growth of this process's resident and private (anonymous) memory from
+  // deploying and probing the two-pod scenario, per pod (its sidecar thread and its agent thread together).
+  const rss = kb(readFileSync('/proc/self/status', 'utf8'), 'VmRSS:') / 1024;
+  const anon = kb(readFileSync('/proc/self/smaps_rollup', 'utf8'), 'Anonymous:') / 1024;
+  console.log('sidecar_rss_mb: ' + ((rss - rss0) / 2).toFixed(1) + ' MB');
+  console.log('sidecar_private_mb: ' + ((anon - anon0) / 2).toFixed(1) + ' MB');
 } finally {
   await target.undeploy(dm);
 }

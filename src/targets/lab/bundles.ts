@@ -11,9 +11,12 @@ import { TargetError } from '../target.js';
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
 export const AGENT_BUNDLE = join(PACKAGE_ROOT, 'dist', 'agent', 'meshprobe-agent.mjs');
 export const SIDECAR_BUNDLE = join(PACKAGE_ROOT, 'dist', 'lab', 'meshprobe-sidecar.mjs');
+/** The first code of every pod thread (src/targets/lab/thread/entry.ts). */
+export const POD_THREAD_BUNDLE = join(PACKAGE_ROOT, 'dist', 'lab', 'meshprobe-pod-thread.mjs');
 const SIDECAR_SOURCES = join(PACKAGE_ROOT, 'src', 'targets', 'lab', 'sidecar');
-/** Everything the sidecar bundle is built from: its own sources and the pure model and probe helpers it imports. */
-const SIDECAR_INPUTS = [SIDECAR_SOURCES, join(PACKAGE_ROOT, 'src', 'model'), join(PACKAGE_ROOT, 'src', 'probe')];
+const THREAD_SOURCES = join(PACKAGE_ROOT, 'src', 'targets', 'lab', 'thread');
+/** Everything the lab's bundles are built from: their own sources and the pure model and probe helpers they import. */
+const SIDECAR_INPUTS = [SIDECAR_SOURCES, THREAD_SOURCES, join(PACKAGE_ROOT, 'src', 'model'), join(PACKAGE_ROOT, 'src', 'probe')];
 
 export function agentBundle(): string {
   if (!existsSync(AGENT_BUNDLE)) {
@@ -27,8 +30,10 @@ function newestSource(): number {
   return Math.max(0, ...dirs.flatMap((d) => readdirSync(d).map((f) => statSync(join(d, f)).mtimeMs)));
 }
 
+/** Builds the sidecar and pod-thread bundles when missing or older than their sources; returns the sidecar's. */
 export async function sidecarBundle(): Promise<string> {
-  const fresh = existsSync(SIDECAR_BUNDLE) && statSync(SIDECAR_BUNDLE).mtimeMs >= newestSource();
+  const newest = newestSource();
+  const fresh = [SIDECAR_BUNDLE, POD_THREAD_BUNDLE].every((f) => existsSync(f) && statSync(f).mtimeMs >= newest);
   if (fresh) return SIDECAR_BUNDLE;
   let esbuild: typeof import('esbuild');
   try {
@@ -36,9 +41,7 @@ export async function sidecarBundle(): Promise<string> {
   } catch {
     throw new TargetError(`the lab sidecar bundle ${SIDECAR_BUNDLE} is missing and esbuild is not installed`, 'run scripts/bootstrap');
   }
-  await esbuild.build({
-    entryPoints: [join(SIDECAR_SOURCES, 'main.ts')],
-    outfile: SIDECAR_BUNDLE,
+  const common: import('esbuild').BuildOptions = {
     bundle: true,
     platform: 'node',
     format: 'esm',
@@ -46,7 +49,11 @@ export async function sidecarBundle(): Promise<string> {
     // koffi is a native module: it stays a package import, resolved from this package's node_modules.
     external: ['koffi'],
     logLevel: 'error',
-  });
+  };
+  await Promise.all([
+    esbuild.build({ ...common, entryPoints: [join(SIDECAR_SOURCES, 'main.ts')], outfile: SIDECAR_BUNDLE }),
+    esbuild.build({ ...common, entryPoints: [join(THREAD_SOURCES, 'entry.ts')], outfile: POD_THREAD_BUNDLE }),
+  ]);
   return SIDECAR_BUNDLE;
 }
 
@@ -54,6 +61,8 @@ export async function sidecarBundle(): Promise<string> {
 export interface LabPrograms {
   agent: string;
   sidecar: string;
+  /** The entry of every pod thread, which then runs the agent or the sidecar. */
+  podThread: string;
 }
 
 /**
@@ -69,15 +78,16 @@ export async function stagePrograms(labDirectory: string): Promise<LabPrograms> 
   mkdirSync(modules, { recursive: true });
   const koffi = join(PACKAGE_ROOT, 'node_modules', 'koffi');
   if (!existsSync(join(koffi, 'package.json'))) throw new TargetError(`the lab sidecar needs the koffi package (${koffi} is missing)`, 'run scripts/bootstrap');
-  const programs: LabPrograms = { agent: join(bin, 'meshprobe-agent.mjs'), sidecar: join(bin, 'meshprobe-sidecar.mjs') };
+  const programs: LabPrograms = { agent: join(bin, 'meshprobe-agent.mjs'), sidecar: join(bin, 'meshprobe-sidecar.mjs'), podThread: join(bin, 'meshprobe-pod-thread.mjs') };
   copyFileSync(agentBundle(), programs.agent);
   copyFileSync(await sidecarBundle(), programs.sidecar);
+  copyFileSync(POD_THREAD_BUNDLE, programs.podThread);
   cpSync(koffi, join(modules, 'koffi'), { recursive: true });
   // koffi's native binary ships in a per-platform package (@koromix/koffi-<os>-<arch>).
   const natives = join(PACKAGE_ROOT, 'node_modules', '@koromix');
   if (existsSync(natives)) cpSync(natives, join(modules, '@koromix'), { recursive: true });
   for (const d of [bin, modules]) chmodSync(d, 0o755);
   if (existsSync(join(modules, '@koromix'))) chmodSync(join(modules, '@koromix'), 0o755);
-  for (const f of [programs.agent, programs.sidecar]) chmodSync(f, 0o644);
+  for (const f of [programs.agent, programs.sidecar, programs.podThread]) chmodSync(f, 0o644);
   return programs;
 }

@@ -10,12 +10,12 @@ import { stagePrograms, type LabPrograms } from './bundles.js';
 import { captureConfigFromAnnotations, captureRules, toRestoreInput } from './capture.js';
 import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import { compileNetworkPolicies, policyRestoreInput, type NetworkPolicy } from './netpol.js';
-import { planLab, podLabels, serviceName, SIDECAR_UID, workloadNames, type LabHost, type LabPlan } from './plan.js';
-import { startReady } from './processes.js';
+import { hostsFile, planLab, podLabels, serviceName, SIDECAR_UID, workloadNames, type LabHost, type LabPlan } from './plan.js';
+import { startThread, type PodThread } from './processes.js';
 import { SidecarRecords } from './records.js';
 import { identityOf, meshCertKey, sidecarConfig } from './sidecar-config.js';
 import { claimLab, labDir, removeLab } from './state.js';
-import { applyNat, createTopology } from './topology.js';
+import { createTopology } from './topology.js';
 
 export interface PodRuntime {
   host: LabHost;
@@ -26,8 +26,8 @@ export interface PodRuntime {
   sidecarLog?: () => string;
   /** The sidecar's decision log, indexed for joining observations to the peer identity the sidecar verified. */
   sidecarRecords?: SidecarRecords;
-  /** The sidecar's process id (ip netns exec and setpriv exec into it, so it is the spawned child's). */
-  sidecarPid?: () => number | undefined;
+  /** The sidecar's thread (its kernel thread id: /proc/<pid>/task/<tid>). */
+  sidecar?: PodThread;
   /** Batches from one pod run one after another (a flush-capture batch must not overlap others from that pod). */
   queue: Promise<unknown>;
 }
@@ -40,6 +40,14 @@ export interface LabDeployment extends Deployment {
   pods: Map<string, PodRuntime>;
   /** The agent and sidecar this lab runs, staged in its directory (set once the lab is created). */
   programs?: LabPrograms;
+  /** Every pod thread started (agents, sidecars, the egress gateway): stopped before the namespaces go. */
+  threads: PodThread[];
+}
+
+/** Stops every pod thread of a lab (before its namespaces are removed). */
+export async function stopThreads(d: LabDeployment): Promise<void> {
+  const threads = d.threads.splice(0);
+  await Promise.all(threads.map((t) => t.stop()));
 }
 
 function nsLabelsOf(scenario: Scenario) {
@@ -60,12 +68,8 @@ function certificateRequests(plan: LabPlan): ServerCert[] {
     }));
 }
 
-/**
- * A sidecar is small and long-lived. Its time goes to native code (TLS, sockets, the HTTP parser), so V8's lite mode
- * (no optimizing compiler) costs no measurable CPU per request and, with a small young generation, keeps resident
- * memory near 55 MB under load (about 37 MB of it node's own binary, shared by all sidecars) instead of 65-120 MB.
- */
-const SIDECAR_NODE_FLAGS = ['--max-semi-space-size=1', '--max-old-space-size=64', '--lite-mode'];
+/** A sidecar thread's heap: small and long-lived, as the sidecar process's was (--max-old-space-size=64). */
+const SIDECAR_HEAP = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 };
 
 function meshCertificates(plan: LabPlan): MeshCert[] {
   return plan.hosts.flatMap((h) => {
@@ -83,11 +87,12 @@ function podRuntime(d: LabDeployment, h: LabHost, istioVersion: string): PodRunt
   return rt;
 }
 
-async function startPod(d: LabDeployment, rt: PodRuntime, agent: string, sidecar: string, istioVersion: string): Promise<void> {
+async function startPod(d: LabDeployment, rt: PodRuntime, programs: LabPrograms, istioVersion: string): Promise<void> {
   const h = rt.host;
   const starts: Promise<unknown>[] = [];
+  const hosts = hostsFile(d.plan, h);
+  const started = (t: PodThread) => d.threads.push(t);
   if (rt.captureRestore || h.egressGateway) {
-    if (rt.captureRestore) await applyNat(h.netns, rt.captureRestore);
     const log = join(rt.dir, 'sidecar.log');
     const configFile = join(rt.dir, 'sidecar.json');
     writeFileSync(log, '');
@@ -96,9 +101,11 @@ async function startPod(d: LabDeployment, rt: PodRuntime, agent: string, sidecar
     rt.sidecarLog = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-200).join('\n') : '');
     rt.sidecarRecords = new SidecarRecords(log);
     const name = h.egressGateway ? `egress gateway ${h.key}` : `sidecar of ${h.key}`;
-    const started = startReady(name, h.netns, { uid: SIDECAR_UID, capabilities: [], dropAll: true }, [process.execPath, ...SIDECAR_NODE_FLAGS, sidecar, '--config', configFile], log);
-    started.then((child) => (rt.sidecarPid = () => child.pid), () => undefined);
-    starts.push(started);
+    const sidecar = startThread(name, h.netns, { uid: SIDECAR_UID, capabilities: [], dropAll: true }, {
+      entry: programs.podThread, program: programs.sidecar, args: ['--config', configFile], hosts, logFile: log, resourceLimits: SIDECAR_HEAP, started,
+    });
+    sidecar.then((t) => (rt.sidecar = t), () => undefined);
+    starts.push(sidecar);
   }
   if (h.egressGateway) return void (await Promise.all(starts));
   const config = {
@@ -109,29 +116,44 @@ async function startPod(d: LabDeployment, rt: PodRuntime, agent: string, sidecar
   };
   const configFile = join(rt.dir, 'agent.json');
   writeFileSync(configFile, JSON.stringify(config));
-  starts.push(startReady(`probe agent of ${h.key}`, h.netns, { uid: h.uid, capabilities: h.capabilities }, [process.execPath, agent, 'serve', '--config', configFile], join(rt.dir, 'agent.log')));
+  starts.push(startThread(`probe agent of ${h.key}`, h.netns, { uid: h.uid, capabilities: h.capabilities }, {
+    entry: programs.podThread, program: programs.agent, args: ['serve', '--config', configFile], hosts, logFile: join(rt.dir, 'agent.log'), started,
+  }));
   await Promise.all(starts);
 }
 
-export async function deployLab(scenario: Scenario, policies: NetworkPolicy[], istioVersion: string, register: (d: LabDeployment) => void): Promise<LabDeployment> {
+/**
+ * `stage`: where the agent, the sidecar and the pod-thread entry are staged (a LabTarget stages them once for
+ * all its labs); by default they are staged in this lab's own directory.
+ */
+export async function deployLab(
+  scenario: Scenario,
+  policies: NetworkPolicy[],
+  istioVersion: string,
+  register: (d: LabDeployment) => void,
+  stage?: () => Promise<LabPrograms>,
+): Promise<LabDeployment> {
   const labId = claimLab();
   const plan = planLab(scenario, labId);
-  const d: LabDeployment = { id: labId, labId, scenario, plan, dir: labDir(labId), caFile: caFile(labDir(labId)), pods: new Map() };
+  const d: LabDeployment = { id: labId, labId, scenario, plan, dir: labDir(labId), caFile: caFile(labDir(labId)), pods: new Map(), threads: [] };
   register(d);
   try {
     const endpoints = plan.hosts.map((h) => ({ address: h.address, nodeIf: h.nodeIf, namespace: h.workload?.namespace, labels: h.workload ? podLabels(h.workload) : {} }));
     const filter = policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario)));
+    for (const h of plan.hosts) d.pods.set(h.key, podRuntime(d, h, istioVersion));
+    const nat = new Map([...d.pods.values()].flatMap((rt) => (rt.captureRestore ? [[rt.host.netns, rt.captureRestore] as const] : [])));
     const [, , programs] = await Promise.all([
-      createTopology(plan, filter),
+      createTopology(plan, filter, nat),
       issueCertificates(d.dir, certificateRequests(plan), meshCertificates(plan)),
-      stagePrograms(d.dir),
+      stage ? stage() : stagePrograms(d.dir),
     ]);
     d.programs = programs;
-    const { agent, sidecar } = programs;
-    for (const h of plan.hosts) d.pods.set(h.key, podRuntime(d, h, istioVersion));
-    await Promise.all([...d.pods.values()].map((rt) => startPod(d, rt, agent, sidecar, istioVersion)));
+    const starts = [...d.pods.values()].map((rt) => startPod(d, rt, programs, istioVersion));
+    await Promise.allSettled(starts); // every start has ended (ready or failed) before a failure tears down
+    await Promise.all(starts);
     return d;
   } catch (err) {
+    await stopThreads(d);
     await removeLab(labId).catch(() => undefined);
     throw err;
   }

@@ -7,11 +7,11 @@
 import { accessSync, constants } from 'node:fs';
 import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type Target, type TargetInfo } from '../target.js';
-import { agentBundle, sidecarBundle } from './bundles.js';
+import { agentBundle, sidecarBundle, stagePrograms, type LabPrograms } from './bundles.js';
 import { checkScenario } from './check.js';
-import { deployLab, type LabDeployment } from './deploy.js';
+import { deployLab, stopThreads, type LabDeployment } from './deploy.js';
 import { probeBatch } from './probe.js';
-import { cleanStaleLabs, removeLab } from './state.js';
+import { claimLab, cleanStaleLabs, labDir, removeLab } from './state.js';
 import { run } from './exec.js';
 
 /** The Istio release whose behaviour the lab follows (istio-facts.md was read from ~1.31-dev sources). */
@@ -51,6 +51,11 @@ export class LabTarget implements Target {
   private readonly deployments = new Map<string, LabDeployment>();
   /** Deploys still creating namespaces: teardown waits for them, or it would remove a lab that is still growing. */
   private readonly pending = new Set<Promise<unknown>>();
+  /**
+   * The programs every pod runs, staged once for all of this target's labs in a directory of their own under
+   * /run/meshprobe/labs (owned like a lab, so a crash leaves nothing a later run does not remove).
+   */
+  private staged?: { id: string; programs: Promise<LabPrograms> };
   private readonly onSignal = (signal: NodeJS.Signals) => {
     void this.teardown().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
@@ -81,7 +86,7 @@ export class LabTarget implements Target {
     const deploying = deployLab(scenario, policies, LAB_ISTIO_VERSION, (dep) => {
       id = dep.id;
       this.deployments.set(dep.id, dep);
-    });
+    }, () => this.programs());
     this.pending.add(deploying);
     try {
       return await deploying;
@@ -125,6 +130,7 @@ export class LabTarget implements Target {
   async undeploy(deployment: Deployment): Promise<void> {
     const d = this.deployments.get(deployment.id);
     this.deployments.delete(deployment.id);
+    if (d) await stopThreads(d);
     await removeLab(d?.labId ?? deployment.id);
     if (this.deployments.size === 0) {
       process.off('SIGINT', this.onSignal);
@@ -135,6 +141,20 @@ export class LabTarget implements Target {
   async teardown(): Promise<void> {
     await Promise.allSettled([...this.pending]);
     for (const d of [...this.deployments.values()]) await this.undeploy(d);
+    const staged = this.staged;
+    this.staged = undefined;
+    if (staged) {
+      await staged.programs.catch(() => undefined);
+      await removeLab(staged.id);
+    }
+  }
+
+  private programs(): Promise<LabPrograms> {
+    if (!this.staged) {
+      const id = claimLab();
+      this.staged = { id, programs: stagePrograms(labDir(id)) };
+    }
+    return this.staged.programs;
   }
 
   private lab(deployment: Deployment): LabDeployment {

@@ -5,7 +5,8 @@
  * (`--pdeathsig KILL`; the lab also kills everything in its namespaces on teardown).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, createWriteStream, openSync, readFileSync, writeSync } from 'node:fs';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { TargetError } from '../target.js';
 
 export interface Identity {
@@ -24,8 +25,13 @@ export const RUNTIME_DEFAULT_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 
 
 const capList = (caps: string[]) => ['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',');
 
+/** The container's bounding set: the runtime's defaults plus what is granted, or nothing with `drop: [ALL]`. */
+export function boundingSet(id: Identity): string[] {
+  return id.dropAll ? [] : [...new Set([...RUNTIME_DEFAULT_CAPABILITIES, ...id.capabilities])];
+}
+
 export function setprivArgs(id: Identity): string[] {
-  const bounding = id.dropAll ? [] : [...new Set([...RUNTIME_DEFAULT_CAPABILITIES, ...id.capabilities])];
+  const bounding = boundingSet(id);
   // Granted capabilities are also ambient, so they are effective for a non-root uid too (see the README).
   const granted = capList(id.dropAll ? [] : id.capabilities);
   return ['setpriv', '--reuid', String(id.uid), '--regid', String(id.uid), '--clear-groups', `--inh-caps=${granted}`, `--ambient-caps=${granted}`, `--bounding-set=${capList(bounding)}`, '--pdeathsig', 'KILL', '--'];
@@ -74,6 +80,99 @@ export function startReady(name: string, netns: string, id: Identity, argv: stri
     child.stdout?.on('data', onData);
     child.once('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`}) before it was ready: ${out.trim().slice(0, 300)}`));
     child.once('error', (err) => fail(`could not start: ${err.message}`));
+  });
+}
+
+/** A pod's long-running program (agent or sidecar) running as a thread of this process (see thread/identity.ts). */
+export interface PodThread {
+  /** The thread's id in the kernel (/proc/<pid>/task/<tid>). */
+  tid: number;
+  stop(): Promise<void>;
+}
+
+export interface ThreadStart {
+  /** The pod-thread entry (dist/lab/meshprobe-pod-thread.mjs, staged in the lab). */
+  entry: string;
+  program: string;
+  args: string[];
+  /** The pod's /etc/hosts. */
+  hosts: string;
+  logFile: string;
+  resourceLimits?: ResourceLimits;
+  /** Called with the thread as soon as it exists, so a teardown during start-up can stop it. */
+  started?: (t: PodThread) => void;
+}
+
+/**
+ * Starts a pod's program as a thread in the pod's network namespace with the pod's identity, and resolves once it
+ * printed `ready`. Its stdout (after `ready`) and stderr go to `logFile`. A few milliseconds and a few MB each,
+ * where a process costs ~150 ms of CPU to start: the difference decides how fast scenarios deploy.
+ */
+export function startThread(name: string, netns: string, id: Identity, start: ThreadStart, timeoutMs = READY_TIMEOUT_MS): Promise<PodThread> {
+  const log = createWriteStream(start.logFile, { flags: 'a' });
+  log.on('error', () => undefined);
+  const worker = new Worker(start.entry, {
+    argv: start.args,
+    workerData: { netnsPath: `/run/netns/${netns}`, uid: id.uid, capabilities: id.dropAll ? [] : id.capabilities, bounding: boundingSet(id), program: start.program, hosts: start.hosts },
+    stdout: true,
+    stderr: true,
+    ...(start.resourceLimits ? { resourceLimits: start.resourceLimits } : {}),
+  });
+  let tid = 0;
+  let stopped = false;
+  const thread: PodThread = {
+    get tid() {
+      return tid;
+    },
+    stop: async () => {
+      stopped = true;
+      await worker.terminate().catch(() => undefined);
+      log.end();
+    },
+  };
+  start.started?.(thread);
+  worker.stderr.pipe(log, { end: false });
+  return new Promise((resolve, reject) => {
+    let out = '';
+    let settled = false;
+    const timer = setTimeout(() => fail(`did not report ready within ${timeoutMs} ms`), timeoutMs);
+    const fail = (why: string) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      void thread.stop().then(() => {
+        let tail = '';
+        try {
+          tail = readFileSync(start.logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
+        } catch {
+          /* no log yet */
+        }
+        reject(new TargetError(`${name} in ${netns} ${why}${tail ? `; its log ends: ${tail}` : ''}`, `see ${start.logFile}`));
+      });
+    };
+    const onData = (d: Buffer) => {
+      out += d.toString('utf8');
+      if (/^ready$/m.test(out) && tid !== 0) ready();
+    };
+    const ready = () => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      worker.stdout.off('data', onData);
+      log.write(out.replace(/^ready\n?/m, ''));
+      worker.stdout.pipe(log, { end: false });
+      resolve(thread);
+    };
+    worker.on('message', (m: { tid?: number }) => {
+      if (typeof m?.tid === 'number') tid = m.tid;
+      if (/^ready$/m.test(out)) ready();
+    });
+    worker.stdout.on('data', onData);
+    worker.on('error', (err) => (settled ? log.write(`${name}: ${err.stack ?? err.message}\n`) : fail(`failed: ${err.message}`)));
+    worker.on('exit', (code) => {
+      if (!settled) fail(`exited (code ${code}) before it was ready: ${out.trim().slice(0, 300)}`);
+      else if (!stopped) log.write(`${name} exited (code ${code})\n`);
+    });
   });
 }
 

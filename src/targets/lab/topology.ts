@@ -1,12 +1,13 @@
 /**
  * Creates the lab's network from a LabPlan: the node namespace, one namespace per pod and external, veth pairs
  * created from inside the node namespace (so no interface ever appears in the host's root namespace), routes,
- * sysctls and the name-resolution files. Batched: one `ip -batch` for all namespaces, one for the node, one
- * shell per pod, run in parallel.
+ * sysctls, the pods' capture rules, NetworkPolicy and the name-resolution files. All of it is one shell script
+ * (`ip -batch` per namespace, `ip netns exec` only where a step must run inside one): starting a process from
+ * a large Node process is the expensive part, so the lab starts one, not one per step.
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { inNetns, run } from './exec.js';
+import { run } from './exec.js';
 import { hostsFile, resolvConf, type LabHost, type LabPlan } from './plan.js';
 
 const ETC_NETNS = '/etc/netns';
@@ -24,18 +25,40 @@ function nodeBatch(plan: LabPlan): string {
   return `${lines.join('\n')}\n`;
 }
 
-/** Inside a pod: loopback, its address, a default route to the node, and the sysctls a container runtime sets. */
-function podScript(h: LabHost): string {
+/** Inside a pod: loopback, its address and a default route to the node (`ip -n <pod> -batch`). */
+function podBatch(h: LabHost): string {
   return [
-    'ip link set lo up',
-    'ip link set eth0 up',
-    `ip addr add ${h.address}/32 dev eth0`,
-    `ip route add ${h.gateway}/32 dev eth0 scope link`,
-    `ip route add default via ${h.gateway} dev eth0`,
-    // What Docker and containerd set in every container: unprivileged ICMP echo sockets and low ports.
-    "echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range",
-    'echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start',
+    'link set lo up',
+    'link set eth0 up',
+    `addr add ${h.address}/32 dev eth0`,
+    `route add ${h.gateway}/32 dev eth0 scope link`,
+    `route add default via ${h.gateway} dev eth0`,
+    '',
   ].join('\n');
+}
+
+/** What Docker and containerd set in every container: unprivileged ICMP echo sockets and low ports. */
+const POD_SYSCTLS = "echo '0 2147483647' > /proc/sys/net/ipv4/ping_group_range; echo 0 > /proc/sys/net/ipv4/ip_unprivileged_port_start";
+
+const EOF = 'MESHPROBE_EOF';
+const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
+/** A command fed `input` through a quoted here-document (no expansion inside). */
+const withInput = (command: string, input: string) => `${command} <<'${EOF}'\n${input.endsWith('\n') ? input : `${input}\n`}${EOF}`;
+
+/** The whole topology as one `sh -e` script (pure, for tests and for `createTopology`). */
+export function topologyScript(plan: LabPlan, nodeFilterRules: string, natRules: ReadonlyMap<string, string>): string {
+  const all = [plan.nodeNetns, ...plan.hosts.map((h) => h.netns)];
+  const lines = [
+    withInput('ip -batch -', all.map((n) => `netns add ${n}\n`).join('')),
+    withInput(`ip -n ${q(plan.nodeNetns)} -batch -`, nodeBatch(plan)),
+    ...plan.hosts.map((h) => withInput(`ip -n ${q(h.netns)} -batch -`, podBatch(h))),
+    withInput(`ip netns exec ${q(plan.nodeNetns)} sh -ec 'echo 1 > /proc/sys/net/ipv4/ip_forward; exec iptables-restore'`, nodeFilterRules),
+    ...plan.hosts.map((h) => {
+      const nat = natRules.get(h.netns);
+      return nat ? withInput(`ip netns exec ${q(h.netns)} sh -ec ${q(`${POD_SYSCTLS}; exec iptables-restore`)}`, nat) : `ip netns exec ${q(h.netns)} sh -ec ${q(POD_SYSCTLS)}`;
+    }),
+  ];
+  return `${lines.join('\n')}\n`;
 }
 
 function writeResolution(plan: LabPlan): void {
@@ -47,15 +70,10 @@ function writeResolution(plan: LabPlan): void {
   }
 }
 
-export async function createTopology(plan: LabPlan, nodeFilterRules: string): Promise<void> {
-  const all = [plan.nodeNetns, ...plan.hosts.map((h) => h.netns)];
-  await run('ip', ['-batch', '-'], all.map((n) => `netns add ${n}\n`).join(''));
+/** `natRules`: iptables-restore input of each pod's nat table (its capture rules), by netns name. */
+export async function createTopology(plan: LabPlan, nodeFilterRules: string, natRules: ReadonlyMap<string, string> = new Map()): Promise<void> {
   writeResolution(plan);
-  await run('ip', ['-n', plan.nodeNetns, '-batch', '-'], nodeBatch(plan));
-  await Promise.all([
-    inNetns(plan.nodeNetns, 'echo 1 > /proc/sys/net/ipv4/ip_forward; iptables-restore', nodeFilterRules),
-    ...plan.hosts.map((h) => inNetns(h.netns, podScript(h))),
-  ]);
+  await run('sh', ['-e', '-c', topologyScript(plan, nodeFilterRules, natRules)]);
 }
 
 /** Replaces a pod's nat table (capture rules), e.g. at deploy or after a flush-capture probe. */

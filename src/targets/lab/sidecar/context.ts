@@ -24,10 +24,12 @@ export interface Context {
   virtualServices: VirtualService[];
   /** Server side of mesh mTLS: our certificate, client certificates must chain to the mesh CA. */
   serverTls: SecureContext;
-  cert: Buffer;
-  key: Buffer;
-  meshCa: Buffer;
-  systemCa: Buffer;
+  /**
+   * Client side of mesh mTLS (our certificate, servers must chain to the mesh CA) and of TLS origination verified
+   * against the system CAs. Built once: a context per connection cost more CPU than the handshake itself.
+   */
+  clientTls: SecureContext;
+  originationTls: SecureContext;
 }
 
 const ofKind = <K extends IstioResource['kind']>(all: readonly IstioResource[], kind: K) =>
@@ -48,7 +50,8 @@ export function loadContext(config: SidecarConfig): Context {
     gateways: raws.filter((r) => r.kind === 'Gateway').map(parseGateway),
     virtualServices: raws.filter((r) => r.kind === 'VirtualService').map(parseVirtualService),
     serverTls: createSecureContext({ cert, key, ca: meshCa }),
-    cert, key, meshCa, systemCa,
+    clientTls: createSecureContext({ cert, key, ca: meshCa }),
+    originationTls: createSecureContext({ ca: systemCa }),
   };
 }
 

@@ -75,7 +75,7 @@ function upstreamFor(ctx: Context, d: OutboundDecision, host: string, port: numb
       return {
         address, port,
         tls: {
-          cert: ctx.cert, key: ctx.key, ca: ctx.meshCa, ALPNProtocols: MESH_ALPN,
+          secureContext: ctx.clientTls, ALPNProtocols: MESH_ALPN,
           servername: `outbound_.${port}_._.${host}`, checkServerIdentity: meshIdentityCheck(dest?.spiffe),
         },
       };
@@ -83,7 +83,7 @@ function upstreamFor(ctx: Context, d: OutboundDecision, host: string, port: numb
       const verify = d.verification.verify;
       return {
         address, port: targetPort(ctx, host, port),
-        tls: { ...(isIP(d.sni) ? {} : { servername: d.sni }), rejectUnauthorized: verify, ...(verify ? { ca: ctx.systemCa } : {}), ALPNProtocols: ['http/1.1'] },
+        tls: { ...(isIP(d.sni) ? {} : { servername: d.sni }), rejectUnauthorized: verify, secureContext: ctx.originationTls, ALPNProtocols: ['http/1.1'] },
       };
     }
   }
