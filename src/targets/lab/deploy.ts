@@ -28,6 +28,8 @@ export interface PodRuntime {
   sidecarRecords?: SidecarRecords;
   /** The sidecar's thread (its kernel thread id: /proc/<pid>/task/<tid>). */
   sidecar?: PodThread;
+  /** The probe agent's thread (absent in the egress gateway pod). */
+  agent?: PodThread;
   /** Batches from one pod run one after another (a flush-capture batch must not overlap others from that pod). */
   queue: Promise<unknown>;
 }
@@ -116,9 +118,11 @@ async function startPod(d: LabDeployment, rt: PodRuntime, programs: LabPrograms,
   };
   const configFile = join(rt.dir, 'agent.json');
   writeFileSync(configFile, JSON.stringify(config));
-  starts.push(startThread(`probe agent of ${h.key}`, h.netns, { uid: h.uid, capabilities: h.capabilities }, {
+  const agent = startThread(`probe agent of ${h.key}`, h.netns, { uid: h.uid, capabilities: h.capabilities }, {
     entry: programs.podThread, program: programs.agent, args: ['serve', '--config', configFile], hosts, logFile: join(rt.dir, 'agent.log'), started,
-  }));
+  });
+  agent.then((t) => (rt.agent = t), () => undefined);
+  starts.push(agent);
   await Promise.all(starts);
 }
 

@@ -1,11 +1,14 @@
 /**
- * Processes inside pods: each runs in its pod's network namespace (`ip netns exec`, which also bind-mounts the
- * pod's /etc/netns files over /etc/hosts and /etc/resolv.conf) as the workload's uid, with exactly the
- * capabilities the scenario grants as bounding, inheritable and ambient set (`setpriv`), and dies with the lab
+ * What runs inside pods. The long-running programs (the probe agent, the sidecar, the egress gateway) are threads
+ * of the lab's process, each moved into its pod's network namespace with the pod's uid and capabilities
+ * (thread/identity.ts) and given the pod's hosts file; they end with the lab, or with the process. Short-lived
+ * commands (a probe `call` as another uid, a flush-capture) are processes: `ip netns exec`, which also bind-mounts
+ * the pod's /etc/netns files over /etc/hosts and /etc/resolv.conf, then `setpriv` with the workload's uid and
+ * exactly the capabilities the scenario grants as bounding, inheritable and ambient set, dying with the lab
  * (`--pdeathsig KILL`; the lab also kills everything in its namespaces on teardown).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, createWriteStream, openSync, readFileSync, writeSync } from 'node:fs';
+import { spawn } from 'node:child_process';
+import { createWriteStream, readFileSync } from 'node:fs';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { TargetError } from '../target.js';
 
@@ -42,46 +45,10 @@ export function podCommand(netns: string, id: Identity, argv: string[]): string[
 }
 
 /**
- * How long a pod's agent or sidecar may take to report ready. Start-up is ~0.2 s on an idle machine; the margin is
+ * How long a pod's agent or sidecar may take to report ready. Start-up is ~50 ms on an idle machine; the margin is
  * for a loaded one (many labs deploying at once on two cores), where a short limit turned slowness into ERRORs.
  */
 export const READY_TIMEOUT_MS = 30_000;
-
-/** Starts a long-running process and resolves once it printed `ready`; its output goes to `logFile`. */
-export function startReady(name: string, netns: string, id: Identity, argv: string[], logFile: string, timeoutMs = READY_TIMEOUT_MS): Promise<ChildProcess> {
-  const log = openSync(logFile, 'a');
-  const child = spawn('ip', podCommand(netns, id, argv), { stdio: ['ignore', 'pipe', log] });
-  closeSync(log);
-  return new Promise((resolve, reject) => {
-    let out = '';
-    const timer = setTimeout(() => fail(`did not report ready within ${timeoutMs} ms`), timeoutMs);
-    const fail = (why: string) => {
-      clearTimeout(timer);
-      child.kill('SIGKILL');
-      let tail = '';
-      try {
-        tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
-      } catch {
-        /* no log yet */
-      }
-      reject(new TargetError(`${name} in ${netns} ${why}${tail ? `; its log ends: ${tail}` : ''}`, `see ${logFile}`));
-    };
-    const onData = (d: Buffer) => {
-      out += d.toString('utf8');
-      if (/^ready$/m.test(out)) {
-        clearTimeout(timer);
-        child.stdout?.off('data', onData);
-        // Keep draining stdout into nowhere but the log: later lines (the sidecar's connection log) go there too.
-        child.stdout?.on('data', (more: Buffer) => appendLog(logFile, more));
-        appendLog(logFile, Buffer.from(out.replace(/^ready\n?/m, '')));
-        resolve(child);
-      }
-    };
-    child.stdout?.on('data', onData);
-    child.once('exit', (code, signal) => fail(`exited (${signal ?? `code ${code}`}) before it was ready: ${out.trim().slice(0, 300)}`));
-    child.once('error', (err) => fail(`could not start: ${err.message}`));
-  });
-}
 
 /** A pod's long-running program (agent or sidecar) running as a thread of this process (see thread/identity.ts). */
 export interface PodThread {
@@ -174,16 +141,6 @@ export function startThread(name: string, netns: string, id: Identity, start: Th
       else if (!stopped) log.write(`${name} exited (code ${code})\n`);
     });
   });
-}
-
-function appendLog(file: string, data: Buffer): void {
-  if (data.length === 0) return;
-  const fd = openSync(file, 'a');
-  try {
-    writeSync(fd, data);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Runs a short-lived command in a pod with stdin; resolves with stdout whatever the exit status, plus the status. */
