@@ -6,10 +6,10 @@ import { readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { isIP, type Socket } from 'node:net';
-import type { ConnectionOptions } from 'node:tls';
+import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Attempt } from './attempt.js';
 import { classifyError, classifyHttp, type SocketError } from './classify.js';
-import { cachedLookup } from './lookup.js';
+import { nativeNet, type Net } from './net.js';
 import type { Outcome, ProbeRequest, ProbeResult } from './types.js';
 
 export const NONCE_HEADER = 'x-meshprobe-nonce';
@@ -41,21 +41,25 @@ function tlsOptions(request: ProbeRequest): RequestOptions & Pick<ConnectionOpti
   return opts;
 }
 
-function requestOptions(request: ProbeRequest): RequestOptions {
+/**
+ * No agent: the connection is made here, from `raw` (the TCP connection, from the Net), wrapped in TLS for https.
+ * Without an agent the request asks the server to close the connection, as a fresh client's would.
+ */
+function requestOptions(request: ProbeRequest, raw: Socket): RequestOptions {
   const h = request.http ?? {};
-  const base: RequestOptions = {
+  const tls = request.protocol === 'https' ? tlsOptions(request) : undefined;
+  return {
     host: request.host,
     port: request.port,
     method: h.method ?? 'GET',
     path: h.path ?? '/',
     headers: { ...h.headers, [NONCE_HEADER]: request.nonce },
-    agent: false,
-    lookup: cachedLookup,
+    ...tls,
+    createConnection: () => (tls ? tlsConnect({ ...(tls as ConnectionOptions), socket: raw }) : raw),
   };
-  return request.protocol === 'https' ? { ...base, ...tlsOptions(request) } : base;
 }
 
-export function probeHttp(request: ProbeRequest): Promise<ProbeResult> {
+export function probeHttp(request: ProbeRequest, net: Net = nativeNet): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const attempt = new Attempt(request);
     const tlsExpected = request.protocol === 'https';
@@ -82,7 +86,13 @@ export function probeHttp(request: ProbeRequest): Promise<ProbeResult> {
 
     let req: ReturnType<typeof httpRequest> | undefined;
     try {
-      req = (tlsExpected ? httpsRequest : httpRequest)(requestOptions(request));
+      const raw = net.connect({ host: request.host, port: request.port ?? (tlsExpected ? 443 : 80) });
+      raw.once('connect', () => {
+        connected = true;
+        clearTimeout(connectTimer);
+        attempt.markConnect();
+      });
+      req = (tlsExpected ? httpsRequest : httpRequest)(requestOptions(request, raw));
     } catch (err) {
       const e = err as SocketError;
       finish({ kind: 'error', ...(e.code ? { errno: e.code } : {}), message: `cannot send the request: ${e.message}` });
@@ -90,11 +100,6 @@ export function probeHttp(request: ProbeRequest): Promise<ProbeResult> {
     }
     req.once('socket', (s: Socket) => {
       socket = s;
-      s.once('connect', () => {
-        connected = true;
-        clearTimeout(connectTimer);
-        attempt.markConnect();
-      });
       s.once('secureConnect', () => {
         tlsDone = true;
       });

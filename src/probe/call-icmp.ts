@@ -2,10 +2,9 @@
  * The icmp probe: one echo request through iputils `ping` (raw sockets need privileges the agent should not
  * ask for; ping carries its own capability or uses the ping socket group).
  */
-import { execFile } from 'node:child_process';
 import { isIP } from 'node:net';
 import { Attempt } from './attempt.js';
-import { cachedLookup } from './lookup.js';
+import { nativeNet, type Net } from './net.js';
 import type { Outcome, ProbeRequest, ProbeResult } from './types.js';
 
 /** Reads ping's summary. Exit 0: a reply; exit 1: none; anything else: ping could not even try. */
@@ -20,18 +19,18 @@ export function classifyPing(exitCode: number | null, stdout: string, stderr: st
 }
 
 /** The address to ping: the name is resolved here, by the agent's own lookup, as for every other protocol. */
-function resolveHost(host: string): Promise<string> {
+function resolveHost(host: string, net: Net): Promise<string> {
   if (isIP(host)) return Promise.resolve(host);
   return new Promise((resolve, reject) =>
-    cachedLookup(host, { family: 4 }, (err, address) => (err ? reject(err) : resolve(typeof address === 'string' ? address : ''))),
+    net.lookup(host, { family: 4 }, (err, address) => (err ? reject(err) : resolve(typeof address === 'string' ? address : ''))),
   );
 }
 
-export async function probeIcmp(request: ProbeRequest): Promise<ProbeResult> {
+export async function probeIcmp(request: ProbeRequest, net: Net = nativeNet): Promise<ProbeResult> {
   const attempt = new Attempt(request);
   let address: string;
   try {
-    address = await resolveHost(request.host);
+    address = await resolveHost(request.host, net);
   } catch (err) {
     const e = err as NodeJS.ErrnoException;
     return attempt.result({ kind: 'error', errno: e.code ?? 'ENOTFOUND', message: `ping: ${request.host}: cannot resolve (${e.message})` });
@@ -39,7 +38,7 @@ export async function probeIcmp(request: ProbeRequest): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const waitS = Math.max(attempt.connectTimeoutMs / 1000, 0.001).toFixed(3);
     const args = ['-c', '1', '-W', waitS, '-n', address];
-    execFile('ping', args, { timeout: attempt.totalTimeoutMs + 1000 }, (err, stdout, stderr) => {
+    net.execFile('ping', args, { timeout: attempt.totalTimeoutMs + 1000 }, (err, stdout, stderr) => {
       const errno = err as (Error & { code?: string | number }) | null;
       if (errno && typeof errno.code === 'string') {
         const hint = errno.code === 'ENOENT' ? ' (install iputils-ping)' : '';

@@ -1,23 +1,22 @@
 /**
  * The tcp probe: connect, send `MESHPROBE <nonce>\n`, expect the agent's observation as one JSON line.
  */
-import { connect } from 'node:net';
 import { Attempt } from './attempt.js';
 import { classifyError, classifyReply, type SocketError } from './classify.js';
-import { cachedLookup } from './lookup.js';
+import { nativeNet, type Net } from './net.js';
 import type { Outcome, ProbeRequest, ProbeResult } from './types.js';
 
 export const TCP_GREETING = 'MESHPROBE';
 /** A reply longer than this without a newline is not the agent's (its observation lines are far shorter). */
 const MAX_LINE = 64 * 1024;
 
-export function probeTcp(request: ProbeRequest): Promise<ProbeResult> {
+export function probeTcp(request: ProbeRequest, net: Net = nativeNet): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const attempt = new Attempt(request);
     let connected = false;
     let done = false;
     const chunks: Buffer[] = [];
-    const socket = connect({ host: request.host, port: request.port ?? 0, lookup: cachedLookup });
+    const socket = net.connect({ host: request.host, port: request.port ?? 0 });
     socket.setNoDelay(true);
 
     const finish = (outcome: Outcome) => {

@@ -8,14 +8,14 @@ import { isIPv6 } from 'node:net';
 import { Attempt } from './attempt.js';
 import { classifyError, classifyReply, type SocketError } from './classify.js';
 import { TCP_GREETING } from './call-tcp.js';
-import { cachedLookupOne } from './lookup.js';
+import { nativeNet, type Net } from './net.js';
 import type { Outcome, ProbeRequest, ProbeResult } from './types.js';
 
-export function probeUdp(request: ProbeRequest): Promise<ProbeResult> {
+export function probeUdp(request: ProbeRequest, net: Net = nativeNet): Promise<ProbeResult> {
   return new Promise((resolve) => {
     const attempt = new Attempt(request);
     let done = false;
-    const socket = createSocket({ type: isIPv6(request.host) ? 'udp6' : 'udp4', lookup: cachedLookupOne });
+    const socket = createSocket({ type: isIPv6(request.host) ? 'udp6' : 'udp4', lookup: net.lookupOne });
 
     const finish = (outcome: Outcome) => {
       if (done) return;
@@ -35,13 +35,17 @@ export function probeUdp(request: ProbeRequest): Promise<ProbeResult> {
       attempt.received += msg.length;
       finish(classifyReply(msg.toString('utf8'), request.nonce));
     });
-    socket.connect(request.port ?? 0, request.host, () => {
-      if (done) return;
-      const payload = Buffer.from(`${TCP_GREETING} ${request.nonce}`);
-      attempt.sent += payload.length;
-      socket.send(payload, (err) => {
-        if (err) finish(classifyError(err, { connected: true, tlsExpected: false, tlsDone: false, received: 0 }));
-      });
-    });
+    net.bindUdp(socket, 0).then(
+      () =>
+        socket.connect(request.port ?? 0, request.host, () => {
+          if (done) return;
+          const payload = Buffer.from(`${TCP_GREETING} ${request.nonce}`);
+          attempt.sent += payload.length;
+          socket.send(payload, (err) => {
+            if (err) finish(classifyError(err, { connected: true, tlsExpected: false, tlsDone: false, received: 0 }));
+          });
+        }),
+      (err: SocketError) => finish(classifyError(err, { connected: false, tlsExpected: false, tlsDone: false, received: 0 })),
+    );
   });
 }

@@ -7,32 +7,35 @@ import { probeHttp } from './call-http.js';
 import { probeIcmp } from './call-icmp.js';
 import { probeTcp } from './call-tcp.js';
 import { probeUdp } from './call-udp.js';
+import { nativeNet, type Net } from './net.js';
 import type { ProbeRequest, ProbeResult } from './types.js';
 
 export const DEFAULT_CONCURRENCY = 64;
 
 export interface RunOptions {
   concurrency?: number;
+  /** Where the probes' sockets are made (default: this process's own). */
+  net?: Net;
 }
 
-function dispatch(request: ProbeRequest): Promise<ProbeResult> {
+function dispatch(request: ProbeRequest, net: Net): Promise<ProbeResult> {
   switch (request.protocol) {
     case 'tcp':
-      return probeTcp(request);
+      return probeTcp(request, net);
     case 'udp':
-      return probeUdp(request);
+      return probeUdp(request, net);
     case 'http':
     case 'https':
-      return probeHttp(request);
+      return probeHttp(request, net);
     case 'icmp':
-      return probeIcmp(request);
+      return probeIcmp(request, net);
   }
 }
 
 /** One probe; an unexpected exception in the agent itself is still reported as an `error` outcome. */
-export async function runProbe(request: ProbeRequest): Promise<ProbeResult> {
+export async function runProbe(request: ProbeRequest, net: Net = nativeNet): Promise<ProbeResult> {
   try {
-    return await dispatch(request);
+    return await dispatch(request, net);
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown };
     const message = `the agent failed while probing: ${String(e?.message ?? err)}`;
@@ -59,7 +62,7 @@ export async function* runProbes(requests: Iterable<ProbeRequest>, options: RunO
         break;
       }
       running++;
-      void runProbe(next.value).then((result) => {
+      void runProbe(next.value, options.net).then((result) => {
         running--;
         ready.push(result);
         launch();

@@ -11,6 +11,7 @@ import { lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { runProbes } from './call.js';
 import { checkRequests } from './config.js';
+import type { Net } from './net.js';
 import type { ObservationStore } from './store.js';
 import type { Observation, ProbeRequest, ProbeResult } from './types.js';
 
@@ -41,10 +42,10 @@ function parseQuery(line: string): ControlQuery | string {
   return 'unknown query (expected "observations" or "call")';
 }
 
-async function answer(q: ControlQuery, store: ObservationStore): Promise<object> {
+async function answer(q: ControlQuery, store: ObservationStore, net: Net | undefined): Promise<object> {
   if (q.query === 'observations') return { observations: store.query(q.nonces) };
   const results: ProbeResult[] = [];
-  for await (const r of runProbes(q.requests, { concurrency: q.concurrency })) results.push(r);
+  for await (const r of runProbes(q.requests, { concurrency: q.concurrency, ...(net ? { net } : {}) })) results.push(r);
   return { results };
 }
 
@@ -76,7 +77,7 @@ async function clearStaleSocket(path: string): Promise<void> {
   unlinkSync(path);
 }
 
-export async function startControl(path: string, store: ObservationStore): Promise<Server> {
+export async function startControl(path: string, store: ObservationStore, net?: Net): Promise<Server> {
   await clearStaleSocket(path);
   const server = createServer((conn) => {
     let buf = '';
@@ -91,7 +92,7 @@ export async function startControl(path: string, store: ObservationStore): Promi
       buf = '';
       conn.removeAllListeners('data');
       if (typeof q === 'string') return void conn.end(`${JSON.stringify({ error: q })}\n`);
-      void answer(q, store).then(
+      void answer(q, store, net).then(
         (a) => conn.end(`${JSON.stringify(a)}\n`),
         (err: unknown) => conn.end(`${JSON.stringify({ error: String(err) })}\n`),
       );

@@ -12,6 +12,7 @@ import { TCP_GREETING } from './call-tcp.js';
 import { NONCE_HEADER } from './call-http.js';
 import type { ListenPort, ServeConfig } from './config.js';
 import { startControl } from './control.js';
+import { nativeNet, type Net } from './net.js';
 import { flattenHeaders, parseXfcc, peerIdentity, plainAddress, uriSanOf, XFCC_HEADER } from './observe.js';
 import { ObservationStore } from './store.js';
 import type { ListenProtocol, Observation } from './types.js';
@@ -102,20 +103,20 @@ function udpHandler(socket: UdpSocket, record: Recorder, store: ObservationStore
 
 type Closable = { close(cb?: () => void): unknown };
 
-function listenStream(server: Server, p: ListenPort): Promise<Closable> {
-  return new Promise((resolve, reject) => {
-    server.once('error', (err) => reject(new Error(`cannot listen on ${p.protocol} port ${p.port}: ${err.message}`)));
-    server.listen({ port: p.port, host: '0.0.0.0', backlog: 4096 }, () => resolve(server));
-  });
+function listenStream(server: Server, p: ListenPort, net: Net): Promise<Closable> {
+  return net.listen(server, p.port).then(
+    () => server,
+    (err: Error) => Promise.reject(new Error(`cannot listen on ${p.protocol} port ${p.port}: ${err.message}`)),
+  );
 }
 
-function listen(p: ListenPort, config: ServeConfig, store: ObservationStore): Promise<Closable> {
+function listen(p: ListenPort, config: ServeConfig, store: ObservationStore, net: Net): Promise<Closable> {
   const record = recorder(config);
   switch (p.protocol) {
     case 'tcp':
-      return listenStream(createTcpServer({ noDelay: true }, tcpHandler(record, store)), p);
+      return listenStream(createTcpServer({ noDelay: true }, tcpHandler(record, store)), p, net);
     case 'http':
-      return listenStream(createHttpServer(httpHandler(record, store, config, 'http')), p);
+      return listenStream(createHttpServer(httpHandler(record, store, config, 'http')), p, net);
     case 'https': {
       let cert: Buffer, key: Buffer;
       try {
@@ -125,21 +126,24 @@ function listen(p: ListenPort, config: ServeConfig, store: ObservationStore): Pr
         return Promise.reject(new Error(`https port ${p.port}: cannot read certificate: ${(err as Error).message}`));
       }
       const opts = { cert, key, requestCert: true, rejectUnauthorized: false, ALPNProtocols: ['http/1.1'] };
-      return listenStream(createHttpsServer(opts, httpHandler(record, store, config, 'https')), p);
+      return listenStream(createHttpsServer(opts, httpHandler(record, store, config, 'https')), p, net);
     }
     case 'udp': {
       const socket = createSocket('udp4');
       socket.on('message', udpHandler(socket, record, store, p.port));
-      return new Promise((resolve, reject) => {
-        socket.once('error', (err) => reject(new Error(`cannot listen on udp port ${p.port}: ${err.message}`)));
-        socket.bind(p.port, '0.0.0.0', () => resolve(socket));
-      });
+      return net.bindUdp(socket, p.port).then(
+        () => socket,
+        (err: Error) => Promise.reject(new Error(`cannot listen on udp port ${p.port}: ${err.message}`)),
+      );
     }
   }
 }
 
-/** Resolves once every listener and the control socket are up; rejects (closing what opened) if one fails. */
-export async function startAgent(config: ServeConfig, store = new ObservationStore()): Promise<RunningAgent> {
+/**
+ * Resolves once every listener and the control socket are up; rejects (closing what opened) if one fails.
+ * `net`: where the listeners and the probes sent through the control socket are made (default: this process).
+ */
+export async function startAgent(config: ServeConfig, store = new ObservationStore(), net: Net = nativeNet): Promise<RunningAgent> {
   const opened: Closable[] = [];
   const close = async () => {
     await Promise.all(opened.map((c) => new Promise<void>((r) => {
@@ -151,7 +155,7 @@ export async function startAgent(config: ServeConfig, store = new ObservationSto
     })));
   };
   // Ports first: an agent that cannot serve its ports must not take over a control path.
-  const results = await Promise.allSettled(config.ports.map((p) => listen(p, config, store)));
+  const results = await Promise.allSettled(config.ports.map((p) => listen(p, config, store, net)));
   for (const r of results) if (r.status === 'fulfilled') opened.push(r.value);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {
@@ -159,7 +163,7 @@ export async function startAgent(config: ServeConfig, store = new ObservationSto
     throw failed.reason;
   }
   try {
-    opened.push(await startControl(config.control, store));
+    opened.push(await startControl(config.control, store, net));
   } catch (err) {
     await close();
     throw err;

@@ -1,17 +1,19 @@
 /**
  * Bringing one scenario's lab up: ownership marker first, then namespaces and routes, NetworkPolicy, certificates,
- * capture rules and processes. Any failure removes what was created before the error is passed on.
+ * capture rules, then every pod's agent and sidecar in the lab runtime. Any failure removes what was created before
+ * the error is passed on.
  */
 import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Scenario } from '../../scenario/schema.js';
-import type { Deployment } from '../target.js';
-import { stagePrograms, type LabPrograms } from './bundles.js';
+import { TargetError, type Deployment } from '../target.js';
+import type { LabPrograms } from './bundles.js';
 import { captureConfigFromAnnotations, captureRules, toRestoreInput } from './capture.js';
 import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import { compileNetworkPolicies, policyRestoreInput, type NetworkPolicy } from './netpol.js';
 import { hostsFile, planLab, podLabels, serviceName, SIDECAR_UID, workloadNames, type LabHost, type LabPlan } from './plan.js';
-import { startThread, type PodThread } from './processes.js';
+import type { LabRuntime } from './runtime/index.js';
+import type { PodSpec } from './runtime/protocol.js';
 import { SidecarRecords } from './records.js';
 import { identityOf, meshCertKey, sidecarConfig } from './sidecar-config.js';
 import { claimLab, labDir, removeLab } from './state.js';
@@ -26,10 +28,8 @@ export interface PodRuntime {
   sidecarLog?: () => string;
   /** The sidecar's decision log, indexed for joining observations to the peer identity the sidecar verified. */
   sidecarRecords?: SidecarRecords;
-  /** The sidecar's thread (its kernel thread id: /proc/<pid>/task/<tid>). */
-  sidecar?: PodThread;
-  /** The probe agent's thread (absent in the egress gateway pod). */
-  agent?: PodThread;
+  /** The pod's key in the lab runtime. */
+  runtimeKey: string;
   /** Batches from one pod run one after another (a flush-capture batch must not overlap others from that pod). */
   queue: Promise<unknown>;
 }
@@ -40,16 +40,15 @@ export interface LabDeployment extends Deployment {
   dir: string;
   caFile: string;
   pods: Map<string, PodRuntime>;
-  /** The agent and sidecar this lab runs, staged in its directory (set once the lab is created). */
+  /** The agent staged for the processes the lab starts in pods (set once the lab is created). */
   programs?: LabPrograms;
-  /** Every pod thread started (agents, sidecars, the egress gateway): stopped before the namespaces go. */
-  threads: PodThread[];
+  /** The runtime running the pods' agents and sidecars. */
+  runtime: LabRuntime;
 }
 
-/** Stops every pod thread of a lab (before its namespaces are removed). */
-export async function stopThreads(d: LabDeployment): Promise<void> {
-  const threads = d.threads.splice(0);
-  await Promise.all(threads.map((t) => t.stop()));
+/** Stops the pods' programs in the runtime, closing every socket they hold (before the namespaces go). */
+export async function stopPods(d: LabDeployment): Promise<void> {
+  await d.runtime.stop(d.labId, [...d.pods.values()].map((p) => p.runtimeKey));
 }
 
 function nsLabelsOf(scenario: Scenario) {
@@ -70,8 +69,6 @@ function certificateRequests(plan: LabPlan): ServerCert[] {
     }));
 }
 
-/** A sidecar thread's heap: small and long-lived, as the sidecar process's was (--max-old-space-size=64). */
-const SIDECAR_HEAP = { maxOldGenerationSizeMb: 64, maxYoungGenerationSizeMb: 4 };
 
 function meshCertificates(plan: LabPlan): MeshCert[] {
   return plan.hosts.flatMap((h) => {
@@ -84,62 +81,59 @@ function podRuntime(d: LabDeployment, h: LabHost, istioVersion: string): PodRunt
   const dir = join(d.dir, h.netns.slice(`mp-${d.labId}-`.length));
   mkdirSync(dir, { recursive: true });
   chownSync(dir, h.uid, h.uid); // the agent creates its control socket here as the workload's uid
-  const rt: PodRuntime = { host: h, dir, control: join(dir, 'control.sock'), queue: Promise.resolve() };
+  const rt: PodRuntime = { host: h, dir, control: join(dir, 'control.sock'), queue: Promise.resolve(), runtimeKey: `${d.labId}/${h.key}` };
   if (h.sidecar && h.workload) rt.captureRestore = toRestoreInput(captureRules(captureConfigFromAnnotations(h.workload.annotations), istioVersion));
   return rt;
 }
 
-async function startPod(d: LabDeployment, rt: PodRuntime, programs: LabPrograms, istioVersion: string): Promise<void> {
+/** Starts a pod's programs in the runtime: the sidecar (or the egress gateway) as uid 1337, the agent as the workload. */
+async function startPod(d: LabDeployment, rt: PodRuntime, istioVersion: string): Promise<void> {
   const h = rt.host;
-  const starts: Promise<unknown>[] = [];
-  const hosts = hostsFile(d.plan, h);
-  const started = (t: PodThread) => d.threads.push(t);
+  const spec: PodSpec = { key: rt.runtimeKey, netnsPath: `/run/netns/${h.netns}`, hosts: hostsFile(d.plan, h) };
   if (rt.captureRestore || h.egressGateway) {
     const log = join(rt.dir, 'sidecar.log');
     const configFile = join(rt.dir, 'sidecar.json');
     writeFileSync(log, '');
-    chownSync(log, SIDECAR_UID, SIDECAR_UID);
     writeFileSync(configFile, JSON.stringify({ ...sidecarConfig(d.scenario, d.plan, h, d.dir, istioVersion), logFile: log }));
     rt.sidecarLog = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-200).join('\n') : '');
     rt.sidecarRecords = new SidecarRecords(log);
-    const name = h.egressGateway ? `egress gateway ${h.key}` : `sidecar of ${h.key}`;
-    const sidecar = startThread(name, h.netns, { uid: SIDECAR_UID, capabilities: [], dropAll: true }, {
-      entry: programs.podThread, program: programs.sidecar, args: ['--config', configFile], hosts, logFile: log, resourceLimits: SIDECAR_HEAP, started,
-    });
-    sidecar.then((t) => (rt.sidecar = t), () => undefined);
-    starts.push(sidecar);
+    spec.sidecar = { configFile, uid: SIDECAR_UID };
   }
-  if (h.egressGateway) return void (await Promise.all(starts));
-  const config = {
-    name: h.key,
-    control: rt.control,
-    behindSidecar: h.sidecar,
-    ports: h.ports.map((p) => ({ port: p.port, protocol: p.protocol, ...(p.protocol === 'https' ? certPaths(d.dir, h.netns) : {}) })),
-  };
-  const configFile = join(rt.dir, 'agent.json');
-  writeFileSync(configFile, JSON.stringify(config));
-  const agent = startThread(`probe agent of ${h.key}`, h.netns, { uid: h.uid, capabilities: h.capabilities }, {
-    entry: programs.podThread, program: programs.agent, args: ['serve', '--config', configFile], hosts, logFile: join(rt.dir, 'agent.log'), started,
-  });
-  agent.then((t) => (rt.agent = t), () => undefined);
-  starts.push(agent);
-  await Promise.all(starts);
+  if (!h.egressGateway) {
+    const config = {
+      name: h.key,
+      control: rt.control,
+      behindSidecar: h.sidecar,
+      ports: h.ports.map((p) => ({ port: p.port, protocol: p.protocol, ...(p.protocol === 'https' ? certPaths(d.dir, h.netns) : {}) })),
+    };
+    const configFile = join(rt.dir, 'agent.json');
+    writeFileSync(configFile, JSON.stringify(config));
+    spec.agent = { configFile, uid: h.uid };
+  }
+  try {
+    await d.runtime.start(d.labId, spec);
+  } catch (err) {
+    const what = h.egressGateway ? `the egress gateway ${h.key}` : `the probe agent or sidecar of ${h.key}`;
+    throw new TargetError(`${what} did not start: ${(err as Error).message}`, (err as TargetError).hint ?? `see ${rt.dir}`);
+  }
 }
 
-/**
- * `stage`: where the agent, the sidecar and the pod-thread entry are staged (a LabTarget stages them once for
- * all its labs); by default they are staged in this lab's own directory.
- */
+/** What a lab is deployed with: the runtime for its pods, and the agent staged for the processes it starts. */
+export interface LabEnvironment {
+  runtime: LabRuntime;
+  programs: () => Promise<LabPrograms>;
+}
+
 export async function deployLab(
   scenario: Scenario,
   policies: NetworkPolicy[],
   istioVersion: string,
   register: (d: LabDeployment) => void,
-  stage?: () => Promise<LabPrograms>,
+  env: LabEnvironment,
 ): Promise<LabDeployment> {
   const labId = claimLab();
   const plan = planLab(scenario, labId);
-  const d: LabDeployment = { id: labId, labId, scenario, plan, dir: labDir(labId), caFile: caFile(labDir(labId)), pods: new Map(), threads: [] };
+  const d: LabDeployment = { id: labId, labId, scenario, plan, dir: labDir(labId), caFile: caFile(labDir(labId)), pods: new Map(), runtime: env.runtime };
   register(d);
   try {
     const endpoints = plan.hosts.map((h) => ({ address: h.address, nodeIf: h.nodeIf, namespace: h.workload?.namespace, labels: h.workload ? podLabels(h.workload) : {} }));
@@ -149,15 +143,15 @@ export async function deployLab(
     const [, , programs] = await Promise.all([
       createTopology(plan, filter, nat),
       issueCertificates(d.dir, certificateRequests(plan), meshCertificates(plan)),
-      stage ? stage() : stagePrograms(d.dir),
+      env.programs(),
     ]);
     d.programs = programs;
-    const starts = [...d.pods.values()].map((rt) => startPod(d, rt, programs, istioVersion));
+    const starts = [...d.pods.values()].map((rt) => startPod(d, rt, istioVersion));
     await Promise.allSettled(starts); // every start has ended (ready or failed) before a failure tears down
     await Promise.all(starts);
     return d;
   } catch (err) {
-    await stopThreads(d);
+    await stopPods(d).catch(() => undefined);
     await removeLab(labId).catch(() => undefined);
     throw err;
   }

@@ -7,9 +7,11 @@
 import { accessSync, constants } from 'node:fs';
 import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type Target, type TargetInfo } from '../target.js';
-import { agentBundle, sidecarBundle, stagePrograms, type LabPrograms } from './bundles.js';
+import { join } from 'node:path';
+import { agentBundle, RUNTIME_BUNDLE, runtimeBundle, stagePrograms, type LabPrograms } from './bundles.js';
 import { checkScenario } from './check.js';
-import { deployLab, stopThreads, type LabDeployment } from './deploy.js';
+import { deployLab, stopPods, type LabDeployment } from './deploy.js';
+import { LabRuntime } from './runtime/index.js';
 import { probeBatch } from './probe.js';
 import { claimLab, cleanStaleLabs, labDir, removeLab } from './state.js';
 import { run } from './exec.js';
@@ -51,11 +53,8 @@ export class LabTarget implements Target {
   private readonly deployments = new Map<string, LabDeployment>();
   /** Deploys still creating namespaces: teardown waits for them, or it would remove a lab that is still growing. */
   private readonly pending = new Set<Promise<unknown>>();
-  /**
-   * The programs every pod runs, staged once for all of this target's labs in a directory of their own under
-   * /run/meshprobe/labs (owned like a lab, so a crash leaves nothing a later run does not remove).
-   */
-  private staged?: { id: string; programs: Promise<LabPrograms> };
+  /** The target's own directory, the staged agent and the runtime (see stage()). */
+  private staged?: { id: string; programs: LabPrograms; runtime?: LabRuntime };
   private readonly onSignal = (signal: NodeJS.Signals) => {
     void this.teardown().finally(() => process.exit(signal === 'SIGINT' ? 130 : 143));
   };
@@ -68,7 +67,7 @@ export class LabTarget implements Target {
     if (missing.length) throw new TargetError(`the lab needs ${missing.join(', ')}, not found on PATH`, 'run scripts/bootstrap (installs iproute2, iptables, util-linux, openssl)');
     await cleanStaleLabs();
     agentBundle();
-    await sidecarBundle();
+    await runtimeBundle();
     return { name: 'lab', istioVersion: LAB_ISTIO_VERSION, notes: LAB_NOTES };
   }
 
@@ -86,7 +85,7 @@ export class LabTarget implements Target {
     const deploying = deployLab(scenario, policies, LAB_ISTIO_VERSION, (dep) => {
       id = dep.id;
       this.deployments.set(dep.id, dep);
-    }, () => this.programs());
+    }, { runtime: this.runtime(), programs: async () => this.stage().programs });
     this.pending.add(deploying);
     try {
       return await deploying;
@@ -130,7 +129,7 @@ export class LabTarget implements Target {
   async undeploy(deployment: Deployment): Promise<void> {
     const d = this.deployments.get(deployment.id);
     this.deployments.delete(deployment.id);
-    if (d) await stopThreads(d);
+    if (d) await stopPods(d).catch(() => undefined);
     await removeLab(d?.labId ?? deployment.id);
     if (this.deployments.size === 0) {
       process.off('SIGINT', this.onSignal);
@@ -144,17 +143,28 @@ export class LabTarget implements Target {
     const staged = this.staged;
     this.staged = undefined;
     if (staged) {
-      await staged.programs.catch(() => undefined);
+      await staged.runtime?.close();
       await removeLab(staged.id);
     }
   }
 
-  private programs(): Promise<LabPrograms> {
+  /**
+   * The target's own directory under /run/meshprobe/labs (owned like a lab, so a crash leaves nothing a later
+   * run does not remove): the agent staged once for all labs, and the runtime's log.
+   */
+  private stage(): { id: string; programs: LabPrograms; runtime?: LabRuntime } {
     if (!this.staged) {
       const id = claimLab();
       this.staged = { id, programs: stagePrograms(labDir(id)) };
     }
-    return this.staged.programs;
+    return this.staged;
+  }
+
+  /** The runtime threads running every lab's agents and sidecars, started with the first deploy. */
+  private runtime(): LabRuntime {
+    const staged = this.stage();
+    staged.runtime ??= new LabRuntime(RUNTIME_BUNDLE, join(labDir(staged.id), 'runtime.log'));
+    return staged.runtime;
   }
 
   private lab(deployment: Deployment): LabDeployment {

@@ -1,15 +1,12 @@
 /**
- * What runs inside pods. The long-running programs (the probe agent, the sidecar, the egress gateway) are threads
- * of the lab's process, each moved into its pod's network namespace with the pod's uid and capabilities
- * (thread/identity.ts) and given the pod's hosts file; they end with the lab, or with the process. Short-lived
- * commands (a probe `call` as another uid, a flush-capture) are processes: `ip netns exec`, which also bind-mounts
- * the pod's /etc/netns files over /etc/hosts and /etc/resolv.conf, then `setpriv` with the workload's uid and
- * exactly the capabilities the scenario grants as bounding, inheritable and ambient set, dying with the lab
- * (`--pdeathsig KILL`; the lab also kills everything in its namespaces on teardown).
+ * Processes inside pods. The long-running programs (the probe agent, the sidecar, the egress gateway) run in the
+ * lab runtime (runtime/); what a pod does with its own privileges — a probe `call` as another uid, a
+ * flush-capture — runs as a process: `ip netns exec`, which also bind-mounts the pod's /etc/netns files over
+ * /etc/hosts and /etc/resolv.conf, then `setpriv` with the uid and exactly the capabilities the scenario grants as
+ * bounding, inheritable and ambient set, dying with the lab (`--pdeathsig KILL`; the lab also kills everything in
+ * its namespaces on teardown).
  */
 import { spawn } from 'node:child_process';
-import { createWriteStream, readFileSync } from 'node:fs';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
 import { TargetError } from '../target.js';
 
 export interface Identity {
@@ -44,104 +41,6 @@ export function podCommand(netns: string, id: Identity, argv: string[]): string[
   return ['netns', 'exec', netns, ...setprivArgs(id), ...argv];
 }
 
-/**
- * How long a pod's agent or sidecar may take to report ready. Start-up is ~50 ms on an idle machine; the margin is
- * for a loaded one (many labs deploying at once on two cores), where a short limit turned slowness into ERRORs.
- */
-export const READY_TIMEOUT_MS = 30_000;
-
-/** A pod's long-running program (agent or sidecar) running as a thread of this process (see thread/identity.ts). */
-export interface PodThread {
-  /** The thread's id in the kernel (/proc/<pid>/task/<tid>). */
-  tid: number;
-  stop(): Promise<void>;
-}
-
-export interface ThreadStart {
-  /** The pod-thread entry (dist/lab/meshprobe-pod-thread.mjs, staged in the lab). */
-  entry: string;
-  program: string;
-  args: string[];
-  /** The pod's /etc/hosts. */
-  hosts: string;
-  logFile: string;
-  resourceLimits?: ResourceLimits;
-  /** Called with the thread as soon as it exists, so a teardown during start-up can stop it. */
-  started?: (t: PodThread) => void;
-}
-
-/**
- * Starts a pod's program as a thread in the pod's network namespace with the pod's identity, and resolves once it
- * printed `ready`. Its stdout (after `ready`) and stderr go to `logFile`. A few milliseconds and a few MB each,
- * where a process costs ~150 ms of CPU to start: the difference decides how fast scenarios deploy.
- */
-export function startThread(name: string, netns: string, id: Identity, start: ThreadStart, timeoutMs = READY_TIMEOUT_MS): Promise<PodThread> {
-  const log = createWriteStream(start.logFile, { flags: 'a' });
-  log.on('error', () => undefined);
-  const worker = new Worker(start.entry, {
-    argv: start.args,
-    workerData: { netnsPath: `/run/netns/${netns}`, uid: id.uid, capabilities: id.dropAll ? [] : id.capabilities, bounding: boundingSet(id), program: start.program, hosts: start.hosts },
-    stdout: true,
-    stderr: true,
-    ...(start.resourceLimits ? { resourceLimits: start.resourceLimits } : {}),
-  });
-  let tid = 0;
-  let stopped = false;
-  const thread: PodThread = {
-    get tid() {
-      return tid;
-    },
-    stop: async () => {
-      stopped = true;
-      await worker.terminate().catch(() => undefined);
-      log.end();
-    },
-  };
-  start.started?.(thread);
-  worker.stderr.pipe(log, { end: false });
-  return new Promise((resolve, reject) => {
-    let out = '';
-    let settled = false;
-    const timer = setTimeout(() => fail(`did not report ready within ${timeoutMs} ms`), timeoutMs);
-    const fail = (why: string) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      void thread.stop().then(() => {
-        let tail = '';
-        try {
-          tail = readFileSync(start.logFile, 'utf8').trim().split('\n').slice(-5).join(' | ');
-        } catch {
-          /* no log yet */
-        }
-        reject(new TargetError(`${name} in ${netns} ${why}${tail ? `; its log ends: ${tail}` : ''}`, `see ${start.logFile}`));
-      });
-    };
-    const onData = (d: Buffer) => {
-      out += d.toString('utf8');
-      if (/^ready$/m.test(out) && tid !== 0) ready();
-    };
-    const ready = () => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      worker.stdout.off('data', onData);
-      log.write(out.replace(/^ready\n?/m, ''));
-      worker.stdout.pipe(log, { end: false });
-      resolve(thread);
-    };
-    worker.on('message', (m: { tid?: number }) => {
-      if (typeof m?.tid === 'number') tid = m.tid;
-      if (/^ready$/m.test(out)) ready();
-    });
-    worker.stdout.on('data', onData);
-    worker.on('error', (err) => (settled ? log.write(`${name}: ${err.stack ?? err.message}\n`) : fail(`failed: ${err.message}`)));
-    worker.on('exit', (code) => {
-      if (!settled) fail(`exited (code ${code}) before it was ready: ${out.trim().slice(0, 300)}`);
-      else if (!stopped) log.write(`${name} exited (code ${code})\n`);
-    });
-  });
-}
 
 /** Runs a short-lived command in a pod with stdin; resolves with stdout whatever the exit status, plus the status. */
 export function runInPod(netns: string, id: Identity, argv: string[], input: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {

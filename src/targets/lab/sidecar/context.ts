@@ -2,13 +2,14 @@
  * Everything a running sidecar knows, loaded once from its config: the model's parsed resources, the registry,
  * its certificates, and the decision log (one line per connection or request, with the model's reason and trace).
  */
-import { createWriteStream, readFileSync, type WriteStream } from 'node:fs';
-import type { ServerResponse } from 'node:http';
+import { createWriteStream, readFileSync } from 'node:fs';
+import { Agent as HttpAgent, type ServerResponse } from 'node:http';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import {
   parseResources, type AuthorizationPolicy, type DestinationRule, type IstioResource, type PeerAuthentication, type ServiceEntry, type Sidecar,
 } from '../../../model/index.js';
-import type { SidecarConfig } from './config.js';
+import { nativeNet, type Net } from '../../../probe/net.js';
+import { INBOUND_SOURCE, type SidecarConfig } from './config.js';
 import { Registry } from './registry.js';
 import { parseGateway, parseVirtualService, type Gateway, type VirtualService } from './routes.js';
 
@@ -30,15 +31,34 @@ export interface Context {
    */
   clientTls: SecureContext;
   originationTls: SecureContext;
+  /** Where this sidecar's sockets are made: its pod's network namespace, as uid 1337. */
+  net: Net;
+  /** Writes one line to this sidecar's decision log. */
+  log: (r: DecisionRecord) => void;
+  /** Upstream connection pools, by destination and TLS settings. */
+  pools: Map<string, HttpAgent>;
+  /** Pooled connections to the application, from 127.0.0.6 (Envoy's inbound passthrough source). */
+  appAgent: HttpAgent;
+  /** Closes the decision log and every pooled connection. */
+  close(): void;
 }
 
 const ofKind = <K extends IstioResource['kind']>(all: readonly IstioResource[], kind: K) =>
   all.filter((r): r is Extract<IstioResource, { kind: K }> => r.kind === kind);
 
-export function loadContext(config: SidecarConfig): Context {
+export function loadContext(config: SidecarConfig, net: Net = nativeNet): Context {
   const { resources } = parseResources(config.resources);
   const raws = config.resources.map((r) => r as { kind?: string });
   const [cert, key, meshCa, systemCa] = [config.certFile, config.keyFile, config.meshCaFile, config.systemCaFile].map((f) => readFileSync(f));
+  // Decision lines go straight to the lab's log file (not through a pipe: one line per request adds up).
+  const stream = config.logFile ? createWriteStream(config.logFile, { flags: 'a' }) : process.stdout;
+  const pools = new Map<string, HttpAgent>();
+  const appAgent = new HttpAgent({ keepAlive: true, timeout: IDLE.toApplicationMs });
+  appAgent.createConnection = ((options: { host?: string; port?: number }) => {
+    const socket = net.connect({ host: options.host ?? '127.0.0.1', port: Number(options.port), localAddress: INBOUND_SOURCE });
+    socket.setNoDelay(true);
+    return socket;
+  }) as HttpAgent['createConnection'];
   return {
     config,
     registry: new Registry(config.registry),
@@ -52,6 +72,14 @@ export function loadContext(config: SidecarConfig): Context {
     serverTls: createSecureContext({ cert, key, ca: meshCa }),
     clientTls: createSecureContext({ cert, key, ca: meshCa }),
     originationTls: createSecureContext({ ca: systemCa }),
+    net,
+    log: (r) => stream.write(formatDecision(r)),
+    pools,
+    appAgent,
+    close: () => {
+      for (const a of [...pools.values(), appAgent]) a.destroy();
+      if (stream !== process.stdout) stream.end();
+    },
   };
 }
 
@@ -80,16 +108,9 @@ export interface DecisionRecord {
   mtlsMode?: string;
 }
 
-let logStream: WriteStream | NodeJS.WriteStream = process.stdout;
-
-/** Decision lines go straight to the lab's log file (not through the lab's pipe: one line per request adds up). */
-export function openDecisionLog(file: string | undefined): void {
-  if (file) logStream = createWriteStream(file, { flags: 'a' });
-}
-
 /** Human part first (`<time> <dir> <from> -> <to> <result>`), then ` | ` and the record as JSON for the lab to parse. */
-export function logDecision(r: DecisionRecord): void {
-  logStream.write(`${new Date().toISOString()} ${r.dir} ${r.from} -> ${r.to} ${r.result} | ${JSON.stringify(r)}\n`);
+export function formatDecision(r: DecisionRecord): string {
+  return `${new Date().toISOString()} ${r.dir} ${r.from} -> ${r.to} ${r.result} | ${JSON.stringify(r)}\n`;
 }
 
 /** Hop-by-hop headers (RFC 9110 §7.6.1) are for one connection: a proxy never forwards them (Envoy neither). */

@@ -6,13 +6,13 @@
  * from 127.0.0.6, as from Envoy's inbound passthrough; on mTLS HTTP the sidecar sets X-Forwarded-Client-Cert.
  */
 import { createHash } from 'node:crypto';
-import { Agent, createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
-import { connect, type Socket } from 'node:net';
+import { createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import { authorize, effectiveMtls, formatRef, inboundTransport, type AuthzDecision, type PolicyMatch } from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
 import { INBOUND_SOURCE } from './config.js';
-import { endToEndHeaders, IDLE, logDecision, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
+import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
 import type { OriginalDestination } from './original-dst.js';
 import { clientHelloAlpn, peekFirstBytes } from './peek.js';
 
@@ -30,7 +30,6 @@ interface Conn {
 }
 
 const conns = new WeakMap<Socket, Conn>();
-const appAgent = new Agent({ keepAlive: true, localAddress: INBOUND_SOURCE, timeout: IDLE.toApplicationMs });
 
 const ruleName = (m: PolicyMatch) => `${formatRef(m.policy)} rule ${m.ruleIndex}`;
 
@@ -56,20 +55,21 @@ function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
   const decision = authorizeConn(ctx, c);
   const base = { dir: 'inbound' as const, from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, mtlsMode: c.mtlsMode, ...(c.peer ? { peer: c.peer } : {}) };
   if (!decision.allowed) {
-    logDecision({ ...base, ...decisionFields(decision) });
+    ctx.log({ ...base, ...decisionFields(decision) });
     // Istio's TCP RBAC filter closes an accepted connection it denies.
     return void stream.destroy();
   }
-  const upstream = connect({ host: c.dst.address, port: c.dst.port, localAddress: INBOUND_SOURCE, noDelay: true });
+  const upstream = ctx.net.connect({ host: c.dst.address, port: c.dst.port, localAddress: INBOUND_SOURCE });
+  upstream.setNoDelay(true);
   upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error('connect timeout')));
   upstream.once('connect', () => {
     upstream.setTimeout(0);
-    logDecision({ ...base, ...decisionFields(decision), result: 'connected', upstream: `${upstream.localAddress}:${upstream.localPort}` });
+    ctx.log({ ...base, ...decisionFields(decision), result: 'connected', upstream: `${upstream.localAddress}:${upstream.localPort}` });
     stream.pipe(upstream);
     upstream.pipe(stream);
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
-    logDecision({ ...base, result: 'failed', reason: `upstream error ${err.code ?? err.message}` });
+    ctx.log({ ...base, result: 'failed', reason: `upstream error ${err.code ?? err.message}` });
     if (stream instanceof TLSSocket) stream.destroy();
     else stream.resetAndDestroy();
   });
@@ -95,20 +95,20 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
     ...decisionFields(decision), http: { method: http.method, path },
   };
   if (!decision.allowed) {
-    logDecision({ ...record, http: { ...http, status: 403 } });
+    ctx.log({ ...record, http: { ...http, status: 403 } });
     return replyRbacDenied(res);
   }
   // The sidecar owns this header: whatever the client sent is dropped, and on mTLS it describes the real peer.
   delete headers[XFCC];
   if (c.peer) headers[XFCC] = `By=${ctx.config.self.spiffe};Hash=${c.certHash ?? ''};Subject="";URI=${c.peer}`;
-  const up = request({ host: c.dst.address, port: c.dst.port, method: http.method, path, headers: endToEndHeaders(headers), agent: appAgent });
+  const up = request({ host: c.dst.address, port: c.dst.port, method: http.method, path, headers: endToEndHeaders(headers), agent: ctx.appAgent });
   up.on('response', (upRes) => {
-    logDecision({ ...record, http: { method: http.method, path, status: upRes.statusCode } });
+    ctx.log({ ...record, http: { method: http.method, path, status: upRes.statusCode } });
     res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
     upRes.pipe(res);
   });
   up.on('error', (err: NodeJS.ErrnoException) => {
-    logDecision({ ...record, result: 'failed', reason: `upstream error ${err.code ?? err.message}` });
+    ctx.log({ ...record, result: 'failed', reason: `upstream error ${err.code ?? err.message}` });
     if (res.headersSent) return void res.destroy();
     const body = 'upstream connect error or disconnect/reset before headers. reset reason: connection failure';
     res.writeHead(503, { 'content-type': 'text/plain', 'content-length': Buffer.byteLength(body), server: 'istio-envoy' });
@@ -141,14 +141,14 @@ export async function handleInbound(ctx: Context, socket: Socket, dst: OriginalD
   const mtls = effectiveMtls({ namespace: self.namespace, labels: self.labels, port: dst.port }, ctx.peerAuthentications);
   const transport = inboundTransport(mtls.mode, meshTls ? 'mtls' : 'plaintext');
   if (transport.kind === 'reject') {
-    logDecision({ dir: 'inbound', from, to, result: 'rejected', reason: `${mtls.reason}; ${transport.reason}`, trace: mtls.trace, transport: 'plaintext', mtlsMode: mtls.mode });
+    ctx.log({ dir: 'inbound', from, to, result: 'rejected', reason: `${mtls.reason}; ${transport.reason}`, trace: mtls.trace, transport: 'plaintext', mtlsMode: mtls.mode });
     return void socket.destroy();
   }
   const conn: Conn = { dst, clientIp, from, mtlsMode: mtls.mode, transport: first[0] === 0x16 ? 'tls-passthrough' : 'plaintext' };
   if (transport.kind === 'accept' && transport.transport === 'mtls') {
     const tls = new TLSSocket(socket, { isServer: true, secureContext: ctx.serverTls, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['istio-peer-exchange', 'istio'] });
     tls.on('error', (err) => {
-      logDecision({ dir: 'inbound', from, to, result: 'rejected', reason: `mTLS handshake failed: ${err.message}`, transport: 'mtls' });
+      ctx.log({ dir: 'inbound', from, to, result: 'rejected', reason: `mTLS handshake failed: ${err.message}`, transport: 'mtls' });
       tls.destroy();
     });
     tls.once('secure', () => {

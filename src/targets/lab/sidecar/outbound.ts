@@ -6,12 +6,12 @@
  */
 import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
-import { connect, isIP, type Socket } from 'node:net';
+import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import { authorize, outboundDecision, type OutboundDecision } from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
 import type { RegistryHost } from './config.js';
-import { endToEndHeaders, IDLE, logDecision, replyRbacDenied, type Context, type DecisionRecord, type Direction } from './context.js';
+import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord, type Direction } from './context.js';
 import type { OriginalDestination } from './original-dst.js';
 import { portProtocol } from './registry.js';
 import { gatewayAccepts, routeFor, type RouteChoice } from './routes.js';
@@ -102,36 +102,43 @@ export function handleOutboundTcp(ctx: Context, socket: Socket, dst: OriginalDes
   const up = upstreamFor(ctx, d, host, dst.port, dst.address);
   const record = recordOf('outbound', from, up, `${dst.address}:${dst.port}`, host, d);
   if (!up) {
-    logDecision(record);
+    ctx.log(record);
     return void socket.destroy();
   }
-  const upstream: Socket = up.tls ? tlsConnect({ host: up.address, port: up.port, ...up.tls }) : connect({ host: up.address, port: up.port });
-  upstream.setNoDelay(true); // small request/response exchanges: Nagle + delayed ACK would add ~40 ms per hop
+  const raw = ctx.net.connect({ host: up.address, port: up.port });
+  raw.setNoDelay(true); // small request/response exchanges: Nagle + delayed ACK would add ~40 ms per hop
+  const upstream: Socket = up.tls ? tlsConnect({ ...up.tls, socket: raw }) : raw;
   upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error('connect timeout')));
   upstream.once(up.tls ? 'secureConnect' : 'connect', () => {
     upstream.setTimeout(0);
-    logDecision({ ...record, to: `${dst.address}:${dst.port}` });
+    ctx.log({ ...record, to: `${dst.address}:${dst.port}` });
     socket.pipe(upstream);
     upstream.pipe(socket);
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
-    logDecision({ ...record, result: 'failed', reason: `${d.reason}; upstream error ${err.code ?? err.message}` });
+    ctx.log({ ...record, result: 'failed', reason: `${d.reason}; upstream error ${err.code ?? err.message}` });
     socket.resetAndDestroy();
   });
   upstream.on('close', () => socket.end());
   socket.on('close', () => upstream.destroy());
 }
 
-const agents = new Map<string, HttpAgent>();
-function agentFor(up: Upstream): HttpAgent {
+function agentFor(ctx: Context, up: Upstream): HttpAgent {
   const key = `${up.address}:${up.port}:${up.tls ? JSON.stringify({ s: up.tls.servername, r: up.tls.rejectUnauthorized, m: up.tls.ALPNProtocols }) : 'plain'}`;
-  let a = agents.get(key);
+  let a = ctx.pools.get(key);
   if (!a) {
     // Envoy pools upstream connections; so does the lab's sidecar (it keeps mTLS handshakes off the request path).
     // No TLS session resumption: every new connection proves its certificate again, as the inbound side requires.
     const pool = { keepAlive: true, timeout: IDLE.upstreamMs };
-    a = up.tls ? new HttpsAgent({ ...pool, maxCachedSessions: 0, ...up.tls }) : new HttpAgent(pool);
-    agents.set(key, a);
+    const agent = up.tls ? new HttpsAgent({ ...pool, maxCachedSessions: 0, ...up.tls }) : new HttpAgent(pool);
+    // Connections are made where this sidecar's sockets are (its pod), then wrapped in TLS for an https pool.
+    agent.createConnection = ((options: ConnectionOptions & { host?: string; port?: number }) => {
+      const raw = ctx.net.connect({ host: options.host ?? up.address, port: Number(options.port ?? up.port) });
+      raw.setNoDelay(true);
+      return up.tls ? tlsConnect({ ...options, socket: raw }) : raw;
+    }) as HttpAgent['createConnection'];
+    ctx.pools.set(key, agent);
+    a = agent;
   }
   return a;
 }
@@ -177,7 +184,7 @@ function gatewayAuthorized(ctx: Context, req: IncomingMessage, c: OutConn, host:
     http: { method: req.method ?? 'GET', path: req.url ?? '/', host, headers },
   }, ctx.authorizationPolicies);
   if (d.allowed) return true;
-  logDecision({ dir: 'gateway', from: c.from, to: `${c.dst.address}:${c.dst.port}`, host, result: 'denied', reason: d.reason, trace: d.trace });
+  ctx.log({ dir: 'gateway', from: c.from, to: `${c.dst.address}:${c.dst.port}`, host, result: 'denied', reason: d.reason, trace: d.trace });
   replyRbacDenied(res);
   return false;
 }
@@ -193,7 +200,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   if (dir === 'gateway' && !gatewayAuthorized(ctx, req, c, asked, res)) return;
   const { route, missing } = routeRequest(ctx, asked, c.dst.port);
   if (missing) {
-    logDecision({ dir, from: c.from, to: `${c.dst.address}:${c.dst.port}`, host: asked, result: 'no-route', reason: `${missing}: 404` });
+    ctx.log({ dir, from: c.from, to: `${c.dst.address}:${c.dst.port}`, host: asked, result: 'no-route', reason: `${missing}: 404` });
     return reply(res, 404, '');
   }
   const host = route?.host ?? asked;
@@ -204,18 +211,18 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const up = upstreamFor(ctx, d, host, port, route ? (dest?.address ?? host) : c.dst.address);
   const record = { ...recordOf(dir, c.from, up, `${c.dst.address}:${c.dst.port}`, host, d), trace, http: { method: req.method ?? 'GET', path: req.url ?? '/' } };
   if (!up) {
-    logDecision({ ...record, http: { ...record.http, status: 502 } });
+    ctx.log({ ...record, http: { ...record.http, status: 502 } });
     return reply(res, 502, '');
   }
   const send = up.tls ? httpsRequest : httpRequest;
-  const upReq = send({ host: up.address, port: up.port, method: req.method, path: req.url, headers: endToEndHeaders(req.headers), agent: agentFor(up) });
+  const upReq = send({ host: up.address, port: up.port, method: req.method, path: req.url, headers: endToEndHeaders(req.headers), agent: agentFor(ctx, up) });
   upReq.on('response', (upRes) => {
-    logDecision({ ...record, http: { ...record.http, status: upRes.statusCode } });
+    ctx.log({ ...record, http: { ...record.http, status: upRes.statusCode } });
     res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
     upRes.pipe(res);
   });
   upReq.on('error', (err: NodeJS.ErrnoException) => {
-    logDecision({ ...record, result: 'failed', reason: `${d.reason}; upstream error ${err.code ?? err.message}` });
+    ctx.log({ ...record, result: 'failed', reason: `${d.reason}; upstream error ${err.code ?? err.message}` });
     if (res.headersSent) return void res.destroy();
     const why = up.tls ? `TLS_error: ${err.code ?? err.message}` : (err.code ?? err.message);
     reply(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${why}`);

@@ -1,8 +1,7 @@
-/** Pure parts of pod threads and of the topology script: the hosts table, capability masks, the shell script. */
+/** Pure parts of the lab runtime and of the topology script: the pods' hosts tables and the shell script. */
 import { describe, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
-import { parseHosts, tableLookup } from '../../src/targets/lab/thread/hosts.js';
-import { capabilityMask, effectiveCapabilities } from '../../src/targets/lab/thread/identity.js';
+import { parseHosts, tableLookup } from '../../src/targets/lab/runtime/hosts.js';
 import { hostsFile, planLab } from '../../src/targets/lab/plan.js';
 import { topologyScript } from '../../src/targets/lab/topology.js';
 import { makeScenario } from './helpers.js';
@@ -14,11 +13,12 @@ const scenario = makeScenario('units', {
 });
 const plan = planLab(scenario, 'unit01');
 
-function lookup(table: ReturnType<typeof parseHosts>, name: string, options: object = {}): Promise<{ err: NodeJS.ErrnoException | null; address?: unknown; family?: number }> {
-  return new Promise((resolve) => tableLookup(table)(name, options, (err, address, family) => resolve({ err, address, family })));
+type Answer = { err: NodeJS.ErrnoException | null; address?: unknown; family?: number };
+function lookup(table: ReturnType<typeof parseHosts>, name: string, options: object = {}): Promise<Answer> {
+  return new Promise((resolve) => tableLookup(table).lookup(name, options, (err: NodeJS.ErrnoException | null, address?: unknown, family?: number) => resolve({ err, address, family })));
 }
 
-describe('hosts table of a pod thread', () => {
+describe('a pod\'s hosts table', () => {
   const table = parseHosts(hostsFile(plan, plan.hosts[0]));
 
   test('service names of every workload and the externals resolve to their lab addresses', async () => {
@@ -34,27 +34,13 @@ describe('hosts table of a pod thread', () => {
     expect((await lookup(table, 'example.org')).err?.code).toBe('ENOTFOUND');
   });
 
-  test('all: true, family filters and IP literals', async () => {
+  test('all: true, family filters, IP literals and the single-address form', async () => {
     expect((await lookup(table, 'localhost', { all: true })).address).toEqual([{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]);
     expect((await lookup(table, 'localhost', { family: 6 })).address).toBe('::1');
     expect((await lookup(table, 'b.legacy', { family: 6 })).err?.code).toBe('ENOTFOUND');
     expect(await lookup(table, '10.9.8.7')).toMatchObject({ err: null, address: '10.9.8.7', family: 4 });
-  });
-});
-
-describe('capabilities of a pod thread', () => {
-  test('masks: bit n of the 64-bit set, split into capset\'s two words', () => {
-    expect(capabilityMask([])).toEqual([0, 0]);
-    expect(capabilityMask(['NET_ADMIN'])).toEqual([1 << 12, 0]);
-    expect(capabilityMask(['SETFCAP'])).toEqual([0x80000000, 0]);
-    expect(capabilityMask(['CHECKPOINT_RESTORE', 'CHOWN'])).toEqual([1, 1 << 8]);
-    expect(() => capabilityMask(['NOPE'])).toThrow('unknown capability NOPE');
-  });
-
-  test('root gets its bounding set, any other uid only what is granted (and in the bounding set)', () => {
-    expect(effectiveCapabilities({ uid: 0, capabilities: [], bounding: ['CHOWN', 'NET_RAW'] })).toEqual(['CHOWN', 'NET_RAW']);
-    expect(effectiveCapabilities({ uid: 1000, capabilities: ['NET_ADMIN'], bounding: ['CHOWN', 'NET_ADMIN'] })).toEqual(['NET_ADMIN']);
-    expect(effectiveCapabilities({ uid: 1337, capabilities: ['NET_ADMIN'], bounding: [] })).toEqual([]);
+    const one = await new Promise((resolve) => tableLookup(table).lookupOne('b.legacy', { all: true }, (err, address, family) => resolve({ err, address, family })));
+    expect(one).toEqual({ err: null, address: '10.244.1.3', family: 4 });
   });
 });
 

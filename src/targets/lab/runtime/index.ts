@@ -1,0 +1,119 @@
+/**
+ * The lab's side of its runtime threads (worker.ts): starts them on first use, places every lab on one of them
+ * (all pods of a lab together, labs spread over the threads), asks them to start and stop pods, and stops them.
+ * A runtime thread is part of the lab's process: it ends with it, so nothing of it outlives a crash.
+ */
+import { appendFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { TargetError } from '../../target.js';
+import type { PodSpec, RuntimeReply, RuntimeRequest } from './protocol.js';
+
+/** How long a pod may take to start (listeners up) on a loaded machine before the deploy is an ERROR. */
+export const POD_START_TIMEOUT_MS = 30_000;
+
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+interface Thread {
+  worker: Worker;
+  pending: Map<number, { resolve: () => void; reject: (e: Error) => void }>;
+  dead?: string;
+}
+
+export class LabRuntime {
+  private readonly threads: Thread[] = [];
+  private readonly placement = new Map<string, Thread>();
+  private nextId = 1;
+  private nextThread = 0;
+
+  /**
+   * `entry`: the bundled worker (dist/lab/meshprobe-lab-runtime.mjs); `logFile`: where the runtime's own errors go.
+   * `size`: runtime threads (default: one per core, at most 4 — the lab process's main thread mostly waits).
+   */
+  constructor(
+    private readonly entry: string,
+    private readonly logFile: string,
+    private readonly size = Math.min(4, Math.max(1, availableParallelism())),
+  ) {}
+
+  private spawn(): Thread {
+    const worker = new Worker(this.entry, { stdout: false, stderr: false });
+    const t: Thread = { worker, pending: new Map() };
+    const failAll = (why: string) => {
+      t.dead = why;
+      for (const p of t.pending.values()) p.reject(new TargetError(`the lab runtime stopped: ${why}`, `see ${this.logFile}`));
+      t.pending.clear();
+    };
+    worker.on('message', (m: RuntimeReply) => {
+      if (m.op === 'log') return this.log(m.message);
+      const p = t.pending.get(m.id);
+      t.pending.delete(m.id);
+      if (m.error !== undefined) p?.reject(new TargetError(m.error));
+      else p?.resolve();
+    });
+    worker.on('error', (err) => {
+      this.log(`runtime thread failed: ${err.stack ?? err.message}`);
+      failAll(err.message);
+    });
+    worker.on('exit', (code) => failAll(`exited with code ${code}`));
+    worker.unref(); // an idle runtime must not keep the process alive
+    return t;
+  }
+
+  private threadFor(lab: string): Thread {
+    let t = this.placement.get(lab);
+    if (t && !t.dead) return t;
+    const i = this.nextThread++ % this.size;
+    if (!this.threads[i] || this.threads[i].dead) this.threads[i] = this.spawn();
+    t = this.threads[i];
+    this.placement.set(lab, t);
+    return t;
+  }
+
+  private request(t: Thread, body: DistributiveOmit<RuntimeRequest, 'id'>, timeoutMs: number, what: string): Promise<void> {
+    if (t.dead) return Promise.reject(new TargetError(`the lab runtime stopped: ${t.dead}`, `see ${this.logFile}`));
+    const id = this.nextId++;
+    return new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        t.pending.delete(id);
+        reject(new TargetError(`${what} did not finish within ${timeoutMs} ms`, `see ${this.logFile}`));
+      }, timeoutMs);
+      t.pending.set(id, {
+        resolve: () => (clearTimeout(timer), resolve()),
+        reject: (e) => (clearTimeout(timer), reject(e)),
+      });
+      t.worker.ref();
+      t.worker.postMessage({ ...body, id } as RuntimeRequest);
+    }).finally(() => {
+      if (t.pending.size === 0) t.worker.unref();
+    });
+  }
+
+  /** Starts a pod's programs; resolves once its listeners are up. */
+  start(lab: string, pod: PodSpec): Promise<void> {
+    return this.request(this.threadFor(lab), { op: 'start', pod }, POD_START_TIMEOUT_MS, `starting pod ${pod.key}`);
+  }
+
+  /** Stops pods (closing every socket they have open); a lab's last stop forgets its placement. */
+  async stop(lab: string, keys: string[], last = true): Promise<void> {
+    const t = this.placement.get(lab);
+    if (last) this.placement.delete(lab);
+    if (!t || t.dead || keys.length === 0) return;
+    await this.request(t, { op: 'stop', pods: keys }, POD_START_TIMEOUT_MS, `stopping the pods of lab ${lab}`);
+  }
+
+  /** Ends every runtime thread. */
+  async close(): Promise<void> {
+    const threads = this.threads.splice(0);
+    this.placement.clear();
+    await Promise.all(threads.map((t) => t.worker.terminate().catch(() => undefined)));
+  }
+
+  private log(message: string): void {
+    try {
+      appendFileSync(this.logFile, `${new Date().toISOString()} ${message}\n`);
+    } catch {
+      /* the lab's directory is gone: nothing to keep it in */
+    }
+  }
+}

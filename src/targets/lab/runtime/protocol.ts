@@ -1,0 +1,18 @@
+/** Messages between the lab and its runtime threads (worker.ts). */
+
+/** One pod to run: its namespace, its hosts file, and which of its programs run as which uid. */
+export interface PodSpec {
+  /** `<labid>/<namespace>/<name>`: unique among the runtime's pods. */
+  key: string;
+  /** /run/netns/<pod>. */
+  netnsPath: string;
+  hosts: string;
+  /** The probe agent's serve config (ServeConfig JSON) and the workload's uid. */
+  agent?: { configFile: string; uid: number };
+  /** The sidecar's (or egress gateway's) config (SidecarConfig JSON); uid 1337. */
+  sidecar?: { configFile: string; uid: number };
+}
+
+export type RuntimeRequest = { op: 'start'; id: number; pod: PodSpec } | { op: 'stop'; id: number; pods: string[] };
+
+export type RuntimeReply = { op: 'done'; id: number; error?: string } | { op: 'log'; message: string };
