@@ -6,7 +6,7 @@
  * marker is ever touched.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
 import { NETNS_PREFIX } from './plan.js';
@@ -34,20 +34,25 @@ function startTime(pid: number): string | undefined {
   }
 }
 
-/** Creates a fresh lab id and its ownership marker for this process. */
+/**
+ * Creates a fresh lab id and its ownership marker for this process. The directory appears with its marker already
+ * inside (written under a temporary name, then renamed into place), so a cleanup running at the same moment in
+ * another process never sees a lab without an owner and takes it for a dead one.
+ */
 export function claimLab(): string {
   mkdirSync(LABS_DIR, { recursive: true, mode: 0o755 });
+  const marker: OwnerMarker = { pid: process.pid, start: startTime(process.pid) ?? '' };
   for (;;) {
     const id = randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6);
-    const dir = labDir(id);
+    const tmp = join(LABS_DIR, `.claim-${process.pid}-${id}`);
+    mkdirSync(tmp, { mode: 0o755 });
+    writeFileSync(join(tmp, 'owner.json'), JSON.stringify(marker));
     try {
-      mkdirSync(dir, { mode: 0o755 });
+      renameSync(tmp, labDir(id)); // fails when the id is taken (the target is a non-empty directory)
+      return id;
     } catch {
-      continue; // taken by another lab: draw again
+      rmSync(tmp, { recursive: true, force: true }); // taken by another lab: draw again
     }
-    const marker: OwnerMarker = { pid: process.pid, start: startTime(process.pid) ?? '' };
-    writeFileSync(join(dir, 'owner.json'), JSON.stringify(marker));
-    return id;
   }
 }
 
@@ -121,6 +126,11 @@ export async function removeLab(labId: string): Promise<void> {
 
 /** Removes labs whose owner process is gone. Returns their ids. Labs of live owners and anything else stay. */
 export async function cleanStaleLabs(): Promise<string[]> {
+  // A claim interrupted between its two steps (claimLab) leaves a `.claim-<pid>-<id>` directory and nothing else.
+  for (const n of listWithPrefix(LABS_DIR, '.claim-')) {
+    const pid = Number(/^\.claim-(\d+)-/.exec(n)?.[1]);
+    if (pid && !existsSync(`/proc/${pid}`)) rmSync(join(LABS_DIR, n), { recursive: true, force: true });
+  }
   const stale = listWithPrefix(LABS_DIR, '').filter((id) => /^[a-z0-9]{4,8}$/.test(id) && !ownerAlive(id));
   for (const id of stale) await removeLab(id);
   return stale;
