@@ -31,10 +31,14 @@ interface Recorder {
   (protocol: ListenProtocol, nonce: string, source: Observation['source'], local: Observation['local']): Observation;
 }
 
-function recorder(config: ServeConfig): Recorder {
+/** Completes an observation before it is kept and answered (the lab joins its sidecar's records here). */
+export type Enrich = (obs: Observation) => void;
+
+function recorder(config: ServeConfig, enrich?: Enrich): Recorder {
   return (protocol, nonce, source, local) => {
     const obs: Observation = { nonce, protocol, source, local, at: new Date().toISOString() };
     if (config.name) obs.workload = config.name;
+    enrich?.(obs);
     return obs;
   };
 }
@@ -110,8 +114,8 @@ function listenStream(server: Server, p: ListenPort, net: Net): Promise<Closable
   );
 }
 
-function listen(p: ListenPort, config: ServeConfig, store: ObservationStore, net: Net): Promise<Closable> {
-  const record = recorder(config);
+function listen(p: ListenPort, config: ServeConfig, store: ObservationStore, net: Net, enrich?: Enrich): Promise<Closable> {
+  const record = recorder(config, enrich);
   switch (p.protocol) {
     case 'tcp':
       return listenStream(createTcpServer({ noDelay: true }, tcpHandler(record, store)), p, net);
@@ -143,7 +147,7 @@ function listen(p: ListenPort, config: ServeConfig, store: ObservationStore, net
  * Resolves once every listener and the control socket are up; rejects (closing what opened) if one fails.
  * `net`: where the listeners and the probes sent through the control socket are made (default: this process).
  */
-export async function startAgent(config: ServeConfig, store = new ObservationStore(), net: Net = nativeNet): Promise<RunningAgent> {
+export async function startAgent(config: ServeConfig, store = new ObservationStore(), net: Net = nativeNet, enrich?: Enrich): Promise<RunningAgent> {
   const opened: Closable[] = [];
   const close = async () => {
     await Promise.all(opened.map((c) => new Promise<void>((r) => {
@@ -155,7 +159,7 @@ export async function startAgent(config: ServeConfig, store = new ObservationSto
     })));
   };
   // Ports first: an agent that cannot serve its ports must not take over a control path.
-  const results = await Promise.allSettled(config.ports.map((p) => listen(p, config, store, net)));
+  const results = await Promise.allSettled(config.ports.map((p) => listen(p, config, store, net, enrich)));
   for (const r of results) if (r.status === 'fulfilled') opened.push(r.value);
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) {

@@ -40,8 +40,9 @@ function leaf(ca: CaName, key: string, cn: string, san: string): string {
   return `openssl req -x509 ${EC} -CA ca-${ca}.crt -CAkey ca-${ca}.key -keyout ${q(key)}.key -out ${q(key)}.crt -subj ${q(`/CN=${cn}`)} -addext ${q(`subjectAltName=${san}`)} 2>/dev/null &`;
 }
 
-export async function issueCertificates(dir: string, certs: ServerCert[], mesh: MeshCert[] = []): Promise<void> {
-  if (certs.length === 0 && mesh.length === 0) return;
+/** The shell script that issues every certificate into `dir` (undefined when there is none to issue). */
+export function certificateScript(dir: string, certs: ServerCert[], mesh: MeshCert[] = []): string | undefined {
+  if (certs.length === 0 && mesh.length === 0) return undefined;
   const lines = ['set -e', `cd ${q(dir)}`];
   for (const which of ['trusted', 'untrusted', 'mesh'] as const) {
     lines.push(`openssl req -x509 ${EC} -keyout ca-${which}.key -out ca-${which}.crt -subj /CN=meshprobe-lab-${which}-ca 2>/dev/null &`);
@@ -54,11 +55,21 @@ export async function issueCertificates(dir: string, certs: ServerCert[], mesh: 
   // Istio's workload certificates carry no subject; a CN is kept here only because openssl req needs a subject.
   for (const m of mesh) lines.push(leaf('mesh', m.key, m.spiffe.split('/').pop() ?? 'workload', `URI:${m.spiffe}`));
   lines.push('wait', `for f in ${[...certs, ...mesh].map((c) => `${q(c.key)}.crt`).join(' ')}; do test -s "$f"; done`);
-  await run('sh', ['-c', lines.join('\n')]);
+  return lines.join('\n');
+}
+
+/** After the script: each key readable by the uid that uses it (its listener or sidecar) and nobody else. */
+export function protectKeys(dir: string, certs: ServerCert[], mesh: MeshCert[] = []): void {
   for (const c of [...certs, ...mesh]) {
-    // The process using the key (listener or sidecar) runs as its own uid and must read it; nobody else may.
     const { keyFile } = certPaths(dir, c.key);
     chownSync(keyFile, c.uid, c.uid);
     chmodSync(keyFile, 0o600);
   }
+}
+
+export async function issueCertificates(dir: string, certs: ServerCert[], mesh: MeshCert[] = []): Promise<void> {
+  const script = certificateScript(dir, certs, mesh);
+  if (!script) return;
+  await run('sh', ['-c', script]);
+  protectKeys(dir, certs, mesh);
 }

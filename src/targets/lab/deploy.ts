@@ -9,12 +9,11 @@ import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, type Deployment } from '../target.js';
 import type { LabPrograms } from './bundles.js';
 import { captureConfigFromAnnotations, captureRules, toRestoreInput } from './capture.js';
-import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
+import { caFile, certificateScript, certPaths, protectKeys, type MeshCert, type ServerCert } from './certs.js';
 import { compileNetworkPolicies, policyRestoreInput, type NetworkPolicy } from './netpol.js';
 import { hostsFile, planLab, podLabels, serviceName, SIDECAR_UID, workloadNames, type LabHost, type LabPlan } from './plan.js';
 import type { LabRuntime } from './runtime/index.js';
 import type { PodSpec } from './runtime/protocol.js';
-import { SidecarRecords } from './records.js';
 import { identityOf, meshCertKey, sidecarConfig } from './sidecar-config.js';
 import { claimLab, labDir, removeLab } from './state.js';
 import { createTopology } from './topology.js';
@@ -26,8 +25,6 @@ export interface PodRuntime {
   /** iptables-restore input of the pod's capture rules (absent without a sidecar). */
   captureRestore?: string;
   sidecarLog?: () => string;
-  /** The sidecar's decision log, indexed for joining observations to the peer identity the sidecar verified. */
-  sidecarRecords?: SidecarRecords;
   /** The pod's key in the lab runtime. */
   runtimeKey: string;
   /** Batches from one pod run one after another (a flush-capture batch must not overlap others from that pod). */
@@ -92,12 +89,9 @@ async function startPod(d: LabDeployment, rt: PodRuntime, istioVersion: string):
   const spec: PodSpec = { key: rt.runtimeKey, netnsPath: `/run/netns/${h.netns}`, hosts: hostsFile(d.plan, h) };
   if (rt.captureRestore || h.egressGateway) {
     const log = join(rt.dir, 'sidecar.log');
-    const configFile = join(rt.dir, 'sidecar.json');
     writeFileSync(log, '');
-    writeFileSync(configFile, JSON.stringify({ ...sidecarConfig(d.scenario, d.plan, h, d.dir, istioVersion), logFile: log }));
     rt.sidecarLog = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-200).join('\n') : '');
-    rt.sidecarRecords = new SidecarRecords(log);
-    spec.sidecar = { configFile, uid: SIDECAR_UID };
+    spec.sidecar = { config: { ...sidecarConfig(d.scenario, d.plan, h, d.dir, istioVersion), logFile: log }, uid: SIDECAR_UID };
   }
   if (!h.egressGateway) {
     const config = {
@@ -106,9 +100,7 @@ async function startPod(d: LabDeployment, rt: PodRuntime, istioVersion: string):
       behindSidecar: h.sidecar,
       ports: h.ports.map((p) => ({ port: p.port, protocol: p.protocol, ...(p.protocol === 'https' ? certPaths(d.dir, h.netns) : {}) })),
     };
-    const configFile = join(rt.dir, 'agent.json');
-    writeFileSync(configFile, JSON.stringify(config));
-    spec.agent = { configFile, uid: h.uid };
+    spec.agent = { config, uid: h.uid };
   }
   try {
     await d.runtime.start(d.labId, spec);
@@ -139,12 +131,15 @@ export async function deployLab(
     const endpoints = plan.hosts.map((h) => ({ address: h.address, nodeIf: h.nodeIf, namespace: h.workload?.namespace, labels: h.workload ? podLabels(h.workload) : {} }));
     const filter = policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario)));
     for (const h of plan.hosts) d.pods.set(h.key, podRuntime(d, h, istioVersion));
+    const certs = certificateRequests(plan);
+    const mesh = meshCertificates(plan);
     const nat = new Map([...d.pods.values()].flatMap((rt) => (rt.captureRestore ? [[rt.host.netns, rt.captureRestore] as const] : [])));
-    const [, , programs] = await Promise.all([
-      createTopology(plan, filter, nat),
-      issueCertificates(d.dir, certificateRequests(plan), meshCertificates(plan)),
+    const [, programs] = await Promise.all([
+      // One process for the network and the certificates: starting processes is what deploying costs most.
+      createTopology(plan, filter, nat, certificateScript(d.dir, certs, mesh)),
       env.programs(),
     ]);
+    protectKeys(d.dir, certs, mesh);
     d.programs = programs;
     const starts = [...d.pods.values()].map((rt) => startPod(d, rt, istioVersion));
     await Promise.allSettled(starts); // every start has ended (ready or failed) before a failure tears down

@@ -14,13 +14,11 @@ import type { LabDeployment, PodRuntime } from './deploy.js';
 import { Gate } from './gate.js';
 import { serviceName } from './plan.js';
 import { runInPod } from './processes.js';
-import { INBOUND_SOURCE } from './sidecar/config.js';
 import { applyNat } from './topology.js';
 
 export const CONNECT_TIMEOUT_MS = 2_000;
 export const TOTAL_TIMEOUT_MS = 5_000;
 const CONCURRENCY = 16;
-const RECORD_WAITS = 25;
 /**
  * Probes in flight per batch through a pod's running agent. Each is a connection through two sidecars; more at
  * once did not raise throughput on two cores but did raise each sidecar's memory (64 in flight: ~63 MB resident,
@@ -104,35 +102,6 @@ async function arrivals(d: LabDeployment, attempts: ProbeAttempt[]): Promise<Map
   return out;
 }
 
-/**
- * Non-HTTP traffic carries no header naming the peer: the application's source address is the sidecar's own
- * socket towards it, which the sidecar logged with the identity it verified — an exact join.
- */
-function withSidecarPeer(dest: PodRuntime | undefined, observations: Observation[]): Observation[] {
-  const records = dest?.sidecarRecords;
-  if (!records) return observations;
-  return observations.map((o) => {
-    if (o.peer && o.peer.basis !== 'header-unverified') return o;
-    const record = records.inboundVia(o.source.address, o.source.port);
-    return record?.peer ? { ...o, peer: { identity: record.peer, basis: 'sidecar-record' } } : o;
-  });
-}
-
-/** Observations that went through a sidecar's TCP path, whose record the sidecar writes asynchronously. */
-function awaitingRecord(dest: PodRuntime | undefined, o: Observation): boolean {
-  return !!dest?.sidecarRecords && o.protocol !== 'http' && o.source.address === INBOUND_SOURCE && !(o.peer && o.peer.basis !== 'header-unverified')
-    && dest.sidecarRecords.inboundVia(o.source.address, o.source.port) === undefined;
-}
-
-/** The sidecar's log write can trail the application's answer by a moment under load: wait for it, briefly. */
-async function recordsCaughtUp(d: LabDeployment, batch: ProbeAttempt[], arrived: Map<string, Observation[] | undefined>): Promise<void> {
-  for (let i = 0; i < RECORD_WAITS; i++) {
-    const lagging = batch.some((a) => (arrived.get(a.nonce) ?? []).some((o) => awaitingRecord(d.pods.get(a.probe.to), o)));
-    if (!lagging) return;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 async function runBatch(d: LabDeployment, src: PodRuntime, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
   const groups = new Map<string, ProbeAttempt[]>();
   for (const a of batch) {
@@ -151,14 +120,14 @@ async function runBatch(d: LabDeployment, src: PodRuntime, batch: ProbeAttempt[]
   for (const [k, as] of flushes) {
     await gate.alone(async () => (await callGroup(d, src, Number(k.split('/')[0]), true, as)).forEach((v, n) => results.set(n, v)));
   }
+  // Observations come back complete: the runtime joined each to its sidecar's record (runtime/worker.ts).
   const arrived = await arrivals(d, batch);
-  await recordsCaughtUp(d, batch, arrived);
   return batch.map((a) => {
     const client = results.get(a.nonce);
     if (!client) throw new TargetError(`the probe client in ${src.host.key} returned no result for probe ${a.probe.name}`);
     const obs = arrived.get(a.nonce);
     const dest = d.pods.get(a.probe.to);
-    return { nonce: a.nonce, probeName: a.probe.name, client, arrived: withSidecarPeer(dest, obs ?? []), destinationQueried: obs !== undefined, destinationAddresses: dest ? [dest.host.address] : [] };
+    return { nonce: a.nonce, probeName: a.probe.name, client, arrived: obs ?? [], destinationQueried: obs !== undefined, destinationAddresses: dest ? [dest.host.address] : [] };
   });
 }
 

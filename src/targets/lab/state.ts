@@ -6,7 +6,8 @@
  * marker is ever touched.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import koffi from 'koffi';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
 import { NETNS_PREFIX } from './plan.js';
@@ -107,6 +108,33 @@ async function waitGone(pids: number[], timeoutMs: number): Promise<void> {
   }
 }
 
+let umount2: ((target: string, flags: number) => number) | undefined;
+const MNT_DETACH = 2;
+const EINVAL = 22;
+
+/**
+ * What `ip netns delete` does — detach the namespace's bind mount, remove the file — without starting a process
+ * (the namespace itself goes when nothing uses it any more). Returns the names it could not delete, for `ip`.
+ */
+function deleteNetns(names: string[]): string[] {
+  if (names.length === 0) return [];
+  try {
+    umount2 ??= koffi.load('libc.so.6').func('int umount2(const char *target, int flags)') as unknown as typeof umount2;
+  } catch {
+    return names;
+  }
+  return names.filter((n) => {
+    const path = join(NETNS_DIR, n);
+    if (umount2!(path, MNT_DETACH) !== 0 && koffi.errno() !== EINVAL) return true;
+    try {
+      unlinkSync(path);
+      return false;
+    } catch {
+      return true;
+    }
+  });
+}
+
 /** Removes every trace of one lab: its processes, namespaces, /etc/netns entries and state directory. */
 export async function removeLab(labId: string): Promise<void> {
   const netns = listWithPrefix(NETNS_DIR, labPrefix(labId));
@@ -119,7 +147,8 @@ export async function removeLab(labId: string): Promise<void> {
     }
   }
   await waitGone(pids, 2_000);
-  if (netns.length) await run('ip', ['-force', '-batch', '-'], netns.map((n) => `netns delete ${n}\n`).join(''));
+  const left = deleteNetns(netns);
+  if (left.length) await run('ip', ['-force', '-batch', '-'], left.map((n) => `netns delete ${n}\n`).join(''));
   for (const n of listWithPrefix(ETC_NETNS, labPrefix(labId))) rmSync(join(ETC_NETNS, n), { recursive: true, force: true });
   rmSync(labDir(labId), { recursive: true, force: true });
 }

@@ -1,4 +1,5 @@
 /** Messages between the lab and its runtime threads (worker.ts). */
+import type { SidecarConfig } from '../sidecar/config.js';
 
 /** One pod to run: its namespace, its hosts file, and which of its programs run as which uid. */
 export interface PodSpec {
@@ -7,10 +8,10 @@ export interface PodSpec {
   /** /run/netns/<pod>. */
   netnsPath: string;
   hosts: string;
-  /** The probe agent's serve config (ServeConfig JSON) and the workload's uid. */
-  agent?: { configFile: string; uid: number };
-  /** The sidecar's (or egress gateway's) config (SidecarConfig JSON); uid 1337. */
-  sidecar?: { configFile: string; uid: number };
+  /** The probe agent's serve config (a ServeConfig, checked by the runtime) and the workload's uid. */
+  agent?: { config: unknown; uid: number };
+  /** The sidecar's (or egress gateway's) config; uid 1337. */
+  sidecar?: { config: SidecarConfig; uid: number };
 }
 
 export type RuntimeRequest = { op: 'start'; id: number; pod: PodSpec } | { op: 'stop'; id: number; pods: string[] };

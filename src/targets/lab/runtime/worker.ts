@@ -7,11 +7,11 @@
  * Messages in: {op: 'start', id, pod} and {op: 'stop', id, pods}; out: {op: 'done', id, error?} and
  * {op: 'log', message}.
  */
-import { readFileSync } from 'node:fs';
 import { parentPort } from 'node:worker_threads';
 import { parseServeConfig } from '../../../probe/config.js';
 import { startAgent, type RunningAgent } from '../../../probe/serve.js';
-import type { SidecarConfig } from '../sidecar/config.js';
+import type { Observation } from '../../../probe/types.js';
+import { INBOUND_SOURCE } from '../sidecar/config.js';
 import { startSidecar, type RunningSidecar } from '../sidecar/server.js';
 import { podNet, type PodNet } from './pod-net.js';
 import type { PodSpec, RuntimeReply, RuntimeRequest } from './protocol.js';
@@ -35,6 +35,17 @@ async function stopPod(key: string): Promise<void> {
   for (const n of pod.nets) n.close();
 }
 
+/**
+ * Traffic without an XFCC header names no peer: the application's source address is its sidecar's own
+ * socket towards it, which the sidecar recorded with the identity it verified — an exact join, made here where
+ * both run (the record is always there first: the sidecar records the connection before it passes any byte on).
+ */
+function joinSidecarPeer(pod: RunningPod, obs: Observation): void {
+  if (!pod.sidecar || obs.source.address !== INBOUND_SOURCE || (obs.peer && obs.peer.basis !== 'header-unverified')) return;
+  const record = pod.sidecar.inboundVia(obs.source.address, obs.source.port);
+  if (record?.peer) obs.peer = { identity: record.peer, basis: 'sidecar-record' };
+}
+
 async function startPod(spec: PodSpec): Promise<void> {
   if (pods.has(spec.key)) throw new Error(`pod ${spec.key} is already running`);
   const pod: RunningPod = { nets: [] };
@@ -43,15 +54,14 @@ async function startPod(spec: PodSpec): Promise<void> {
     if (spec.sidecar) {
       const net = podNet(spec.netnsPath, spec.sidecar.uid, spec.hosts);
       pod.nets.push(net);
-      const config = JSON.parse(readFileSync(spec.sidecar.configFile, 'utf8')) as SidecarConfig;
-      pod.sidecar = await startSidecar(config, net);
+      pod.sidecar = await startSidecar(spec.sidecar.config, net);
     }
     if (spec.agent) {
       const net = podNet(spec.netnsPath, spec.agent.uid, spec.hosts);
       pod.nets.push(net);
-      const parsed = parseServeConfig(JSON.parse(readFileSync(spec.agent.configFile, 'utf8')));
-      if (!parsed.ok) throw new Error(`invalid agent config ${spec.agent.configFile}: ${parsed.errors.join('; ')}`);
-      pod.agent = await startAgent(parsed.value, undefined, net);
+      const parsed = parseServeConfig(spec.agent.config);
+      if (!parsed.ok) throw new Error(`invalid agent config: ${parsed.errors.join('; ')}`);
+      pod.agent = await startAgent(parsed.value, undefined, net, (obs) => joinSidecarPeer(pod, obs));
     }
   } catch (err) {
     await stopPod(spec.key);

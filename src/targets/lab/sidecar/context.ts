@@ -23,18 +23,25 @@ export interface Context {
   destinationRules: DestinationRule[];
   gateways: Gateway[];
   virtualServices: VirtualService[];
-  /** Server side of mesh mTLS: our certificate, client certificates must chain to the mesh CA. */
-  serverTls: SecureContext;
   /**
-   * Client side of mesh mTLS (our certificate, servers must chain to the mesh CA) and of TLS origination verified
-   * against the system CAs. Built once: a context per connection cost more CPU than the handshake itself.
+   * Mesh mTLS, both sides: our certificate; the peer's must chain to the mesh CA. Built once: a context per
+   * connection cost more CPU than the handshake itself. Sessions resume (TLS 1.3 tickets), as Envoy's do by
+   * default; a resumed session still carries the peer's verified certificate.
    */
-  clientTls: SecureContext;
-  originationTls: SecureContext;
+  meshTls: SecureContext;
+  /** TLS origination, verified against the lab's system CAs (built on first use). */
+  originationTls(): SecureContext;
+  /** The latest TLS session per upstream, offered on the next connection to it. */
+  sessions: Map<string, Buffer>;
   /** Where this sidecar's sockets are made: its pod's network namespace, as uid 1337. */
   net: Net;
-  /** Writes one line to this sidecar's decision log. */
+  /** Writes one line to this sidecar's decision log (and indexes inbound connections, see `inbound`). */
   log: (r: DecisionRecord) => void;
+  /**
+   * The newest inbound records by the sidecar's own address towards the application (`127.0.0.6:<port>`): the
+   * source the application sees, so an observation joins the peer identity this sidecar verified, exactly.
+   */
+  inbound: Map<string, DecisionRecord>;
   /** Upstream connection pools, by destination and TLS settings. */
   pools: Map<string, HttpAgent>;
   /** Pooled connections to the application, from 127.0.0.6 (Envoy's inbound passthrough source). */
@@ -52,7 +59,10 @@ export function loadContext(config: SidecarConfig, net: Net = nativeNet): Contex
   const [cert, key, meshCa, systemCa] = [config.certFile, config.keyFile, config.meshCaFile, config.systemCaFile].map((f) => readFileSync(f));
   // Decision lines go straight to the lab's log file (not through a pipe: one line per request adds up).
   const stream = config.logFile ? createWriteStream(config.logFile, { flags: 'a' }) : process.stdout;
+  let corked = false;
+  let origination: SecureContext | undefined;
   const pools = new Map<string, HttpAgent>();
+  const inbound = new Map<string, DecisionRecord>();
   const appAgent = new HttpAgent({ keepAlive: true, timeout: IDLE.toApplicationMs });
   appAgent.createConnection = ((options: { host?: string; port?: number }) => {
     const socket = net.connect({ host: options.host ?? '127.0.0.1', port: Number(options.port), localAddress: INBOUND_SOURCE });
@@ -69,11 +79,28 @@ export function loadContext(config: SidecarConfig, net: Net = nativeNet): Contex
     destinationRules: ofKind(resources, 'DestinationRule'),
     gateways: raws.filter((r) => r.kind === 'Gateway').map(parseGateway),
     virtualServices: raws.filter((r) => r.kind === 'VirtualService').map(parseVirtualService),
-    serverTls: createSecureContext({ cert, key, ca: meshCa }),
-    clientTls: createSecureContext({ cert, key, ca: meshCa }),
-    originationTls: createSecureContext({ ca: systemCa }),
+    meshTls: createSecureContext({ cert, key, ca: meshCa, sessionIdContext: 'meshprobe-sidecar' }),
+    originationTls: () => (origination ??= createSecureContext({ ca: systemCa })),
+    sessions: new Map(),
     net,
-    log: (r) => stream.write(formatDecision(r)),
+    log: (r) => {
+      if (r.dir === 'inbound' && r.upstream) {
+        inbound.delete(r.upstream);
+        inbound.set(r.upstream, r);
+        if (inbound.size > MAX_INBOUND_RECORDS) inbound.delete(inbound.keys().next().value as string);
+      }
+      // Lines written in one turn of the event loop go to the file in one write.
+      if (!corked) {
+        corked = true;
+        stream.cork();
+        setImmediate(() => {
+          corked = false;
+          stream.uncork();
+        });
+      }
+      stream.write(formatDecision(r));
+    },
+    inbound,
     pools,
     appAgent,
     close: () => {
@@ -82,6 +109,9 @@ export function loadContext(config: SidecarConfig, net: Net = nativeNet): Contex
     },
   };
 }
+
+/** Inbound records kept for joining (the oldest go first); a source port is reused long after this many. */
+const MAX_INBOUND_RECORDS = 10_000;
 
 export type Direction = 'inbound' | 'outbound' | 'gateway';
 

@@ -146,14 +146,14 @@ export async function handleInbound(ctx: Context, socket: Socket, dst: OriginalD
   }
   const conn: Conn = { dst, clientIp, from, mtlsMode: mtls.mode, transport: first[0] === 0x16 ? 'tls-passthrough' : 'plaintext' };
   if (transport.kind === 'accept' && transport.transport === 'mtls') {
-    const tls = new TLSSocket(socket, { isServer: true, secureContext: ctx.serverTls, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['istio-peer-exchange', 'istio'] });
+    const tls = new TLSSocket(socket, { isServer: true, secureContext: ctx.meshTls, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['istio-peer-exchange', 'istio'] });
     tls.on('error', (err) => {
       ctx.log({ dir: 'inbound', from, to, result: 'rejected', reason: `mTLS handshake failed: ${err.message}`, transport: 'mtls' });
       tls.destroy();
     });
     tls.once('secure', () => {
-      const cert = tls.getPeerCertificate();
-      Object.assign(conn, { transport: 'mtls', peer: uriSanOf(cert.subjectaltname), certHash: createHash('sha256').update(cert.raw).digest('hex') });
+      const cert = tls.getPeerX509Certificate();
+      Object.assign(conn, { transport: 'mtls', peer: uriSanOf(cert?.subjectAltName), certHash: cert ? createHash('sha256').update(cert.raw).digest('hex') : undefined });
       conns.set(tls, conn);
       if (isHttpPort(ctx, dst.port)) http.emit('connection', tls);
       else pipeTcp(ctx, conn, tls);

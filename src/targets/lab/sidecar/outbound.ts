@@ -23,6 +23,8 @@ interface Upstream {
   address: string;
   port: number;
   tls?: ConnectionOptions;
+  /** Mesh mTLS: the SPIFFE identity the server must present. */
+  expectedIdentity?: string;
 }
 
 function decide(ctx: Context, host: string, port: number, protocol: 'tcp' | 'http' | 'tls', dest: RegistryHost | undefined): OutboundDecision {
@@ -73,9 +75,9 @@ function upstreamFor(ctx: Context, d: OutboundDecision, host: string, port: numb
       return { address, port };
     case 'mtls':
       return {
-        address, port,
+        address, port, ...(dest?.spiffe ? { expectedIdentity: dest.spiffe } : {}),
         tls: {
-          secureContext: ctx.clientTls, ALPNProtocols: MESH_ALPN,
+          secureContext: ctx.meshTls, ALPNProtocols: MESH_ALPN,
           servername: `outbound_.${port}_._.${host}`, checkServerIdentity: meshIdentityCheck(dest?.spiffe),
         },
       };
@@ -83,10 +85,22 @@ function upstreamFor(ctx: Context, d: OutboundDecision, host: string, port: numb
       const verify = d.verification.verify;
       return {
         address, port: targetPort(ctx, host, port),
-        tls: { ...(isIP(d.sni) ? {} : { servername: d.sni }), rejectUnauthorized: verify, secureContext: ctx.originationTls, ALPNProtocols: ['http/1.1'] },
+        tls: { ...(isIP(d.sni) ? {} : { servername: d.sni }), rejectUnauthorized: verify, secureContext: ctx.originationTls(), ALPNProtocols: ['http/1.1'] },
       };
     }
   }
+}
+
+/**
+ * A TLS connection to an upstream over `raw`, offering the last session this sidecar had with the same upstream
+ * (same address, port, SNI and expected identity): the key holds everything the first handshake checked.
+ */
+function resumingTls(ctx: Context, up: Upstream, raw: Socket): Socket {
+  const key = `${up.address}:${up.port}:${up.tls?.servername ?? ''}:${up.expectedIdentity ?? ''}:${up.tls?.rejectUnauthorized !== false}`;
+  const session = ctx.sessions.get(key);
+  const tls = tlsConnect({ ...up.tls, socket: raw, ...(session ? { session } : {}) });
+  tls.on('session', (s: Buffer) => ctx.sessions.set(key, s));
+  return tls;
 }
 
 function recordOf(dir: Direction, from: string, up: Upstream | undefined, fallback: string, host: string, d: OutboundDecision): DecisionRecord {
@@ -107,7 +121,7 @@ export function handleOutboundTcp(ctx: Context, socket: Socket, dst: OriginalDes
   }
   const raw = ctx.net.connect({ host: up.address, port: up.port });
   raw.setNoDelay(true); // small request/response exchanges: Nagle + delayed ACK would add ~40 ms per hop
-  const upstream: Socket = up.tls ? tlsConnect({ ...up.tls, socket: raw }) : raw;
+  const upstream: Socket = up.tls ? resumingTls(ctx, up, raw) : raw;
   upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error('connect timeout')));
   upstream.once(up.tls ? 'secureConnect' : 'connect', () => {
     upstream.setTimeout(0);
@@ -128,9 +142,9 @@ function agentFor(ctx: Context, up: Upstream): HttpAgent {
   let a = ctx.pools.get(key);
   if (!a) {
     // Envoy pools upstream connections; so does the lab's sidecar (it keeps mTLS handshakes off the request path).
-    // No TLS session resumption: every new connection proves its certificate again, as the inbound side requires.
+    // The agent resumes TLS sessions (its session cache), as Envoy does.
     const pool = { keepAlive: true, timeout: IDLE.upstreamMs };
-    const agent = up.tls ? new HttpsAgent({ ...pool, maxCachedSessions: 0, ...up.tls }) : new HttpAgent(pool);
+    const agent = up.tls ? new HttpsAgent({ ...pool, ...up.tls }) : new HttpAgent(pool);
     // Connections are made where this sidecar's sockets are (its pod), then wrapped in TLS for an https pool.
     agent.createConnection = ((options: ConnectionOptions & { host?: string; port?: number }) => {
       const raw = ctx.net.connect({ host: options.host ?? up.address, port: Number(options.port ?? up.port) });

@@ -8,7 +8,7 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { nativeNet, type Net } from '../../../probe/net.js';
 import type { SidecarConfig } from './config.js';
-import { loadContext, type Context } from './context.js';
+import { loadContext, type Context, type DecisionRecord } from './context.js';
 import { handleInbound, inboundHttpServer } from './inbound.js';
 import { originalDestination } from './original-dst.js';
 import { handleOutbound, outboundHttpServer } from './outbound.js';
@@ -17,6 +17,8 @@ export const OUTBOUND_PORT = 15001;
 export const INBOUND_PORT = 15006;
 
 export interface RunningSidecar {
+  /** The inbound connection this sidecar opened towards the application from `address:port`, if any. */
+  inboundVia(address: string, port: number): DecisionRecord | undefined;
   close(): Promise<void>;
 }
 
@@ -74,5 +76,5 @@ export async function startSidecar(config: SidecarConfig, net: Net = nativeNet):
     await close();
     throw new Error(`the sidecar cannot listen: ${(failed.reason as Error).message}`);
   }
-  return { close };
+  return { close, inboundVia: (address, port) => ctx.inbound.get(`${address}:${port}`) };
 }
