@@ -59,8 +59,11 @@ function parseResults(stdout: string): Map<string, ProbeResult> {
 }
 
 async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: boolean, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
+  if (!flush && uid === src.host.uid) {
+    const { ordered, probes } = inWaves(attempts);
+    return callThroughAgent(src, ordered.map((a) => request(d, a)), probes);
+  }
   const requests = attempts.map((a) => request(d, a));
-  if (!flush && uid === src.host.uid) return callThroughAgent(src, requests);
   if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged probe agent (deploy did not finish)`);
   const agentArgv = [process.execPath, d.programs.agent, 'call', '--concurrency', String(CONCURRENCY)];
   const argv = flush ? ['sh', '-c', 'iptables -t nat -F && exec "$@"', 'flush-capture', ...agentArgv] : agentArgv;
@@ -78,10 +81,26 @@ async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: 
   }
 }
 
-async function callThroughAgent(src: PodRuntime, requests: ProbeRequest[]): Promise<Map<string, ProbeResult>> {
-  const timeoutMs = TOTAL_TIMEOUT_MS * Math.ceil(requests.length / AGENT_CONCURRENCY) + 10_000;
+/**
+ * Attempts in waves: every probe's first attempt, then every probe's second, … With at most one attempt of a probe
+ * in flight (concurrency = the number of probes), a probe's attempts go one after another — consecutive, as the
+ * engine judges them — and what a client does on a second connection to the same place (its sidecar reusing a
+ * pooled connection, resuming a TLS session) happens as it would.
+ */
+export function inWaves(attempts: ProbeAttempt[]): { ordered: ProbeAttempt[]; probes: number } {
+  const byProbe = new Map<string, ProbeAttempt[]>();
+  for (const a of attempts) byProbe.set(a.probe.name, [...(byProbe.get(a.probe.name) ?? []), a]);
+  const lists = [...byProbe.values()].map((l) => [...l].sort((x, y) => x.attempt - y.attempt));
+  const ordered: ProbeAttempt[] = [];
+  for (let i = 0; ordered.length < attempts.length; i++) for (const l of lists) if (l[i]) ordered.push(l[i]);
+  return { ordered, probes: byProbe.size };
+}
+
+async function callThroughAgent(src: PodRuntime, requests: ProbeRequest[], probes: number): Promise<Map<string, ProbeResult>> {
+  const concurrency = Math.max(1, Math.min(AGENT_CONCURRENCY, probes));
+  const timeoutMs = TOTAL_TIMEOUT_MS * Math.ceil(requests.length / concurrency) + 10_000;
   try {
-    const results = await callViaControl(src.control, requests, { concurrency: AGENT_CONCURRENCY, timeoutMs });
+    const results = await callViaControl(src.control, requests, { concurrency, timeoutMs });
     return new Map(results.map((r) => [r.nonce, r]));
   } catch (err) {
     throw new TargetError(`the probe agent of ${src.host.key} could not run the probes: ${(err as Error).message}`);
