@@ -3,6 +3,7 @@
  * judge → undeploy each scenario (several at once), and tear the target down. Nothing is deployed when any input
  * is invalid. Reports are views of the returned RunResult (src/report/); writing them is the caller's choice.
  */
+import { setMaxListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createTarget, type TargetOptions } from '../targets/index.js';
 import { TargetError, type Target, type TargetInfo, type TargetName } from '../targets/target.js';
@@ -50,6 +51,8 @@ function positiveInt(name: string, value: number | undefined, fallback: number, 
 export async function run(options: RunOptions = {}): Promise<RunResult> {
   const startedAt = new Date();
   const signal = options.signal ?? new AbortController().signal;
+  // One signal is watched by every wait of the run (probe back-offs, watches, exec streams) at once, by design.
+  setMaxListeners(0, signal);
   const onEvent: OnEvent = options.onEvent ?? (() => {});
   const errors: string[] = [];
   const settings = {

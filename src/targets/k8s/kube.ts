@@ -65,19 +65,21 @@ function safeJson(text: string): unknown {
   }
 }
 
-function aborted(signal?: AbortSignal): Promise<never> {
-  return new Promise((_, reject) => {
-    if (!signal) return;
-    const fail = () => reject(new TargetError('interrupted'));
-    if (signal.aborted) fail();
-    else signal.addEventListener('abort', fail, { once: true });
-  });
-}
-
 /** Rejects as soon as the signal aborts (the underlying call is left to finish in the background). */
 export async function abortable<T>(p: Promise<T>, signal?: AbortSignal): Promise<T> {
   if (!signal) return p;
-  return Promise.race([p, aborted(signal)]);
+  if (signal.aborted) throw new TargetError('interrupted');
+  let fail: (() => void) | undefined;
+  const interrupted = new Promise<never>((_, reject) => {
+    fail = () => reject(new TargetError('interrupted'));
+    signal.addEventListener('abort', fail, { once: true });
+  });
+  try {
+    return await Promise.race([p, interrupted]);
+  } finally {
+    // A finished call lets go of the signal: a long run makes thousands of calls on one signal.
+    if (fail) signal.removeEventListener('abort', fail);
+  }
 }
 
 function collector(): { stream: Writable; text: () => string } {

@@ -4,7 +4,7 @@
  * agent in every pod. Kernel behaviour (what iptables captures, uids, capabilities, routing, NetworkPolicy drops)
  * is real; the sidecar and the egress gateway are the lab's emulation.
  */
-import { accessSync, constants } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
 import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type Target, type TargetInfo } from '../target.js';
 import { join } from 'node:path';
@@ -118,6 +118,9 @@ export class LabTarget implements Target {
     }
     const filter = await run('ip', ['netns', 'exec', d.plan.nodeNetns, 'iptables-save', '-t', 'filter']).catch((e: Error) => ({ stdout: e.message }));
     out.push({ title: 'NetworkPolicy rules (node namespace filter table)', body: filter.stdout.replace(/^#.*\n/gm, '') });
+    // Errors the runtime caught in an agent or a sidecar (one broken connection must not stop the others).
+    const runtimeLog = this.staged ? join(labDir(this.staged.id), 'runtime.log') : undefined;
+    if (runtimeLog && existsSync(runtimeLog)) out.push({ title: 'lab runtime errors', body: readFileSync(runtimeLog, 'utf8').split('\n').slice(-50).join('\n') });
     return out;
   }
 
