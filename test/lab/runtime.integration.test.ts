@@ -73,6 +73,18 @@ describe('pod sockets are the pod\'s', () => {
     expect(d.pods.get('app/client')?.sidecarLog?.()).toMatch(/outbound 10\.244\.1\.3:\d+ -> 10\.244\.1\.2:8080 connected/);
   });
 
+  test('the workload\'s connections carry its gid too (what `-m owner --gid-owner` matches)', async () => {
+    const ns = netns('app/client');
+    // A rule that only counts (ACCEPT in the filter table changes nothing): packets from sockets of gid 1000.
+    await run('ip', ['netns', 'exec', ns, 'iptables', '-I', 'OUTPUT', '-m', 'owner', '--gid-owner', '1000', '-j', 'ACCEPT']);
+    const [r] = await target.probe(d, [{ probe: scenario.spec.probes[0], nonce: 'runtime-gid', attempt: 1 }]);
+    expect(r.client.outcome.kind).toBe('ok');
+    const { stdout } = await run('ip', ['netns', 'exec', ns, 'iptables', '-L', 'OUTPUT', '-v', '-n', '-x']);
+    const counted = stdout.split('\n').find((l) => l.includes('owner GID match 1000'));
+    expect(Number(counted?.trim().split(/\s+/)[0])).toBeGreaterThan(0);
+    await run('ip', ['netns', 'exec', ns, 'iptables', '-D', 'OUTPUT', '-m', 'owner', '--gid-owner', '1000', '-j', 'ACCEPT']);
+  });
+
   test('ping runs in the pod, as the workload\'s uid, and is answered', async () => {
     const [r] = await target.probe(d, [{ probe: scenario.spec.probes[1], nonce: 'runtime-2', attempt: 1 }]);
     expect(r.client.outcome).toMatchObject({ kind: 'icmp', reply: true });

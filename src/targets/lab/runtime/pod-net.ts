@@ -1,9 +1,9 @@
 /**
  * A pod's Net inside the lab runtime: every socket is created in the pod's network namespace and owned by the
  * pod's uid, which is all the kernel looks at — routing, the capture rules' `-m owner --uid-owner 1337`, the
- * NetworkPolicy filter. The runtime thread enters the namespace (setns) and takes the uid as its filesystem uid
- * (setfsuid: a socket's owner is its creator's fsuid) only for the one socket() call, then returns; both calls
- * change only the calling thread. Node then drives the socket as any other (net.Socket over the descriptor).
+ * NetworkPolicy filter. The runtime thread enters the namespace (setns) and takes the uid (and the same gid) as its
+ * filesystem uid and gid (setfsuid, setfsgid: a socket's owner is its creator's) only for the one socket() call,
+ * then returns; these calls change only the calling thread. Node then drives the socket as any other (net.Socket over the descriptor).
  * Programs the pod runs (ping) start inside the namespace as the pod's uid and gid.
  */
 import koffi from 'koffi';
@@ -26,6 +26,7 @@ const CLONE_NEWNET = 0x40000000;
 interface Libc {
   setns: (fd: number, type: number) => number;
   setfsuid: (uid: number) => number;
+  setfsgid: (gid: number) => number;
   socket: (domain: number, type: number, protocol: number) => number;
   bind: (fd: number, addr: Buffer, len: number) => number;
   setsockopt: (fd: number, level: number, name: number, value: Int32Array, len: number) => number;
@@ -42,6 +43,7 @@ function load(): Libc {
     libc = {
       setns: lib.func('int setns(int fd, int nstype)') as Libc['setns'],
       setfsuid: lib.func('int setfsuid(unsigned int uid)') as Libc['setfsuid'],
+      setfsgid: lib.func('int setfsgid(unsigned int gid)') as Libc['setfsgid'],
       socket: lib.func('int socket(int domain, int type, int protocol)') as Libc['socket'],
       bind: lib.func('int bind(int fd, const uint8_t *addr, uint32_t len)') as Libc['bind'],
       setsockopt: lib.func('int setsockopt(int fd, int level, int name, const int32_t *value, uint32_t len)') as Libc['setsockopt'],
@@ -85,11 +87,13 @@ export function podNet(netnsPath: string, uid: number, hosts: string): PodNet {
   /** Runs `fn` in the pod's namespace as the pod's fsuid; always comes back. */
   const inPod = <T>(fn: () => T): T => {
     if (c.setns(pod, CLONE_NEWNET) !== 0) throw errnoError(`setns(${netnsPath})`, koffi.errno(), c);
+    c.setfsgid(uid); // the pod's gid is its uid, as the lab's pod processes get (setpriv --regid)
     c.setfsuid(uid);
     try {
       return fn();
     } finally {
       c.setfsuid(0);
+      c.setfsgid(0);
       if (c.setns(home, CLONE_NEWNET) !== 0) throw errnoError('setns(back to the lab runtime)', koffi.errno(), c); // cannot happen: the fd stays open
     }
   };
