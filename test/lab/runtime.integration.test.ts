@@ -70,7 +70,9 @@ describe('pod sockets are the pod\'s', () => {
     expect(r.client.outcome.kind).toBe('ok');
     expect(r.arrived[0]?.peer?.identity).toBe('spiffe://cluster.local/ns/app/sa/client');
     // The capture rules sent the workload's connection to its sidecar: the sidecar logged it as outbound.
-    expect(d.pods.get('app/client')?.sidecarLog?.()).toMatch(/outbound 10\.244\.1\.3:\d+ -> 10\.244\.1\.2:8080 connected/);
+    const outbound = /outbound 10\.244\.1\.3:\d+ -> 10\.244\.1\.2:8080 connected/;
+    for (let i = 0; i < 50 && !outbound.test(d.pods.get('app/client')?.sidecarLog?.() ?? ''); i++) await new Promise((r) => setTimeout(r, 20));
+    expect(d.pods.get('app/client')?.sidecarLog?.()).toMatch(outbound);
   });
 
   test('the workload\'s connections carry its gid too (what `-m owner --gid-owner` matches)', async () => {
@@ -83,6 +85,17 @@ describe('pod sockets are the pod\'s', () => {
     const counted = stdout.split('\n').find((l) => l.includes('owner GID match 1000'));
     expect(Number(counted?.trim().split(/\s+/)[0])).toBeGreaterThan(0);
     await run('ip', ['netns', 'exec', ns, 'iptables', '-D', 'OUTPUT', '-m', 'owner', '--gid-owner', '1000', '-j', 'ACCEPT']);
+  });
+
+  test('a probe\'s consecutive attempts resume the mTLS session, and the peer is still the verified one', async () => {
+    const probe = scenario.spec.probes[0];
+    const results = await target.probe(d, [1, 2, 3].map((n) => ({ probe, nonce: `runtime-resume-${n}`, attempt: n })));
+    for (const r of results) expect(r.arrived[0]?.peer?.identity).toBe('spiffe://cluster.local/ns/app/sa/client');
+    // The decision log is written in batches: give the last lines a moment to reach the file.
+    const resumed = () => (d.pods.get('app/plain')?.sidecarLog?.() ?? '').split('\n')
+      .filter((l) => l.includes('-> 10.244.1.2:8080 connected') && l.includes('"resumed":true') && l.includes('"peer":"spiffe://cluster.local/ns/app/sa/client"'));
+    for (let i = 0; i < 50 && resumed().length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    expect(resumed().length).toBeGreaterThanOrEqual(2);
   });
 
   test('ping runs in the pod, as the workload\'s uid, and is answered', async () => {

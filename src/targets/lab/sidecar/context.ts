@@ -2,7 +2,7 @@
  * Everything a running sidecar knows, loaded once from its config: the model's parsed resources, the registry,
  * its certificates, and the decision log (one line per connection or request, with the model's reason and trace).
  */
-import { createWriteStream, readFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
 import { Agent as HttpAgent, type ServerResponse } from 'node:http';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import {
@@ -57,9 +57,20 @@ export function loadContext(config: SidecarConfig, net: Net = nativeNet): Contex
   const { resources } = parseResources(config.resources);
   const raws = config.resources.map((r) => r as { kind?: string });
   const [cert, key, meshCa, systemCa] = [config.certFile, config.keyFile, config.meshCaFile, config.systemCaFile].map((f) => readFileSync(f));
-  // Decision lines go straight to the lab's log file (not through a pipe: one line per request adds up).
-  const stream = config.logFile ? createWriteStream(config.logFile, { flags: 'a' }) : process.stdout;
-  let corked = false;
+  // Lines logged in one turn of the event loop go to the file in one write, right after that turn: before any
+  // reply that turn's work leads to can reach the lab, so the log is complete when the lab reads it.
+  const fd = config.logFile ? openSync(config.logFile, 'a') : 1;
+  let pending: string[] = [];
+  let closed = false; // after close the descriptor's number may belong to something else: never write to it again
+  const flush = () => {
+    const text = pending.join('');
+    pending = [];
+    try {
+      if (text && !closed) writeSync(fd, text);
+    } catch {
+      /* the lab's directory is gone (teardown): nothing to keep the lines in */
+    }
+  };
   let origination: SecureContext | undefined;
   const pools = new Map<string, HttpAgent>();
   const inbound = new Map<string, DecisionRecord>();
@@ -89,23 +100,18 @@ export function loadContext(config: SidecarConfig, net: Net = nativeNet): Contex
         inbound.set(r.upstream, r);
         if (inbound.size > MAX_INBOUND_RECORDS) inbound.delete(inbound.keys().next().value as string);
       }
-      // Lines written in one turn of the event loop go to the file in one write.
-      if (!corked) {
-        corked = true;
-        stream.cork();
-        setImmediate(() => {
-          corked = false;
-          stream.uncork();
-        });
-      }
-      stream.write(formatDecision(r));
+      if (closed) return;
+      if (pending.length === 0) setImmediate(flush);
+      pending.push(formatDecision(r));
     },
     inbound,
     pools,
     appAgent,
     close: () => {
       for (const a of [...pools.values(), appAgent]) a.destroy();
-      if (stream !== process.stdout) stream.end();
+      flush();
+      closed = true;
+      if (fd !== 1) closeSync(fd);
     },
   };
 }
@@ -127,6 +133,8 @@ export interface DecisionRecord {
   /** Peer identity from the client certificate (inbound mTLS). */
   peer?: string;
   transport?: 'mtls' | 'plaintext' | 'tls-passthrough';
+  /** Inbound mTLS: the client resumed an earlier TLS session (no certificate exchange; the session carries it). */
+  resumed?: boolean;
   /** Inbound TCP: the sidecar's own address:port towards the application; the application sees it as the source. */
   upstream?: string;
   host?: string;

@@ -27,6 +27,7 @@ interface Conn {
   certHash?: string;
   mtlsMode: string;
   transport: 'mtls' | 'plaintext' | 'tls-passthrough';
+  resumed?: boolean;
 }
 
 const conns = new WeakMap<Socket, Conn>();
@@ -53,7 +54,7 @@ function authorizeConn(ctx: Context, c: Conn, http?: { method: string; path: str
 
 function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
   const decision = authorizeConn(ctx, c);
-  const base = { dir: 'inbound' as const, from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, mtlsMode: c.mtlsMode, ...(c.peer ? { peer: c.peer } : {}) };
+  const base = { dir: 'inbound' as const, from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, mtlsMode: c.mtlsMode, ...(c.peer ? { peer: c.peer } : {}), ...(c.resumed ? { resumed: true } : {}) };
   if (!decision.allowed) {
     ctx.log({ ...base, ...decisionFields(decision) });
     // Istio's TCP RBAC filter closes an accepted connection it denies.
@@ -92,6 +93,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const decision = authorizeConn(ctx, c, http);
   const record: DecisionRecord = {
     dir: 'inbound', from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, mtlsMode: c.mtlsMode, ...(c.peer ? { peer: c.peer } : {}),
+    ...(c.resumed ? { resumed: true } : {}),
     ...decisionFields(decision), http: { method: http.method, path },
   };
   if (!decision.allowed) {
@@ -153,7 +155,10 @@ export async function handleInbound(ctx: Context, socket: Socket, dst: OriginalD
     });
     tls.once('secure', () => {
       const cert = tls.getPeerX509Certificate();
-      Object.assign(conn, { transport: 'mtls', peer: uriSanOf(cert?.subjectAltName), certHash: cert ? createHash('sha256').update(cert.raw).digest('hex') : undefined });
+      Object.assign(conn, {
+        transport: 'mtls', peer: uriSanOf(cert?.subjectAltName), certHash: cert ? createHash('sha256').update(cert.raw).digest('hex') : undefined,
+        resumed: tls.isSessionReused(),
+      });
       conns.set(tls, conn);
       if (isHttpPort(ctx, dst.port)) http.emit('connection', tls);
       else pipeTcp(ctx, conn, tls);

@@ -95,10 +95,10 @@ function upstreamFor(ctx: Context, d: OutboundDecision, host: string, port: numb
  * A TLS connection to an upstream over `raw`, offering the last session this sidecar had with the same upstream
  * (same address, port, SNI and expected identity): the key holds everything the first handshake checked.
  */
-function resumingTls(ctx: Context, up: Upstream, raw: Socket): Socket {
+function resumingTls(ctx: Context, up: Upstream, raw: Socket, options: ConnectionOptions | undefined = up.tls): Socket {
   const key = `${up.address}:${up.port}:${up.tls?.servername ?? ''}:${up.expectedIdentity ?? ''}:${up.tls?.rejectUnauthorized !== false}`;
   const session = ctx.sessions.get(key);
-  const tls = tlsConnect({ ...up.tls, socket: raw, ...(session ? { session } : {}) });
+  const tls = tlsConnect({ ...options, socket: raw, ...(session ? { session } : {}) });
   tls.on('session', (s: Buffer) => ctx.sessions.set(key, s));
   return tls;
 }
@@ -142,14 +142,14 @@ function agentFor(ctx: Context, up: Upstream): HttpAgent {
   let a = ctx.pools.get(key);
   if (!a) {
     // Envoy pools upstream connections; so does the lab's sidecar (it keeps mTLS handshakes off the request path).
-    // The agent resumes TLS sessions (its session cache), as Envoy does.
     const pool = { keepAlive: true, timeout: IDLE.upstreamMs };
     const agent = up.tls ? new HttpsAgent({ ...pool, ...up.tls }) : new HttpAgent(pool);
-    // Connections are made where this sidecar's sockets are (its pod), then wrapped in TLS for an https pool.
+    // Connections are made where this sidecar's sockets are (its pod), then wrapped in TLS for an https pool,
+    // resuming the last session with that upstream as the TCP path does.
     agent.createConnection = ((options: ConnectionOptions & { host?: string; port?: number }) => {
       const raw = ctx.net.connect({ host: options.host ?? up.address, port: Number(options.port ?? up.port) });
       raw.setNoDelay(true);
-      return up.tls ? tlsConnect({ ...options, socket: raw }) : raw;
+      return up.tls ? resumingTls(ctx, up, raw, options) : raw;
     }) as HttpAgent['createConnection'];
     ctx.pools.set(key, agent);
     a = agent;
