@@ -4,8 +4,9 @@
 // Then HTTP probes over mutual TLS through two sidecars (client sidecar → server sidecar, STRICT + an ALLOW policy
 // evaluated on every request): `mtls_http_probes_per_s: N probes/s` (best of 3 rounds of --probes, default 600,
 // each checked to have arrived with the client's SPIFFE identity), `cpu_ms_per_probe: N ms` (the lab process's CPU
-// time per probe: both agents, both sidecars, the lab), `sidecar_rss_mb: N MB` and `sidecar_private_mb: N MB`
-// (what a pod adds to the lab process's resident and anonymous memory after the load: its sidecar and its agent).
+// time per probe: both agents, both sidecars, the lab), then `sidecar_rss_mb: N MB` and `sidecar_private_mb: N MB`:
+// what one more pod (its sidecar and its agent) adds to the lab process's resident and anonymous memory, measured
+// over a 20-pod lab under load.
 // Needs root. Bundles the lab from src/ first so it measures the current sources.
 import { build } from 'esbuild';
 import { existsSync } from 'node:fs';
@@ -61,9 +62,6 @@ const m = scenario.parse({
     probes: [{ name: 'p', from: 'app/client', to: 'app/server', port: 8080, protocol: 'http', expect: { reach: true, mtls: true } }],
   },
 });
-const kb0 = (file, field) => Number(file.split(field)[1].trim().split(' ')[0]);
-const rss0 = kb0(readFileSync('/proc/self/status', 'utf8'), 'VmRSS:') / 1024;
-const anon0 = kb0(readFileSync('/proc/self/smaps_rollup', 'utf8'), 'Anonymous:') / 1024;
 const dm = await target.deploy(m);
 try {
   // Agents and sidecars run in the lab runtime's threads: the CPU a probe costs there (both sidecars, both agents).
@@ -81,16 +79,35 @@ try {
   }
   console.log('mtls_http_probes_per_s: ' + Math.round(best) + ' probes/s');
   console.log('cpu_ms_per_probe: ' + ((cpu() - c0) / (3 * ${probes})).toFixed(2) + ' ms');
-  // (no regular expressions: this code sits in a template literal, where backslashes would be eaten)
-  const kb = (file, field) => Number(file.split(field)[1].trim().split(' ')[0]);
-  // What a pod costs in memory: the growth of this process's resident and private (anonymous) memory from
-  // deploying and probing the two-pod scenario, per pod (its sidecar thread and its agent thread together).
-  const rss = kb(readFileSync('/proc/self/status', 'utf8'), 'VmRSS:') / 1024;
-  const anon = kb(readFileSync('/proc/self/smaps_rollup', 'utf8'), 'Anonymous:') / 1024;
-  console.log('sidecar_rss_mb: ' + ((rss - rss0) / 2).toFixed(1) + ' MB');
-  console.log('sidecar_private_mb: ' + ((anon - anon0) / 2).toFixed(1) + ' MB');
 } finally {
   await target.undeploy(dm);
+}
+
+// What one more pod costs in memory: the growth of this process's resident and private (anonymous) memory from a
+// lab of 20 pods with sidecars (10 clients, 10 servers, STRICT), each pair probed 30 times, divided by 20. The
+// runtime threads are already up (the labs above started them), so their own start is not counted.
+// (no regular expressions: this code sits in a template literal, where backslashes would be eaten)
+const PODS = 20;
+const many = scenario.parse({
+  apiVersion: 'meshprobe.io/v1', kind: 'Scenario', metadata: { name: 'bench-memory' },
+  spec: {
+    namespaces: [{ name: 'app' }],
+    workloads: Array.from({ length: PODS }, (_, i) => (i % 2 ? { name: 's' + i, namespace: 'app', ports: [{ port: 8080, protocol: 'http' }] } : { name: 'c' + i, namespace: 'app' })),
+    resources: [{ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'app' }, spec: { mtls: { mode: 'STRICT' } } }],
+    probes: Array.from({ length: PODS / 2 }, (_, k) => ({ name: 'p' + k, from: 'app/c' + 2 * k, to: 'app/s' + (2 * k + 1), port: 8080, protocol: 'http', expect: { reach: true, mtls: true } })),
+  },
+});
+const kb = (file, field) => Number(file.split(field)[1].trim().split(' ')[0]);
+const mem = () => [kb(readFileSync('/proc/self/status', 'utf8'), 'VmRSS:') / 1024, kb(readFileSync('/proc/self/smaps_rollup', 'utf8'), 'Anonymous:') / 1024];
+const [rss0, anon0] = mem();
+const dl = await target.deploy(many);
+try {
+  await Promise.all(many.spec.probes.map((p) => target.probe(dl, Array.from({ length: 30 }, (_, i) => ({ probe: p, nonce: p.name + 'm' + i, attempt: 1 })))));
+  const [rss, anon] = mem();
+  console.log('sidecar_rss_mb: ' + ((rss - rss0) / PODS).toFixed(1) + ' MB');
+  console.log('sidecar_private_mb: ' + ((anon - anon0) / PODS).toFixed(1) + ' MB');
+} finally {
+  await target.undeploy(dl);
 }
 `;
 
