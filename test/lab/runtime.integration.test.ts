@@ -13,12 +13,18 @@ import { makeScenario } from './helpers.js';
 
 const scenario = makeScenario('runtime', {
   workloads: [
-    { name: 'plain', namespace: 'app', ports: [{ port: 8080, protocol: 'tcp' }, { port: 5353, protocol: 'udp' }] },
+    { name: 'plain', namespace: 'app', ports: [{ port: 8080, protocol: 'tcp' }, { port: 5353, protocol: 'udp' }, { port: 7070, protocol: 'tcp' }] },
     { name: 'client', namespace: 'app' },
     { name: 'rooty', namespace: 'legacy', runAsUser: 0, ports: [{ port: 80, protocol: 'http' }] },
   ],
+  resources: [
+    // Port 7070 of app/plain is dropped: a probe there waits for its timeout.
+    { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'plain', namespace: 'app' },
+      spec: { podSelector: { matchLabels: { app: 'plain' } }, ingress: [{ ports: [{ port: 8080 }, { port: 5353, protocol: 'UDP' }] }] } },
+  ],
   probes: [
     { name: 'tcp', from: 'app/client', to: 'app/plain', port: 8080, protocol: 'tcp', expect: { reach: true } },
+    { name: 'dropped', from: 'app/client', to: 'app/plain', port: 7070, protocol: 'tcp', expect: { reach: false, failure: 'timeout' } },
     { name: 'icmp', from: 'app/client', to: 'legacy/rooty', protocol: 'icmp', expect: { reach: true } },
   ],
 });
@@ -98,8 +104,18 @@ describe('pod sockets are the pod\'s', () => {
     expect(resumed().length).toBeGreaterThanOrEqual(2);
   });
 
+  test('a probe that waits for a timeout does not wait once per attempt: its attempts overlap after a moment', async () => {
+    const probe = scenario.spec.probes[1];
+    const started = Date.now();
+    const results = await target.probe(d, [1, 2, 3].map((n) => ({ probe, nonce: `runtime-drop-${n}`, attempt: n })));
+    const took = Date.now() - started;
+    expect(results.map((r) => r.client.outcome.kind)).toEqual(['timeout', 'timeout', 'timeout']);
+    const one = results[0].client.timings.totalMs;
+    expect(took).toBeLessThan(one * 1.5); // one after another would take three times as long
+  }, 30_000);
+
   test('ping runs in the pod, as the workload\'s uid, and is answered', async () => {
-    const [r] = await target.probe(d, [{ probe: scenario.spec.probes[1], nonce: 'runtime-2', attempt: 1 }]);
+    const [r] = await target.probe(d, [{ probe: scenario.spec.probes[2], nonce: 'runtime-2', attempt: 1 }]);
     expect(r.client.outcome).toMatchObject({ kind: 'icmp', reply: true });
   });
 

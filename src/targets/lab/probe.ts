@@ -19,11 +19,7 @@ import { applyNat } from './topology.js';
 export const CONNECT_TIMEOUT_MS = 2_000;
 export const TOTAL_TIMEOUT_MS = 5_000;
 const CONCURRENCY = 16;
-/**
- * Probes in flight per batch through a pod's running agent. Each is a connection through two sidecars; more at
- * once did not raise throughput on two cores but did raise each sidecar's memory (64 in flight: ~63 MB resident,
- * 16: ~56 MB).
- */
+/** Attempts in flight through a pod's agent at once (each a connection through two sidecars). */
 const AGENT_CONCURRENCY = 16;
 const gates = new WeakMap<LabDeployment, Gate>();
 
@@ -59,10 +55,7 @@ function parseResults(stdout: string): Map<string, ProbeResult> {
 }
 
 async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: boolean, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
-  if (!flush && uid === src.host.uid) {
-    const { ordered, probes } = inWaves(attempts);
-    return callThroughAgent(src, ordered.map((a) => request(d, a)), probes);
-  }
+  if (!flush && uid === src.host.uid) return callThroughAgent(d, src, attempts);
   const requests = attempts.map((a) => request(d, a));
   if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged probe agent (deploy did not finish)`);
   const agentArgv = [process.execPath, d.programs.agent, 'call', '--concurrency', String(CONCURRENCY)];
@@ -81,27 +74,63 @@ async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: 
   }
 }
 
-/**
- * Attempts in waves: every probe's first attempt, then every probe's second, … With at most one attempt of a probe
- * in flight (concurrency = the number of probes), a probe's attempts go one after another — consecutive, as the
- * engine judges them — and what a client does on a second connection to the same place (its sidecar reusing a
- * pooled connection, resuming a TLS session) happens as it would.
- */
-export function inWaves(attempts: ProbeAttempt[]): { ordered: ProbeAttempt[]; probes: number } {
+/** A probe's attempts, in attempt order, one chain per probe. */
+export function chains(attempts: ProbeAttempt[]): ProbeAttempt[][] {
   const byProbe = new Map<string, ProbeAttempt[]>();
   for (const a of attempts) byProbe.set(a.probe.name, [...(byProbe.get(a.probe.name) ?? []), a]);
-  const lists = [...byProbe.values()].map((l) => [...l].sort((x, y) => x.attempt - y.attempt));
-  const ordered: ProbeAttempt[] = [];
-  for (let i = 0; ordered.length < attempts.length; i++) for (const l of lists) if (l[i]) ordered.push(l[i]);
-  return { ordered, probes: byProbe.size };
+  return [...byProbe.values()].map((l) => [...l].sort((x, y) => x.attempt - y.attempt));
 }
 
-async function callThroughAgent(src: PodRuntime, requests: ProbeRequest[], probes: number): Promise<Map<string, ProbeResult>> {
-  const concurrency = Math.max(1, Math.min(AGENT_CONCURRENCY, probes));
-  const timeoutMs = TOTAL_TIMEOUT_MS * Math.ceil(requests.length / concurrency) + 10_000;
+/**
+ * When a probe's next attempt starts: when the previous one ended, or STAGGER_MS after it started, whichever is
+ * first. A quick probe's attempts so go one after another — consecutive, as the engine judges them, and a second
+ * connection to the same place meets what it would (the sidecar's pooled connection, a resumed TLS session) — while
+ * a probe that waits for a timeout (the usual negative probe) does not wait three times.
+ */
+export const STAGGER_MS = 100;
+
+/** Limits the attempts in flight through one pod's agent (more only grew the runtime's memory). */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = size;
+  }
+  async run<T>(fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+const slots = new WeakMap<PodRuntime, Slots>();
+
+async function callThroughAgent(d: LabDeployment, src: PodRuntime, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
+  let pod = slots.get(src);
+  if (!pod) slots.set(src, (pod = new Slots(AGENT_CONCURRENCY)));
+  const limit = pod;
+  const out = new Map<string, ProbeResult>();
+  const one = (a: ProbeAttempt) =>
+    limit.run(async () => {
+      for (const r of await callViaControl(src.control, [request(d, a)], { concurrency: 1, timeoutMs: TOTAL_TIMEOUT_MS + 10_000 })) out.set(r.nonce, r);
+    });
+  const chain = async (list: ProbeAttempt[]) => {
+    const started: Promise<void>[] = [];
+    for (const a of list) {
+      const previous = started.at(-1);
+      if (previous) await Promise.race([previous.catch(() => undefined), new Promise((r) => setTimeout(r, STAGGER_MS))]);
+      started.push(one(a));
+    }
+    await Promise.all(started);
+  };
   try {
-    const results = await callViaControl(src.control, requests, { concurrency, timeoutMs });
-    return new Map(results.map((r) => [r.nonce, r]));
+    await Promise.all(chains(attempts).map(chain));
+    return out;
   } catch (err) {
     throw new TargetError(`the probe agent of ${src.host.key} could not run the probes: ${(err as Error).message}`);
   }
