@@ -9,7 +9,7 @@ import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, type Deployment } from '../target.js';
 import type { LabPrograms } from './bundles.js';
 import { captureConfigFromAnnotations, captureRules, toRestoreInput } from './capture.js';
-import { caFile, certificateScript, certPaths, protectKeys, type MeshCert, type ServerCert } from './certs.js';
+import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import { compileNetworkPolicies, policyRestoreInput, type NetworkPolicy } from './netpol.js';
 import { hostsFile, planLab, podLabels, serviceName, SIDECAR_UID, workloadNames, type LabHost, type LabPlan } from './plan.js';
 import type { LabRuntime } from './runtime/index.js';
@@ -134,13 +134,15 @@ export async function deployLab(
     const certs = certificateRequests(plan);
     const mesh = meshCertificates(plan);
     const nat = new Map([...d.pods.values()].flatMap((rt) => (rt.captureRestore ? [[rt.host.netns, rt.captureRestore] as const] : [])));
-    const [, programs] = await Promise.all([
-      // One process for the network and the certificates: starting processes is what deploying costs most.
-      createTopology(plan, filter, nat, certificateScript(d.dir, certs, mesh)),
-      env.programs(),
-    ]);
-    protectKeys(d.dir, certs, mesh);
-    d.programs = programs;
+    // One process for the whole network (starting processes is what deploying costs most); the certificates are
+    // issued in this process while it runs.
+    const topology = createTopology(plan, filter, nat);
+    const issued = Promise.resolve().then(() => issueCertificates(d.dir, certs, mesh));
+    const programs = env.programs();
+    // Every step has ended before a failure tears down (the script must not still be creating namespaces).
+    await Promise.allSettled([topology, issued, programs]);
+    await Promise.all([topology, issued]);
+    d.programs = await programs;
     const starts = [...d.pods.values()].map((rt) => startPod(d, rt, istioVersion));
     await Promise.allSettled(starts); // every start has ended (ready or failed) before a failure tears down
     await Promise.all(starts);

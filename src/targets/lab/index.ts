@@ -24,7 +24,7 @@ export const LAB_NOTES = [
   'lab: service names resolve straight to pod addresses (no ClusterIP, no DNS server)',
 ];
 
-const TOOLS = ['ip', 'iptables', 'iptables-restore', 'iptables-save', 'setpriv', 'openssl'];
+const TOOLS = ['ip', 'iptables', 'iptables-restore', 'iptables-save', 'setpriv'];
 
 function findTool(name: string): boolean {
   for (const dir of (process.env.PATH ?? '').split(':').concat(['/usr/sbin', '/sbin'])) {
@@ -64,7 +64,7 @@ export class LabTarget implements Target {
       throw new TargetError('the lab needs root: it creates network namespaces and iptables rules', 'run meshprobe as root (sudo), or use --target kind');
     }
     const missing = TOOLS.filter((t) => !findTool(t));
-    if (missing.length) throw new TargetError(`the lab needs ${missing.join(', ')}, not found on PATH`, 'run scripts/bootstrap (installs iproute2, iptables, util-linux, openssl)');
+    if (missing.length) throw new TargetError(`the lab needs ${missing.join(', ')}, not found on PATH`, 'run scripts/bootstrap (installs iproute2, iptables, util-linux)');
     await cleanStaleLabs();
     agentBundle();
     await runtimeBundle();

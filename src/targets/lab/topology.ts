@@ -46,10 +46,9 @@ const q = (s: string) => `'${s.replace(/'/g, "'\\''")}'`;
 const withInput = (command: string, input: string) => `${command} <<'${EOF}'\n${input.endsWith('\n') ? input : `${input}\n`}${EOF}`;
 
 /**
- * The whole topology as one `sh -e` script (pure, for tests and for `createTopology`). `alongside`: a script run
- * at the same time in a subshell (the certificates), whose failure fails the whole.
+ * The whole topology as one `sh -e` script (pure, for tests and for `createTopology`).
  */
-export function topologyScript(plan: LabPlan, nodeFilterRules: string, natRules: ReadonlyMap<string, string>, alongside?: string): string {
+export function topologyScript(plan: LabPlan, nodeFilterRules: string, natRules: ReadonlyMap<string, string>): string {
   const all = [plan.nodeNetns, ...plan.hosts.map((h) => h.netns)];
   const lines = [
     withInput('ip -batch -', all.map((n) => `netns add ${n}\n`).join('')),
@@ -61,7 +60,6 @@ export function topologyScript(plan: LabPlan, nodeFilterRules: string, natRules:
       return nat ? withInput(`ip netns exec ${q(h.netns)} sh -ec ${q(`${POD_SYSCTLS}; exec iptables-restore`)}`, nat) : `ip netns exec ${q(h.netns)} sh -ec ${q(POD_SYSCTLS)}`;
     }),
   ];
-  if (alongside) return `( ${alongside}\n) &\nALONGSIDE=$!\n${lines.join('\n')}\nwait $ALONGSIDE\n`;
   return `${lines.join('\n')}\n`;
 }
 
@@ -75,9 +73,9 @@ function writeResolution(plan: LabPlan): void {
 }
 
 /** `natRules`: iptables-restore input of each pod's nat table (its capture rules), by netns name. */
-export async function createTopology(plan: LabPlan, nodeFilterRules: string, natRules: ReadonlyMap<string, string> = new Map(), alongside?: string): Promise<void> {
+export async function createTopology(plan: LabPlan, nodeFilterRules: string, natRules: ReadonlyMap<string, string> = new Map()): Promise<void> {
   writeResolution(plan);
-  await run('sh', ['-e', '-c', topologyScript(plan, nodeFilterRules, natRules, alongside)]);
+  await run('sh', ['-e', '-c', topologyScript(plan, nodeFilterRules, natRules)]);
 }
 
 /** Replaces a pod's nat table (capture rules), e.g. at deploy or after a flush-capture probe. */
