@@ -80,3 +80,70 @@ export async function* runProbes(requests: Iterable<ProbeRequest>, options: RunO
     for (const result of batch) yield result;
   }
 }
+
+/** Limits how many probes are in flight at once. */
+class Slots {
+  private free: number;
+  private readonly waiting: Array<() => void> = [];
+  constructor(size: number) {
+    this.free = Math.max(1, Math.floor(size));
+  }
+  async run<T>(started: () => void, fn: () => Promise<T>): Promise<T> {
+    if (this.free > 0) this.free--;
+    else await new Promise<void>((r) => this.waiting.push(r));
+    started();
+    try {
+      return await fn();
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.free++;
+    }
+  }
+}
+
+export interface ChainOptions extends RunOptions {
+  /** How long after a chain's request started the next one starts even if the first has not ended (default 100). */
+  staggerMs?: number;
+  /** Sends one request (default: runProbe over `net`). */
+  send?: (request: ProbeRequest) => Promise<ProbeResult>;
+}
+
+export const DEFAULT_STAGGER_MS = 100;
+
+/**
+ * Runs chains of requests: within a chain the next request starts when the previous one ended or `staggerMs` after
+ * it started, whichever is first — so quick requests of a chain go strictly one after another (a probe's repeated
+ * attempts meet what a second connection meets: a pooled connection, a resumed session), while one waiting for a
+ * timeout does not hold the rest of its chain back for the whole timeout. At most `concurrency` requests are in
+ * flight over all chains. Results come in completion order; join them by `nonce`.
+ */
+export async function runChains(chains: readonly (readonly ProbeRequest[])[], options: ChainOptions = {}): Promise<ProbeResult[]> {
+  const slots = new Slots(options.concurrency ?? DEFAULT_CONCURRENCY);
+  const stagger = Math.max(0, options.staggerMs ?? DEFAULT_STAGGER_MS);
+  const send = options.send ?? ((r: ProbeRequest) => runProbe(r, options.net));
+  const results: ProbeResult[] = [];
+  const start = (request: ProbeRequest) => {
+    let markStarted!: () => void;
+    const started = new Promise<void>((r) => (markStarted = r));
+    const done = slots.run(markStarted, () => send(request)).then((r) => void results.push(r));
+    return { started, done };
+  };
+  const chain = async (list: readonly ProbeRequest[]) => {
+    const all: Promise<void>[] = [];
+    let previous: { started: Promise<void>; done: Promise<void> } | undefined;
+    for (const request of list) {
+      if (previous) {
+        let timer: NodeJS.Timeout | undefined;
+        const staggered = previous.started.then(() => new Promise<void>((r) => (timer = setTimeout(r, stagger))));
+        await Promise.race([previous.done, staggered]);
+        clearTimeout(timer);
+      }
+      previous = start(request);
+      all.push(previous.done);
+    }
+    await Promise.all(all);
+  };
+  await Promise.all(chains.map(chain));
+  return results;
+}

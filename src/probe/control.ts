@@ -5,11 +5,14 @@
  * - `{"query":"call","requests":[ProbeRequest…],"concurrency":N}` → `{"results":[ProbeResult…]}`: the agent
  *   sends the probes itself, from its own network namespace and as its own uid and capabilities — exactly what
  *   `call` does, without starting a process per batch.
+ * - `{"query":"call","chains":[[ProbeRequest…]…],"concurrency":N,"staggerMs":M}` → `{"results":[…]}`: the same,
+ *   each chain's requests one after another (the next starts when the previous ended or M ms after it started;
+ *   see runChains) — a probe's repeated attempts in one query.
  * Errors answer `{"error":"…"}`.
  */
 import { lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
-import { runProbes } from './call.js';
+import { runChains, runProbes } from './call.js';
 import { checkRequests } from './config.js';
 import type { Net } from './net.js';
 import type { ObservationStore } from './store.js';
@@ -19,7 +22,8 @@ const MAX_QUERY = 4 * 1024 * 1024;
 
 type ControlQuery =
   | { query: 'observations'; nonces: string[] }
-  | { query: 'call'; requests: ProbeRequest[]; concurrency?: number };
+  | { query: 'call'; requests: ProbeRequest[]; concurrency?: number }
+  | { query: 'chains'; chains: ProbeRequest[][]; concurrency?: number; staggerMs?: number };
 
 function parseQuery(line: string): ControlQuery | string {
   let v: unknown;
@@ -28,15 +32,27 @@ function parseQuery(line: string): ControlQuery | string {
   } catch {
     return 'the query is not JSON';
   }
-  const q = v as { query?: unknown; nonces?: unknown; requests?: unknown; concurrency?: unknown };
+  const q = v as { query?: unknown; nonces?: unknown; requests?: unknown; chains?: unknown; concurrency?: unknown; staggerMs?: unknown };
   if (q?.query === 'observations') {
     if (!Array.isArray(q.nonces) || !q.nonces.every((n) => typeof n === 'string')) return 'nonces must be an array of strings';
     return { query: 'observations', nonces: q.nonces as string[] };
   }
   if (q?.query === 'call') {
+    const concurrency = typeof q.concurrency === 'number' && q.concurrency >= 1 ? q.concurrency : undefined;
+    if (q.chains !== undefined) {
+      if (q.requests !== undefined) return 'a call has either requests or chains, not both';
+      if (!Array.isArray(q.chains)) return 'chains must be an array of arrays of probe requests';
+      const chains: ProbeRequest[][] = [];
+      for (const [i, c] of q.chains.entries()) {
+        const checked = checkRequests(c);
+        if (typeof checked === 'string') return `chains[${i}]: ${checked}`;
+        chains.push(checked);
+      }
+      if (q.staggerMs !== undefined && (typeof q.staggerMs !== 'number' || !(q.staggerMs >= 0))) return 'staggerMs must be a number ≥ 0';
+      return { query: 'chains', chains, concurrency, staggerMs: q.staggerMs as number | undefined };
+    }
     const checked = checkRequests(q.requests);
     if (typeof checked === 'string') return checked;
-    const concurrency = typeof q.concurrency === 'number' && q.concurrency >= 1 ? q.concurrency : undefined;
     return { query: 'call', requests: checked, concurrency };
   }
   return 'unknown query (expected "observations" or "call")';
@@ -44,6 +60,7 @@ function parseQuery(line: string): ControlQuery | string {
 
 async function answer(q: ControlQuery, store: ObservationStore, net: Net | undefined): Promise<object> {
   if (q.query === 'observations') return { observations: store.query(q.nonces) };
+  if (q.query === 'chains') return { results: await runChains(q.chains, { concurrency: q.concurrency, staggerMs: q.staggerMs, ...(net ? { net } : {}) }) };
   const results: ProbeResult[] = [];
   for await (const r of runProbes(q.requests, { concurrency: q.concurrency, ...(net ? { net } : {}) })) results.push(r);
   return { results };
@@ -125,6 +142,21 @@ export async function callViaControl(
   options: { concurrency?: number; timeoutMs: number },
 ): Promise<ProbeResult[]> {
   const q = { query: 'call', requests, concurrency: options.concurrency };
+  const a = await ask<{ results?: ProbeResult[] }>(socketPath, q, options.timeoutMs);
+  if (!a.results) throw new Error(`call through agent control socket ${socketPath} failed: empty answer`);
+  return a.results;
+}
+
+/**
+ * Has a running agent send chains of requests (a probe's repeated attempts, each chain in order; see runChains) in
+ * one query. Results come back in completion order; join by nonce.
+ */
+export async function callChainsViaControl(
+  socketPath: string,
+  chains: readonly (readonly ProbeRequest[])[],
+  options: { concurrency?: number; staggerMs?: number; timeoutMs: number },
+): Promise<ProbeResult[]> {
+  const q = { query: 'call', chains, concurrency: options.concurrency, staggerMs: options.staggerMs };
   const a = await ask<{ results?: ProbeResult[] }>(socketPath, q, options.timeoutMs);
   if (!a.results) throw new Error(`call through agent control socket ${socketPath} failed: empty answer`);
   return a.results;

@@ -16,6 +16,12 @@ describe('chains', () => {
     expect(chains(batch).map((c) => c.map((a) => a.nonce))).toEqual([['q1', 'q2', 'q3'], ['p1', 'p2'], ['r4']]);
   });
 
+  test('attempts of one probe with the same number run side by side, each number after the one before', () => {
+    const batch = [attempt('p', 1), attempt('p', 1), attempt('p', 2), attempt('p', 1), attempt('p', 2), attempt('p', 3)];
+    batch.forEach((a, i) => (a.nonce = `${a.nonce}-${i}`));
+    expect(chains(batch).map((c) => c.map((a) => a.nonce))).toEqual([['p1-0', 'p2-2', 'p3-5'], ['p1-1', 'p2-4'], ['p1-3']]);
+  });
+
   test('an empty batch has no chains', () => {
     expect(chains([])).toEqual([]);
   });

@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { runProbe, runProbes } from '../../src/probe/call.js';
-import { callViaControl, queryObservations } from '../../src/probe/control.js';
+import { callChainsViaControl, callViaControl, queryObservations } from '../../src/probe/control.js';
 import { startAgent, type RunningAgent } from '../../src/probe/serve.js';
 import type { ProbeRequest, ProbeResult } from '../../src/probe/types.js';
 import * as fx from './fixtures.js';
@@ -86,6 +86,25 @@ describe('tcp', () => {
     const seen = await queryObservations(join(tmp.dir, 'control.sock'), [batch[0].nonce, batch[1].nonce]);
     expect(seen[batch[0].nonce]).toHaveLength(1);
     expect(seen[batch[1].nonce][0].protocol).toBe('http');
+  });
+  it('a running agent sends chains of requests in one query: a hanging request delays its chain only briefly', async () => {
+    const silent = await server(fx.tcpServer('silent'));
+    const slow: ProbeRequest = { nonce: nonce(), protocol: 'tcp', host: LO, port: silent.port, timeoutMs: { connect: 1_000, total: 1_500 } };
+    const after: ProbeRequest = { nonce: nonce(), protocol: 'tcp', host: LO, port: ports.tcp };
+    const quick = [1, 2, 3].map((): ProbeRequest => ({ nonce: nonce(), protocol: 'http', host: LO, port: ports.http }));
+    const t = performance.now();
+    const results = await callChainsViaControl(join(tmp.dir, 'control2.sock'), [[slow, after], quick], { concurrency: 4, staggerMs: 100, timeoutMs: 10_000 });
+    expect(performance.now() - t).toBeLessThan(3_000);
+    const byNonce = new Map(results.map((r) => [r.nonce, r.outcome.kind]));
+    expect(byNonce.get(slow.nonce)).toBe('timeout');
+    expect([after, ...quick].map((r) => byNonce.get(r.nonce))).toEqual(['ok', 'ok', 'ok', 'ok']);
+    // `after` was sent while `slow` still waited: it finished first.
+    expect(results.findIndex((r) => r.nonce === after.nonce)).toBeLessThan(results.findIndex((r) => r.nonce === slow.nonce));
+  });
+  it('the control socket names the faulty request of a malformed chain', async () => {
+    await expect(
+      callChainsViaControl(join(tmp.dir, 'control.sock'), [[], [{ nonce: 'x', protocol: 'tcp', host: LO } as ProbeRequest]], { timeoutMs: 5_000 }),
+    ).rejects.toThrow(/chains\[1\]: request\[0\]\.port: must be an integer/);
   });
   it('the control socket rejects a malformed call batch with the faulty field named', async () => {
     await expect(

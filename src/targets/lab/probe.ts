@@ -7,7 +7,7 @@
  * NET_ADMIN); the lab restores the capture rules right after that call, so later probes see the pod as
  * deployed, and no other probe of the deployment runs while the rules are gone (gate.ts).
  */
-import { callViaControl, queryObservations } from '../../probe/control.js';
+import { callChainsViaControl, queryObservations } from '../../probe/control.js';
 import type { Observation, ProbeRequest, ProbeResult } from '../../probe/types.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
 import type { LabDeployment, PodRuntime } from './deploy.js';
@@ -74,63 +74,38 @@ async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: 
   }
 }
 
-/** A probe's attempts, in attempt order, one chain per probe. */
+/**
+ * A probe's attempts, in attempt order, one chain per probe: attempt k+1 follows attempt k. Attempts of one probe
+ * with the same number (a batch sent to measure throughput, not to judge) are not sequential to each other: the
+ * j-th of each number goes in the probe's j-th chain.
+ */
 export function chains(attempts: ProbeAttempt[]): ProbeAttempt[][] {
-  const byProbe = new Map<string, ProbeAttempt[]>();
-  for (const a of attempts) byProbe.set(a.probe.name, [...(byProbe.get(a.probe.name) ?? []), a]);
-  return [...byProbe.values()].map((l) => [...l].sort((x, y) => x.attempt - y.attempt));
+  const byProbe = new Map<string, ProbeAttempt[][]>(attempts.map((a) => [a.probe.name, []])); // first-seen order
+  for (const a of [...attempts].sort((x, y) => x.attempt - y.attempt)) {
+    const list = byProbe.get(a.probe.name)!;
+    const open = list.find((c) => c.at(-1)!.attempt < a.attempt);
+    if (open) open.push(a);
+    else list.push([a]);
+  }
+  return [...byProbe.values()].flat();
 }
 
 /**
  * When a probe's next attempt starts: when the previous one ended, or STAGGER_MS after it started, whichever is
- * first. A quick probe's attempts so go one after another — consecutive, as the engine judges them, and a second
- * connection to the same place meets what it would (the sidecar's pooled connection, a resumed TLS session) — while
- * a probe that waits for a timeout (the usual negative probe) does not wait three times.
+ * first (the agent's runChains). A quick probe's attempts so go one after another — consecutive, as the engine
+ * judges them, and a second connection to the same place meets what it would (the sidecar's pooled connection, a
+ * resumed TLS session) — while a probe that waits for a timeout (the usual negative probe) does not wait three times.
  */
 export const STAGGER_MS = 100;
 
-/** Limits the attempts in flight through one pod's agent (more only grew the runtime's memory). */
-class Slots {
-  private free: number;
-  private readonly waiting: Array<() => void> = [];
-  constructor(size: number) {
-    this.free = size;
-  }
-  async run<T>(fn: () => Promise<T>): Promise<T> {
-    if (this.free > 0) this.free--;
-    else await new Promise<void>((r) => this.waiting.push(r));
-    try {
-      return await fn();
-    } finally {
-      const next = this.waiting.shift();
-      if (next) next();
-      else this.free++;
-    }
-  }
-}
-const slots = new WeakMap<PodRuntime, Slots>();
-
+/** One control query for the whole batch: the agent runs each probe's chain of attempts (one query costs ~1 ms). */
 async function callThroughAgent(d: LabDeployment, src: PodRuntime, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
-  let pod = slots.get(src);
-  if (!pod) slots.set(src, (pod = new Slots(AGENT_CONCURRENCY)));
-  const limit = pod;
-  const out = new Map<string, ProbeResult>();
-  const one = (a: ProbeAttempt) =>
-    limit.run(async () => {
-      for (const r of await callViaControl(src.control, [request(d, a)], { concurrency: 1, timeoutMs: TOTAL_TIMEOUT_MS + 10_000 })) out.set(r.nonce, r);
-    });
-  const chain = async (list: ProbeAttempt[]) => {
-    const started: Promise<void>[] = [];
-    for (const a of list) {
-      const previous = started.at(-1);
-      if (previous) await Promise.race([previous.catch(() => undefined), new Promise((r) => setTimeout(r, STAGGER_MS))]);
-      started.push(one(a));
-    }
-    await Promise.all(started);
-  };
+  const list = chains(attempts);
+  const longest = Math.max(0, ...list.map((c) => c.length));
+  const timeoutMs = TOTAL_TIMEOUT_MS * (Math.ceil(attempts.length / AGENT_CONCURRENCY) + longest) + 10_000;
   try {
-    await Promise.all(chains(attempts).map(chain));
-    return out;
+    const results = await callChainsViaControl(src.control, list.map((c) => c.map((a) => request(d, a))), { concurrency: AGENT_CONCURRENCY, staggerMs: STAGGER_MS, timeoutMs });
+    return new Map(results.map((r) => [r.nonce, r]));
   } catch (err) {
     throw new TargetError(`the probe agent of ${src.host.key} could not run the probes: ${(err as Error).message}`);
   }
