@@ -2,19 +2,22 @@
  * meshprobe-agent: the program inside every probe workload. Roles:
  *   serve --config FILE                       listen, record, answer; prints `ready` when every listener is up
  *   call [--concurrency N]                    ProbeRequests on stdin (JSON array or lines) → ProbeResult lines
+ *   call --chains [--stagger MS] [--concurrency N]   chains of ProbeRequests on stdin (array of arrays), each
+ *                                             chain in order (see runChains) → ProbeResult lines
  *   query --control SOCK --nonce N [--nonce N…]   what a running `serve` recorded for those nonces (JSON)
  * Exit status: 0 when the role did its job (whatever the probe outcomes), 2 for bad input, 1 when it failed.
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { runProbes } from './call.js';
-import { parseProbeRequests, parseServeConfig } from './config.js';
+import { runChains, runProbe, runProbes } from './call.js';
+import { parseProbeChains, parseProbeRequests, parseServeConfig } from './config.js';
 import { queryObservations } from './control.js';
 import { startAgent } from './serve.js';
 import { AGENT_VERSION } from './version.js';
 
 const USAGE = `usage: meshprobe-agent serve --config FILE
        meshprobe-agent call [--concurrency N] < requests.json
+       meshprobe-agent call --chains [--stagger MS] [--concurrency N] < chains.json
        meshprobe-agent query --control SOCK --nonce N [--nonce N...]
        meshprobe-agent --version`;
 
@@ -29,17 +32,33 @@ function readStdin(): Promise<string> {
   });
 }
 
+async function writeLine(line: string): Promise<void> {
+  if (!process.stdout.write(`${line}\n`)) await new Promise((r) => process.stdout.once('drain', r));
+}
+
 async function call(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { concurrency: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { concurrency: { type: 'string' }, chains: { type: 'boolean' }, stagger: { type: 'string' } } });
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
     throw new UsageError(`--concurrency must be a positive integer, got ${values.concurrency}`);
   }
+  const staggerMs = values.stagger === undefined ? undefined : Number(values.stagger);
+  if (staggerMs !== undefined && !(Number.isInteger(staggerMs) && staggerMs >= 0)) throw new UsageError(`--stagger must be an integer ≥ 0 (ms), got ${values.stagger}`);
+  if (staggerMs !== undefined && !values.chains) throw new UsageError('--stagger goes with --chains');
+  if (values.chains) {
+    const parsed = parseProbeChains(await readStdin());
+    if (!parsed.ok) throw new UsageError(`bad probe chains on stdin:\n  ${parsed.errors.slice(0, 20).join('\n  ')}`);
+    const send = async (r: Parameters<typeof runProbe>[0]) => {
+      const result = await runProbe(r);
+      await writeLine(JSON.stringify(result));
+      return result;
+    };
+    await runChains(parsed.value, { concurrency, staggerMs, send });
+    return 0;
+  }
   const parsed = parseProbeRequests(await readStdin());
   if (!parsed.ok) throw new UsageError(`bad probe requests on stdin:\n  ${parsed.errors.slice(0, 20).join('\n  ')}`);
-  for await (const result of runProbes(parsed.value, { concurrency })) {
-    if (!process.stdout.write(`${JSON.stringify(result)}\n`)) await new Promise((r) => process.stdout.once('drain', r));
-  }
+  for await (const result of runProbes(parsed.value, { concurrency })) await writeLine(JSON.stringify(result));
   return 0;
 }
 

@@ -109,6 +109,20 @@ export function parseProbeRequests(text: string): Parsed<ProbeRequest[]> {
   return checkRequestList(items);
 }
 
+/** Chains of requests (`call --chains`): a JSON array of arrays of ProbeRequests. */
+export function parseProbeChains(text: string): Parsed<ProbeRequest[][]> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, errors: [`not valid JSON: ${(err as Error).message}`] };
+  }
+  if (!Array.isArray(parsed) || !parsed.every((c) => Array.isArray(c))) return { ok: false, errors: ['expected a JSON array of arrays of probe requests (one array per chain)'] };
+  const errors: string[] = [];
+  parsed.forEach((c: unknown[], i) => c.forEach((r, j) => checkRequest(r, `chain[${i}].request[${j}]`, errors)));
+  return errors.length ? { ok: false, errors } : { ok: true, value: parsed as ProbeRequest[][] };
+}
+
 function checkRequestList(items: unknown[]): Parsed<ProbeRequest[]> {
   const errors: string[] = [];
   items.forEach((r, i) => checkRequest(r, `request[${i}]`, errors));

@@ -91,6 +91,27 @@ describe('the bundled agent', () => {
       await silent.close();
     }
   });
+  it('runs chains (--chains): the quick requests of a chain one after another, streamed as each finishes', () => {
+    const chains = [
+      ['c-a1', 'c-a2', 'c-a3'].map((nonce) => ({ nonce, protocol: 'tcp', host: '127.0.0.1', port: ports.tcp })),
+      [{ nonce: 'c-b1', protocol: 'http', host: '127.0.0.1', port: ports.http }],
+    ];
+    const r = agent(['call', '--chains', '--stagger', '500', '--concurrency', '4'], JSON.stringify(chains));
+    expect(r.status).toBe(0);
+    const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as ProbeResult);
+    expect(results.map((x) => [x.nonce, x.outcome.kind]).sort()).toEqual([['c-a1', 'ok'], ['c-a2', 'ok'], ['c-a3', 'ok'], ['c-b1', 'ok']]);
+    const order = results.map((x) => x.nonce).filter((n) => n.startsWith('c-a'));
+    expect(order).toEqual(['c-a1', 'c-a2', 'c-a3']);
+  });
+  it('--chains refuses what is not an array of arrays, naming the chain and request', () => {
+    const flat = agent(['call', '--chains'], JSON.stringify([{ nonce: 'x', protocol: 'tcp', host: 'h', port: 1 }]));
+    expect(flat.status).toBe(2);
+    expect(flat.stderr).toContain('expected a JSON array of arrays');
+    const bad = agent(['call', '--chains'], JSON.stringify([[], [{ nonce: 'x', protocol: 'tcp', host: 'h' }]]));
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('chain[1].request[0].port');
+    expect(agent(['call', '--stagger', '5'], '[]').stderr).toContain('--stagger goes with --chains');
+  });
   it('exits 0 when every probe ran even if none succeeded', () => {
     const r = agent(['call'], JSON.stringify([{ nonce: 'x', protocol: 'tcp', host: '127.0.0.1', port: 1 }]));
     expect(r.status).toBe(0);

@@ -56,13 +56,13 @@ function parseResults(stdout: string): Map<string, ProbeResult> {
 
 async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: boolean, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
   if (!flush && uid === src.host.uid) return callThroughAgent(d, src, attempts);
-  const requests = attempts.map((a) => request(d, a));
+  const list = chains(attempts).map((c) => c.map((a) => request(d, a)));
   if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged probe agent (deploy did not finish)`);
-  const agentArgv = [process.execPath, d.programs.agent, 'call', '--concurrency', String(CONCURRENCY)];
+  const agentArgv = [process.execPath, d.programs.agent, 'call', '--chains', '--stagger', String(STAGGER_MS), '--concurrency', String(CONCURRENCY)];
   const argv = flush ? ['sh', '-c', 'iptables -t nat -F && exec "$@"', 'flush-capture', ...agentArgv] : agentArgv;
-  const timeout = TOTAL_TIMEOUT_MS * Math.ceil(requests.length / CONCURRENCY) + 10_000;
+  const timeout = TOTAL_TIMEOUT_MS * (Math.ceil(attempts.length / CONCURRENCY) + Math.max(0, ...list.map((c) => c.length))) + 10_000;
   try {
-    const res = await runInPod(src.host.netns, { uid, capabilities: src.host.capabilities }, argv, JSON.stringify(requests), timeout);
+    const res = await runInPod(src.host.netns, { uid, capabilities: src.host.capabilities }, argv, JSON.stringify(list), timeout);
     const results = parseResults(res.stdout);
     if (results.size === 0) {
       const what = flush ? 'flush-capture (iptables -t nat -F) or the probe client' : 'the probe client';
