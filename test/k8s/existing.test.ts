@@ -67,7 +67,14 @@ describe.each(['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const)('existing tar
     const call = server.execs.find((e) => e.command.join(' ').includes(' call'))!;
     expect(call.protocol).toBe(protocol);
     expect(call.command.slice(0, 2)).toEqual(['sh', '-c']);
-    expect(JSON.parse(call.stdin)[0]).toMatchObject({ protocol: 'http', port: 8080, host: expect.stringMatching(/^server\.mp-r1-.*-app\.svc\.cluster\.local$/) });
+    expect(call.command[2]).toMatch(/ call --chains --stagger 100$/);
+    expect(JSON.parse(call.stdin)[0][0]).toMatchObject({ protocol: 'http', port: 8080, host: expect.stringMatching(/^server\.mp-r1-.*-app\.svc\.cluster\.local$/) });
+    // A probe's repeated attempts go in one chain, in attempt order (the agent sends them one after another).
+    const probe = attempts(['mtls-from-mesh'])[0].probe;
+    const three = [3, 1, 2].map((n): ProbeAttempt => ({ probe, nonce: `c${n}`, attempt: n }));
+    expect((await target.probe(dep, three)).map((x) => [x.nonce, x.client.outcome.kind])).toEqual([['c3', 'ok'], ['c1', 'ok'], ['c2', 'ok']]);
+    const chained = server.execs.filter((e) => e.command.join(' ').includes(' call')).at(-1)!;
+    expect((JSON.parse(chained.stdin) as { nonce: string }[][]).map((c) => c.map((r) => r.nonce))).toEqual([['c1', 'c2', 'c3']]);
 
     const diags = await target.diagnose(dep, ['mtls-from-mesh']);
     expect(diags.map((d) => d.title)).toEqual(expect.arrayContaining(['app/meshclient events', 'app/server agent log', 'app/server proxy-config listeners']));

@@ -289,7 +289,8 @@ export class FakeApiServer {
       return;
     }
     if (line.includes(' call')) {
-      const requests = JSON.parse(stdin.split('\n')[0]) as ProbeRequest[];
+      const batch = JSON.parse(stdin.split('\n')[0]) as ProbeRequest[] | ProbeRequest[][];
+      const requests = line.includes('--chains') ? (batch as ProbeRequest[][]).flat() : (batch as ProbeRequest[]);
       for (const r of requests) this.frame(ws, 1, `${JSON.stringify(this.agentCall(namespace, pod, r))}\n`);
       this.frame(ws, 3, JSON.stringify(ok));
     } else if (command.includes('query')) {

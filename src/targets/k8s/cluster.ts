@@ -5,6 +5,7 @@
  */
 import type { Observation } from '../../probe/types.js';
 import type { Scenario } from '../../scenario/schema.js';
+import { attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt } from '../target.js';
 import { classifyFindings, describeFinding, parseAnalyzeJson, type Finding } from './analyze.js';
 import { runChecked, type CommandRunner } from './commands.js';
@@ -169,9 +170,9 @@ export class ClusterRun {
     const where = `${source.namespace}/${source.name}`;
     const clients = new Map<string, import('../../probe/types.js').ProbeResult>();
     for (const group of groupAttempts(batch)) {
-      const requests = group.map((a) => probeRequest(dep.scenario, dep.map, a));
-      const r = await this.options.kube.exec(source.namespace, source.name, AGENT_CONTAINER, callCommand(group[0].probe), `${JSON.stringify(requests)}\n`, signal);
-      for (const [nonce, result] of parseCallOutput(where, requests, r)) clients.set(nonce, result);
+      const chains = attemptChains(group).map((c) => c.map((a) => probeRequest(dep.scenario, dep.map, a)));
+      const r = await this.options.kube.exec(source.namespace, source.name, AGENT_CONTAINER, callCommand(group[0].probe), `${JSON.stringify(chains)}\n`, signal);
+      for (const [nonce, result] of parseCallOutput(where, chains.flat(), r)) clients.set(nonce, result);
     }
     const arrived = await this.queryDestinations(dep, batch, signal);
     return batch.map((a) => {

@@ -5,6 +5,7 @@
  */
 import type { Observation, ProbeRequest, ProbeResult } from '../../probe/types.js';
 import type { Probe, Scenario } from '../../scenario/schema.js';
+import { ATTEMPT_STAGGER_MS } from '../attempt-chains.js';
 import { TargetError, type ProbeAttempt } from '../target.js';
 import { exitCodeOf, type ExecResult } from './kube.js';
 import { AGENT_PATH, CONTROL_SOCKET, serviceHost } from './manifests.js';
@@ -37,7 +38,8 @@ export function groupAttempts(batch: ProbeAttempt[]): ProbeAttempt[][] {
 }
 
 /**
- * The command for one exec of `call`. `head -n 1` ends the agent's stdin after the batch line, because with
+ * The command for one exec of `call --chains` (stdin: one line, the group's attempts as chains, one per probe; see
+ * attempt-chains.ts). `head -n 1` ends the agent's stdin after the batch line, because with
  * channel protocol v4 the client cannot half-close stdin. `as.user` drops to the uid with setpriv (the container
  * gets SETUID/SETGID for it); `flush-capture` deletes the pod's nat rules first, as a hostile app with NET_ADMIN would.
  */
@@ -47,7 +49,7 @@ export function callCommand(probe: Pick<Probe, 'as' | 'bypass'>): string[] {
     steps.push('{ iptables-nft -t nat -F 2>/dev/null; iptables-legacy -t nat -F 2>/dev/null; iptables -t nat -F; } >&2 || true');
   }
   const drop = probe.as ? `setpriv --reuid=${probe.as.user} --regid=${probe.as.user} --clear-groups ` : '';
-  steps.push(`head -n 1 | ${drop}node ${AGENT_PATH} call`);
+  steps.push(`head -n 1 | ${drop}node ${AGENT_PATH} call --chains --stagger ${ATTEMPT_STAGGER_MS}`);
   return ['sh', '-c', steps.join('; ')];
 }
 

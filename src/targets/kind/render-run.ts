@@ -60,7 +60,7 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
       commands.push(formatCommand('kubectl', ['--context', ctx, 'port-forward', '-n', 'istio-system', 'deploy/istiod', '15014']) + '   # GET /metrics: pilot_total_xds_rejects before and after');
       for (const p of s.spec.probes) {
         const [ns, w] = p.from.split('/');
-        commands.push(formatCommand('kubectl', ['--context', ctx, 'exec', '-i', '-n', rendered.map.forward.get(ns)!, `deploy/${w}`, '-c', AGENT_CONTAINER, '--', ...callCommand(p)]) + `   # stdin: the batch for probe ${p.name}`);
+        commands.push(formatCommand('kubectl', ['--context', ctx, 'exec', '-i', '-n', rendered.map.forward.get(ns)!, `deploy/${w}`, '-c', AGENT_CONTAINER, '--', ...callCommand(p)]) + `   # stdin: the attempts of probe ${p.name} as one chain (JSON)`);
         if (!s.spec.externals.some((e) => e.name === p.to)) {
           const [tns, tw] = p.to.split('/');
           commands.push(formatCommand('kubectl', ['--context', ctx, 'exec', '-n', rendered.map.forward.get(tns)!, `deploy/${tw}`, '-c', AGENT_CONTAINER, '--', ...queryCommand(['<nonce>'])]));

@@ -9,6 +9,7 @@
  */
 import { callChainsViaControl, queryObservations } from '../../probe/control.js';
 import type { Observation, ProbeRequest, ProbeResult } from '../../probe/types.js';
+import { ATTEMPT_STAGGER_MS, attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
 import type { LabDeployment, PodRuntime } from './deploy.js';
 import { Gate } from './gate.js';
@@ -56,9 +57,9 @@ function parseResults(stdout: string): Map<string, ProbeResult> {
 
 async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: boolean, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
   if (!flush && uid === src.host.uid) return callThroughAgent(d, src, attempts);
-  const list = chains(attempts).map((c) => c.map((a) => request(d, a)));
+  const list = attemptChains(attempts).map((c) => c.map((a) => request(d, a)));
   if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged probe agent (deploy did not finish)`);
-  const agentArgv = [process.execPath, d.programs.agent, 'call', '--chains', '--stagger', String(STAGGER_MS), '--concurrency', String(CONCURRENCY)];
+  const agentArgv = [process.execPath, d.programs.agent, 'call', '--chains', '--stagger', String(ATTEMPT_STAGGER_MS), '--concurrency', String(CONCURRENCY)];
   const argv = flush ? ['sh', '-c', 'iptables -t nat -F && exec "$@"', 'flush-capture', ...agentArgv] : agentArgv;
   const timeout = TOTAL_TIMEOUT_MS * (Math.ceil(attempts.length / CONCURRENCY) + Math.max(0, ...list.map((c) => c.length))) + 10_000;
   try {
@@ -74,37 +75,13 @@ async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: 
   }
 }
 
-/**
- * A probe's attempts, in attempt order, one chain per probe: attempt k+1 follows attempt k. Attempts of one probe
- * with the same number (a batch sent to measure throughput, not to judge) are not sequential to each other: the
- * j-th of each number goes in the probe's j-th chain.
- */
-export function chains(attempts: ProbeAttempt[]): ProbeAttempt[][] {
-  const byProbe = new Map<string, ProbeAttempt[][]>(attempts.map((a) => [a.probe.name, []])); // first-seen order
-  for (const a of [...attempts].sort((x, y) => x.attempt - y.attempt)) {
-    const list = byProbe.get(a.probe.name)!;
-    const open = list.find((c) => c.at(-1)!.attempt < a.attempt);
-    if (open) open.push(a);
-    else list.push([a]);
-  }
-  return [...byProbe.values()].flat();
-}
-
-/**
- * When a probe's next attempt starts: when the previous one ended, or STAGGER_MS after it started, whichever is
- * first (the agent's runChains). A quick probe's attempts so go one after another — consecutive, as the engine
- * judges them, and a second connection to the same place meets what it would (the sidecar's pooled connection, a
- * resumed TLS session) — while a probe that waits for a timeout (the usual negative probe) does not wait three times.
- */
-export const STAGGER_MS = 100;
-
 /** One control query for the whole batch: the agent runs each probe's chain of attempts (one query costs ~1 ms). */
 async function callThroughAgent(d: LabDeployment, src: PodRuntime, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
-  const list = chains(attempts);
+  const list = attemptChains(attempts);
   const longest = Math.max(0, ...list.map((c) => c.length));
   const timeoutMs = TOTAL_TIMEOUT_MS * (Math.ceil(attempts.length / AGENT_CONCURRENCY) + longest) + 10_000;
   try {
-    const results = await callChainsViaControl(src.control, list.map((c) => c.map((a) => request(d, a))), { concurrency: AGENT_CONCURRENCY, staggerMs: STAGGER_MS, timeoutMs });
+    const results = await callChainsViaControl(src.control, list.map((c) => c.map((a) => request(d, a))), { concurrency: AGENT_CONCURRENCY, staggerMs: ATTEMPT_STAGGER_MS, timeoutMs });
     return new Map(results.map((r) => [r.nonce, r]));
   } catch (err) {
     throw new TargetError(`the probe agent of ${src.host.key} could not run the probes: ${(err as Error).message}`);

@@ -1,8 +1,8 @@
-/** How a batch's attempts go out through a pod's agent: one chain per probe, in attempt order. */
+/** How a batch's attempts go out on every target: one chain per probe, in attempt order. */
 import { describe, expect, test } from '@jest/globals';
-import { chains } from '../../src/targets/lab/probe.js';
+import { attemptChains as chains } from '../../src/targets/attempt-chains.js';
 import type { ProbeAttempt } from '../../src/targets/target.js';
-import { makeScenario } from './helpers.js';
+import { makeScenario } from '../lab/helpers.js';
 
 const s = makeScenario('chains', {
   workloads: [{ name: 'a', namespace: 'app' }, { name: 'b', namespace: 'app', ports: [{ port: 80, protocol: 'http' }] }],
