@@ -13,6 +13,7 @@ import { runChains, runProbe, runProbes } from './call.js';
 import { parseProbeChains, parseProbeRequests, parseServeConfig } from './config.js';
 import { queryObservations } from './control.js';
 import { startAgent } from './serve.js';
+import type { ProbeRequest } from './types.js';
 import { AGENT_VERSION } from './version.js';
 
 const USAGE = `usage: meshprobe-agent serve --config FILE
@@ -48,7 +49,7 @@ async function call(args: string[]): Promise<number> {
   if (values.chains) {
     const parsed = parseProbeChains(await readStdin());
     if (!parsed.ok) throw new UsageError(`bad probe chains on stdin:\n  ${parsed.errors.slice(0, 20).join('\n  ')}`);
-    const send = async (r: Parameters<typeof runProbe>[0]) => {
+    const send = async (r: ProbeRequest) => {
       const result = await runProbe(r);
       await writeLine(JSON.stringify(result));
       return result;

@@ -109,7 +109,20 @@ export function parseProbeRequests(text: string): Parsed<ProbeRequest[]> {
   return checkRequestList(items);
 }
 
-/** Chains of requests (`call --chains`): a JSON array of arrays of ProbeRequests. */
+/** Chains of requests (`call --chains`, the control socket's chains): an array of arrays of ProbeRequests. */
+function checkChainList(v: unknown): Parsed<ProbeRequest[][]> {
+  if (!Array.isArray(v) || !v.every((c) => Array.isArray(c))) return { ok: false, errors: ['expected a JSON array of arrays of probe requests (one array per chain)'] };
+  const errors: string[] = [];
+  v.forEach((c: unknown[], i) => c.forEach((r, j) => checkRequest(r, `chain[${i}].request[${j}]`, errors)));
+  return errors.length ? { ok: false, errors } : { ok: true, value: v as ProbeRequest[][] };
+}
+
+export function checkChains(v: unknown): ProbeRequest[][] | string {
+  const r = checkChainList(v);
+  return r.ok ? r.value : r.errors.join('; ');
+}
+
+/** `call --chains` input: one JSON document, an array of chains. */
 export function parseProbeChains(text: string): Parsed<ProbeRequest[][]> {
   let parsed: unknown;
   try {
@@ -117,10 +130,7 @@ export function parseProbeChains(text: string): Parsed<ProbeRequest[][]> {
   } catch (err) {
     return { ok: false, errors: [`not valid JSON: ${(err as Error).message}`] };
   }
-  if (!Array.isArray(parsed) || !parsed.every((c) => Array.isArray(c))) return { ok: false, errors: ['expected a JSON array of arrays of probe requests (one array per chain)'] };
-  const errors: string[] = [];
-  parsed.forEach((c: unknown[], i) => c.forEach((r, j) => checkRequest(r, `chain[${i}].request[${j}]`, errors)));
-  return errors.length ? { ok: false, errors } : { ok: true, value: parsed as ProbeRequest[][] };
+  return checkChainList(parsed);
 }
 
 function checkRequestList(items: unknown[]): Parsed<ProbeRequest[]> {

@@ -13,7 +13,7 @@
 import { lstatSync, unlinkSync } from 'node:fs';
 import { connect, createServer, type Server } from 'node:net';
 import { runChains, runProbes } from './call.js';
-import { checkRequests } from './config.js';
+import { checkChains, checkRequests } from './config.js';
 import type { Net } from './net.js';
 import type { ObservationStore } from './store.js';
 import type { Observation, ProbeRequest, ProbeResult } from './types.js';
@@ -41,13 +41,8 @@ function parseQuery(line: string): ControlQuery | string {
     const concurrency = typeof q.concurrency === 'number' && q.concurrency >= 1 ? q.concurrency : undefined;
     if (q.chains !== undefined) {
       if (q.requests !== undefined) return 'a call has either requests or chains, not both';
-      if (!Array.isArray(q.chains)) return 'chains must be an array of arrays of probe requests';
-      const chains: ProbeRequest[][] = [];
-      for (const [i, c] of q.chains.entries()) {
-        const checked = checkRequests(c);
-        if (typeof checked === 'string') return `chains[${i}]: ${checked}`;
-        chains.push(checked);
-      }
+      const chains = checkChains(q.chains);
+      if (typeof chains === 'string') return chains;
       if (q.staggerMs !== undefined && (typeof q.staggerMs !== 'number' || !(q.staggerMs >= 0))) return 'staggerMs must be a number ≥ 0';
       return { query: 'chains', chains, concurrency, staggerMs: q.staggerMs as number | undefined };
     }

@@ -104,7 +104,7 @@ describe('tcp', () => {
   it('the control socket names the faulty request of a malformed chain', async () => {
     await expect(
       callChainsViaControl(join(tmp.dir, 'control.sock'), [[], [{ nonce: 'x', protocol: 'tcp', host: LO } as ProbeRequest]], { timeoutMs: 5_000 }),
-    ).rejects.toThrow(/chains\[1\]: request\[0\]\.port: must be an integer/);
+    ).rejects.toThrow(/chain\[1\]\.request\[0\]\.port: must be an integer/);
   });
   it('the control socket rejects a malformed call batch with the faulty field named', async () => {
     await expect(
