@@ -55,15 +55,20 @@ function parseResults(stdout: string): Map<string, ProbeResult> {
   return out;
 }
 
+/** How long a call of chains may take: a full timeout per concurrency-sized share, plus one per link of the longest chain. */
+function chainsTimeoutMs(chains: ProbeRequest[][], concurrency: number): number {
+  const attempts = chains.reduce((n, c) => n + c.length, 0);
+  return TOTAL_TIMEOUT_MS * (Math.ceil(attempts / concurrency) + Math.max(0, ...chains.map((c) => c.length))) + 10_000;
+}
+
 async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: boolean, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
-  if (!flush && uid === src.host.uid) return callThroughAgent(d, src, attempts);
   const list = attemptChains(attempts).map((c) => c.map((a) => request(d, a)));
+  if (!flush && uid === src.host.uid) return callThroughAgent(src, list);
   if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged probe agent (deploy did not finish)`);
   const agentArgv = [process.execPath, d.programs.agent, 'call', '--chains', '--stagger', String(ATTEMPT_STAGGER_MS), '--concurrency', String(CONCURRENCY)];
   const argv = flush ? ['sh', '-c', 'iptables -t nat -F && exec "$@"', 'flush-capture', ...agentArgv] : agentArgv;
-  const timeout = TOTAL_TIMEOUT_MS * (Math.ceil(attempts.length / CONCURRENCY) + Math.max(0, ...list.map((c) => c.length))) + 10_000;
   try {
-    const res = await runInPod(src.host.netns, { uid, capabilities: src.host.capabilities }, argv, JSON.stringify(list), timeout);
+    const res = await runInPod(src.host.netns, { uid, capabilities: src.host.capabilities }, argv, JSON.stringify(list), chainsTimeoutMs(list, CONCURRENCY));
     const results = parseResults(res.stdout);
     if (results.size === 0) {
       const what = flush ? 'flush-capture (iptables -t nat -F) or the probe client' : 'the probe client';
@@ -76,12 +81,10 @@ async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: 
 }
 
 /** One control query for the whole batch: the agent runs each probe's chain of attempts (one query costs ~1 ms). */
-async function callThroughAgent(d: LabDeployment, src: PodRuntime, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
-  const list = attemptChains(attempts);
-  const longest = Math.max(0, ...list.map((c) => c.length));
-  const timeoutMs = TOTAL_TIMEOUT_MS * (Math.ceil(attempts.length / AGENT_CONCURRENCY) + longest) + 10_000;
+async function callThroughAgent(src: PodRuntime, chains: ProbeRequest[][]): Promise<Map<string, ProbeResult>> {
+  const timeoutMs = chainsTimeoutMs(chains, AGENT_CONCURRENCY);
   try {
-    const results = await callChainsViaControl(src.control, list.map((c) => c.map((a) => request(d, a))), { concurrency: AGENT_CONCURRENCY, staggerMs: ATTEMPT_STAGGER_MS, timeoutMs });
+    const results = await callChainsViaControl(src.control, chains, { concurrency: AGENT_CONCURRENCY, staggerMs: ATTEMPT_STAGGER_MS, timeoutMs });
     return new Map(results.map((r) => [r.nonce, r]));
   } catch (err) {
     throw new TargetError(`the probe agent of ${src.host.key} could not run the probes: ${(err as Error).message}`);
