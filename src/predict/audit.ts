@@ -1,7 +1,7 @@
 /**
  * The bypass audit (pure): for every destination a policy protects, every known way around Istio's enforcement,
  * tried from every source — the techniques of istio.io's security best practices ("Understand traffic capture
- * limitations", "Egress traffic") and istio-facts.md:
+ * limitations", "Egress traffic") and docs/istio-facts.md:
  *   baseline               the source's ordinary traffic (through its sidecar when it has one)
  *   plaintext              from a workload without a sidecar (no identity, no mTLS)
  *   uid-1337               the client process runs as the proxy's uid: its own sidecar does not capture it

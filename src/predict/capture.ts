@@ -1,6 +1,6 @@
 /**
  * Does a pod's sidecar capture this connection? The answers walk the nat rules istio-iptables installs
- * (src/targets/lab/capture.ts builds the same rules for the lab; istio-facts.md lists them) in their order:
+ * (src/targets/lab/capture.ts builds the same rules for the lab; docs/istio-facts.md lists them) in their order:
  * outbound — excluded interfaces, excluded ports (tcp and udp), uid/gid 1337, loopback, excluded ranges, included
  * ports, included ranges; only TCP is ever redirected. Inbound — no PREROUTING jump when includeInboundPorts is
  * "", "*" minus the exclusions (15090, 15021, 15020, 22 before Istio 1.13), or exactly the listed ports.

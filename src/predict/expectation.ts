@@ -2,7 +2,7 @@
  * A prediction as a scenario expectation, so a generated probe is judged by the engine exactly like a written one
  * (then a FAIL is precisely a divergence between prediction and observation). Only what the destination
  * application can observe is stated: mTLS and the peer identity show in the X-Forwarded-Client-Cert header of
- * HTTP requests (istio-facts.md "What a probe observes"); for TCP, UDP and https the application has no such
+ * HTTP requests (docs/istio-facts.md "What a probe observes"); for TCP, UDP and https the application has no such
  * signal, so those fields are left out rather than predicted into something unobservable; ICMP has no
  * application at all, so viaSidecar is left out for it.
  */

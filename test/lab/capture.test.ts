@@ -1,5 +1,5 @@
 /**
- * The capture rules compared with Istio's own listings: istio-facts.md (the default injected pod) and istio-iptables'
+ * The capture rules compared with Istio's own listings: docs/istio-facts.md (the default injected pod) and istio-iptables'
  * testdata/*.golden (nat table, IPv4), copied here as expected outputs.
  */
 import { describe, expect, test } from '@jest/globals';
@@ -133,7 +133,7 @@ describe('capture rules match istio-iptables golden listings', () => {
   });
 });
 
-/** istio-facts.md writes the 127.0.0.6 rule as "-s 127.0.0.6/32 -o lo"; iptables treats both orders alike. */
+/** docs/istio-facts.md writes the 127.0.0.6 rule as "-s 127.0.0.6/32 -o lo"; iptables treats both orders alike. */
 const sortedMatches = (rule: string) => {
   const [head, target] = rule.split(' -j ');
   const [, chain, ...tokens] = head.split(' ');
@@ -147,7 +147,7 @@ const sortedMatches = (rule: string) => {
 };
 
 describe('a pod injected with default settings', () => {
-  test('gets the rules istio-facts.md lists for the default injected command, in that order', () => {
+  test('gets the rules docs/istio-facts.md lists for the default injected command, in that order', () => {
     const facts = `
 -A ISTIO_INBOUND -p tcp --dport 15008 -j RETURN
 -A ISTIO_REDIRECT -p tcp -j REDIRECT --to-ports 15001

@@ -1,7 +1,7 @@
 /**
  * Istio's sidecar capture rules as a pure function: pod annotations (plus the injector's defaults) → the ordered
  * nat-table rules istio-iptables installs in REDIRECT mode. The order follows tools/istio-iptables/pkg/capture/run.go
- * and its testdata/*.golden listings (see istio-facts.md); DNS capture, TPROXY and owner-group filters are off in a
+ * and its testdata/*.golden listings (see docs/istio-facts.md); DNS capture, TPROXY and owner-group filters are off in a
  * default install and are not modelled. IPv4 only: IPv6 ranges in the annotations are accepted and ignored, as
  * istio-iptables does for the IPv4 table.
  */

@@ -16,7 +16,7 @@ import { probeBatch } from './probe.js';
 import { claimLab, cleanStaleLabs, labDir, removeLab } from './state.js';
 import { run } from './exec.js';
 
-/** The Istio release whose behaviour the lab follows (istio-facts.md was read from ~1.31-dev sources). */
+/** The Istio release whose behaviour the lab follows (docs/istio-facts.md was read from ~1.31-dev sources). */
 export const LAB_ISTIO_VERSION = '1.30.0';
 export const LAB_NOTES = [
   'lab: capture (iptables REDIRECT, uid/gid 1337, ports, NET_ADMIN), routing and NetworkPolicy drops are the real kernel',
