@@ -1,0 +1,112 @@
+/**
+ * Limits on what a YAML document may expand to, checked before anything walks its data. An alias repeats its
+ * anchored node, so nine levels of ten aliases are 10^9 nodes in 2 KB of text (a "billion laughs"); deep nesting
+ * overflows recursive walkers. Both are refused with the position of the node that crosses the limit.
+ *
+ *   guardDocument(doc) → GuardIssue[]               on a `yaml` Document (positions; also unresolved aliases and
+ *                                                    duplicate keys, which yaml's own uniqueKeys finds in O(n²))
+ *   withinLimits(data) → boolean                     on plain data (the js-yaml fast path), in O(MAX_NODES)
+ */
+import { isAlias, isMap, isPair, isScalar, isSeq, type Document } from 'yaml';
+
+/** Nodes (keys, values, items) a document may have once its aliases are expanded: ~50x the biggest scenario. */
+export const MAX_NODES = 200_000;
+/** Nesting levels; real manifests stay under 15. */
+export const MAX_DEPTH = 64;
+
+export interface GuardIssue {
+  /** offset in the text of the node at fault */
+  offset: number;
+  message: string;
+}
+
+class Stop extends Error {
+  constructor(readonly issue: GuardIssue) {
+    super(issue.message);
+  }
+}
+
+interface Positioned {
+  range?: [number, number, number] | null;
+}
+
+const offsetOf = (node: unknown): number => (node as Positioned | null)?.range?.[0] ?? 0;
+
+export function guardDocument(doc: Document): GuardIssue[] {
+  const sizes = new Map<unknown, number>();
+  const open = new Set<unknown>();
+  const issues: GuardIssue[] = [];
+  const keysOf = (node: unknown): Set<string> => {
+    const keys = new Set<string>();
+    for (const item of (node as { items: unknown[] }).items) {
+      if (!isPair(item) || !isScalar(item.key)) continue;
+      const key = String(item.key.value);
+      if (keys.has(key)) issues.push({ offset: offsetOf(item.key), message: `duplicate key "${key}" (keys of a mapping must be unique)` });
+      keys.add(key);
+    }
+    return keys;
+  };
+
+  const visit = (node: unknown, depth: number): number => {
+    if (node === null || node === undefined) return 0;
+    if (depth > MAX_DEPTH) throw new Stop({ offset: offsetOf(node), message: `nested more than ${MAX_DEPTH} levels deep` });
+    if (isAlias(node)) {
+      const target: unknown = node.resolve(doc);
+      if (target === undefined) throw new Stop({ offset: offsetOf(node), message: `unresolved alias *${node.source}: no anchor &${node.source} before it` });
+      if (open.has(target)) throw new Stop({ offset: offsetOf(node), message: `alias *${node.source} refers to a node that contains it` });
+      return sizes.get(target) ?? visit(target, depth);
+    }
+    if (isScalar(node)) return 1;
+    if (!isMap(node) && !isSeq(node)) return 1;
+    const known = sizes.get(node);
+    if (known !== undefined) return known;
+    if (isMap(node)) keysOf(node);
+    open.add(node);
+    let size = 1;
+    const add = (child: unknown) => {
+      size += visit(child, depth + 1);
+      if (size > MAX_NODES) {
+        const message = isAlias(child)
+          ? `alias *${child.source} makes the document expand to more than ${MAX_NODES} nodes (too many or too deeply nested aliases)`
+          : `document has more than ${MAX_NODES} nodes`;
+        throw new Stop({ offset: offsetOf(child), message });
+      }
+    };
+    for (const item of node.items as unknown[]) {
+      if (isPair(item)) {
+        add(item.key);
+        add(item.value);
+      } else add(item);
+    }
+    open.delete(node);
+    sizes.set(node, size);
+    return size;
+  };
+
+  try {
+    visit(doc.contents, 0);
+  } catch (err) {
+    if (!(err instanceof Stop)) throw err;
+    issues.push(err.issue);
+  }
+  return issues;
+}
+
+/** Same limits on already parsed data; shared references (aliases) count once per use. */
+export function withinLimits(data: unknown): boolean {
+  const stack: Array<[unknown, number]> = [[data, 0]];
+  let count = 0;
+  while (stack.length > 0) {
+    const [value, depth] = stack.pop() as [unknown, number];
+    if (++count > MAX_NODES || depth > MAX_DEPTH) return false;
+    if (Array.isArray(value)) {
+      for (const v of value) stack.push([v, depth + 1]);
+    } else if (typeof value === 'object' && value !== null) {
+      for (const v of Object.values(value)) {
+        count++;
+        stack.push([v, depth + 1]);
+      }
+    }
+  }
+  return true;
+}
