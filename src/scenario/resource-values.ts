@@ -63,7 +63,12 @@ export function resourceValueIssues(obj: Obj, kind: string): ValueIssue[] {
     Gateway: gateway,
   };
   byKind[kind]?.(spec, issues);
-  return issues.out;
+  // One message per field: a value with a newline is not also "not a CIDR".
+  const seen = new Set<string>();
+  return issues.out.filter((i) => {
+    const id = `${i.at}:${JSON.stringify(i.path)}`;
+    return !seen.has(id) && Boolean(seen.add(id));
+  });
 }
 
 function noControlAnywhere(value: unknown, path: PathSegment[], out: ValueIssue[]): void {
