@@ -127,7 +127,7 @@ export async function findYamlFiles(root: string, problems: FileProblem[], accep
     return [];
   }
   const out: string[] = [];
-  await walk(root, new Set([await identity(root)]), new Set(), problems, accept, out);
+  await walk(root, new Set([await identity(root)]), { files: new Set(), dirs: new Set() }, problems, accept, out);
   return out;
 }
 
@@ -136,7 +136,13 @@ async function identity(path: string): Promise<string> {
   return `${s.dev}:${s.ino}`;
 }
 
-async function walk(dir: string, ancestors: Set<string>, seenFiles: Set<string>, problems: FileProblem[], accept: (name: string) => boolean, out: string[]): Promise<void> {
+/** Files and directories already taken, by device and inode: reached again through a link, they are not read twice. */
+interface Seen {
+  files: Set<string>;
+  dirs: Set<string>;
+}
+
+async function walk(dir: string, ancestors: Set<string>, seen: Seen, problems: FileProblem[], accept: (name: string) => boolean, out: string[]): Promise<void> {
   let entries;
   try {
     entries = await readdir(dir, { withFileTypes: true });
@@ -165,11 +171,13 @@ async function walk(dir: string, ancestors: Set<string>, seenFiles: Set<string>,
         problems.push(problem(full, `skipped: symbolic link loop (points back to ${await realpath(full).catch(() => 'an enclosing directory')})`));
         continue;
       }
-      await walk(full, new Set([...ancestors, id]), seenFiles, problems, accept, out);
+      if (seen.dirs.has(id)) continue;
+      seen.dirs.add(id);
+      await walk(full, new Set([...ancestors, id]), seen, problems, accept, out);
     } else if (accept(e.name)) {
       if (!info.isFile()) problems.push(problem(full, 'not a regular file (skipped)'));
-      else if (!seenFiles.has(id)) {
-        seenFiles.add(id);
+      else if (!seen.files.has(id)) {
+        seen.files.add(id);
         out.push(full);
       }
     }
