@@ -153,7 +153,9 @@ describe('meshprobe validate --json with broken files', () => {
     write('cli/nope.yaml', 'kind: *nope\n');
     write('cli/ok.yaml', MINIMAL);
     write('cli/sub/inner.yaml', MINIMAL.replace('name: minimal', 'name: inner'));
+    write('cli/secret.yaml', MINIMAL.replace('name: minimal', 'name: secret'));
     chmodSync(join(root, 'sub'), 0o000);
+    chmodSync(join(root, 'secret.yaml'), 0o000);
     // As root, mode 000 hides nothing: run as nobody then (the test tree is world-readable).
     const asNobody = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
     const argv = ['bin/meshprobe.js', 'validate', '--json', root];
@@ -161,15 +163,23 @@ describe('meshprobe validate --json with broken files', () => {
       ? spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv], { encoding: 'utf8' })
       : spawnSync(process.execPath, argv, { encoding: 'utf8' });
     chmodSync(join(root, 'sub'), 0o755);
+    chmodSync(join(root, 'secret.yaml'), 0o644);
     expect(r.stderr).toBe('');
     expect(r.status).toBe(2);
     const report = JSON.parse(r.stdout) as { documents: Array<{ file: string; valid: boolean; errors: string[] }>; errors: string[] };
+    const unreadable = asNobody || process.getuid?.() !== 0;
     expect(report.documents.map((d) => [d.file.slice(root.length + 1), d.valid])).toEqual([
       ['bomb.yaml', false],
       ['nope.yaml', false],
       ['ok.yaml', true],
+      ...(unreadable ? [] : [['secret.yaml', true], ['sub/inner.yaml', true]]),
     ]);
     expect(report.documents[1].errors).toEqual([`${join(root, 'nope.yaml')}:1:7: unresolved alias *nope: no anchor &nope before it`]);
-    if (asNobody || process.getuid?.() !== 0) expect(report.errors).toEqual([`${join(root, 'sub')}: cannot read directory: permission denied`]);
+    if (unreadable) {
+      expect(report.errors).toEqual([
+        `${join(root, 'sub')}: cannot read directory: permission denied`,
+        `${join(root, 'secret.yaml')}: cannot read: permission denied`,
+      ]);
+    }
   });
 });
