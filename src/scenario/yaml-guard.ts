@@ -36,6 +36,9 @@ export function guardDocument(doc: Document): GuardIssue[] {
   const sizes = new Map<unknown, number>();
   const open = new Set<unknown>();
   const issues: GuardIssue[] = [];
+  // Anchors in document order, so an alias finds the last one before it (Alias.resolve would walk the whole
+  // document for each alias: quadratic in the number of aliases).
+  const anchors = new Map<string, unknown>();
   const keysOf = (node: unknown): Set<string> => {
     const keys = new Set<string>();
     for (const item of (node as { items: unknown[] }).items) {
@@ -51,11 +54,13 @@ export function guardDocument(doc: Document): GuardIssue[] {
     if (node === null || node === undefined) return 0;
     if (depth > MAX_DEPTH) throw new Stop({ offset: offsetOf(node), message: `nested more than ${MAX_DEPTH} levels deep` });
     if (isAlias(node)) {
-      const target: unknown = node.resolve(doc);
+      const target: unknown = anchors.get(node.source);
       if (target === undefined) throw new Stop({ offset: offsetOf(node), message: `unresolved alias *${node.source}: no anchor &${node.source} before it` });
       if (open.has(target)) throw new Stop({ offset: offsetOf(node), message: `alias *${node.source} refers to a node that contains it` });
       return sizes.get(target) ?? visit(target, depth);
     }
+    const anchor = (node as { anchor?: unknown }).anchor;
+    if (typeof anchor === 'string') anchors.set(anchor, node);
     if (isScalar(node)) return 1;
     if (!isMap(node) && !isSeq(node)) return 1;
     const known = sizes.get(node);
