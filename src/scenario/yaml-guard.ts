@@ -97,21 +97,30 @@ export function guardDocument(doc: Document): GuardIssue[] {
   return issues;
 }
 
-/** Same limits on already parsed data; shared references (aliases) count once per use. */
+/**
+ * Same limits on already parsed data, where an alias is a shared reference: sizes and heights are memoized per
+ * object, so the work is linear in the distinct nodes however often they are shared.
+ */
 export function withinLimits(data: unknown): boolean {
-  const stack: Array<[unknown, number]> = [[data, 0]];
-  let count = 0;
-  while (stack.length > 0) {
-    const [value, depth] = stack.pop() as [unknown, number];
-    if (++count > MAX_NODES || depth > MAX_DEPTH) return false;
-    if (Array.isArray(value)) {
-      for (const v of value) stack.push([v, depth + 1]);
-    } else if (typeof value === 'object' && value !== null) {
-      for (const v of Object.values(value)) {
-        count++;
-        stack.push([v, depth + 1]);
-      }
+  const memo = new Map<object, { size: number; height: number }>();
+  const measure = (value: unknown, depth: number): { size: number; height: number } | undefined => {
+    if (depth > MAX_DEPTH) return undefined;
+    if (typeof value !== 'object' || value === null) return { size: 1, height: 0 };
+    const known = memo.get(value);
+    if (known) return depth + known.height <= MAX_DEPTH ? known : undefined;
+    const children = Array.isArray(value) ? value : Object.values(value);
+    let size = 1 + (Array.isArray(value) ? 0 : children.length);
+    let height = 0;
+    for (const child of children) {
+      const m = measure(child, depth + 1);
+      if (!m) return undefined;
+      size += m.size;
+      height = Math.max(height, m.height + 1);
+      if (size > MAX_NODES) return undefined;
     }
-  }
-  return true;
+    const result = { size, height };
+    memo.set(value, result);
+    return result;
+  };
+  return measure(data, 0) !== undefined;
 }
