@@ -5,7 +5,7 @@
  * user can plant a symlink into must never redirect a write.
  */
 import { constants, type Stats } from 'node:fs';
-import { lstat, mkdir, open, realpath, stat, unlink } from 'node:fs/promises';
+import { lstat, mkdir, open, readlink, realpath, stat, unlink } from 'node:fs/promises';
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 
@@ -55,22 +55,30 @@ async function lstatOrUndefined(p: string): Promise<Stats | undefined> {
  * The path the kernel would reach, without requiring it to exist: existing components are resolved through their
  * symlinks one by one (so `link/..` means the link target's parent, as for open()), the missing rest is appended.
  */
-export async function resolveReal(p: string): Promise<string> {
+export async function resolveReal(p: string, depth = 0): Promise<string> {
+  if (depth > 40) throw Object.assign(new Error(`${p}: too many levels of symbolic links`), { code: 'ELOOP' });
   // Not path.resolve: it drops ".." lexically, which differs from the kernel's reading after a symlink.
   const raw = path.isAbsolute(p) ? p.split(path.sep) : [...process.cwd().split(path.sep), ...p.split(path.sep)];
   let current: string = path.sep;
   let missing = false;
-  for (const part of raw) {
+  for (const [i, part] of raw.entries()) {
     if (part === '' || part === '.') continue;
     if (part === '..') {
       current = path.dirname(current);
       continue;
     }
     const next = path.join(current, part);
-    if (!missing && (await lstatOrUndefined(next)) !== undefined) current = await realpath(next);
-    else {
+    const st = missing ? undefined : await lstatOrUndefined(next);
+    if (!st) {
       missing = true;
       current = next;
+    } else if (!st.isSymbolicLink()) current = next;
+    else {
+      // Followed by hand: a link to a file not yet written (a report from an earlier run) still names that file.
+      const target = await readlink(next);
+      const rest = raw.slice(i + 1).join(path.sep);
+      const via = path.isAbsolute(target) ? target : `${current}${path.sep}${target}`;
+      return resolveReal(rest ? `${via}${path.sep}${rest}` : via, depth + 1);
     }
   }
   return current;
