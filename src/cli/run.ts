@@ -64,13 +64,6 @@ export async function runCommand(paths: string[], o: RunCommandOptions, deps: Ru
   if (o.json) files.json = o.json;
   if (o.junit) files.junit = o.junit;
   if (o.html) files.html = o.html;
-  // Before anything is deployed: a run whose reports cannot be written is refused, not discovered at the end.
-  const unusable = await checkReports(files);
-  if (unusable.length) {
-    for (const u of unusable) stderr.write(`meshprobe run: ${u}\n`);
-    stderr.write('meshprobe run: nothing was deployed; fix the report paths (--report-dir, --json, --junit, --html)\n');
-    return EXIT.invalid;
-  }
   const reporter = new ConsoleReporter(consoleOptionsFor(stdout, o.verbose ?? false));
   const controller = new AbortController();
   let interrupts = 0;
@@ -87,6 +80,13 @@ export async function runCommand(paths: string[], o: RunCommandOptions, deps: Ru
   process.on('SIGTERM', onSignal);
   let result: RunResult;
   try {
+    // Before anything is deployed: a run whose reports cannot be written is refused, not discovered at the end.
+    const unusable = await checkReports(files);
+    if (unusable.length) {
+      for (const u of unusable) stderr.write(`meshprobe run: ${u}\n`);
+      stderr.write('meshprobe run: nothing was deployed; fix the report paths (--report-dir, --json, --junit, --html)\n');
+      return EXIT.invalid;
+    }
     result = await run({
       paths,
       target: deps.target ?? o.target,
