@@ -107,12 +107,15 @@ suite('a local user against a live lab started under umask 000', () => {
   let canary: string;
   const SECRET = `root-only-secret-${process.pid}`;
   let oldUmask: number;
+  const hostSysctls = () => ['ip_forward', 'ping_group_range', 'ip_unprivileged_port_start'].map((k) => readFileSync(`/proc/sys/net/ipv4/${k}`, 'utf8'));
+  let hostBefore: string[];
 
   beforeAll(async () => {
     ensureAgentBundle();
     canaryDir = mkdtempSync(join(tmpdir(), 'mp-canary-'));
     canary = join(canaryDir, 'secret');
     writeFileSync(canary, SECRET, { mode: 0o600 });
+    hostBefore = hostSysctls();
     oldUmask = process.umask(0);
     target = new LabTarget();
     await target.prepare();
@@ -131,6 +134,16 @@ suite('a local user against a live lab started under umask 000', () => {
   test('the lab works before the attacks (mTLS with the client\'s identity; NetworkPolicy drops)', () => {
     expect(before['mtls-allowed']).toEqual({ kind: 'ok', reached: true, identity: 'spiffe://cluster.local/ns/app/sa/client' });
     expect(before['netpol-blocked'].reached).toBe(false);
+  });
+
+  test('the sysctls the lab writes itself (no shell) are set in each namespace, not in the host\'s', () => {
+    const get = (ns: string, key: string) => execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', key], { encoding: 'utf8' }).trim();
+    expect(get(d.plan.nodeNetns, 'net.ipv4.ip_forward')).toBe('1');
+    for (const h of d.plan.hosts) {
+      expect(get(h.netns, 'net.ipv4.ping_group_range').split(/\s+/)).toEqual(['0', '2147483647']);
+      expect(get(h.netns, 'net.ipv4.ip_unprivileged_port_start')).toBe('0');
+    }
+    expect(hostSysctls()).toEqual(hostBefore);
   });
 
   test('state is root\'s with exact modes despite umask 000: 0700 pod dirs, 0600 files and sockets, public parts read-only', () => {
