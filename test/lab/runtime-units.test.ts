@@ -62,7 +62,7 @@ describe('topology programs', () => {
       const pod = p.pods.find((x) => x.argv.includes(h.netns));
       expect(pod?.argv).toEqual(['ip', '-n', h.netns, '-batch', '-']);
       expect(pod?.input).toContain(`addr add ${h.address}/32 dev eth0`);
-      expect(p.node.input).toContain(`link add ${h.nodeIf} type veth peer name eth0 netns ${h.netns}\n`);
+      expect(p.create.input).toContain(`link add ${h.nodeIf} netns ${plan.nodeNetns} type veth peer name eth0 netns ${h.netns}\n`);
     }
     // The node's filter table and one pod's nat table: one iptables-restore per namespace with rules.
     expect(p.restores.map((r) => r.argv)).toEqual([

@@ -129,19 +129,25 @@ export function checkRestoreInput(text: string): void {
   }
 }
 
-// ---- ip -batch input: words of iproute2's own grammar, and checked values ----
+// ---- ip -batch input: each line one of the lab's own commands, with checked values in its places ----
 
-const IP_WORDS = new Set(['netns', 'add', 'delete', 'link', 'set', 'up', 'type', 'veth', 'peer', 'name', 'dev', 'addr', 'route', 'src', 'via', 'scope', 'default', 'lo', 'eth0']);
-const IP_VALUES: TokenKind[] = ['netns', 'iface', 'cidr'];
+const IP_LINES = [
+  'netns add NETNS',
+  'netns delete NETNS',
+  'link set IFACE up',
+  'link add IFACE netns NETNS type veth peer name eth0 netns NETNS',
+  'addr add CIDR dev IFACE',
+  'route add CIDR dev IFACE src IPV4',
+  'route add CIDR dev IFACE scope link',
+  'route add default via IPV4 dev IFACE',
+].map((l) => l.split(' '));
+const PLACES: Record<string, TokenKind> = { NETNS: 'netns', IFACE: 'iface', CIDR: 'cidr', IPV4: 'ipv4' };
 
-/** `ip -batch` input from lines of tokens: each a word of iproute2's grammar the lab uses, or a checked value. */
+const ipLineOk = (l: readonly string[]) =>
+  IP_LINES.some((shape) => shape.length === l.length && shape.every((w, i) => (PLACES[w] ? CHECKS[PLACES[w]](l[i]) : w === l[i])));
+
+/** `ip -batch` input from lines of tokens: each line must be one of the lab's commands with valid values. */
 export function ipBatch(lines: readonly (readonly string[])[]): string {
-  for (const l of lines) {
-    for (const t of l) {
-      if (!IP_WORDS.has(t) && !IP_VALUES.some((k) => CHECKS[k](t))) {
-        throw new TargetError(`ip batch: refusing ${JSON.stringify(t)} in ${JSON.stringify(l.join(' '))}`);
-      }
-    }
-  }
+  for (const l of lines) if (!ipLineOk(l)) throw new TargetError(`ip batch: refusing ${JSON.stringify(l.join(' '))}`);
   return lines.map((l) => `${l.join(' ')}\n`).join('');
 }

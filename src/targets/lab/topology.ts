@@ -1,12 +1,14 @@
 /**
  * Creates the lab's network from a LabPlan: the node namespace, one namespace per pod and external, veth pairs
- * created from inside the node namespace (so no interface ever appears in the host's root namespace), routes,
+ * whose two ends are created directly in the node's and the pod's namespaces (`link add … netns <node> type veth
+ * peer … netns <pod>`: no interface ever appears in the host's root namespace), routes,
  * sysctls, the pods' capture rules, NetworkPolicy and the name-resolution files.
  *
  * No shell is involved: every program gets an argument vector and its input on stdin — `ip -batch -` once for
  * all namespaces, `ip -n <ns> -batch -` per namespace, `ip netns exec <ns> iptables-restore` per namespace with
  * rules — and every value in that input is a token checked in tokens.ts. Sysctls are written by the lab itself
- * (sysctl.ts) and the name-resolution files by files.ts. The pods' steps run concurrently.
+ * (sysctl.ts) and the name-resolution files by files.ts. After the first batch, every namespace's steps run
+ * concurrently.
  */
 import { join } from 'node:path';
 import { run } from './exec.js';
@@ -36,11 +38,18 @@ export function checkPlan(plan: LabPlan): void {
   }
 }
 
+/** Every namespace, then every veth pair, its ends placed in the node's and the pod's namespace as it is created. */
+function createLines(plan: LabPlan): string[][] {
+  return [
+    ...[plan.nodeNetns, ...plan.hosts.map((h) => h.netns)].map((n) => ['netns', 'add', n]),
+    ...plan.hosts.map((h) => ['link', 'add', h.nodeIf, 'netns', plan.nodeNetns, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.netns]),
+  ];
+}
+
 function nodeLines(plan: LabPlan): string[][] {
   const lines = [['link', 'set', 'lo', 'up']];
   for (const h of plan.hosts) {
     lines.push(
-      ['link', 'add', h.nodeIf, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', h.netns],
       ['addr', 'add', `${h.gateway}/32`, 'dev', h.nodeIf],
       ['link', 'set', h.nodeIf, 'up'],
       ['route', 'add', `${h.address}/32`, 'dev', h.nodeIf, 'src', h.gateway],
@@ -72,17 +81,16 @@ export interface Program {
 }
 
 /**
- * The programs (argv and stdin) that create the topology (pure, for tests): `create` makes every namespace; then
- * `node` (the veth pairs) followed by `pods` (which need their eth0), while `restores` load the rules.
+ * The programs (argv and stdin) that create the topology (pure, for tests): `create` makes every namespace and veth
+ * pair; then `node`, `pods` and `restores` (the rules) all at once.
  */
 export function topologyPrograms(plan: LabPlan, nodeFilterRules: string, natRules: ReadonlyMap<string, string>): { create: Program; node: Program; pods: Program[]; restores: Program[] } {
   checkPlan(plan);
   checkRestoreInput(nodeFilterRules);
   for (const input of natRules.values()) checkRestoreInput(input);
-  const all = [plan.nodeNetns, ...plan.hosts.map((h) => h.netns)];
   const restore = (netns: string, input: string) => ({ argv: ['ip', 'netns', 'exec', netns, 'iptables-restore'], input });
   return {
-    create: { argv: ['ip', '-batch', '-'], input: ipBatch(all.map((n) => ['netns', 'add', n])) },
+    create: { argv: ['ip', '-batch', '-'], input: ipBatch(createLines(plan)) },
     node: { argv: ['ip', '-n', plan.nodeNetns, '-batch', '-'], input: ipBatch(nodeLines(plan)) },
     pods: plan.hosts.map((h) => ({ argv: ['ip', '-n', h.netns, '-batch', '-'], input: ipBatch(podLines(h)) })),
     restores: [restore(plan.nodeNetns, nodeFilterRules), ...plan.hosts.flatMap((h) => (natRules.has(h.netns) ? [restore(h.netns, natRules.get(h.netns)!)] : []))],
@@ -113,9 +121,7 @@ export async function createTopology(plan: LabPlan, nodeFilterRules: string, nat
   await runAll([p.create]);
   writeSysctls(join(NETNS_DIR, plan.nodeNetns), [['net/ipv4/ip_forward', '1']]);
   for (const h of plan.hosts) writeSysctls(join(NETNS_DIR, h.netns), POD_SYSCTLS);
-  const steps = [runAll(p.restores), runAll([p.node]).then(() => runAll(p.pods))];
-  await Promise.allSettled(steps);
-  await Promise.all(steps);
+  await runAll([p.node, ...p.pods, ...p.restores]);
 }
 /** Replaces a pod's nat table (capture rules), e.g. at deploy or after a flush-capture probe. */
 export async function applyNat(netns: string, restoreInput: string): Promise<void> {
