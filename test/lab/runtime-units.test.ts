@@ -85,3 +85,15 @@ describe('topology programs', () => {
     expect(() => topologyPrograms(traversal, '*filter\nCOMMIT\n', new Map())).toThrow(/not a valid netns/);
   });
 });
+
+test('a lab of 250 workloads needs no long argument: every program\'s input goes on stdin (no spawn E2BIG)', () => {
+  const big = makeScenario('big', {
+    workloads: Array.from({ length: 250 }, (_, i) => ({ name: `w${i}`, namespace: 'app', ports: [{ port: 80, protocol: 'tcp' as const }] })),
+    probes: [{ name: 'p', from: 'app/w0', to: 'app/w1', port: 80, protocol: 'tcp', expect: { reach: true } }],
+  });
+  const bigPlan = planLab(big, 'big001');
+  const p = topologyPrograms(bigPlan, '*filter\nCOMMIT\n', new Map());
+  const all = [p.create, p.node, ...p.pods, ...p.restores];
+  expect(Math.max(...all.map((x) => x.argv.join(' ').length))).toBeLessThan(100);
+  expect(p.create.input.split('\n').length).toBeGreaterThan(500);
+});
