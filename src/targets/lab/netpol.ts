@@ -13,6 +13,7 @@
  */
 import type { Resource } from '../../scenario/schema.js';
 import { UnsupportedError } from '../target.js';
+import { iptablesRule, restoreInput } from './tokens.js';
 
 export interface LabelSelector {
   matchLabels?: Record<string, string>;
@@ -80,16 +81,15 @@ function peerMatch(peer: PolicyPeer, policyNs: string, endpoints: PolicyEndpoint
   return { kind: 'addresses', addresses: pods.map((p) => p.address) };
 }
 
-function portMatches(ports: PolicyPort[] | undefined): string[] {
-  if (!ports || ports.length === 0) return [''];
+/** Each port of a rule as iptables tokens (one empty list: any port). */
+function portMatches(ports: PolicyPort[] | undefined): string[][] {
+  if (!ports || ports.length === 0) return [[]];
   return ports.map((p) => {
-    const proto = (p.protocol ?? 'TCP').toLowerCase();
-    if (p.port === undefined) return `-p ${proto}`;
-    return p.endPort !== undefined ? `-p ${proto} --dport ${p.port}:${p.endPort}` : `-p ${proto} --dport ${p.port}`;
+    const proto = ['-p', (p.protocol ?? 'TCP').toLowerCase()];
+    if (p.port === undefined) return proto;
+    return [...proto, '--dport', p.endPort !== undefined ? `${p.port}:${p.endPort}` : String(p.port)];
   });
 }
-
-const join = (...parts: string[]) => parts.filter((p) => p !== '').join(' ');
 
 /** Rules of one per-pod chain for one direction: `dir` is 's' (ingress: match sources) or 'd' (egress: destinations). */
 function directionRules(
@@ -97,22 +97,25 @@ function directionRules(
   rules: PolicyRule[],
   dir: 's' | 'd',
   allow: string,
-  ctx: { policyNs: string; endpoints: PolicyEndpoint[]; nsLabels: (ns: string) => Record<string, string>; blocks: { n: number } },
+  ctx: { policyNs: string; endpoints: PolicyEndpoint[]; nsLabels: (ns: string) => Record<string, string>; blocks: { n: number }; where: string },
   out: PolicyRules,
 ): void {
+  // Every value is checked as a token before it becomes part of a line (tokens.ts): an address block or port that
+  // is not one is refused, whatever the loader let through.
+  const add = (...tokens: string[]) => out.rules.push(iptablesRule(tokens, ctx.where));
   for (const rule of rules) {
     const peers = rule.peers && rule.peers.length ? rule.peers.map((p) => peerMatch(p, ctx.policyNs, ctx.endpoints, ctx.nsLabels)) : [{ kind: 'any' } as PeerMatch];
     for (const peer of peers) {
       for (const port of portMatches(rule.ports)) {
-        if (peer.kind === 'any') out.rules.push(`-A ${chain} ${join(port, `-j ${allow}`)}`);
-        else if (peer.kind === 'addresses') for (const a of peer.addresses) out.rules.push(`-A ${chain} ${join(`-${dir} ${a}/32`, port, `-j ${allow}`)}`);
+        if (peer.kind === 'any') add('-A', chain, ...port, '-j', allow);
+        else if (peer.kind === 'addresses') for (const a of peer.addresses) add('-A', chain, `-${dir}`, `${a}/32`, ...port, '-j', allow);
         else {
           // An ipBlock with exceptions gets its own chain: an excepted address RETURNs to try the next rule.
           const sub = `${chain}-B${ctx.blocks.n++}`;
           out.chains.push(sub);
-          for (const ex of peer.except) out.rules.push(`-A ${sub} -${dir} ${ex} -j RETURN`);
-          out.rules.push(`-A ${sub} ${join(`-${dir} ${peer.cidr}`, port, `-j ${allow}`)}`);
-          out.rules.push(`-A ${chain} -j ${sub}`);
+          for (const ex of peer.except) add('-A', sub, `-${dir}`, ex, '-j', 'RETURN');
+          add('-A', sub, `-${dir}`, peer.cidr, ...port, '-j', allow);
+          add('-A', chain, '-j', sub);
         }
       }
     }
@@ -142,10 +145,11 @@ export function compileNetworkPolicies(
       if (selected.length === 0) continue;
       const chain = `${prefix}-${i}`;
       out.chains.push(chain);
-      perPod.push(`-A ${dispatch} ${flag} ${pod.nodeIf} -j ${chain}`);
+      perPod.push(iptablesRule(['-A', dispatch, flag, pod.nodeIf, '-j', chain], 'NetworkPolicy dispatch'));
       const blocks = { n: 0 };
       for (const p of selected) {
-        directionRules(chain, type === 'Ingress' ? p.ingress : p.egress, dir, allow, { policyNs: p.namespace, endpoints, nsLabels, blocks }, out);
+        const where = `NetworkPolicy ${p.namespace}/${p.name}`;
+        directionRules(chain, type === 'Ingress' ? p.ingress : p.egress, dir, allow, { policyNs: p.namespace, endpoints, nsLabels, blocks, where }, out);
       }
       // Whatever no selecting policy allows is denied: a selected pod is isolated in this direction.
       out.rules.push(`-A ${chain} -j DROP`);
@@ -158,7 +162,7 @@ export function compileNetworkPolicies(
 
 /** iptables-restore input that replaces the node namespace's filter table. */
 export function policyRestoreInput(r: PolicyRules): string {
-  return ['*filter', ':INPUT ACCEPT [0:0]', ':FORWARD ACCEPT [0:0]', ':OUTPUT ACCEPT [0:0]', ...r.chains.map((c) => `:${c} - [0:0]`), ...r.rules, 'COMMIT', ''].join('\n');
+  return restoreInput('filter', r.chains, r.rules, true);
 }
 
 // ---- reading a NetworkPolicy manifest: every field the lab does not emulate is refused by name ----

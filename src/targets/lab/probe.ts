@@ -65,15 +65,17 @@ async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: 
   const list = attemptChains(attempts).map((c) => c.map((a) => request(d, a)));
   if (!flush && uid === src.host.uid) return callThroughAgent(src, list);
   if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged probe agent (deploy did not finish)`);
-  const agentArgv = [process.execPath, d.programs.agent, 'call', '--chains', '--stagger', String(ATTEMPT_STAGGER_MS), '--concurrency', String(CONCURRENCY)];
-  const argv = flush ? ['sh', '-c', 'iptables -t nat -F && exec "$@"', 'flush-capture', ...agentArgv] : agentArgv;
+  const argv = [process.execPath, d.programs.agent, 'call', '--chains', '--stagger', String(ATTEMPT_STAGGER_MS), '--concurrency', String(CONCURRENCY)];
+  const id = { uid, capabilities: src.host.capabilities };
   try {
-    const res = await runInPod(src.host.netns, { uid, capabilities: src.host.capabilities }, argv, JSON.stringify(list), chainsTimeoutMs(list, CONCURRENCY));
-    const results = parseResults(res.stdout);
-    if (results.size === 0) {
-      const what = flush ? 'flush-capture (iptables -t nat -F) or the probe client' : 'the probe client';
-      throw new TargetError(`${what} in ${src.host.key} failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`);
+    if (flush) {
+      // The flush is its own process, with the same uid and capabilities as the probe client after it.
+      const f = await runInPod(src.host.netns, id, ['iptables', '-t', 'nat', '-F'], '', TOTAL_TIMEOUT_MS);
+      if (f.code !== 0) throw new TargetError(`flush-capture (iptables -t nat -F) in ${src.host.key} failed (exit ${f.code}): ${f.stderr.trim().slice(0, 500)}`);
     }
+    const res = await runInPod(src.host.netns, id, argv, JSON.stringify(list), chainsTimeoutMs(list, CONCURRENCY));
+    const results = parseResults(res.stdout);
+    if (results.size === 0) throw new TargetError(`the probe client in ${src.host.key} failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`);
     return results;
   } finally {
     if (flush && src.captureRestore) await applyNat(src.host.netns, src.captureRestore);

@@ -3,10 +3,10 @@
  * (all pods of a lab together, labs spread over the threads), asks them to start and stop pods, and stops them.
  * A runtime thread is part of the lab's process: it ends with it, so nothing of it outlives a crash.
  */
-import { appendFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { TargetError } from '../../target.js';
+import { appendOwnFile } from '../files.js';
 import type { PodSpec, RuntimeReply, RuntimeRequest } from './protocol.js';
 
 /** How long a pod may take to start (listeners up) on a loaded machine before the deploy is an ERROR. */
@@ -110,10 +110,7 @@ export class LabRuntime {
   }
 
   private log(message: string): void {
-    try {
-      appendFileSync(this.logFile, `${new Date().toISOString()} ${message}\n`);
-    } catch {
-      /* the lab's directory is gone: nothing to keep it in */
-    }
+    // The lab created the file (root's, 0600); when its directory is gone there is nothing to keep the line in.
+    appendOwnFile(this.logFile, `${new Date().toISOString()} ${message}\n`);
   }
 }
