@@ -33,6 +33,8 @@ export interface FakeOptions {
   istiodImage?: string;
   /** Delay before a pod turns Ready. */
   readyAfterMs?: number;
+  /** How long a `call` exec takes before it answers (to see which execs overlap). */
+  callMs?: number;
 }
 
 const RESOURCES: Record<string, Array<[resource: string, kind: string, namespaced: boolean]>> = {
@@ -44,6 +46,7 @@ const RESOURCES: Record<string, Array<[resource: string, kind: string, namespace
   '/apis/security.istio.io/v1': [['peerauthentications', 'PeerAuthentication', true], ['authorizationpolicies', 'AuthorizationPolicy', true]],
   '/apis/networking.istio.io/v1': [['sidecars', 'Sidecar', true], ['serviceentries', 'ServiceEntry', true], ['destinationrules', 'DestinationRule', true]],
   '/apis/networking.k8s.io/v1': [['networkpolicies', 'NetworkPolicy', true]],
+  '/apis/apiextensions.k8s.io/v1': [['customresourcedefinitions', 'CustomResourceDefinition', false]],
 };
 
 export class FakeApiServer {
@@ -51,7 +54,9 @@ export class FakeApiServer {
   readonly objects = new Map<string, Obj>();
   /** nonce → observation recorded at `ns/pod` */
   readonly observations = new Map<string, { pod: string; observation: Observation }>();
-  readonly execs: Array<{ namespace: string; pod: string; command: string[]; stdin: string; protocol: string }> = [];
+  readonly execs: Array<{ namespace: string; pod: string; command: string[]; stdin: string; protocol: string; started: number; ended?: number }> = [];
+  /** Every apply body exactly as it arrived, with its path and content type. */
+  readonly applied: Array<{ path: string; contentType?: string; body: string }> = [];
   private server = http.createServer((req, res) => void this.handle(req, res));
   private wss: WebSocketServer;
   private watches = new Set<http.ServerResponse>();
@@ -173,6 +178,7 @@ export class FakeApiServer {
 
   private route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, method: string, body: string, kind: string, namespace: string | undefined, name: string | undefined, sub: string | undefined): void {
     if (method === 'PATCH' && name) {
+      this.applied.push({ path: url.pathname, contentType: req.headers['content-type'], body });
       if (req.headers['content-type'] !== 'application/apply-patch+yaml') return this.status(res, 415, 'UnsupportedMediaType', 'only server-side apply');
       if (url.searchParams.get('fieldManager') !== 'meshprobe') return this.status(res, 422, 'Invalid', 'fieldManager missing');
       if (namespace && kind !== 'Namespace' && !this.objects.has(this.key('Namespace', undefined, namespace))) {
@@ -264,8 +270,14 @@ export class FakeApiServer {
     const run = () => {
       if (started) return;
       started = true;
-      this.execs.push({ namespace, pod, command, stdin, protocol: ws.protocol });
-      this.runCommand(ws, namespace, pod, command, stdin);
+      const exec = { namespace, pod, command, stdin, protocol: ws.protocol, started: performance.now() } as FakeApiServer['execs'][number];
+      this.execs.push(exec);
+      const answer = () => {
+        exec.ended = performance.now();
+        this.runCommand(ws, namespace, pod, command, stdin);
+      };
+      if (this.options.callMs && command.join(' ').includes(' call')) setTimeout(answer, this.options.callMs);
+      else answer();
     };
     ws.on('message', (data: Buffer) => {
       if (data[0] === 0) {

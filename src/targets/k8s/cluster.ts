@@ -11,6 +11,7 @@ import { classifyFindings, describeFinding, parseAnalyzeJson, type Finding } fro
 import { runChecked, type CommandRunner } from './commands.js';
 import { callCommand, groupAttempts, isExternal, parseCallOutput, parseQueryOutput, probeRequest, queryCommand } from './exec-probe.js';
 import { abortable, Kube } from './kube.js';
+import { PodLocks } from './pod-locks.js';
 import { AGENT_CONTAINER, renderScenario, WORKLOAD_LABEL, type Manifest, type RenderedScenario } from './manifests.js';
 import { ROOT_NAMESPACE, type NamespaceMap } from './names.js';
 import { metricTotal, parsePrometheusText, XDS_REJECTS } from './prometheus.js';
@@ -64,6 +65,8 @@ export class ClusterRun {
   readonly created = new Set<string>();
   /** Objects applied outside the run's namespaces (root-namespace policy, only with allowMeshChanges). */
   private readonly outside: Manifest[] = [];
+  /** Serialises a pod's flush-capture execs against everything else that sends from or to it. */
+  private readonly locks = new PodLocks();
 
   constructor(readonly options: ClusterOptions) {}
 
@@ -171,8 +174,19 @@ export class ClusterRun {
     const clients = new Map<string, import('../../probe/types.js').ProbeResult>();
     for (const group of groupAttempts(batch)) {
       const chains = attemptChains(group).map((c) => c.map((a) => probeRequest(dep.scenario, dep.map, a)));
-      const r = await this.options.kube.exec(source.namespace, source.name, AGENT_CONTAINER, callCommand(group[0].probe), `${JSON.stringify(chains)}\n`, signal);
-      for (const [nonce, result] of parseCallOutput(where, chains.flat(), r)) clients.set(nonce, result);
+      const flush = group[0].probe.bypass === 'flush-capture';
+      const others = [...new Set(group.map((a) => a.probe.to))].filter((to) => dep.pods.has(to)).map((to) => podKey(dep.pods.get(to)!));
+      const pending = this.locks.acquire(flush ? others : [podKey(source), ...others], flush ? [podKey(source)] : []);
+      const release = await abortable(pending, signal).catch((err: unknown) => {
+        void pending.then((r) => r());
+        throw err;
+      });
+      try {
+        const r = await this.options.kube.exec(source.namespace, source.name, AGENT_CONTAINER, callCommand(group[0].probe), `${JSON.stringify(chains)}\n`, signal);
+        for (const [nonce, result] of parseCallOutput(where, chains.flat(), r)) clients.set(nonce, result);
+      } finally {
+        release();
+      }
     }
     const arrived = await this.queryDestinations(dep, batch, signal);
     return batch.map((a) => {
@@ -283,6 +297,10 @@ export class ClusterRun {
   access(dep: ClusterDeployment): string[] {
     return [...dep.map.forward.entries()].map(([own, cluster]) => `namespace ${own}: kubectl get pods -n ${cluster}`);
   }
+}
+
+function podKey(p: PodRef): string {
+  return `${p.namespace}/${p.name}`;
 }
 
 function hasSidecarLabel(m: Manifest, name: string): boolean {

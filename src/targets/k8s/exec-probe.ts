@@ -37,20 +37,44 @@ export function groupAttempts(batch: ProbeAttempt[]): ProbeAttempt[][] {
   return [...groups.values()];
 }
 
+/** Exit codes of the flush-capture wrapper, distinct from the agent's own (0, 1 usage, 2 error). */
+export const FLUSH_FAILED = 97;
+export const RESTORE_FAILED = 98;
+
+/**
+ * `flush-capture` as a hostile app with NET_ADMIN would do it, then undone: the pod's nat table is saved for each
+ * iptables backend that can read it (istio-init writes to the one the node uses), flushed, the probes run, and the
+ * saved table restored, so the pod's later probes are captured again. Any step failing ends the exec non-zero
+ * with the reason on stderr, which makes the batch an ERROR: a flush that did not happen never passes as a bypass
+ * that was blocked. The caller holds the pod exclusively meanwhile (ClusterRun's per-pod lock).
+ */
+function flushWrapped(call: string): string {
+  return [
+    'd=$(mktemp -d) || exit ' + FLUSH_FAILED,
+    'saved=""',
+    'for v in nft legacy; do if iptables-$v-save -t nat >"$d/$v" 2>"$d/$v.err"; then saved="$saved $v"; fi; done',
+    `if [ -z "$saved" ]; then echo "flush-capture: cannot read the pod's nat table: $(cat "$d/nft.err" "$d/legacy.err" 2>/dev/null)" >&2; rm -rf "$d"; exit ${FLUSH_FAILED}; fi`,
+    `for v in $saved; do if ! iptables-$v -t nat -F; then echo "flush-capture: iptables-$v -t nat -F failed" >&2; for w in $saved; do iptables-$w-restore <"$d/$w"; done; rm -rf "$d"; exit ${FLUSH_FAILED}; fi; done`,
+    `${call}; rc=$?`,
+    `for v in $saved; do if ! iptables-$v-restore <"$d/$v"; then echo "flush-capture: restoring the pod's nat table with iptables-$v-restore failed: capture may be off in this pod" >&2; rc=${RESTORE_FAILED}; fi; done`,
+    'rm -rf "$d"',
+    'exit $rc',
+  ].join('\n');
+}
+
 /**
  * The command for one exec of `call --chains` (stdin: one line, the group's attempts as chains, one per probe; see
  * attempt-chains.ts). `head -n 1` ends the agent's stdin after the batch line, because with
- * channel protocol v4 the client cannot half-close stdin. `as.user` drops to the uid with setpriv (the container
- * gets SETUID/SETGID for it); `flush-capture` deletes the pod's nat rules first, as a hostile app with NET_ADMIN would.
+ * channel protocol v4 the client cannot half-close stdin. `as.user` drops to the uid with setpriv; the container
+ * runs as uid 0 with the capabilities this needs (manifests.ts securityContextOf). Probe values reaching the text
+ * are schema-checked integers.
  */
 export function callCommand(probe: Pick<Probe, 'as' | 'bypass'>): string[] {
-  const steps: string[] = [];
-  if (probe.bypass === 'flush-capture') {
-    steps.push('{ iptables-nft -t nat -F 2>/dev/null; iptables-legacy -t nat -F 2>/dev/null; iptables -t nat -F; } >&2 || true');
-  }
-  const drop = probe.as ? `setpriv --reuid=${probe.as.user} --regid=${probe.as.user} --clear-groups ` : '';
-  steps.push(`head -n 1 | ${drop}node ${AGENT_PATH} call --chains --stagger ${ATTEMPT_STAGGER_MS}`);
-  return ['sh', '-c', steps.join('; ')];
+  const user = probe.as?.user;
+  if (user !== undefined && !(Number.isInteger(user) && user >= 0 && user <= 65535)) throw new TargetError(`as.user ${String(user)} is not a uid`);
+  const drop = user !== undefined ? `setpriv --reuid=${user} --regid=${user} --clear-groups ` : '';
+  const call = `head -n 1 | ${drop}node ${AGENT_PATH} call --chains --stagger ${ATTEMPT_STAGGER_MS}`;
+  return ['sh', '-c', probe.bypass === 'flush-capture' ? flushWrapped(call) : call];
 }
 
 export function queryCommand(nonces: string[]): string[] {
