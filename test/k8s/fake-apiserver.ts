@@ -31,6 +31,8 @@ export interface FakeOptions {
   /** `istioctl`-free check of the xDS counter: value served at each metrics read, in order (last repeats). */
   xdsRejects?: number[];
   istiodImage?: string;
+  /** outboundTrafficPolicy.mode in the `istio` mesh ConfigMap; 'absent' leaves the ConfigMap out. */
+  meshMode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' | 'absent';
   /** Delay before a pod turns Ready. */
   readyAfterMs?: number;
   /** How long a `call` exec takes before it answers (to see which execs overlap). */
@@ -114,9 +116,18 @@ export class FakeApiServer {
   private addIstiod(): void {
     this.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'istiod-7f9c', namespace: 'istio-system', labels: { app: 'istiod' } }, status: { phase: 'Running' } });
     this.put({
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod', namespace: 'istio-system' },
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod', namespace: 'istio-system', labels: { app: 'istiod' } },
       spec: { template: { spec: { containers: [{ name: 'discovery', image: this.options.istiodImage ?? 'docker.io/istio/pilot:1.26.2' }] } } },
     });
+    if (this.options.meshMode !== 'absent') {
+      const mesh = `accessLogFile: /dev/stdout\noutboundTrafficPolicy:\n  mode: ${this.options.meshMode ?? 'ALLOW_ANY'}\n`;
+      this.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh } });
+    }
+  }
+
+  /** Puts an object as if the cluster already had it. */
+  seed(o: Obj): void {
+    this.put(o);
   }
 
   private key(kind: string, namespace: string | undefined, name: string): string {

@@ -48,7 +48,7 @@ describe('securityContext for probes that need capabilities (defect 3)', () => {
     const server = new FakeApiServer();
     await server.start();
     try {
-      const target = new ExistingTarget({ context: 'fake', kubeConfig: server.kubeConfig(), runner: new RecordingRunner(), runId: 'r1' });
+      const target = new ExistingTarget({ context: 'fake', image: 'registry.example/meshprobe-agent:1', kubeConfig: server.kubeConfig(), runner: new RecordingRunner(), runId: 'r1' });
       await target.prepare();
       const err = (() => {
         try {
@@ -164,7 +164,7 @@ describe('per-pod lock (defect 6)', () => {
   test('a flush-capture batch never overlaps another exec from or to the same pod', async () => {
     server = new FakeApiServer({ callMs: 60 });
     await server.start();
-    const target = new ExistingTarget({ context: 'fake', kubeConfig: server.kubeConfig(), runner: new RecordingRunner(), runId: 'r1', xdsSettleMs: 5, readyTimeoutMs: 3000 });
+    const target = new ExistingTarget({ context: 'fake', image: 'registry.example/meshprobe-agent:1', kubeConfig: server.kubeConfig(), runner: new RecordingRunner(), runId: 'r1', xdsSettleMs: 5, readyTimeoutMs: 3000 });
     await target.prepare();
     const s = withProbes([{ bypass: 'flush-capture' }]);
     target.check(s);

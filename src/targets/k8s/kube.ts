@@ -17,6 +17,7 @@ import {
   PatchStrategy,
   PortForward,
   Watch,
+  type V1Deployment,
   type V1Pod,
   type V1Status,
 } from '@kubernetes/client-node';
@@ -176,6 +177,14 @@ export class Kube {
       return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
     } catch (err) {
       throw describeApiError(err, `list pods in ${namespace} (${labelSelector})`);
+    }
+  }
+
+  async listDeployments(namespace: string, labelSelector: string): Promise<V1Deployment[]> {
+    try {
+      return (await this.apps.listNamespacedDeployment({ namespace, labelSelector })).items;
+    } catch (err) {
+      throw describeApiError(err, `list deployments in ${namespace} (${labelSelector})`);
     }
   }
 

@@ -58,9 +58,4 @@ export abstract class ClusterTargetBase {
   }
 }
 
-/** `docker.io/istio/pilot:1.26.2` → `1.26.2` (distroless and other suffixes dropped). */
-export function istioVersionFromImage(image: string): string | undefined {
-  const tag = /:([^:@/]+)(@.*)?$/.exec(image)?.[1];
-  const m = tag ? /^v?(\d+\.\d+\.\d+)/.exec(tag) : null;
-  return m?.[1];
-}
+export { istioVersionFromImage } from './mesh.js';
