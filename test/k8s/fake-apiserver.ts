@@ -318,10 +318,11 @@ export class FakeApiServer {
       this.frame(ws, 3, JSON.stringify(ok));
     } else if (command.includes('query')) {
       const nonces = command.filter((_, i) => command[i - 1] === '--nonce');
-      const seen = nonces.flatMap((n) => {
+      // what the real agent prints: nonce → observations (src/probe/control.ts queryObservations)
+      const seen = Object.fromEntries(nonces.map((n) => {
         const o = this.observations.get(n);
-        return o && o.pod === `${namespace}/${pod}` ? [o.observation] : [];
-      });
+        return [n, o && o.pod === `${namespace}/${pod}` ? [o.observation] : []];
+      }));
       this.frame(ws, 1, JSON.stringify(seen));
       this.frame(ws, 3, JSON.stringify(ok));
     } else {

@@ -77,8 +77,14 @@ export function callCommand(probe: Pick<Probe, 'as' | 'bypass'>): string[] {
   return ['sh', '-c', probe.bypass === 'flush-capture' ? flushWrapped(call) : call];
 }
 
-export function queryCommand(nonces: string[]): string[] {
-  return ['node', AGENT_PATH, 'query', '--control', CONTROL_SOCKET, ...nonces.flatMap((n) => ['--nonce', n])];
+export function queryCommand(nonces: string[], control = CONTROL_SOCKET): string[] {
+  return ['node', AGENT_PATH, 'query', '--control', control, ...nonces.flatMap((n) => ['--nonce', n])];
+}
+
+/** Prints the addresses a name resolves to from inside a pod, as a JSON array ([] when it does not resolve). */
+export function resolveCommand(name: string): string[] {
+  const script = `require('dns').promises.lookup(process.argv[1], { all: true }).then((a) => console.log(JSON.stringify(a.map((x) => x.address))), (e) => { if (e.code === 'ENOTFOUND' || e.code === 'EAI_NONAME') console.log('[]'); else { console.error(e.code || e.message); process.exit(3); } })`;
+  return ['node', '-e', script, name];
 }
 
 function statusText(r: ExecResult): string {
@@ -114,21 +120,25 @@ export function parseCallOutput(where: string, requests: ProbeRequest[], r: Exec
   return results;
 }
 
-/** `query` prints observations as a JSON array or as JSON lines; both are accepted. */
+/**
+ * `query` prints one JSON object, nonce → the observations recorded for it (control.ts queryObservations). A JSON
+ * array of observations is accepted too; anything else is an error, never "nothing arrived".
+ */
 export function parseQueryOutput(where: string, r: ExecResult): Observation[] {
   if (exitCodeOf(r.status) !== 0) {
     throw new TargetError(`reading observations in ${where} failed (${statusText(r)}): ${r.stderr.trim().slice(-300)}`);
   }
   const text = r.stdout.trim();
   if (text === '') return [];
+  let whole: unknown;
   try {
-    const whole = JSON.parse(text) as unknown;
-    if (Array.isArray(whole)) return whole as Observation[];
-    if (whole && typeof whole === 'object' && Array.isArray((whole as { observations?: unknown }).observations)) {
-      return (whole as { observations: Observation[] }).observations;
-    }
-    return [whole as Observation];
+    whole = JSON.parse(text);
   } catch {
-    return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Observation);
+    throw new TargetError(`reading observations in ${where}: the agent's answer is not JSON: ${text.slice(0, 200)}`);
   }
+  const list = Array.isArray(whole) ? whole : whole && typeof whole === 'object' && Object.values(whole).every(Array.isArray) ? Object.values(whole).flat() : undefined;
+  if (!list || !list.every((o) => o && typeof o === 'object' && typeof (o as Observation).nonce === 'string')) {
+    throw new TargetError(`reading observations in ${where}: unexpected answer ${text.slice(0, 200)}`, 'is the probe image the one built from this version of meshprobe?');
+  }
+  return list as Observation[];
 }
