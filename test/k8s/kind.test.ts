@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from '@jest/globals';
-import { mkdtemp, cp, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, cp, writeFile, rm, readFile } from 'node:fs/promises';
+import YAML from 'yaml';
 import os from 'node:os';
 import path from 'node:path';
 import type { Observation } from '../../src/probe/types.js';
@@ -8,7 +9,7 @@ import type { ExternalsHost } from '../../src/targets/k8s/cluster.js';
 import { RecordingRunner } from '../../src/targets/k8s/commands.js';
 import { KindTarget } from '../../src/targets/kind/index.js';
 import { corefileWithHosts, upPlan } from '../../src/targets/kind/plan.js';
-import { CLUSTERS_DIR, loadProfile, profileFor, PROFILE_NAMES, ProfileError } from '../../src/targets/kind/profiles.js';
+import { CLUSTERS_DIR, loadProfile, profileFor, profileSatisfies, PROFILE_NAMES, ProfileError } from '../../src/targets/kind/profiles.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { registryOnly, strictMtls } from './fixtures.js';
 
@@ -69,6 +70,24 @@ describe('profiles', () => {
     const egress = strictMtls();
     egress.spec.resources.push({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'egress', namespace: 'app' }, spec: { selector: { istio: 'egressgateway' } } });
     expect(profileFor(egress)).toBe('egress-gateway');
+  });
+
+  test('ingress-gateway scenarios are refused on kind with the reason; cni scenarios need the cni profile (defect 5, minor)', async () => {
+    const ingress = strictMtls();
+    ingress.spec.resources.push({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'in', namespace: 'app' }, spec: { selector: { istio: 'ingressgateway' } } });
+    for (const name of PROFILE_NAMES) expect(profileSatisfies((await loadProfile(name)).features, ingress)).toMatch(/no kind profile installs an ingress gateway/);
+    const cni = { ...strictMtls(), metadata: { ...strictMtls().metadata, tags: ['cni'] } };
+    expect(profileFor(cni)).toBe('cni');
+    expect(profileSatisfies((await loadProfile('default')).features, cni)).toMatch(/use --profile cni/);
+    expect(profileSatisfies((await loadProfile('cni')).features, cni)).toBeUndefined();
+  });
+
+  test("scenario 13's NetworkPolicy lets pods reach cluster DNS in kube-system on port 53 (defect 8)", async () => {
+    const text = await readFile(path.join(process.cwd(), 'scenarios/istio-security-best-practices/13-egress-gateway-with-networkpolicy.yaml'), 'utf8');
+    const doc = YAML.parse(text) as { spec: { resources: Array<{ kind: string; spec: { egress: Array<{ to: unknown[]; ports?: Array<{ protocol: string; port: number }> }> } }> } };
+    const np = doc.spec.resources.find((r) => r.kind === 'NetworkPolicy')!;
+    const dns = np.spec.egress.find((e) => JSON.stringify(e.to).includes('kube-system'));
+    expect(dns?.ports).toEqual(expect.arrayContaining([{ protocol: 'UDP', port: 53 }]));
   });
 });
 
