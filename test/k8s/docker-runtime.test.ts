@@ -134,4 +134,27 @@ suite('cluster probe commands on a real container runtime', () => {
     const again = call(pod, {});
     expect(parseCallOutput('pod', again.requests, again.r).get(again.requests[0].nonce)?.outcome.kind).not.toBe('ok');
   });
+
+  test('start waits until the name resolves to the container from inside the cluster, stop until it is gone; a name that never resolves is an error (defect 9)', async () => {
+    const { KindExternals } = await import('../../src/targets/kind/externals.js');
+    const own = new KindExternals(undefined, tag, { network, dnsPollMs: 20, dnsTimeoutMs: 2_000 });
+    const s = { ...scenario({}), spec: { ...scenario({}).spec, externals: [{ name: 'late.example.test', ports: [{ port: 80, protocol: 'http' as const }] }] } };
+    const answers: string[][] = [];
+    let calls = 0;
+    // what CoreDNS would answer while kubelet and the reload plugin catch up: nothing twice, then the container
+    await own.start(s, undefined, async () => {
+      calls++;
+      const a = calls <= 2 ? [] : [own.address('late.example.test')!];
+      answers.push(a);
+      return a;
+    });
+    expect(answers.map((a) => a.length)).toEqual([0, 0, 1]);
+    let left = 2;
+    await own.stop(s, async () => (left-- > 0 ? ['10.0.0.1'] : []));
+    expect(left).toBe(-1);
+    const never = new KindExternals(undefined, tag, { network, dnsPollMs: 20, dnsTimeoutMs: 200 });
+    const err = await never.start(s, undefined, async () => []).catch((e: unknown) => e);
+    expect((err as Error).message).toMatch(/late\.example\.test did not resolve to its container .* from inside the cluster/);
+    await never.stop(s);
+  });
 });
