@@ -8,7 +8,7 @@ import type { Scenario } from '../../scenario/schema.js';
 import { formatCommand } from '../k8s/commands.js';
 import { AGENT_CONTAINER, allManifests, renderScenario, WORKLOAD_LABEL, DEFAULT_IMAGE } from '../k8s/manifests.js';
 import { DEFAULT_CLUSTER, downPlan, kubeContext, upPlan } from './plan.js';
-import { loadProfile, profileFor, type ProfileName } from './profiles.js';
+import { loadProfile, profileFor, profileSatisfies, type ProfileName } from './profiles.js';
 import { REPO_ROOT } from './index.js';
 import { callCommand, queryCommand } from '../k8s/exec-probe.js';
 import { plainSegment, writeTree } from '../../report/files.js';
@@ -45,6 +45,11 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
     commands.push(`# profile ${name}: ${group.map((s) => s.metadata.name).join(', ')}`);
     for (const c of upPlan(profile, cluster, image, REPO_ROOT)) commands.push(`${formatCommand(c.cmd, c.args)}   # ${c.why}`);
     for (const s of group) {
+      const refused = profileSatisfies(profile.features, s);
+      if (refused) {
+        commands.push(`# scenario ${s.metadata.name}: not run on kind: ${refused}`);
+        continue;
+      }
       const rendered = renderScenario(s, { runId: options.runId, image, imagePullPolicy: 'Never' });
       const dir = path.join(name, plainSegment('scenario name', s.metadata.name));
       const manifests = allManifests(rendered);
