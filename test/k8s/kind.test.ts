@@ -8,7 +8,7 @@ import type { ExternalsHost } from '../../src/targets/k8s/cluster.js';
 import { RecordingRunner } from '../../src/targets/k8s/commands.js';
 import { KindTarget } from '../../src/targets/kind/index.js';
 import { corefileWithHosts, upPlan } from '../../src/targets/kind/plan.js';
-import { CLUSTERS_DIR, loadProfile, profileFor, PROFILE_NAMES, ProfileError } from '../../src/targets/kind/profiles.js';
+import { CLUSTERS_DIR, loadProfile, profileFor, profileSatisfies, PROFILE_NAMES, ProfileError } from '../../src/targets/kind/profiles.js';
 import { FakeApiServer } from './fake-apiserver.js';
 import { registryOnly, strictMtls } from './fixtures.js';
 
@@ -62,6 +62,15 @@ describe('profiles', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+  test('a pathNormalization other than Istio\'s default BASE is refused by name on kind', async () => {
+    const profile = await loadProfile('default');
+    const s = strictMtls();
+    s.spec.mesh = { pathNormalization: 'MERGE_SLASHES' };
+    expect(profileSatisfies(profile.features, s)).toMatch(/spec\.mesh\.pathNormalization is MERGE_SLASHES/);
+    s.spec.mesh = { pathNormalization: 'BASE' };
+    expect(profileSatisfies(profile.features, s)).toBeUndefined();
+  });
+
   test('profileFor groups scenarios by what they need from the mesh', () => {
     expect(profileFor(strictMtls())).toBe('default');
     expect(profileFor(registryOnly())).toBe('registry-only');

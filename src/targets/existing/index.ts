@@ -91,12 +91,18 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
   private async readMeshOutbound(kube: Kube): Promise<'ALLOW_ANY' | 'REGISTRY_ONLY'> {
     try {
       const cm = await kube.core.readNamespacedConfigMap({ namespace: ROOT_NAMESPACE, name: 'istio' });
-      const mesh = YAML.parse(cm.data?.mesh ?? '') as { outboundTrafficPolicy?: { mode?: string } } | null;
+      const mesh = YAML.parse(cm.data?.mesh ?? '') as { outboundTrafficPolicy?: { mode?: string }; pathNormalization?: { normalization?: string } } | null;
+      const n = mesh?.pathNormalization?.normalization;
+      // Unset or DEFAULT means BASE (as an unreadable ConfigMap is taken for Istio's defaults, like the outbound policy).
+      this.meshNormalization = n === undefined || n === 'DEFAULT' ? 'BASE' : n;
       return mesh?.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY';
     } catch {
       return 'ALLOW_ANY';
     }
   }
+
+  /** meshConfig.pathNormalization.normalization as read with the outbound policy (BASE when unset). */
+  private meshNormalization = 'BASE';
 
   check(scenario: Scenario): void {
     this.checkCommon(scenario);
@@ -106,6 +112,10 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
     const wanted = scenario.spec.mesh?.outboundTrafficPolicy;
     if (wanted && wanted !== this.meshOutbound) {
       throw new UnsupportedError('spec.mesh.outboundTrafficPolicy', `the scenario needs ${wanted} but the mesh runs ${this.meshOutbound}; meshprobe never changes an existing mesh's configuration`, 'run it on a cluster configured that way, or with --target kind');
+    }
+    const normalization = scenario.spec.mesh?.pathNormalization;
+    if (normalization && normalization !== this.meshNormalization) {
+      throw new UnsupportedError('spec.mesh.pathNormalization', `the scenario needs ${normalization} but the mesh runs ${this.meshNormalization}; meshprobe never changes an existing mesh's configuration`, 'run it on a cluster configured that way, or on the lab');
     }
     const own = new Set(scenario.spec.namespaces.map((n) => n.name));
     scenario.spec.resources.forEach((r, i) => {
