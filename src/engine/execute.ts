@@ -69,6 +69,12 @@ function judgement(probe: Probe, verdict: Verdict, reason: string, attempts: Att
   return j;
 }
 
+/** The request line as the client wrote it: `http.raw` verbatim, otherwise what node's client sends. */
+function sentLine(http: NonNullable<NonNullable<AttemptRecord['client']>['request']['http']>): string {
+  if (http.raw) return `${http.raw.method} ${http.raw.requestTarget} HTTP/${http.raw.version ?? '1.1'}`;
+  return `${http.method ?? 'GET'} ${http.path ?? '/'} HTTP/1.1`;
+}
+
 function evidenceOf(a: AttemptRecord): Evidence {
   const seen = a.arrived[0];
   const e: Evidence = { outcome: a.client ? a.client.outcome.kind : 'none', arrived: seen !== undefined };
@@ -84,6 +90,11 @@ function evidenceOf(a: AttemptRecord): Evidence {
     e.sourceSeen = seen.source;
     if (seen.peer) e.peer = seen.peer;
     if (seen.http?.xfcc) e.xfcc = seen.http.xfcc.raw;
+  }
+  const req = a.client?.request;
+  if (req && (req.protocol === 'http' || req.protocol === 'https')) {
+    const received = seen?.http?.requestLine ?? (seen?.http ? `${seen.http.method} ${seen.http.path}` : undefined);
+    e.request = { sent: sentLine(req.http ?? {}), ...(received ? { received } : {}) };
   }
   return e;
 }

@@ -70,6 +70,8 @@ export interface Evidence {
   sourceSeen?: Endpoint;
   peer?: { identity: string; basis: string };
   xfcc?: string;
+  /** HTTP: the request line the client wrote, and the one the application received (after any sidecar's normalisation). */
+  request?: { sent: string; received?: string };
 }
 
 export interface ProbeJudgement {

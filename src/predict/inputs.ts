@@ -11,14 +11,14 @@ import { z } from 'zod';
 import { formatPath, locate, type PathSegment } from '../scenario/positions.js';
 import { validateResource } from '../scenario/resources.js';
 import { checkRules } from '../scenario/rules.js';
-import { external, namespace, workload, type Resource, type Scenario } from '../scenario/schema.js';
+import { external, mesh, namespace, workload, type Resource, type Scenario } from '../scenario/schema.js';
 import { findYamlFiles, isFileProblem, readSource, type FileProblem } from '../scenario/source.js';
 import { guardDocument } from '../scenario/yaml-guard.js';
 import { fromZodIssue } from '../scenario/zod-issues.js';
 import type { WorldInput } from './world.js';
 
 export const workloadsFile = z.strictObject({
-  mesh: z.strictObject({ outboundTrafficPolicy: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional() }).optional(),
+  mesh: mesh.optional(),
   namespaces: z.array(namespace).min(1),
   workloads: z.array(workload).min(1),
   externals: z.array(external).default([]),

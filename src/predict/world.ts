@@ -4,7 +4,7 @@
  * ipBlock means the same to the prediction as to the lab; Istio resources go through the model's parser and
  * NetworkPolicies through the lab's parser, so the predictor reads manifests exactly as the target does.
  */
-import { parseResources, type IstioResource, type Labels } from '../model/index.js';
+import { DEFAULT_PATH_NORMALIZATION, parseResources, type IstioResource, type Labels, type PathNormalization } from '../model/index.js';
 import { captureConfigFromAnnotations, CaptureConfigError } from '../targets/lab/capture.js';
 import { parseNetworkPolicy, type NetworkPolicy } from '../targets/lab/netpol.js';
 import { DEFAULT_RUN_AS_USER, hasSidecar, planLab, podLabels } from '../targets/lab/plan.js';
@@ -16,7 +16,7 @@ export interface WorldInput {
   readonly namespaces: readonly Namespace[];
   readonly workloads: readonly Workload[];
   readonly externals: readonly External[];
-  readonly mesh?: { readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+  readonly mesh?: { readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY'; readonly pathNormalization?: PathNormalization };
   readonly resources: readonly Resource[];
 }
 
@@ -114,6 +114,7 @@ export function buildWorld(input: WorldInput, options: { istioVersion?: string }
     istio: splitIstio(parsed.resources),
     networkPolicies,
     meshOutboundPolicy: input.mesh?.outboundTrafficPolicy ?? 'ALLOW_ANY',
+    pathNormalization: input.mesh?.pathNormalization ?? DEFAULT_PATH_NORMALIZATION,
     istioVersion: options.istioVersion,
   };
   return { world, errors };

@@ -5,6 +5,7 @@
 import { Attempt } from './attempt.js';
 import { probeHttp } from './call-http.js';
 import { probeIcmp } from './call-icmp.js';
+import { probeRaw } from './call-raw.js';
 import { probeTcp } from './call-tcp.js';
 import { probeUdp } from './call-udp.js';
 import { nativeNet, type Net } from './net.js';
@@ -26,7 +27,7 @@ function dispatch(request: ProbeRequest, net: Net): Promise<ProbeResult> {
       return probeUdp(request, net);
     case 'http':
     case 'https':
-      return probeHttp(request, net);
+      return request.http?.raw ? probeRaw(request, net) : probeHttp(request, net);
     case 'icmp':
       return probeIcmp(request, net);
   }

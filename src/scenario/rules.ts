@@ -125,6 +125,12 @@ function checkProbe(s: Scenario, p: Probe, at: PathSegment[]): RuleIssue[] {
   if (p.http !== undefined && p.protocol !== 'http' && p.protocol !== 'https') {
     out.push({ path: [...at, 'http'], at: 'key', message: `http options are only for http/https probes (this probe is ${p.protocol})` });
   }
+  if (p.http?.raw !== undefined) {
+    // scenario-v1-additions: `http.raw` excludes http.method/path/headers (the raw form says all of it).
+    for (const field of ['method', 'path', 'headers'] as const) {
+      if (p.http[field] !== undefined) out.push({ path: [...at, 'http', field], at: 'key', message: `http.${field} cannot be given with http.raw (write it in the raw request)` });
+    }
+  }
   if (p.bypass === 'flush-capture' && source && !(source.capabilities ?? []).includes('NET_ADMIN')) {
     out.push({ path: [...at, 'bypass'], message: `flush-capture needs NET_ADMIN: add capabilities: [NET_ADMIN] to workload ${p.from}` });
   }

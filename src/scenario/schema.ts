@@ -5,6 +5,7 @@
  */
 import semver from 'semver';
 import { z } from 'zod';
+import { PATH_NORMALIZATIONS } from '../model/http-normalization.js';
 import * as values from './values.js';
 
 export const API_VERSION = 'meshprobe.io/v1';
@@ -141,17 +142,42 @@ export const expectation = z.strictObject({
   status: z.number().int().min(100).max(599).optional().describe('HTTP status the client got'),
 });
 
+/** RFC 9110 token characters plus inner spaces (a raw request may carry a header name Envoy rejects for its space). */
+const RAW_HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]([ !#$%&'*+\-.^_`|~0-9A-Za-z]*[!#$%&'*+\-.^_`|~0-9A-Za-z])?$/;
+/** Visible ASCII: a raw request is written byte for byte, but never with bytes that would end its line early. */
+const VISIBLE = /^[\x21-\x7e]+$/;
+
+export const rawRequest = z
+  .strictObject({
+    method: z.string().max(32).regex(VISIBLE, 'must be visible ASCII without spaces (any case: sent as written)'),
+    requestTarget: z.string().max(2048).regex(VISIBLE, 'must be visible ASCII without spaces, sent verbatim (origin-form, absolute-form or *)'),
+    host: z.string().max(255).regex(VISIBLE, 'must be visible ASCII without spaces').optional()
+      .describe("the Host header as written; default the destination's service name and port (with version 1.0: no Host header)"),
+    headers: z.array(z.tuple([
+      z.string().max(128).regex(RAW_HEADER_NAME, 'must be a header name (token characters; inner spaces allowed)'),
+      z.string().max(4096).regex(/^[\x20-\x7e\t]*$/, 'must be printable ASCII on one line'),
+    ])).optional().describe('[name, value] pairs in order; duplicates allowed'),
+    version: z.enum(['1.1', '1.0']).default('1.1'),
+  })
+  .describe('the request exactly as written, byte for byte (scenario-v1-additions: http.raw)');
+
 export const probe = z.strictObject({
   name: dnsLabel,
   from: z.string().min(1).describe('namespace/workload'),
   to: z.string().min(1).describe("namespace/workload, or an external's name"),
   port: port.optional(),
   protocol: z.enum(PROBE_PROTOCOLS),
-  http: httpRequest.optional(),
+  http: httpRequest.extend({ raw: rawRequest.optional() }).optional(),
   as: z.strictObject({ user: z.number().int('must be an integer').min(0).max(65535) }).optional(),
   bypass: z.enum(['flush-capture']).optional(),
   expect: expectation,
   when: when.optional(),
+});
+
+export const mesh = z.strictObject({
+  outboundTrafficPolicy: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional(),
+  pathNormalization: z.enum(PATH_NORMALIZATIONS).optional()
+    .describe("meshConfig.pathNormalization.normalization; default BASE, as Istio's"),
 });
 
 export const scenario = z.strictObject({
@@ -166,7 +192,7 @@ export const scenario = z.strictObject({
   }),
   spec: z.strictObject({
     when: when.optional(),
-    mesh: z.strictObject({ outboundTrafficPolicy: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional() }).optional(),
+    mesh: mesh.optional(),
     namespaces: z.array(namespace).min(1),
     workloads: z.array(workload).min(1),
     externals: z.array(external).default([]),
@@ -184,5 +210,6 @@ export type External = Scenario['spec']['externals'][number];
 export type Resource = Scenario['spec']['resources'][number];
 export type Probe = Scenario['spec']['probes'][number];
 export type Expectation = Probe['expect'];
+export type RawRequest = NonNullable<NonNullable<Probe['http']>['raw']>;
 export type When = z.output<typeof when>;
 export type Failure = (typeof FAILURES)[number];

@@ -184,5 +184,10 @@ describe('existing target failures', () => {
     const reg = inMeshOnly();
     reg.spec.mesh = { outboundTrafficPolicy: 'REGISTRY_ONLY' };
     expect(() => allowed.check(reg)).toThrow(/mesh runs ALLOW_ANY/);
+    const norm = inMeshOnly();
+    norm.spec.mesh = { pathNormalization: 'NONE' };
+    expect(() => allowed.check(norm)).toThrow(/the scenario needs NONE but the mesh runs BASE/);
+    norm.spec.mesh = { pathNormalization: 'BASE' };
+    expect(() => allowed.check(norm)).not.toThrow();
   });
 });

@@ -64,6 +64,15 @@ describe('profiles', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
+  test('a pathNormalization other than Istio\'s default BASE is refused by name on kind', async () => {
+    const profile = await loadProfile('default');
+    const s = strictMtls();
+    s.spec.mesh = { pathNormalization: 'MERGE_SLASHES' };
+    expect(profileSatisfies(profile.features, s)).toMatch(/spec\.mesh\.pathNormalization is MERGE_SLASHES/);
+    s.spec.mesh = { pathNormalization: 'BASE' };
+    expect(profileSatisfies(profile.features, s)).toBeUndefined();
+  });
+
   test('profileFor groups scenarios by what they need from the mesh', () => {
     expect(profileFor(strictMtls())).toBe('default');
     expect(profileFor(registryOnly())).toBe('registry-only');

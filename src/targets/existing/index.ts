@@ -62,6 +62,7 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
       throw new TargetError(`reading the mesh on context ${context}: ${err.message}`);
     });
     this.meshOutbound = mesh.outboundTrafficPolicy;
+    this.meshNormalization = mesh.pathNormalization;
     const istioctlArgs = ['--context', context, ...(this.options.kubeconfig ? ['--kubeconfig', this.options.kubeconfig] : [])];
     this.run = new ClusterRun({
       kube,
@@ -83,6 +84,9 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
     return this.info;
   }
 
+  /** meshConfig.pathNormalization.normalization as read from the cluster (BASE when unset). */
+  private meshNormalization = 'BASE';
+
   check(scenario: Scenario): void {
     this.checkCommon(scenario);
     if (scenario.spec.externals.length) {
@@ -91,6 +95,10 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
     const wanted = scenario.spec.mesh?.outboundTrafficPolicy;
     if (wanted && wanted !== this.meshOutbound) {
       throw new UnsupportedError('spec.mesh.outboundTrafficPolicy', `the scenario needs ${wanted} but the mesh runs ${this.meshOutbound}; meshprobe never changes an existing mesh's configuration`, 'run it on a cluster configured that way, or with --target kind');
+    }
+    const normalization = scenario.spec.mesh?.pathNormalization;
+    if (normalization && normalization !== this.meshNormalization) {
+      throw new UnsupportedError('spec.mesh.pathNormalization', `the scenario needs ${normalization} but the mesh runs ${this.meshNormalization}; meshprobe never changes an existing mesh's configuration`, 'run it on a cluster configured that way, or on the lab');
     }
     const own = new Set(scenario.spec.namespaces.map((n) => n.name));
     scenario.spec.resources.forEach((r, i) => {

@@ -14,6 +14,8 @@ export interface MeshInfo {
   revision: string;
   version: string;
   outboundTrafficPolicy: 'ALLOW_ANY' | 'REGISTRY_ONLY';
+  /** meshConfig.pathNormalization.normalization; unset or DEFAULT is BASE. */
+  pathNormalization: string;
 }
 
 /** `docker.io/istio/pilot:1.26.2` → `1.26.2` (distroless and other suffixes dropped); undefined for digest-only refs. */
@@ -50,7 +52,7 @@ export async function readMesh(kube: Kube, context: string): Promise<MeshInfo> {
     throw new TargetError(`cannot tell the Istio version of ${istiod.metadata?.name} (image ${images}, no version label)`, 'use a tagged istiod image, or label the deployment app.kubernetes.io/version');
   }
   const name = revision === 'default' ? 'istio' : `istio-${revision}`;
-  let mesh: { outboundTrafficPolicy?: { mode?: string } } | null;
+  let mesh: { outboundTrafficPolicy?: { mode?: string }; pathNormalization?: { normalization?: string } } | null;
   try {
     const cm = await kube.core.readNamespacedConfigMap({ namespace: ROOT_NAMESPACE, name });
     mesh = YAML.parse(cm.data?.mesh ?? '') as typeof mesh;
@@ -59,5 +61,6 @@ export async function readMesh(kube: Kube, context: string): Promise<MeshInfo> {
   }
   const mode = mesh?.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
   if (mode !== 'ALLOW_ANY' && mode !== 'REGISTRY_ONLY') throw new TargetError(`ConfigMap ${ROOT_NAMESPACE}/${name}: unknown outboundTrafficPolicy.mode ${mode}`);
-  return { revision, version, outboundTrafficPolicy: mode };
+  const n = mesh?.pathNormalization?.normalization;
+  return { revision, version, outboundTrafficPolicy: mode, pathNormalization: n === undefined || n === 'DEFAULT' ? 'BASE' : n };
 }

@@ -189,6 +189,11 @@ export function profileSatisfies(profile: ProfileFeatures, scenario: Scenario): 
   if (wanted !== undefined && wanted !== profile.outboundTrafficPolicy) {
     return `spec.mesh.outboundTrafficPolicy is ${wanted} but the cluster runs ${profile.outboundTrafficPolicy}; use --profile ${profileFor(scenario)}`;
   }
+  // The profiles leave meshConfig.pathNormalization unset: Istio's default, BASE.
+  const normalization = scenario.spec.mesh?.pathNormalization;
+  if (normalization !== undefined && normalization !== 'BASE') {
+    return `spec.mesh.pathNormalization is ${normalization} but the kind profiles run Istio's default (BASE); run it on the lab, or on a cluster configured that way with --target existing`;
+  }
   if (selectsEgressGateway(scenario) && !profile.egressGateway) {
     return 'a Gateway selects istio: egressgateway but the cluster has no egress gateway; use --profile egress-gateway';
   }

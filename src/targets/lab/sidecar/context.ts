@@ -139,7 +139,8 @@ export interface DecisionRecord {
   /** Inbound TCP: the sidecar's own address:port towards the application; the application sees it as the source. */
   upstream?: string;
   host?: string;
-  http?: { method: string; path: string; status?: number };
+  /** `path`: what was matched and forwarded (normalised, with the query); `received`: the request-target as it arrived. */
+  http?: { method: string; path: string; received?: string; status?: number };
   /** The AuthorizationPolicy rule that decided (`AuthorizationPolicy ns/name rule N`), and AUDIT rules that matched. */
   policy?: string;
   audited?: string[];
