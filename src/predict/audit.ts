@@ -14,7 +14,7 @@
  * or when it reaches a destination protected by Istio policy without passing its sidecar.
  */
 import { effectiveMtls, formatRef, policyApplies, refOf } from '../model/index.js';
-import { matchesSelector } from '../targets/lab/netpol.js';
+import { matchesSelector } from '../model/network-policy.js';
 import { inboundCapture } from './capture.js';
 import { predictMatrix, type Matrix, type MatrixCell } from './matrix.js';
 import type { Flow, WorkloadInfo, World } from './types.js';

@@ -6,9 +6,8 @@
  */
 import { parseResources, type IstioResource, type Labels } from '../model/index.js';
 import { captureConfigFromAnnotations, CaptureConfigError } from '../targets/lab/capture.js';
-import { parseNetworkPolicy, type NetworkPolicy } from '../targets/lab/netpol.js';
+import { NetworkPolicyRefusal, parseNetworkPolicy, type NetworkPolicy } from '../model/network-policy.js';
 import { DEFAULT_RUN_AS_USER, hasSidecar, planLab, podLabels } from '../targets/lab/plan.js';
-import { UnsupportedError } from '../targets/target.js';
 import type { External, Namespace, Resource, Scenario, Workload } from '../scenario/schema.js';
 import type { ExternalInfo, IstioPolicies, WorkloadInfo, World } from './types.js';
 
@@ -61,7 +60,7 @@ function readNetworkPolicies(resources: readonly Resource[], defaultNamespace: s
     try {
       out.push(parseNetworkPolicy(r, defaultNamespace));
     } catch (err) {
-      if (!(err instanceof UnsupportedError)) throw err;
+      if (!(err instanceof NetworkPolicyRefusal)) throw err;
       errors.push(`NetworkPolicy ${r.metadata.name}: ${err.message}`);
     }
   }
