@@ -48,6 +48,16 @@ export function effectivePolicyTypes(policyTypes: readonly PolicyType[] | null |
   return egress && egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
 }
 
+/** Labels a namespace of the format is created with, as namespaceSelector sees them (lab, predictor, clusters). */
+export function namespaceLabels(name: string, decl?: { readonly sidecarInjection?: boolean; readonly labels?: Readonly<Record<string, string>> }): Record<string, string> {
+  return {
+    ...(decl?.labels ?? {}),
+    ...(decl?.sidecarInjection !== false ? { 'istio-injection': 'enabled' } : {}),
+    // Set by the API server on every namespace (Kubernetes >= 1.21), whatever else is declared.
+    'kubernetes.io/metadata.name': name,
+  };
+}
+
 /** Kubernetes label-selector semantics: every matchLabels pair and every expression must hold; {} selects all. */
 export function matchesSelector(sel: LabelSelector, labels: Record<string, string>): boolean {
   for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;

@@ -23,7 +23,7 @@ type Destination = { kind: 'workload'; workload: Workload } | { kind: 'external'
 const HTTP_ONLY_FAILURES = new Set(['http-403', 'http-502']);
 
 export function checkRules(s: Scenario): RuleIssue[] {
-  return [...checkNames(s), ...checkWorkloads(s), ...checkExternals(s), ...checkProbes(s)];
+  return [...checkNames(s), ...checkNamespaceLabels(s), ...checkWorkloads(s), ...checkExternals(s), ...checkProbes(s)];
 }
 
 function duplicates<T>(items: T[], key: (t: T) => string, path: (i: number) => PathSegment[], what: string): RuleIssue[] {
@@ -46,6 +46,22 @@ function checkNames(s: Scenario): RuleIssue[] {
     ...duplicates(externals, (e) => e.name, (i) => ['spec', 'externals', i, 'name'], 'external'),
     ...duplicates(probes, (p) => p.name, (i) => ['spec', 'probes', i, 'name'], 'probe'),
   ];
+}
+
+/** Namespace labels the format sets itself, or the cluster targets use to find their objects, cannot be declared. */
+const RESERVED_NAMESPACE_LABELS: Record<string, string> = {
+  'kubernetes.io/metadata.name': 'is always the namespace name',
+  'istio-injection': 'follows sidecarInjection',
+  'app.kubernetes.io/managed-by': 'is set by the cluster targets',
+};
+
+function checkNamespaceLabels(s: Scenario): RuleIssue[] {
+  return s.spec.namespaces.flatMap((n, i) =>
+    Object.keys(n.labels ?? {}).flatMap((key): RuleIssue[] => {
+      const why = RESERVED_NAMESPACE_LABELS[key] ?? (key.startsWith('meshprobe.io/') ? 'is set by the cluster targets' : undefined);
+      return why ? [{ path: ['spec', 'namespaces', i, 'labels', key], at: 'key', message: `label ${key} cannot be declared: it ${why}` }] : [];
+    }),
+  );
 }
 
 function checkWorkloads(s: Scenario): RuleIssue[] {

@@ -4,7 +4,7 @@
  * pkg/apis/networking/v1/defaults_test.go (TestSetDefaultNetworkPolicy), whose five cases are the first test here.
  */
 import { describe, expect, test } from '@jest/globals';
-import { effectivePolicyTypes, matchesSelector, NetworkPolicyRefusal, parseNetworkPolicy } from '../../src/model/network-policy.js';
+import { effectivePolicyTypes, matchesSelector, namespaceLabels, NetworkPolicyRefusal, parseNetworkPolicy } from '../../src/model/network-policy.js';
 import type { Resource } from '../../src/scenario/schema.js';
 
 const np = (spec: unknown): Resource => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace: 'x' }, spec }) as Resource;
@@ -81,5 +81,13 @@ describe('label selectors', () => {
     expect(matchesSelector({ matchExpressions: [{ key: 'pod', operator: 'In', values: ['b', 'c'] }] }, { pod: 'c' })).toBe(true);
     expect(matchesSelector({ matchExpressions: [{ key: 'ns', operator: 'NotIn', values: ['x'] }] }, {})).toBe(true);
     expect(matchesSelector({ matchExpressions: [{ key: 'k', operator: 'DoesNotExist' }] }, { k: '' })).toBe(false);
+  });
+});
+
+describe('namespace labels (format: namespaces[].labels)', () => {
+  test('declared labels, istio-injection from sidecarInjection, and kubernetes.io/metadata.name always the name', () => {
+    expect(namespaceLabels('pay', { labels: { team: 'payments' } })).toEqual({ team: 'payments', 'istio-injection': 'enabled', 'kubernetes.io/metadata.name': 'pay' });
+    expect(namespaceLabels('old', { sidecarInjection: false })).toEqual({ 'kubernetes.io/metadata.name': 'old' });
+    expect(namespaceLabels('x', { labels: { 'kubernetes.io/metadata.name': 'y' } })['kubernetes.io/metadata.name']).toBe('x');
   });
 });
