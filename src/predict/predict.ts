@@ -11,6 +11,7 @@
  *   6. AuthorizationPolicy — deny: HTTP 403, TCP close (model/authorization.ts)
  * Pure; every layer adds one Reason, so a prediction explains itself.
  */
+import { canFlushCapture, nonRootNote } from '../model/capabilities.js';
 import {
   authorize, effectiveMtls, inboundTransport, normalizeRequest, outboundDecision, type AuthzRequest, type NormalizedRequest,
   type OutboundDecision, type RejectedRequest, type WireRequest,
@@ -92,8 +93,12 @@ function outbound(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow
 function leave(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow, why: Reason[]): { transport: Transport; originated?: OutboundDecision } | Prediction {
   const self = dst.kind === 'workload' && dst.key === src.key;
   const uid = flow.asUser ?? src.uid;
+  const flushed = flow.bypass === 'flush-capture' && canFlushCapture(src);
+  if (flow.bypass === 'flush-capture' && !flushed) {
+    why.push({ layer: 'source-capture', text: `flush-capture fails (iptables: Permission denied): ${nonRootNote(src)}, so the capture rules stay` });
+  }
   const cap = outboundCapture({
-    sidecar: src.sidecar, capture: src.capture, uid, flushed: flow.bypass === 'flush-capture', protocol: flow.protocol,
+    sidecar: src.sidecar, capture: src.capture, uid, flushed, protocol: flow.protocol,
     ...(flow.port !== undefined ? { port: flow.port } : {}), destination: dst.address, self,
   });
   why.push({ layer: 'source-capture', text: cap.reason });

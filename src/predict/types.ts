@@ -3,7 +3,7 @@
  * Prediction for it. A prediction is what Istio + Kubernetes would do, layer by layer, with one Reason per layer so
  * a divergence in the matrix can be read next to the explanation that produced the expectation.
  */
-import type { NetworkPolicy } from '../targets/lab/netpol.js';
+import type { NetworkPolicy } from '../model/network-policy.js';
 import type { CaptureConfig } from '../targets/lab/capture.js';
 import type {
   AuthorizationPolicy, DestinationRule, Labels, OutboundTrafficPolicyMode, PathNormalization, PeerAuthentication, ServiceEntry, Sidecar,

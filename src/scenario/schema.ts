@@ -92,6 +92,10 @@ export const when = z
 export const namespace = z.strictObject({
   name: dnsLabel,
   sidecarInjection: z.boolean().default(true),
+  labels: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('extra namespace labels, for namespaceSelector (kubernetes.io/metadata.name is always set; istio-injection follows sidecarInjection)'),
 });
 
 export const workloadPort = z.strictObject({

@@ -59,7 +59,7 @@ function renderNamespace(scenario: Scenario, map: NamespaceMap, ns: Namespace, r
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: map.forward.get(ns.name)!, labels: { ...commonLabels(runId, scenario), ...injectionLabel(scenario, ns) } },
+    metadata: { name: map.forward.get(ns.name)!, labels: { ...(ns.labels ?? {}), ...commonLabels(runId, scenario), ...injectionLabel(scenario, ns) } },
   };
 }
 

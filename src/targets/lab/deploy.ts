@@ -3,6 +3,7 @@
  * capture rules, then every pod's agent and sidecar in the lab runtime. Any failure removes what was created before
  * the error is passed on.
  */
+import { namespaceLabels } from '../../model/network-policy.js';
 import { join } from 'node:path';
 import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, type Deployment } from '../target.js';
@@ -50,8 +51,7 @@ export async function stopPods(d: LabDeployment): Promise<void> {
 
 function nsLabelsOf(scenario: Scenario) {
   return (ns: string): Record<string, string> => {
-    const decl = scenario.spec.namespaces.find((n) => n.name === ns);
-    return { 'kubernetes.io/metadata.name': ns, ...(decl?.sidecarInjection !== false ? { 'istio-injection': 'enabled' } : {}) };
+    return namespaceLabels(ns, scenario.spec.namespaces.find((n) => n.name === ns));
   };
 }
 
