@@ -157,9 +157,13 @@ async function runBatch(ctx: ExecuteContext, dep: Deployment, batch: Batch, scen
 /** Reads one attempt's result, feeds it to the probe's state machine (in attempt order) and keeps it. */
 function record(ctx: ExecuteContext, t: Tracked, a: ProbeAttempt, results: Map<string, AttemptResult> | string, atMs: number, elapsedMs: number): void {
   const result = results instanceof Map ? results.get(a.nonce) : undefined;
-  const evaluation: Evaluation = result
-    ? evaluate(t.probe, result)
-    : { kind: 'infrastructure', reason: typeof results === 'string' ? results : `the ${ctx.target.name} target returned no result for attempt ${a.attempt}` };
+  const stall = result?.client.harness?.stall;
+  // A harness that stalled cannot tell a blocked flow from its own delay: its timeout is no observation.
+  const evaluation: Evaluation = stall
+    ? { kind: 'infrastructure', reason: `attempt ${a.attempt}: ${stall}` }
+    : result
+      ? evaluate(t.probe, result)
+      : { kind: 'infrastructure', reason: typeof results === 'string' ? results : `the ${ctx.target.name} target returned no result for attempt ${a.attempt}` };
   const takenIn = t.state.phase === 'settling' ? 'settle' : t.state.phase === 'confirming' ? 'confirm' : 'after-verdict';
   t.state = advance(t.state, evaluation, elapsedMs, ctx.settings);
   t.attempts.push({ attempt: a.attempt, nonce: a.nonce, atMs, ...(result ? { client: result.client } : {}), arrived: result?.arrived ?? [], evaluation, phase: takenIn });

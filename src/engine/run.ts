@@ -131,7 +131,10 @@ async function runOnTarget(
   const plans = selected.map((l) => planScenario(l, info, (s) => target.check(s)));
   onEvent({ kind: 'run-start', target: info, scenarios: plans.length, probes: plans.reduce((n, p) => n + p.loaded.scenario.spec.probes.length, 0) });
   const stats = { probes: 0, attempts: 0, intervals: [] as Array<[number, number]> };
-  const ctx: ExecuteContext = { target, settings, keep, signal, onEvent, stats };
+  // Nothing propagates on a target that applies configuration synchronously: waiting out the settle timeout
+  // would only delay a FAIL (consecutive identical observations still decide every verdict).
+  const converge = info.appliesSynchronously ? { ...settings, settleTimeoutMs: 0 } : settings;
+  const ctx: ExecuteContext = { target, settings: converge, keep, signal, onEvent, stats };
   let results: ScenarioResult[];
   try {
     results = await schedule(plans, settings.parallel, options.failFast ?? false, signal, (p) => executeScenario(p, ctx), onEvent);

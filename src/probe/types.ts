@@ -104,4 +104,9 @@ export interface ProbeResult {
   outcome: Outcome;
   timings: Timings;
   bytes: { sent: number; received: number };
+  /**
+   * Set when the harness itself was the reason for the outcome: `stall` says how the thread that ran the probe
+   * stalled while it waited (see ProbeHost in call.ts). The engine judges such an attempt ERROR.
+   */
+  harness?: { stall: string };
 }

@@ -77,7 +77,7 @@ export class LabTarget implements Target {
     await cleanStaleLabs();
     agentBundle();
     await runtimeBundle();
-    return { name: 'lab', istioVersion: LAB_ISTIO_VERSION, notes: LAB_NOTES };
+    return { name: 'lab', istioVersion: LAB_ISTIO_VERSION, notes: LAB_NOTES, appliesSynchronously: true };
   }
 
   check(scenario: Scenario): void {

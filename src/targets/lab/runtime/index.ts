@@ -102,6 +102,13 @@ export class LabRuntime {
     await this.request(t, { op: 'stop', pods: keys }, POD_START_TIMEOUT_MS, `stopping the pods of lab ${lab}`);
   }
 
+  /** Blocks the thread that runs `lab`'s pods for `ms`, `afterMs` from now, as a stall would (see protocol.ts). */
+  hold(lab: string, ms: number, afterMs = 0): Promise<void> {
+    const t = this.placement.get(lab);
+    if (!t) return Promise.reject(new TargetError(`lab ${lab} has no pods in the runtime`));
+    return this.request(t, { op: 'hold', ms, afterMs }, afterMs + ms + POD_START_TIMEOUT_MS, `holding the runtime of lab ${lab}`);
+  }
+
   /** Ends every runtime thread. */
   async close(): Promise<void> {
     const threads = this.threads.splice(0);
