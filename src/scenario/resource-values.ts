@@ -182,6 +182,9 @@ const exportTo: Check = (s) => (s === '.' || s === '*' || s === '~' ? undefined 
 const unixPath: Check = (s) => (/^unix:\/\/\/[\x21-\x7e]+$/.test(s) && !s.split('/').includes('..') ? undefined : `${JSON.stringify(s)} is not an absolute unix:// socket path`);
 const ipOrHost: Check = (s) => (v.parseIp(s) ? undefined : s.startsWith('unix://') ? unixPath(s) : v.istioDomain(s, false));
 
+/** Istio port names are DNS-1123 labels (istio/istio pkg/config/validation ValidatePortName: labels.IsDNS1123Label). */
+const istioPortName: Check = (s) => (v.dnsLabel(s) ? `invalid port name ${JSON.stringify(s)}: ${v.dnsLabel(s)}` : undefined);
+
 function serviceEntry(spec: Obj, issues: Issues): void {
   issues.each(spec.hosts, ['spec', 'hosts'], (s) => (s === '*' ? 'a ServiceEntry host cannot be "*"' : v.istioDomain(s, true)));
   issues.each(spec.addresses, ['spec', 'addresses'], v.ipOrCidr);
@@ -190,6 +193,7 @@ function serviceEntry(spec: Obj, issues: Issues): void {
     if (!isObj(p)) return;
     issues.port(p.number, ['spec', 'ports', i, 'number']);
     issues.port(p.targetPort, ['spec', 'ports', i, 'targetPort']);
+    issues.str(p.name, ['spec', 'ports', i, 'name'], istioPortName);
   });
   list(spec.endpoints).forEach((e, i) => {
     if (!isObj(e)) return;
@@ -223,11 +227,13 @@ function sidecar(spec: Obj, issues: Issues): void {
     if (!isObj(e)) return;
     issues.each(e.hosts, ['spec', 'egress', i, 'hosts'], slashHost(false));
     if (isObj(e.port)) issues.port(e.port.number, ['spec', 'egress', i, 'port', 'number']);
+    if (isObj(e.port)) issues.str(e.port.name, ['spec', 'egress', i, 'port', 'name'], istioPortName);
     issues.str(e.bind, ['spec', 'egress', i, 'bind'], (s) => (v.parseIp(s) ? undefined : unixPath(s)));
   });
   list(spec.ingress).forEach((e, i) => {
     if (!isObj(e)) return;
     if (isObj(e.port)) issues.port(e.port.number, ['spec', 'ingress', i, 'port', 'number']);
+    if (isObj(e.port)) issues.str(e.port.name, ['spec', 'ingress', i, 'port', 'name'], istioPortName);
     issues.str(e.defaultEndpoint, ['spec', 'ingress', i, 'defaultEndpoint'], defaultEndpoint);
     issues.str(e.bind, ['spec', 'ingress', i, 'bind'], (s) => (v.parseIp(s) ? undefined : `${JSON.stringify(s)} is not an IP address`));
   });
@@ -285,6 +291,7 @@ function gateway(spec: Obj, issues: Issues): void {
     if (isObj(s.port)) {
       issues.port(s.port.number, ['spec', 'servers', i, 'port', 'number']);
       issues.port(s.port.targetPort, ['spec', 'servers', i, 'port', 'targetPort']);
+      issues.str(s.port.name, ['spec', 'servers', i, 'port', 'name'], istioPortName);
     }
   });
 }

@@ -206,11 +206,18 @@ describe('scenario files with hostile values', () => {
     expect(badReport.inputErrors.length).toBeGreaterThanOrEqual(invalid.length);
     expect(badReport.scenarios).toEqual([]);
 
-    const good = cli(['run', '--report-dir', join(work, 'reports-valid'), ...valid.map((c) => c.file)], 300_000);
+    // Every field that accepted a hostile value, with up to three of its payloads, deployed and probed for real.
+    const perField = new Map<string, number>();
+    const sample = valid.filter((c) => {
+      const field = c.id.split(' = ')[0];
+      perField.set(field, (perField.get(field) ?? 0) + 1);
+      return perField.get(field)! <= 3;
+    });
+    const good = cli(['run', '--report-dir', join(work, 'reports-valid'), ...sample.map((c) => c.file)], 300_000);
     noStackTrace(good.stderr);
     expect([0, 1]).toContain(good.status);
     const report = JSON.parse(readFileSync(join(work, 'reports-valid', 'report.json'), 'utf8')) as { scenarios: { verdict: string }[] };
-    expect(report.scenarios).toHaveLength(valid.length);
+    expect(report.scenarios).toHaveLength(sample.length);
     expect(report.scenarios.filter((s) => s.verdict === 'ERROR')).toEqual([]);
     expect(readFileSync(join(work, 'reports-valid', 'junit.xml'), 'utf8')).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
     expect(existsSync(CANARY)).toBe(false);
