@@ -4,7 +4,6 @@
  * predicted and — unless --predict-only — probed on the target; report what gets through. Exit 0 when the data
  * plane agrees with the predictions, 1 on a divergence (or, with --fail-on-bypass, any bypass), 2 on invalid input.
  */
-import { writeFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import { auditFindings, planAudit, predictAudit, type AuditFinding, type AuditPlan } from '../predict/audit.js';
 import { describePrediction, formatExplanation } from '../predict/expectation.js';
@@ -17,6 +16,7 @@ import type { Resource } from '../scenario/schema.js';
 import { TARGET_NAMES, type TargetName } from '../targets/target.js';
 import { loadInputs } from './matrix.js';
 import type { RegisterCommand } from './main.js';
+import { outputsUsable, writeNamedOutputs } from './output.js';
 
 export interface AuditCommandOptions {
   workloads?: string;
@@ -94,6 +94,7 @@ async function auditOne(s: Subject, o: AuditCommandOptions, out: NodeJS.Writable
 }
 
 export async function auditCommand(paths: string[], o: AuditCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  if (!(await outputsUsable('audit', [{ option: '--json', path: o.json }], err))) return 2;
   const loaded = await subjects(paths, o);
   if (!loaded.ok) {
     for (const e of loaded.errors) err.write(`${e}\n`);
@@ -112,11 +113,8 @@ export async function auditCommand(paths: string[], o: AuditCommandOptions, out:
       });
     }
   }
-  if (o.json) {
-    await writeFile(o.json, `${JSON.stringify({ formatVersion: 1, audits: report }, null, 2)}\n`);
-    out.write(`wrote ${o.json}\n`);
-  }
-  return status;
+  const wrote = await writeNamedOutputs('audit', [{ option: '--json', path: o.json, text: () => `${JSON.stringify({ formatVersion: 1, audits: report }, null, 2)}\n` }], out, err);
+  return wrote ? status : 2;
 }
 
 export const registerAudit: RegisterCommand = (program: Command, setStatus) => {

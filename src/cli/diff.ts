@@ -6,7 +6,6 @@
  * 1 when --probe finds a divergence on either side.
  */
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { diffMarkdown, diffMatrices, diffText } from '../predict/diff.js';
@@ -17,6 +16,7 @@ import { buildWorld } from '../predict/world.js';
 import { TARGET_NAMES, type TargetName } from '../targets/target.js';
 import { loadInputs } from './matrix.js';
 import type { RegisterCommand } from './main.js';
+import { outputsUsable, writeNamedOutputs } from './output.js';
 
 export interface DiffCommandOptions {
   before: string;
@@ -48,6 +48,7 @@ async function side(label: string, workloads: string, policies: string, o: DiffC
 }
 
 export async function diffCommand(o: DiffCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  if (!(await outputsUsable('diff', [{ option: '--markdown', path: o.markdown }], err))) return 2;
   const workloads = o.workloads ?? defaultWorkloads(o);
   if (!workloads) {
     err.write(`meshprobe diff: no --workloads given and no workloads.yaml in ${o.after} or ${o.before}\n`);
@@ -61,10 +62,8 @@ export async function diffCommand(o: DiffCommandOptions, out: NodeJS.WritableStr
   }
   const d = diffMatrices(before.matrix, after.matrix);
   out.write(`${diffText(d)}\n`);
-  if (o.markdown) {
-    await writeFile(o.markdown, diffMarkdown(d));
-    out.write(`wrote ${o.markdown}\n`);
-  }
+  const wrote = await writeNamedOutputs('diff', [{ option: '--markdown', path: o.markdown, text: () => diffMarkdown(d) }], out, err);
+  if (!wrote) return 2;
   if (!o.probe) return 0;
   let status = 0;
   for (const [label, m] of [['before', before.matrix], ['after', after.matrix]] as const) {

@@ -4,10 +4,20 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
+import { guardStdio, settleOutput } from './output.js';
 
 export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
 
+/**
+ * Runs one command and returns its exit status. stdout and stderr are guarded first (src/cli/output.ts): a closed
+ * pipe or a full disk drops output instead of ending the process in the middle of a run.
+ */
 export async function runCli(argv: string[]): Promise<number> {
+  guardStdio();
+  return settleOutput(await dispatch(argv));
+}
+
+async function dispatch(argv: string[]): Promise<number> {
   const program = new Command('meshprobe')
     .description("Prove with real traffic what an Istio mesh's security settings actually enforce.")
     .version(packageVersion(), '-V, --version')

@@ -3,7 +3,6 @@
  * them on a target (unless --predict-only), print the truth table and every divergence with the prediction's
  * explanation; write JSON/HTML on request. Exit 0: no divergence; 1: divergences; 2: invalid input or ERROR.
  */
-import { writeFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { buildWorld } from '../predict/world.js';
 import { loadPolicies, loadWorkloadsFile, worldInputOf } from '../predict/inputs.js';
@@ -14,6 +13,7 @@ import { divergenceReport, matrixHtml, matrixJson, summaryLine, truthTable } fro
 import type { Resource } from '../scenario/schema.js';
 import { TARGET_NAMES, type TargetName } from '../targets/target.js';
 import type { RegisterCommand } from './main.js';
+import { outputsUsable, writeNamedOutputs } from './output.js';
 import { parseDuration } from './run.js';
 
 export interface MatrixCommandOptions {
@@ -48,20 +48,16 @@ export async function loadInputs(workloads: string, policies: string | undefined
   return { ok: true, value: { input: worldInputOf(w.value, p.value), resources: p.value } };
 }
 
-export async function writeOutputs(matrix: Matrix, o: { json?: string; html?: string }, extra: Record<string, unknown> = {}): Promise<string[]> {
-  const written: string[] = [];
-  if (o.json) {
-    await writeFile(o.json, matrixJson(matrix, extra));
-    written.push(o.json);
-  }
-  if (o.html) {
-    await writeFile(o.html, matrixHtml(matrix));
-    written.push(o.html);
-  }
-  return written;
+/** Writes --json and --html (each that can be); false when one could not be written. */
+export async function writeOutputs(matrix: Matrix, o: { json?: string; html?: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream, extra: Record<string, unknown> = {}): Promise<boolean> {
+  return writeNamedOutputs('matrix', [
+    { option: '--json', path: o.json, text: () => matrixJson(matrix, extra) },
+    { option: '--html', path: o.html, text: () => matrixHtml(matrix) },
+  ], out, err);
 }
 
 export async function matrixCommand(o: MatrixCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+  if (!(await outputsUsable('matrix', [{ option: '--json', path: o.json }, { option: '--html', path: o.html }], err))) return 2;
   const loaded = await loadInputs(o.workloads, o.policies);
   if (!loaded.ok) {
     for (const e of loaded.errors) err.write(`${e}\n`);
@@ -99,10 +95,9 @@ export async function matrixCommand(o: MatrixCommandOptions, out: NodeJS.Writabl
   for (const n of matrix.notes) out.write(`note: ${n}\n`);
   out.write(`${summaryLine(matrix)}${o.predictOnly ? '' : ` in ${((Date.now() - started) / 1000).toFixed(1)} s`}\n`);
   if (!o.predictOnly) out.write(`${divergenceReport(matrix)}\n`);
-  const written = await writeOutputs(matrix, o, { target: o.predictOnly ? null : o.target });
-  if (written.length) out.write(`wrote ${written.join(', ')}\n`);
+  const wrote = await writeOutputs(matrix, o, out, err, { target: o.predictOnly ? null : o.target });
   const n = countStatus(matrix);
-  return n.error > 0 ? 2 : n.diverge + n.flaky > 0 ? 1 : 0;
+  return n.error > 0 || !wrote ? 2 : n.diverge + n.flaky > 0 ? 1 : 0;
 }
 
 function parseCount(value: string): number {

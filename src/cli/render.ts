@@ -2,6 +2,7 @@
 import { formatError, loadScenarios } from '../scenario/loader.js';
 import { newRunId } from '../targets/k8s/names.js';
 import { renderRun } from '../targets/kind/render-run.js';
+import { describeError, UnsafePathError } from '../report/files.js';
 import { EXIT, type RegisterCommand } from './main.js';
 
 export const registerRender: RegisterCommand = (program, setStatus) => {
@@ -23,7 +24,13 @@ export const registerRender: RegisterCommand = (program, setStatus) => {
         process.stderr.write(loaded.errors.map((e) => `${formatError(e)}\n`).join(''));
         return setStatus(EXIT.invalid);
       }
-      const r = await renderRun(loaded.scenarios.map((l) => l.scenario), { outDir: o.out, runId: o.runId ?? newRunId(), image: o.image });
+      let r: Awaited<ReturnType<typeof renderRun>>;
+      try {
+        r = await renderRun(loaded.scenarios.map((l) => l.scenario), { outDir: o.out, runId: o.runId ?? newRunId(), image: o.image });
+      } catch (err) {
+        process.stderr.write(`meshprobe render: ${err instanceof UnsafePathError ? err.message : `could not write into ${o.out}: ${describeError(err)}`}\n`);
+        return setStatus(EXIT.invalid);
+      }
       process.stdout.write(`wrote ${r.files.length} files to ${o.out} (${r.commands.filter((c) => !c.startsWith('#')).length} commands in commands.sh)\n`);
       setStatus(EXIT.ok);
     });

@@ -5,9 +5,9 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { DEFAULTS, run, type RunOptions } from '../engine/run.js';
 import type { RunResult } from '../engine/types.js';
-import { ConsoleReporter, consoleOptionsFor, writeReports, type ReportFiles } from '../report/index.js';
+import { checkReports, ConsoleReporter, consoleOptionsFor, ReportWriteError, writeReports, type ReportFiles } from '../report/index.js';
 import { TARGET_NAMES, type Target, type TargetName } from '../targets/target.js';
-import type { RegisterCommand } from './main.js';
+import { EXIT, type RegisterCommand } from './main.js';
 
 export const DEFAULT_REPORT_DIR = 'meshprobe-reports';
 
@@ -60,6 +60,10 @@ export interface RunCommandDeps {
 export async function runCommand(paths: string[], o: RunCommandOptions, deps: RunCommandDeps = {}): Promise<number> {
   const stdout = deps.stdout ?? process.stdout;
   const stderr = deps.stderr ?? process.stderr;
+  const files: ReportFiles = { dir: o.reportDir };
+  if (o.json) files.json = o.json;
+  if (o.junit) files.junit = o.junit;
+  if (o.html) files.html = o.html;
   const reporter = new ConsoleReporter(consoleOptionsFor(stdout, o.verbose ?? false));
   const controller = new AbortController();
   let interrupts = 0;
@@ -76,6 +80,13 @@ export async function runCommand(paths: string[], o: RunCommandOptions, deps: Ru
   process.on('SIGTERM', onSignal);
   let result: RunResult;
   try {
+    // Before anything is deployed: a run whose reports cannot be written is refused, not discovered at the end.
+    const unusable = await checkReports(files);
+    if (unusable.length) {
+      for (const u of unusable) stderr.write(`meshprobe run: ${u}\n`);
+      stderr.write('meshprobe run: nothing was deployed; fix the report paths (--report-dir, --json, --junit, --html)\n');
+      return EXIT.invalid;
+    }
     result = await run({
       paths,
       target: deps.target ?? o.target,
@@ -103,16 +114,22 @@ export async function runCommand(paths: string[], o: RunCommandOptions, deps: Ru
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
   }
-  const files: ReportFiles = { dir: o.reportDir };
-  if (o.json) files.json = o.json;
-  if (o.junit) files.junit = o.junit;
-  if (o.html) files.html = o.html;
+  return writeRunReports(result, files, stdout, stderr);
+}
+
+/**
+ * Writes the reports; every one that can be written is. A report that could not be written makes the status 2
+ * (130 stays 130): the run's result did not reach where it was asked to go.
+ */
+async function writeRunReports(result: RunResult, files: ReportFiles, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
   try {
     const written = await writeReports(result, files);
     stdout.write(`reports: ${written.join(', ')}\n`);
   } catch (err) {
-    stderr.write(`meshprobe: could not write the reports: ${(err as Error).message}\n`);
-    return result.exitStatus === 0 ? 2 : result.exitStatus;
+    const failed = err instanceof ReportWriteError ? err.failed : [{ path: 'reports', reason: (err as Error).message }];
+    if (err instanceof ReportWriteError && err.written.length) stdout.write(`reports: ${err.written.join(', ')}\n`);
+    for (const f of failed) stderr.write(`meshprobe: could not write the report ${f.path}: ${f.reason}\n`);
+    return result.exitStatus === EXIT.interrupted ? EXIT.interrupted : EXIT.invalid;
   }
   return result.exitStatus;
 }

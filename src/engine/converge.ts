@@ -2,15 +2,20 @@
  * Converge-then-judge, as a pure state machine over one probe's attempts.
  *
  * Policy takes time to reach proxies, so the engine first re-probes until the observation matches the
- * expectation or the settle timeout passes (settling). From then on it demands N consecutive IDENTICAL
- * observations (the one that ended settling counts as the first): identical and matching → PASS, identical and
- * mismatching → FAIL, any disagreement → FLAKY. An attempt the harness could not run → ERROR at once.
+ * expectation or the settle timeout passes (settling). From then on it demands N consecutive observations that
+ * are IDENTICAL ON WHAT THE EXPECTATION CAN DISTINGUISH (evaluate.ts `distinguish`: the stated fields, with outcome
+ * classes the stated `failure` accepts alike folded together — under `failure: reset` a reset and an eof are the
+ * same answer, FIN vs RST being nothing a policy promises). The one that ended settling counts as the first:
+ * identical and matching → PASS, identical and mismatching → FAIL, any disagreement → FLAKY. An attempt the
+ * harness could not run → ERROR at once.
  *
  * Why this can never turn a stable wrong answer into a pass: PASS needs N identical observations that each
- * matched on their own; a stably wrong observation never matches, so settling only ever ends on the deadline and
- * confirmation then yields FAIL. Retrying after a disagreement is not allowed (it would let chance decide).
+ * matched on their own (equal views always match alike, every check reads only the view); a stably wrong
+ * observation never matches, so settling only ever ends on the deadline and confirmation then yields FAIL.
+ * Retrying after a disagreement is not allowed (it would let chance decide).
  */
-import type { Evaluation, Facts } from './types.js';
+import { sameDistinguished } from './evaluate.js';
+import type { Distinguished, Evaluation, Facts } from './types.js';
 
 export interface ConvergeSettings {
   /** N: identical observations in a row needed for a verdict (>= 1). */
@@ -23,22 +28,19 @@ export type DecidedVerdict = 'PASS' | 'FAIL' | 'FLAKY' | 'ERROR';
 
 export type ConvergeState =
   | { phase: 'settling'; attempts: number }
-  | { phase: 'confirming'; attempts: number; baseline: Facts; matched: boolean; streak: number; baselineReason?: string }
+  | {
+      phase: 'confirming';
+      attempts: number;
+      baseline: Facts;
+      /** What the expectation distinguishes in the baseline; later attempts are compared on this. */
+      view: Distinguished;
+      matched: boolean;
+      streak: number;
+      baselineReason?: string;
+    }
   | { phase: 'decided'; attempts: number; verdict: DecidedVerdict; reason: string; decidingFacts?: Facts };
 
 export const initialState: ConvergeState = { phase: 'settling', attempts: 0 };
-
-/** Equal facts: same outcome class, reach, mtls, peer, viaSidecar and status. */
-export function sameFacts(a: Facts, b: Facts): boolean {
-  return (
-    a.outcome === b.outcome &&
-    a.reach === b.reach &&
-    a.mtls === b.mtls &&
-    a.peer === b.peer &&
-    a.viaSidecar === b.viaSidecar &&
-    a.status === b.status
-  );
-}
 
 /** "reset, did not arrive" / "ok, arrived, mTLS as spiffe://…, via sidecar, HTTP 200". */
 export function describeFacts(f: Facts): string {
@@ -49,16 +51,13 @@ export function describeFacts(f: Facts): string {
   return parts.join(', ');
 }
 
-function confirmOrDecide(
-  attempts: number,
-  facts: Facts,
-  matched: boolean,
-  reason: string | undefined,
-  settings: ConvergeSettings,
-): ConvergeState {
+function confirmOrDecide(attempts: number, evaluation: Judged, settings: ConvergeSettings): ConvergeState {
+  const { facts, matched, reason, distinguished } = evaluation;
   if (settings.consecutive <= 1) return decide(attempts, matched, facts, reason, 1);
-  return { phase: 'confirming', attempts, baseline: facts, matched, streak: 1, baselineReason: reason };
+  return { phase: 'confirming', attempts, baseline: facts, view: distinguished, matched, streak: 1, baselineReason: reason };
 }
+
+type Judged = Extract<Evaluation, { kind: 'judged' }>;
 
 function decide(attempts: number, matched: boolean, facts: Facts, reason: string | undefined, streak: number): ConvergeState {
   const times = streak === 1 ? 'once' : `${streak} times in a row`;
@@ -77,12 +76,12 @@ export function advance(state: ConvergeState, evaluation: Evaluation, elapsedMs:
   if (evaluation.kind === 'infrastructure') {
     return { phase: 'decided', attempts, verdict: 'ERROR', reason: evaluation.reason };
   }
-  const { facts, matched, reason } = evaluation;
+  const { facts, matched, distinguished } = evaluation;
   if (state.phase === 'settling') {
-    if (matched || elapsedMs >= settings.settleTimeoutMs) return confirmOrDecide(attempts, facts, matched, reason, settings);
+    if (matched || elapsedMs >= settings.settleTimeoutMs) return confirmOrDecide(attempts, evaluation, settings);
     return { phase: 'settling', attempts };
   }
-  if (!sameFacts(state.baseline, facts)) {
+  if (!sameDistinguished(state.view, distinguished)) {
     const flaky =
       `observations disagreed after convergence: attempt ${attempts - 1} saw ${describeFacts(state.baseline)}; ` +
       `attempt ${attempts} saw ${describeFacts(facts)}`;

@@ -23,7 +23,7 @@ import type { Observation, Outcome } from '../probe/types.js';
 import type { Expectation, Failure, Probe } from '../scenario/schema.js';
 import type { AttemptResult } from '../targets/target.js';
 import { describeClient, describeDestination, describeFailure } from './sentences.js';
-import type { Check, Evaluation, Facts, OutcomeClass } from './types.js';
+import type { Check, Distinguished, Evaluation, Facts, OutcomeClass } from './types.js';
 
 const NETWORK_REFUSALS = new Set(['EHOSTUNREACH', 'ENETUNREACH', 'EPERM', 'EACCES']);
 
@@ -97,8 +97,35 @@ export function evaluate(probe: Pick<Probe, 'to' | 'port' | 'protocol' | 'expect
   const facts = factsOf(result, c.class);
   const checks = checksOf(probe.expect, facts);
   const matched = checks.every((k) => k.ok);
-  if (matched) return { kind: 'judged', facts, checks, matched };
-  return { kind: 'judged', facts, checks, matched, reason: explain(probe, result, facts, checks) };
+  const distinguished = distinguish(probe.expect, facts);
+  if (matched) return { kind: 'judged', facts, distinguished, checks, matched };
+  return { kind: 'judged', facts, distinguished, checks, matched, reason: explain(probe, result, facts, checks) };
+}
+
+/** The outcome class as `failure` sees it: classes it accepts alike become one, the others stay apart. */
+function failureView(failure: Failure, outcome: OutcomeClass): string {
+  if (failure === 'reset' && outcome === 'eof') return 'reset';
+  if (failure === 'any' && outcome !== 'ok') return 'failed';
+  return outcome;
+}
+
+/**
+ * What `expect` can tell apart in `facts` (see Distinguished). Every check of checksOf reads only these values,
+ * so two attempts with equal views always match alike: comparing views can merge only observations the
+ * expectation judges identically, never a right one with a wrong one.
+ */
+export function distinguish(expect: Expectation, facts: Facts): Distinguished {
+  const d: Distinguished = { reach: facts.reach };
+  if (expect.failure !== undefined) d.outcome = failureView(expect.failure, facts.outcome);
+  if (expect.mtls !== undefined) d.mtls = facts.mtls;
+  if (expect.peer !== undefined) d.peer = facts.peer ?? null;
+  if (expect.viaSidecar !== undefined) d.viaSidecar = facts.viaSidecar ?? null;
+  if (expect.status !== undefined) d.status = facts.status ?? null;
+  return d;
+}
+
+export function sameDistinguished(a: Distinguished, b: Distinguished): boolean {
+  return a.reach === b.reach && a.outcome === b.outcome && a.mtls === b.mtls && a.peer === b.peer && a.viaSidecar === b.viaSidecar && a.status === b.status;
 }
 
 function yesNo(b: boolean | undefined): string {

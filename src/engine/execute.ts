@@ -69,6 +69,12 @@ function judgement(probe: Probe, verdict: Verdict, reason: string, attempts: Att
   return j;
 }
 
+/** The request line as the client wrote it: `http.raw` verbatim, otherwise what node's client sends. */
+function sentLine(http: NonNullable<NonNullable<AttemptRecord['client']>['request']['http']>): string {
+  if (http.raw) return `${http.raw.method} ${http.raw.requestTarget} HTTP/${http.raw.version ?? '1.1'}`;
+  return `${http.method ?? 'GET'} ${http.path ?? '/'} HTTP/1.1`;
+}
+
 function evidenceOf(a: AttemptRecord): Evidence {
   const seen = a.arrived[0];
   const e: Evidence = { outcome: a.client ? a.client.outcome.kind : 'none', arrived: seen !== undefined };
@@ -84,6 +90,11 @@ function evidenceOf(a: AttemptRecord): Evidence {
     e.sourceSeen = seen.source;
     if (seen.peer) e.peer = seen.peer;
     if (seen.http?.xfcc) e.xfcc = seen.http.xfcc.raw;
+  }
+  const req = a.client?.request;
+  if (req && (req.protocol === 'http' || req.protocol === 'https')) {
+    const received = seen?.http?.requestLine ?? (seen?.http ? `${seen.http.method} ${seen.http.path}` : undefined);
+    e.request = { sent: sentLine(req.http ?? {}), ...(received ? { received } : {}) };
   }
   return e;
 }
@@ -146,9 +157,13 @@ async function runBatch(ctx: ExecuteContext, dep: Deployment, batch: Batch, scen
 /** Reads one attempt's result, feeds it to the probe's state machine (in attempt order) and keeps it. */
 function record(ctx: ExecuteContext, t: Tracked, a: ProbeAttempt, results: Map<string, AttemptResult> | string, atMs: number, elapsedMs: number): void {
   const result = results instanceof Map ? results.get(a.nonce) : undefined;
-  const evaluation: Evaluation = result
-    ? evaluate(t.probe, result)
-    : { kind: 'infrastructure', reason: typeof results === 'string' ? results : `the ${ctx.target.name} target returned no result for attempt ${a.attempt}` };
+  const stall = result?.client.harness?.stall;
+  // A harness that stalled cannot tell a blocked flow from its own delay: its timeout is no observation.
+  const evaluation: Evaluation = stall
+    ? { kind: 'infrastructure', reason: `attempt ${a.attempt}: ${stall}` }
+    : result
+      ? evaluate(t.probe, result)
+      : { kind: 'infrastructure', reason: typeof results === 'string' ? results : `the ${ctx.target.name} target returned no result for attempt ${a.attempt}` };
   const takenIn = t.state.phase === 'settling' ? 'settle' : t.state.phase === 'confirming' ? 'confirm' : 'after-verdict';
   t.state = advance(t.state, evaluation, elapsedMs, ctx.settings);
   t.attempts.push({ attempt: a.attempt, nonce: a.nonce, atMs, ...(result ? { client: result.client } : {}), arrived: result?.arrived ?? [], evaluation, phase: takenIn });

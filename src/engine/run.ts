@@ -53,7 +53,15 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
   const signal = options.signal ?? new AbortController().signal;
   // One signal is watched by every wait of the run (probe back-offs, watches, exec streams) at once, by design.
   setMaxListeners(0, signal);
-  const onEvent: OnEvent = options.onEvent ?? (() => {});
+  const listener: OnEvent = options.onEvent ?? (() => {});
+  // A reporter that throws (a closed stdout, a bug) must not abort a run midway and skip its cleanup.
+  const onEvent: OnEvent = (e) => {
+    try {
+      listener(e);
+    } catch {
+      /* the event is lost for that listener; the run and its teardown go on */
+    }
+  };
   const errors: string[] = [];
   const settings = {
     consecutive: positiveInt('--consecutive', options.consecutive, DEFAULTS.consecutive, errors),
@@ -123,13 +131,21 @@ async function runOnTarget(
   const plans = selected.map((l) => planScenario(l, info, (s) => target.check(s)));
   onEvent({ kind: 'run-start', target: info, scenarios: plans.length, probes: plans.reduce((n, p) => n + p.loaded.scenario.spec.probes.length, 0) });
   const stats = { probes: 0, attempts: 0, intervals: [] as Array<[number, number]> };
-  const ctx: ExecuteContext = { target, settings, keep, signal, onEvent, stats };
-  const results = await schedule(plans, settings.parallel, options.failFast ?? false, signal, (p) => executeScenario(p, ctx), onEvent);
-  if (!keep) {
-    try {
-      await target.teardown();
-    } catch (err) {
-      onEvent({ kind: 'log', message: `teardown of the ${name} target failed: ${(err as Error).message}` });
+  // Nothing propagates on a target that applies configuration synchronously: waiting out the settle timeout
+  // would only delay a FAIL (consecutive identical observations still decide every verdict).
+  const converge = info.appliesSynchronously ? { ...settings, settleTimeoutMs: 0 } : settings;
+  const ctx: ExecuteContext = { target, settings: converge, keep, signal, onEvent, stats };
+  let results: ScenarioResult[];
+  try {
+    results = await schedule(plans, settings.parallel, options.failFast ?? false, signal, (p) => executeScenario(p, ctx), onEvent);
+  } finally {
+    // Also when a scenario threw: the target never outlives the run unless --keep asks for it.
+    if (!keep) {
+      try {
+        await target.teardown();
+      } catch (err) {
+        onEvent({ kind: 'log', message: `teardown of the ${name} target failed: ${(err as Error).message}` });
+      }
     }
   }
   return finish(results, info, { probePhase: { wallMs: unionMs(stats.intervals), probes: stats.probes, attempts: stats.attempts } });

@@ -16,7 +16,7 @@ export const VERDICTS: readonly Verdict[] = ['PASS', 'FAIL', 'FLAKY', 'ERROR', '
  */
 export type OutcomeClass = 'ok' | 'reset' | 'eof' | 'timeout' | 'refused' | 'tls' | 'unreachable' | `http-${number}`;
 
-/** The facts an attempt established; two attempts are "identical" when their Facts are equal. */
+/** The facts an attempt established (convergence compares attempts on their Distinguished view of these). */
 export interface Facts {
   outcome: OutcomeClass;
   /** The destination application recorded the nonce. */
@@ -40,9 +40,23 @@ export interface Check {
   ok: boolean;
 }
 
+/**
+ * The part of an attempt's facts its expectation can tell apart: only the stated fields, with outcome classes the
+ * stated `failure` accepts alike folded into one (`reset`: reset = eof; `any`: every failure alike). Convergence
+ * compares consecutive attempts on this, so a FIN/RST alternation under `failure: reset` is not a disagreement.
+ */
+export interface Distinguished {
+  reach: boolean;
+  outcome?: string;
+  mtls?: boolean;
+  peer?: string | null;
+  viaSidecar?: boolean | null;
+  status?: number | null;
+}
+
 /** The engine's reading of one attempt. */
 export type Evaluation =
-  | { kind: 'judged'; facts: Facts; checks: Check[]; matched: boolean; reason?: string }
+  | { kind: 'judged'; facts: Facts; distinguished: Distinguished; checks: Check[]; matched: boolean; reason?: string }
   | { kind: 'infrastructure'; reason: string };
 
 /** One attempt as kept in the result: the raw evidence and how it was read. */
@@ -70,6 +84,8 @@ export interface Evidence {
   sourceSeen?: Endpoint;
   peer?: { identity: string; basis: string };
   xfcc?: string;
+  /** HTTP: the request line the client wrote, and the one the application received (after any sidecar's normalisation). */
+  request?: { sent: string; received?: string };
 }
 
 export interface ProbeJudgement {

@@ -16,3 +16,7 @@ export { sidecarFor, sidecarImports, exportedTo, serviceEntryFor, type ClientWor
 export { destinationRuleFor, tlsForPort, resolveHost, CLUSTER_DOMAIN } from './destination-rule.js';
 export { tlsVerification, SYSTEM_CA_SINCE, type TlsVerification, type CaSource } from './tls-verification.js';
 export { outboundDecision, type OutboundInput, type OutboundDestination, type OutboundDecision } from './outbound.js';
+export {
+  normalizeRequest, normalizePath, canonicalPath, joinHeaders, PATH_NORMALIZATIONS, DEFAULT_PATH_NORMALIZATION,
+  type PathNormalization, type WireRequest, type NormalizedRequest, type RejectedRequest, type PathResult,
+} from './http-normalization.js';

@@ -5,7 +5,9 @@
  *   baseline               the source's ordinary traffic (through its sidecar when it has one)
  *   plaintext              from a workload without a sidecar (no identity, no mTLS)
  *   uid-1337               the client process runs as the proxy's uid: its own sidecar does not capture it
- *   flush-capture          the client has NET_ADMIN and flushes its pod's nat table
+ *                          (only from a container running as uid 0: another uid cannot switch)
+ *   flush-capture          the client has NET_ADMIN in effect (added, and running as uid 0) and flushes
+ *                          its pod's nat table
  *   excluded-outbound-port the client's excludeOutboundPorts covers the port
  *   excluded-inbound-port  the server's sidecar does not capture the port (application reached directly)
  *   udp / icmp             never captured by the sidecar; only NetworkPolicy can stop them
@@ -13,8 +15,9 @@
  * application; it is a BYPASS when it gets through although the same source's baseline to that port is blocked,
  * or when it reaches a destination protected by Istio policy without passing its sidecar.
  */
+import { canFlushCapture, canRunAs } from '../model/capabilities.js';
 import { effectiveMtls, formatRef, policyApplies, refOf } from '../model/index.js';
-import { matchesSelector } from '../targets/lab/netpol.js';
+import { matchesSelector } from '../model/network-policy.js';
 import { inboundCapture } from './capture.js';
 import { predictMatrix, type Matrix, type MatrixCell } from './matrix.js';
 import type { Flow, WorkloadInfo, World } from './types.js';
@@ -79,8 +82,9 @@ function techniquesFor(world: World, src: WorkloadInfo, dst: WorkloadInfo): Arra
     const plainTechnique: Technique = !src.sidecar ? 'plaintext' : excludedOut.has(String(p.port)) ? 'excluded-outbound-port' : 'baseline';
     out.push({ flow: base, technique: dst.sidecar && !inbound.captured ? 'excluded-inbound-port' : plainTechnique });
     if (src.sidecar && isStream(p.protocol)) {
-      out.push({ flow: { ...base, asUser: 1337 }, technique: 'uid-1337' });
-      if (src.capabilities.includes('NET_ADMIN')) out.push({ flow: { ...base, bypass: 'flush-capture' }, technique: 'flush-capture' });
+      // Only what the application can really do: another uid and NET_ADMIN need a container running as uid 0.
+      if (canRunAs(src, 1337)) out.push({ flow: { ...base, asUser: 1337 }, technique: 'uid-1337' });
+      if (canFlushCapture(src)) out.push({ flow: { ...base, bypass: 'flush-capture' }, technique: 'flush-capture' });
     }
   }
   out.push({ flow: { from: src.key, to: dst.key, protocol: 'icmp' }, technique: 'icmp' });

@@ -6,19 +6,19 @@
  * - a policies directory: every YAML document in it (recursively) is a manifest, validated against its kind's
  *   schema like a scenario's `resources`.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { z } from 'zod';
 import { formatPath, locate, type PathSegment } from '../scenario/positions.js';
 import { validateResource } from '../scenario/resources.js';
 import { checkRules } from '../scenario/rules.js';
-import { external, namespace, workload, type Resource, type Scenario } from '../scenario/schema.js';
+import { external, mesh, namespace, workload, type Resource, type Scenario } from '../scenario/schema.js';
+import { findYamlFiles, isFileProblem, readSource, type FileProblem } from '../scenario/source.js';
+import { guardDocument } from '../scenario/yaml-guard.js';
 import { fromZodIssue } from '../scenario/zod-issues.js';
 import type { WorldInput } from './world.js';
 
 export const workloadsFile = z.strictObject({
-  mesh: z.strictObject({ outboundTrafficPolicy: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional() }).optional(),
+  mesh: mesh.optional(),
   namespaces: z.array(namespace).min(1),
   workloads: z.array(workload).min(1),
   externals: z.array(external).default([]),
@@ -32,29 +32,49 @@ function at(file: string, doc: Document, lc: LineCounter, path: PathSegment[], w
   return `${file}:${line}:${col}: ${path.length ? `${formatPath(path)}: ` : ''}${message}`;
 }
 
-function parseYaml(file: string, text: string): { docs: Document[]; lc: LineCounter; errors: string[] } {
+const problemText = (p: FileProblem) => (p.line > 0 ? `${p.file}:${p.line}:${p.col}: ${p.message}` : `${p.file}: ${p.message}`);
+
+/**
+ * The documents of a file with their data, or errors with positions. Same limits as the scenario loader: size,
+ * UTF-8, alias expansion and nesting (yaml-guard.ts), duplicate keys found in linear time.
+ */
+async function readYaml(file: string): Promise<{ docs: Array<{ doc: Document; data: unknown }>; lc: LineCounter; errors: string[] }> {
   const lc = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: true, prettyErrors: false, merge: true });
-  if (!Array.isArray(docs)) return { docs: [], lc, errors: [`${file}: not a YAML stream`] };
-  const errors = docs.flatMap((d) => d.errors.map((e) => {
-    const { line, col } = lc.linePos(e.pos[0]);
-    return `${file}:${line}:${col}: ${e.message.split('\n')[0]}`;
-  }));
-  return { docs: docs.filter((d) => d.contents !== null), lc, errors };
+  const text = await readSource(file);
+  if (isFileProblem(text)) return { docs: [], lc, errors: [problemText(text)] };
+  const parsed = parseAllDocuments(text, { lineCounter: lc, uniqueKeys: false, prettyErrors: false, merge: true });
+  if (!Array.isArray(parsed)) return { docs: [], lc, errors: [`${file}: not a YAML stream`] };
+  const errors: string[] = [];
+  const docs: Array<{ doc: Document; data: unknown }> = [];
+  const pos = (offset: number) => {
+    const { line, col } = lc.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+  for (const doc of parsed) {
+    if (doc.errors.length > 0) {
+      errors.push(...doc.errors.map((e) => `${pos(e.pos[0])}: ${e.message.split('\n')[0].replace(/ at line \d+, column \d+:?$/, '')}`));
+      continue;
+    }
+    if (doc.contents === null) continue;
+    const guard = guardDocument(doc);
+    if (guard.length > 0) {
+      errors.push(...guard.map((g) => `${pos(g.offset)}: ${g.message}`));
+      continue;
+    }
+    try {
+      docs.push({ doc, data: doc.toJS({ maxAliasCount: -1 }) });
+    } catch (err) {
+      errors.push(`${pos(doc.range[0])}: ${(err as Error).message}`);
+    }
+  }
+  return { docs, lc, errors };
 }
 
 export async function loadWorkloadsFile(file: string): Promise<Loaded<WorkloadsFile>> {
-  let text: string;
-  try {
-    text = await readFile(file, 'utf8');
-  } catch (err) {
-    return { ok: false, errors: [`${file}: cannot read: ${(err as Error).message}`] };
-  }
-  const { docs, lc, errors } = parseYaml(file, text);
+  const { docs, lc, errors } = await readYaml(file);
   if (errors.length) return { ok: false, errors };
   if (docs.length !== 1) return { ok: false, errors: [`${file}: expected exactly one YAML document (namespaces, workloads, externals), found ${docs.length}`] };
-  const doc = docs[0];
-  const data: unknown = doc.toJS();
+  const { doc, data } = docs[0];
   const parsed = workloadsFile.safeParse(data);
   if (!parsed.success) {
     return { ok: false, errors: parsed.error.issues.flatMap((i) => fromZodIssue(i, data, workloadsFile)).map((i) => at(file, doc, lc, i.path, i.at, i.message)) };
@@ -68,34 +88,17 @@ export async function loadWorkloadsFile(file: string): Promise<Loaded<WorkloadsF
 
 const WORKLOADS_FILE = /^workloads\.ya?ml$/i;
 
-async function yamlFiles(path: string): Promise<string[]> {
-  const s = await stat(path);
-  if (!s.isDirectory()) return [path];
-  const out: string[] = [];
-  for (const entry of (await readdir(path, { withFileTypes: true })).sort((a, b) => a.name.localeCompare(b.name))) {
-    const full = join(path, entry.name);
-    if (entry.isDirectory()) out.push(...(await yamlFiles(full)));
-    // A workloads file next to the manifests (diff's default) is not a manifest.
-    else if (/\.ya?ml$/i.test(entry.name) && !WORKLOADS_FILE.test(entry.name)) out.push(full);
-  }
-  return out;
-}
-
 /** Every manifest in a directory (or file), validated; errors name file:line:col. */
 export async function loadPolicies(path: string): Promise<Loaded<Resource[]>> {
-  let files: string[];
-  try {
-    files = await yamlFiles(path);
-  } catch (err) {
-    return { ok: false, errors: [`${path}: cannot read: ${(err as Error).message}`] };
-  }
+  const problems: FileProblem[] = [];
+  // A workloads file next to the manifests (diff's default) is not a manifest.
+  const files = await findYamlFiles(path, problems, (name) => /\.ya?ml$/i.test(name) && !WORKLOADS_FILE.test(name));
   const resources: Resource[] = [];
-  const errors: string[] = [];
+  const errors: string[] = problems.map(problemText);
   for (const file of files) {
-    const { docs, lc, errors: yamlErrors } = parseYaml(file, await readFile(file, 'utf8'));
+    const { docs, lc, errors: yamlErrors } = await readYaml(file);
     errors.push(...yamlErrors);
-    for (const doc of docs) {
-      const data: unknown = doc.toJS();
+    for (const { doc, data } of docs) {
       const issues = await validateResource(data);
       errors.push(...issues.map((i) => at(file, doc, lc, i.path, i.at ?? 'value', i.message)));
       if (issues.length === 0) resources.push(data as Resource);

@@ -3,11 +3,11 @@
  * selected by a policy of a type is isolated in that direction and then only what some selecting policy's rules
  * allow gets through; a connection needs the client's egress AND the server's ingress. Rules: peers ORed
  * (podSelector in the policy's namespace, namespaceSelector [+ podSelector], ipBlock minus except), ports ORed
- * (protocol defaults to TCP; no ports = every protocol, ICMP included). Manifests are read by the lab's parser,
- * so what the prediction assumes is what the lab compiles into iptables.
+ * (protocol defaults to TCP; no ports = every protocol, ICMP included). Manifests are read and their policyTypes
+ * defaulted by the model (src/model/network-policy.ts), the same reading the lab compiles into iptables.
  */
 import { ipInBlock, type Labels } from '../model/index.js';
-import { matchesSelector, type NetworkPolicy, type PolicyPeer, type PolicyPort, type PolicyRule } from '../targets/lab/netpol.js';
+import { matchesSelector, type NetworkPolicy, type PolicyPeer, type PolicyPort, type PolicyRule } from '../model/network-policy.js';
 import type { ProbeProtocolName } from './names.js';
 
 export interface NetpolEndpoint {

@@ -11,8 +11,10 @@
  *   6. AuthorizationPolicy — deny: HTTP 403, TCP close (model/authorization.ts)
  * Pure; every layer adds one Reason, so a prediction explains itself.
  */
+import { canFlushCapture, nonRootNote } from '../model/capabilities.js';
 import {
-  authorize, effectiveMtls, inboundTransport, outboundDecision, type AuthzRequest, type OutboundDecision,
+  authorize, effectiveMtls, inboundTransport, normalizeRequest, outboundDecision, type AuthzRequest, type NormalizedRequest,
+  type OutboundDecision, type RejectedRequest, type WireRequest,
 } from '../model/index.js';
 import { CLUSTER_DOMAIN } from '../targets/lab/plan.js';
 import { inboundCapture, outboundCapture } from './capture.js';
@@ -38,6 +40,26 @@ const isStream = (p: Flow['protocol']) => p === 'tcp' || p === 'http' || p === '
 function closeFailure(flow: Flow, http: Failure): Failure {
   return flow.protocol === 'http' ? http : 'reset';
 }
+
+/**
+ * The HTTP request as the client writes it: `http.raw` exactly (its Host, none on HTTP/1.0 without one), otherwise
+ * what node's client sends for method/path/headers.
+ */
+export function wireOf(flow: Flow, host: string): WireRequest {
+  const raw = flow.http?.raw;
+  if (raw) {
+    const hostHeader: Array<[string, string]> = raw.host !== undefined ? [['host', raw.host]] : raw.version === '1.0' ? [] : [['host', host]];
+    return { method: raw.method, target: raw.requestTarget, version: raw.version, headers: [...hostHeader, ...(raw.headers ?? [])] };
+  }
+  return { method: flow.http?.method ?? 'GET', target: flow.http?.path ?? '/', version: '1.1', headers: [['host', host], ...Object.entries(flow.http?.headers ?? {})] };
+}
+
+/** Every Envoy HTTP connection manager normalises the same way (meshConfig.pathNormalization), so either sidecar can. */
+function normalized(world: World, flow: Flow, host: string): NormalizedRequest | RejectedRequest {
+  return normalizeRequest(wireOf(flow, host), world.pathNormalization);
+}
+
+const hostOf = (dst: EndpointInfo): string => (dst.kind === 'external' ? dst.key : `${dst.name}.${dst.namespace}.svc.${CLUSTER_DOMAIN}`);
 
 function outbound(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow): OutboundDecision {
   const protocol = flow.protocol === 'http' ? 'http' : flow.protocol === 'https' ? 'https' : 'tcp';
@@ -71,8 +93,12 @@ function outbound(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow
 function leave(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow, why: Reason[]): { transport: Transport; originated?: OutboundDecision } | Prediction {
   const self = dst.kind === 'workload' && dst.key === src.key;
   const uid = flow.asUser ?? src.uid;
+  const flushed = flow.bypass === 'flush-capture' && canFlushCapture(src);
+  if (flow.bypass === 'flush-capture' && !flushed) {
+    why.push({ layer: 'source-capture', text: `flush-capture fails (iptables: Permission denied): ${nonRootNote(src)}, so the capture rules stay` });
+  }
   const cap = outboundCapture({
-    sidecar: src.sidecar, capture: src.capture, uid, flushed: flow.bypass === 'flush-capture', protocol: flow.protocol,
+    sidecar: src.sidecar, capture: src.capture, uid, flushed, protocol: flow.protocol,
     ...(flow.port !== undefined ? { port: flow.port } : {}), destination: dst.address, self,
   });
   why.push({ layer: 'source-capture', text: cap.reason });
@@ -81,6 +107,13 @@ function leave(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow, w
   if (self) {
     why.push({ layer: 'outbound', text: 'the connection goes straight to the pod\'s own inbound listener, in plaintext' });
     return { transport: appTransport };
+  }
+  if (flow.protocol === 'http') {
+    const n = normalized(world, flow, hostOf(dst));
+    if (!n.ok) {
+      why.push({ layer: 'outbound', text: `the client's sidecar refuses the request before routing: ${n.reason}` });
+      return denied(why, 'any');
+    }
   }
   const decision = outbound(world, src, dst, flow);
   why.push({ layer: 'outbound', text: decision.reason });
@@ -135,13 +168,17 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
   why.push({ layer: 'peer-authentication', text: `${mode.reason}; ${inbound.reason}` });
   if (inbound.kind === 'reject') return denied(why, 'reset');
   if (inbound.kind === 'not-terminated') return denied(why, 'any');
+  const n = flow.protocol === 'http' ? normalized(world, flow, hostOf(dst)) : undefined;
+  if (n && !n.ok) {
+    why.push({ layer: 'authorization', text: `the server's sidecar refuses the request before authorization: ${n.reason}` });
+    return denied(why, 'any');
+  }
+  if (n && n.steps.length > 0) why.push({ layer: 'authorization', text: `${world.pathNormalization} path normalisation: ${n.steps.join('; ')}` });
   const request: AuthzRequest = {
     destination: { namespace: dst.namespace, labels: dst.labels, port: flow.port ?? 0 },
     source: { ip: src.address, ...(transport === 'mtls' ? { principal: spiffeId(src.namespace, src.serviceAccount).slice('spiffe://'.length) } : {}) },
     protocol: flow.protocol === 'http' ? 'http' : 'tcp',
-    ...(flow.protocol === 'http'
-      ? { http: { method: flow.http?.method ?? 'GET', path: flow.http?.path ?? '/', host: `${dst.name}.${dst.namespace}.svc.${CLUSTER_DOMAIN}`, headers: flow.http?.headers ?? {} } }
-      : {}),
+    ...(n ? { http: { method: n.method, path: n.policyPath, host: n.host.replace(/:\d+$/, ''), headers: n.headers } } : {}),
   };
   const authz = authorize(request, world.istio.authorizationPolicies);
   why.push({ layer: 'authorization', text: authz.reason });

@@ -7,6 +7,7 @@
 import { htmlEscape } from '../report/html.js';
 import { describePrediction, formatExplanation } from './expectation.js';
 import { cellKey, columnKey, columnsOf, countStatus, type Matrix, type MatrixCell } from './matrix.js';
+import { LARGE_MATRIX_SOURCES, namespaceOf, namespacePairs, pairSummary, troubled } from './render-summary.js';
 
 export function symbol(cell: MatrixCell): string {
   switch (cell.status) {
@@ -28,7 +29,27 @@ function index(matrix: Matrix): Map<string, MatrixCell> {
   return new Map(matrix.cells.map((c) => [cellKey(c.flow), c]));
 }
 
+/**
+ * The summary per namespace pair, then the grids: all of them for a small matrix; for a large one (more than
+ * LARGE_MATRIX_SOURCES sources) only the namespace pairs where something differs — every cell is in --json/--html.
+ */
 export function truthTable(matrix: Matrix): string {
+  const summary = pairSummary(matrix);
+  if (matrix.sources.length <= LARGE_MATRIX_SOURCES) return `${summary}
+
+${grids(matrix)}`;
+  const parts = namespacePairs(matrix).filter(troubled).map((r) => {
+    const sub: Matrix = {
+      ...matrix, cells: r.cells,
+      sources: matrix.sources.filter((k) => namespaceOf(k) === r.from), destinations: matrix.destinations.filter((k) => namespaceOf(k) === r.to),
+    };
+    return `${r.from} → ${r.to}:\n${grids(sub)}`;
+  });
+  const note = parts.length ? '' : '\n\n(no namespace pair has a divergence, flake or error: the grids of every cell are in --html and --json)';
+  return [summary + note, ...parts].join('\n\n');
+}
+
+function grids(matrix: Matrix): string {
   const cells = index(matrix);
   const lines: string[] = ['destinations:'];
   matrix.destinations.forEach((d, i) => lines.push(`  ${String(i + 1).padStart(2)} ${d}`));
@@ -84,7 +105,7 @@ const CELL_CLASS: Record<MatrixCell['status'], string> = { predicted: 'ok', agre
 
 export function matrixHtml(matrix: Matrix, title = 'meshprobe reachability matrix'): string {
   const cells = index(matrix);
-  const grids = columnsOf(matrix).map((col) => {
+  const gridHtml = columnsOf(matrix).map((col) => {
     const head = matrix.destinations.map((d) => `<th title="${htmlEscape(d)}">${htmlEscape(d)}</th>`).join('');
     const rows = matrix.sources.map((src) => {
       const tds = matrix.destinations.map((dst) => {
@@ -98,6 +119,9 @@ export function matrixHtml(matrix: Matrix, title = 'meshprobe reachability matri
     }).join('\n');
     return `<h2>${htmlEscape(columnKey(col))}</h2><table><tr><th>from \\ to</th>${head}</tr>\n${rows}</table>`;
   }).join('\n');
+  const pairs = namespacePairs(matrix).map((r) => `<tr class="${troubled(r) ? 'bad' : 'ok'}"><td>${htmlEscape(r.from)}</td><td>${htmlEscape(r.to)}</td>${[r.cells.length, r.reach, r.blocked, r.counts.agree, r.counts.diverge, r.counts.flaky, r.counts.error, r.counts.skipped].map((n) => `<td>${n}</td>`).join('')}</tr>`).join('\n');
+  const pairTable = `<h2>By namespace pair</h2><table id="pairs"><tr><th>from</th><th>to</th><th>flows</th><th>reach</th><th>blocked</th><th>agree</th><th>diverge</th><th>flaky</th><th>error</th><th>not run</th></tr>\n${pairs}</table>`;
+  const large = matrix.sources.length > LARGE_MATRIX_SOURCES;
   const divs = divergences(matrix).map((c) => `<li><b>${htmlEscape(flowText(c))}</b>: predicted ${htmlEscape(describePrediction(c.prediction))}; ${htmlEscape(c.observed?.reason ?? '')}<pre>${htmlEscape(formatExplanation(c.prediction))}</pre></li>`).join('\n');
   const notes = matrix.notes.map((n) => `<li>${htmlEscape(n)}</li>`).join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>${htmlEscape(title)}</title><style>
@@ -106,7 +130,8 @@ td{text-align:center;font-family:monospace;cursor:help}td.ok{background:#eef8ee}
 pre{background:#f6f6f6;padding:4px;white-space:pre-wrap}</style></head><body>
 <h1>${htmlEscape(title)}</h1><p id="summary">${htmlEscape(summaryLine(matrix))}</p>${notes ? `<ul id="notes">${notes}</ul>` : ''}
 <p>. reaches, X blocked (as predicted); ! observation differs from the prediction; ~ flaky; E error. Hover a cell for the explanation.</p>
-${grids}
+${pairTable}
+${large ? `<details><summary>every cell (${matrix.cells.length}), one grid per port</summary>${gridHtml}</details>` : gridHtml}
 <h2>Divergences</h2><ul id="divergences">${divs || '<li>none: every observation matched its prediction</li>'}</ul></body></html>
 `;
 }

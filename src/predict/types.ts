@@ -3,11 +3,12 @@
  * Prediction for it. A prediction is what Istio + Kubernetes would do, layer by layer, with one Reason per layer so
  * a divergence in the matrix can be read next to the explanation that produced the expectation.
  */
-import type { NetworkPolicy } from '../targets/lab/netpol.js';
+import type { NetworkPolicy } from '../model/network-policy.js';
 import type { CaptureConfig } from '../targets/lab/capture.js';
 import type {
-  AuthorizationPolicy, DestinationRule, Labels, OutboundTrafficPolicyMode, PeerAuthentication, ServiceEntry, Sidecar,
+  AuthorizationPolicy, DestinationRule, Labels, OutboundTrafficPolicyMode, PathNormalization, PeerAuthentication, ServiceEntry, Sidecar,
 } from '../model/index.js';
+import type { RawRequest } from '../scenario/schema.js';
 import type { Failure, ListenProtocolName, ProbeProtocolName } from './names.js';
 
 export interface WorkloadInfo {
@@ -53,6 +54,8 @@ export interface World {
   readonly istio: IstioPolicies;
   readonly networkPolicies: readonly NetworkPolicy[];
   readonly meshOutboundPolicy: OutboundTrafficPolicyMode;
+  /** meshConfig.pathNormalization.normalization (BASE unless the scenario says otherwise). */
+  readonly pathNormalization: PathNormalization;
   /** The Istio version to predict for; undefined: current Istio. */
   readonly istioVersion?: string;
 }
@@ -69,8 +72,16 @@ export interface Flow {
   /** The client runs as this uid instead of the workload's (`as.user`). */
   readonly asUser?: number;
   readonly bypass?: 'flush-capture';
-  readonly http?: { readonly method?: string; readonly path?: string; readonly headers?: Readonly<Record<string, string>> };
+  readonly http?: {
+    readonly method?: string;
+    readonly path?: string;
+    readonly headers?: Readonly<Record<string, string>>;
+    /** `http.raw`: the request exactly as written (excludes method/path/headers). */
+    readonly raw?: RawHttp;
+  };
 }
+
+export type RawHttp = RawRequest;
 
 export type Layer =
   | 'source-capture'

@@ -4,11 +4,10 @@
  * ipBlock means the same to the prediction as to the lab; Istio resources go through the model's parser and
  * NetworkPolicies through the lab's parser, so the predictor reads manifests exactly as the target does.
  */
-import { parseResources, type IstioResource, type Labels } from '../model/index.js';
+import { DEFAULT_PATH_NORMALIZATION, parseResources, type IstioResource, type Labels, type PathNormalization } from '../model/index.js';
 import { captureConfigFromAnnotations, CaptureConfigError } from '../targets/lab/capture.js';
-import { parseNetworkPolicy, type NetworkPolicy } from '../targets/lab/netpol.js';
+import { namespaceLabels as labelsOfNamespace, NetworkPolicyRefusal, parseNetworkPolicy, type NetworkPolicy } from '../model/network-policy.js';
 import { DEFAULT_RUN_AS_USER, hasSidecar, planLab, podLabels } from '../targets/lab/plan.js';
-import { UnsupportedError } from '../targets/target.js';
 import type { External, Namespace, Resource, Scenario, Workload } from '../scenario/schema.js';
 import type { ExternalInfo, IstioPolicies, WorkloadInfo, World } from './types.js';
 
@@ -16,7 +15,7 @@ export interface WorldInput {
   readonly namespaces: readonly Namespace[];
   readonly workloads: readonly Workload[];
   readonly externals: readonly External[];
-  readonly mesh?: { readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY' };
+  readonly mesh?: { readonly outboundTrafficPolicy?: 'ALLOW_ANY' | 'REGISTRY_ONLY'; readonly pathNormalization?: PathNormalization };
   readonly resources: readonly Resource[];
 }
 
@@ -61,7 +60,7 @@ function readNetworkPolicies(resources: readonly Resource[], defaultNamespace: s
     try {
       out.push(parseNetworkPolicy(r, defaultNamespace));
     } catch (err) {
-      if (!(err instanceof UnsupportedError)) throw err;
+      if (!(err instanceof NetworkPolicyRefusal)) throw err;
       errors.push(`NetworkPolicy ${r.metadata.name}: ${err.message}`);
     }
   }
@@ -102,11 +101,7 @@ export function buildWorld(input: WorldInput, options: { istioVersion?: string }
   errors.push(...parsed.errors, ...parsed.notModelled);
   // The lab's default for a NetworkPolicy without a namespace is the first declared namespace; follow it.
   const networkPolicies = readNetworkPolicies(input.resources, input.namespaces[0]?.name ?? 'default', errors);
-  const injection = new Map(input.namespaces.map((n) => [n.name, n.sidecarInjection]));
-  const namespaceLabels = (ns: string): Labels => ({
-    'kubernetes.io/metadata.name': ns,
-    ...(injection.get(ns) !== false ? { 'istio-injection': 'enabled' } : {}),
-  });
+  const namespaceLabels = (ns: string): Labels => labelsOfNamespace(ns, input.namespaces.find((n) => n.name === ns));
   const world: World = {
     workloads,
     externals,
@@ -114,6 +109,7 @@ export function buildWorld(input: WorldInput, options: { istioVersion?: string }
     istio: splitIstio(parsed.resources),
     networkPolicies,
     meshOutboundPolicy: input.mesh?.outboundTrafficPolicy ?? 'ALLOW_ANY',
+    pathNormalization: input.mesh?.pathNormalization ?? DEFAULT_PATH_NORMALIZATION,
     istioVersion: options.istioVersion,
   };
   return { world, errors };

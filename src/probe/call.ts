@@ -2,9 +2,11 @@
  * The `call` role as a library: run a batch of ProbeRequests with bounded concurrency and hand back each
  * ProbeResult as soon as it finishes. A probe never throws: whatever happens becomes an Outcome.
  */
+import { performance } from 'node:perf_hooks';
 import { Attempt } from './attempt.js';
 import { probeHttp } from './call-http.js';
 import { probeIcmp } from './call-icmp.js';
+import { probeRaw } from './call-raw.js';
 import { probeTcp } from './call-tcp.js';
 import { probeUdp } from './call-udp.js';
 import { nativeNet, type Net } from './net.js';
@@ -26,7 +28,7 @@ function dispatch(request: ProbeRequest, net: Net): Promise<ProbeResult> {
       return probeUdp(request, net);
     case 'http':
     case 'https':
-      return probeHttp(request, net);
+      return request.http?.raw ? probeRaw(request, net) : probeHttp(request, net);
     case 'icmp':
       return probeIcmp(request, net);
   }
@@ -42,6 +44,44 @@ export async function runProbe(request: ProbeRequest, net: Net = nativeNet): Pro
     return new Attempt(request).result(
       typeof e?.code === 'string' ? { kind: 'error', errno: e.code, message } : { kind: 'error', message },
     );
+  }
+}
+
+/**
+ * A thread that runs many pods' probes at once (the lab runtime) shares its event loop among them: it decides when
+ * one more probe may start, and whether a finished probe's timeout was the thread's own (a stall) rather than the
+ * network's. Without a host (a standalone agent: one pod per process) probes start as the concurrency allows.
+ */
+export interface ProbeHost {
+  /** Resolves when one more probe may start; the function it gives ends the probe's turn. */
+  admit(): Promise<() => void>;
+  /** Why `result` (started at `startedAt`, performance.now()) says nothing about the network, if it does not. */
+  stallDuring(startedAt: number, result: ProbeResult): string | undefined;
+}
+
+let host: ProbeHost | undefined;
+
+/** Sets (or with undefined removes) this thread's ProbeHost for every probe runProbes and runChains send. */
+export function setProbeHost(h: ProbeHost | undefined): void {
+  host = h;
+}
+
+/** Sends one request once the host admits it; a result the host finds stalled carries the reason (`harness`). */
+async function hosted(request: ProbeRequest, send: (r: ProbeRequest) => Promise<ProbeResult>, started?: () => void): Promise<ProbeResult> {
+  const h = host;
+  if (!h) {
+    started?.();
+    return send(request);
+  }
+  const release = await h.admit();
+  started?.();
+  const t0 = performance.now();
+  try {
+    const result = await send(request);
+    const stall = h.stallDuring(t0, result);
+    return stall ? { ...result, harness: { stall } } : result;
+  } finally {
+    release();
   }
 }
 
@@ -62,7 +102,7 @@ export async function* runProbes(requests: Iterable<ProbeRequest>, options: RunO
         break;
       }
       running++;
-      void runProbe(next.value, options.net).then((result) => {
+      void hosted(next.value, (r) => runProbe(r, options.net)).then((result) => {
         running--;
         ready.push(result);
         launch();
@@ -88,10 +128,9 @@ class Slots {
   constructor(size: number) {
     this.free = Math.max(1, Math.floor(size));
   }
-  async run<T>(started: () => void, fn: () => Promise<T>): Promise<T> {
+  async run<T>(fn: () => Promise<T>): Promise<T> {
     if (this.free > 0) this.free--;
     else await new Promise<void>((r) => this.waiting.push(r));
-    started();
     try {
       return await fn();
     } finally {
@@ -126,7 +165,8 @@ export async function runChains(chains: readonly (readonly ProbeRequest[])[], op
   const start = (request: ProbeRequest) => {
     let markStarted!: () => void;
     const started = new Promise<void>((r) => (markStarted = r));
-    const done = slots.run(markStarted, () => send(request)).then((r) => void results.push(r));
+    // Started once the host admitted it too: a chain's next request is staggered from when this one really began.
+    const done = slots.run(() => hosted(request, send, markStarted)).then((r) => void results.push(r));
     return { started, done };
   };
   const chain = async (list: readonly ProbeRequest[]) => {

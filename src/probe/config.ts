@@ -61,6 +61,26 @@ export function parseServeConfig(v: unknown): Parsed<ServeConfig> {
   return errors.length ? { ok: false, errors } : { ok: true, value: v as unknown as ServeConfig };
 }
 
+const VISIBLE = /^[\x21-\x7e]+$/;
+const HEADER_NAME = /^[\x21-\x39\x3b-\x7e]([\x20-\x39\x3b-\x7e]*[\x21-\x39\x3b-\x7e])?$/;
+const HEADER_VALUE = /^[\x20-\x7e\t]*$/;
+
+/** A raw request reaches the wire as written: nothing in it may end a line or the header block early. */
+function checkRaw(http: Record<string, unknown>, at: string, errors: string[]): void {
+  const raw = http.raw;
+  if (!isObject(raw)) return void errors.push(`${at}.raw: must be an object`);
+  if (http.method !== undefined || http.path !== undefined || http.headers !== undefined) errors.push(`${at}: raw excludes method, path and headers`);
+  const visible = (v: unknown) => typeof v === 'string' && VISIBLE.test(v);
+  if (!visible(raw.method)) errors.push(`${at}.raw.method: must be visible ASCII without spaces`);
+  if (!visible(raw.requestTarget)) errors.push(`${at}.raw.requestTarget: must be visible ASCII without spaces`);
+  if (raw.host !== undefined && !visible(raw.host)) errors.push(`${at}.raw.host: must be visible ASCII without spaces`);
+  if (raw.version !== undefined && raw.version !== '1.1' && raw.version !== '1.0') errors.push(`${at}.raw.version: must be "1.1" or "1.0"`);
+  const headers = raw.headers;
+  if (headers === undefined) return;
+  const pairOk = (h: unknown) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && HEADER_NAME.test(h[0]) && typeof h[1] === 'string' && HEADER_VALUE.test(h[1]);
+  if (!Array.isArray(headers) || !headers.every(pairOk)) errors.push(`${at}.raw.headers: must be [name, value] pairs on one line each (no ':' in a name)`);
+}
+
 function checkRequest(r: unknown, at: string, errors: string[]): void {
   if (!isObject(r)) return void errors.push(`${at}: must be an object`);
   if (typeof r.nonce !== 'string' || r.nonce === '' || /\s/.test(r.nonce)) {
@@ -74,6 +94,7 @@ function checkRequest(r: unknown, at: string, errors: string[]): void {
     errors.push(`${at}.port: must be an integer 1-65535 for ${String(r.protocol)}, got ${JSON.stringify(r.port)}`);
   }
   if (r.http !== undefined && !isObject(r.http)) errors.push(`${at}.http: must be an object`);
+  if (isObject(r.http) && r.http.raw !== undefined) checkRaw(r.http, `${at}.http`, errors);
   if (r.tls !== undefined && !isObject(r.tls)) errors.push(`${at}.tls: must be an object`);
   if (r.timeoutMs !== undefined) {
     const t = r.timeoutMs;

@@ -75,7 +75,9 @@ function httpHandler(record: Recorder, store: ObservationStore, config: ServeCon
     const headers = flattenHeaders(req.headers);
     const xfccRaw = headers[XFCC_HEADER];
     const xfcc = xfccRaw !== undefined ? parseXfcc(xfccRaw) : undefined;
-    obs.http = { method: req.method ?? '', path: req.url ?? '/', headers, ...(xfcc ? { xfcc } : {}) };
+    obs.http = {
+      method: req.method ?? '', path: req.url ?? '/', requestLine: `${req.method ?? ''} ${req.url ?? ''} HTTP/${req.httpVersion}`, headers, ...(xfcc ? { xfcc } : {}),
+    };
     let uriSan: string | undefined;
     if (protocol === 'https') {
       const tls = sock as TLSSocket;

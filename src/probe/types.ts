@@ -14,11 +14,22 @@ export interface ProbeRequest {
   host: string;
   /** Absent for icmp. */
   port?: number;
-  http?: { method?: string; path?: string; headers?: Record<string, string> };
+  /** `raw`: written on the socket exactly as given (call-raw.ts); then method/path/headers are absent. */
+  http?: { method?: string; path?: string; headers?: Record<string, string>; raw?: RawHttpRequest };
   /** https only: which CA to trust (default: none, i.e. any certificate fails unless `insecure`). */
   tls?: { caFile?: string; servername?: string; insecure?: boolean; certFile?: string; keyFile?: string };
   /** Milliseconds. connect: TCP handshake (or UDP/ICMP reply wait); total: the whole exchange. */
   timeoutMs?: { connect?: number; total?: number };
+}
+
+/** A request written byte for byte: `<method> <requestTarget> HTTP/<version>`, Host, headers in order. */
+export interface RawHttpRequest {
+  method: string;
+  requestTarget: string;
+  /** The Host header as written; absent: `<host>:<port>` of the probe, or no Host at all on HTTP/1.0. */
+  host?: string;
+  headers?: Array<[string, string]>;
+  version?: '1.1' | '1.0';
 }
 
 export interface Endpoint {
@@ -49,7 +60,10 @@ export interface Observation {
   tls?: { sni?: string; alpn?: string; peerUriSan?: string; authorized?: boolean };
   http?: {
     method: string;
+    /** The request-target exactly as it arrived (after any sidecar's normalisation). */
     path: string;
+    /** The request line as it arrived: `<method> <target> HTTP/<version>`. */
+    requestLine?: string;
     headers: Record<string, string>;
     /** Parsed X-Forwarded-Client-Cert as the application received it. */
     xfcc?: Xfcc;
@@ -90,4 +104,9 @@ export interface ProbeResult {
   outcome: Outcome;
   timings: Timings;
   bytes: { sent: number; received: number };
+  /**
+   * Set when the harness itself was the reason for the outcome: `stall` says how the thread that ran the probe
+   * stalled while it waited (see ProbeHost in call.ts). The engine judges such an attempt ERROR.
+   */
+  harness?: { stall: string };
 }

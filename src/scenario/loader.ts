@@ -15,14 +15,14 @@
  * and — when the schema holds — the cross-field rules of rules.ts. Scenario names must be unique across
  * everything loaded in one call.
  */
-import { readdir, readFile, stat } from 'node:fs/promises';
-import { join } from 'node:path';
 import { CORE_SCHEMA, loadAll } from 'js-yaml';
 import { isScalar, LineCounter, parseAllDocuments, visit, type Document, type YAMLError } from 'yaml';
 import { formatPath, locate, type PathSegment } from './positions.js';
 import { validateResource } from './resources.js';
 import { checkRules } from './rules.js';
 import { scenario as scenarioSchema, type Scenario } from './schema.js';
+import { findYamlFiles, isFileProblem, readSource, type FileProblem } from './source.js';
+import { guardDocument, withinLimits } from './yaml-guard.js';
 import { fromZodIssue } from './zod-issues.js';
 
 export interface LoadedScenario {
@@ -72,14 +72,15 @@ export async function loadScenarios(paths: string[]): Promise<LoadResult> {
   const files: string[] = [];
   for (const p of paths) files.push(...(await expand(p, result.errors)));
   // Read everything at once so the disk works while the CPU parses; parse in order for stable output.
-  const texts = await Promise.all(files.map(readText));
+  const texts = await Promise.all(files.map(readSource));
   for (const [i, file] of files.entries()) {
     for (const checked of await checkFile(file, texts[i], result.errors)) {
       const doc = checked.document;
       if (checked.nameAt) claimName(checked.nameAt, doc, names);
       doc.errors.sort((a, b) => a.line - b.line || a.col - b.col);
       result.documents.push(doc);
-      result.errors.push(...doc.errors);
+      // A loop, not push(...errors): tens of thousands of arguments overflow the stack.
+      for (const e of doc.errors) result.errors.push(e);
       if (checked.scenario && doc.errors.length === 0) {
         result.scenarios.push({ scenario: checked.scenario, file, doc: doc.doc, line: doc.line });
       }
@@ -100,35 +101,14 @@ function claimName(at: () => LoadError, doc: CheckedDocument, names: Map<string,
   doc.errors.push({ ...at(), message: `duplicate scenario name "${name}": also used at ${f.file}:${f.line}:${f.col}` });
 }
 
-async function expand(path: string, errors: LoadError[]): Promise<string[]> {
-  const fileError = (message: string) => errors.push({ file: path, line: 0, col: 0, path: '', message });
-  let info;
-  try {
-    info = await stat(path);
-  } catch {
-    fileError('no such file or directory');
-    return [];
-  }
-  if (info.isFile()) return [path];
-  if (!info.isDirectory()) {
-    fileError('not a file or directory');
-    return [];
-  }
-  const found = await walk(path);
-  if (found.length === 0) fileError('no scenario files (*.yaml, *.yml) in this directory');
-  return found;
-}
+const fileError = (p: FileProblem): LoadError => ({ ...p, path: '' });
 
-async function walk(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { withFileTypes: true });
-  entries.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-  const out: string[] = [];
-  for (const e of entries) {
-    const full = join(dir, e.name);
-    if (e.isDirectory()) out.push(...(await walk(full)));
-    else if (e.isFile() && YAML_FILE.test(e.name)) out.push(full);
-  }
-  return out;
+async function expand(path: string, errors: LoadError[]): Promise<string[]> {
+  const problems: FileProblem[] = [];
+  const found = await findYamlFiles(path, problems, (name) => YAML_FILE.test(name));
+  for (const p of problems) errors.push(fileError(p));
+  if (found.length === 0 && problems.length === 0) errors.push({ file: path, line: 0, col: 0, path: '', message: 'no scenario files (*.yaml, *.yml) in this directory' });
+  return found;
 }
 
 interface CheckedYamlDocument {
@@ -138,25 +118,24 @@ interface CheckedYamlDocument {
   nameAt?: () => LoadError;
 }
 
-async function readText(file: string): Promise<string | Error> {
-  try {
-    return await readFile(file, 'utf8');
-  } catch (err) {
-    return err as Error;
-  }
-}
-
-async function checkFile(file: string, text: string | Error, errors: LoadError[]): Promise<CheckedYamlDocument[]> {
-  if (text instanceof Error) {
-    errors.push({ file, line: 0, col: 0, path: '', message: `cannot read: ${text.message}` });
+async function checkFile(file: string, text: string | FileProblem, errors: LoadError[]): Promise<CheckedYamlDocument[]> {
+  if (isFileProblem(text)) {
+    errors.push(fileError(text));
     return [];
   }
-  return (await fastCheck(file, text)) ?? checkWithPositions(file, text, errors);
+  try {
+    return (await fastCheck(file, text)) ?? (await checkWithPositions(file, text, errors));
+  } catch (err) {
+    // Last line of defence: whatever a hostile file triggers stays an error about that file.
+    errors.push({ file, line: 0, col: 0, path: '', message: `cannot be checked: ${(err as Error).message ?? String(err)}` });
+    return [];
+  }
 }
 
 async function checkWithPositions(file: string, text: string, errors: LoadError[]): Promise<CheckedYamlDocument[]> {
   const lineCounter = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
+  // Duplicate keys are found by guardDocument, in linear time.
+  const docs = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false });
   if (!Array.isArray(docs) || docs.every(isEmpty)) {
     errors.push({ file, line: 0, col: 0, path: '', message: 'contains no YAML document' });
     return [];
@@ -183,7 +162,13 @@ async function checkDocument(file: string, index: number, doc: Document, lineCou
     }
     return { document };
   }
-  const data: unknown = doc.toJS({ maxAliasCount: 100 });
+  const guard = guardDocument(doc);
+  if (guard.length > 0) {
+    for (const g of guard) document.errors.push({ file, ...lineCounter.linePos(g.offset), path: '', message: g.message });
+    return { document };
+  }
+  // guardDocument has bounded what the aliases expand to; yaml's own alias counter would refuse honest files.
+  const data: unknown = doc.toJS({ maxAliasCount: -1 });
   const name = nameOf(data);
   if (name !== undefined) document.name = name;
   const parsed = scenarioSchema.safeParse(data);
@@ -211,7 +196,7 @@ async function fastCheck(file: string, text: string): Promise<CheckedYamlDocumen
     return undefined;
   }
   const starts = documentStarts(text);
-  if (docs.length === 0 || docs.length !== starts.length || docs.some((d) => d === null || typeof d !== 'object')) return undefined;
+  if (docs.length === 0 || docs.length !== starts.length || docs.some((d) => d === null || typeof d !== 'object' || !withinLimits(d))) return undefined;
   const out: CheckedYamlDocument[] = [];
   for (const [index, data] of docs.entries()) {
     const parsed = scenarioSchema.safeParse(data);
@@ -244,7 +229,7 @@ function documentStarts(text: string): number[] {
 
 function nameLocation(file: string, text: string, index: number): LoadError {
   const lineCounter = new LineCounter();
-  const doc = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: true })[index];
+  const doc = parseAllDocuments(text, { lineCounter, prettyErrors: false, uniqueKeys: false })[index];
   const { line, col } = doc ? locate(doc, lineCounter, ['metadata', 'name'], 'value') : { line: 0, col: 0 };
   return { file, line, col, path: 'metadata.name', message: '' };
 }

@@ -3,7 +3,7 @@
  *
  *   validateResource(obj) → Promise<ResourceIssue[]>   (empty = valid)
  *
- * Two checks per manifest: the kind's JSON Schema validator from kubernetes-models / @kubernetes-models/istio
+ * Three checks per manifest: the value syntax of resource-values.ts (names, ports, CIDRs, hosts, labels), the kind's JSON Schema validator from kubernetes-models / @kubernetes-models/istio
  * (types, enums, required fields, mutually exclusive fields) and an unknown-field walk over the field tree in
  * schema/resources/ (those validators accept unknown fields, and a `rule:` typo for `rules:` would silently turn an
  * AuthorizationPolicy into allow-nothing or deny-nothing). Both are loaded lazily, per kind, on first use.
@@ -11,6 +11,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { resourceValueIssues } from './resource-values.js';
 import { findResourceKind, RESOURCE_KINDS, type ResourceKind } from './resource-kinds.js';
 import { unknownFieldMessage } from './suggest.js';
 
@@ -51,6 +52,7 @@ export async function validateResource(obj: unknown): Promise<ResourceIssue[]> {
   const issues: ResourceIssue[] = [];
   walkUnknown(obj, shape, [], issues);
   issues.push(...fromAjv(validate(obj)));
+  issues.push(...resourceValueIssues(obj, kind.kind));
   return issues;
 }
 

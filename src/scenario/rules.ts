@@ -6,6 +6,7 @@
  * observation of a request that reached the application; a request the mesh denies with 403/502 is written as
  * `reach: false, failure: http-403` (or http-502), so `status` with `reach: false` is an error that says so.
  */
+import { canFlushCapture, canRunAs, IMAGE_DEFAULT_UID, nonRootNote } from '../model/capabilities.js';
 import type { External, Probe, Scenario, Workload } from './schema.js';
 
 export type PathSegment = string | number;
@@ -22,7 +23,7 @@ type Destination = { kind: 'workload'; workload: Workload } | { kind: 'external'
 const HTTP_ONLY_FAILURES = new Set(['http-403', 'http-502']);
 
 export function checkRules(s: Scenario): RuleIssue[] {
-  return [...checkNames(s), ...checkWorkloads(s), ...checkExternals(s), ...checkProbes(s)];
+  return [...checkNames(s), ...checkNamespaceLabels(s), ...checkWorkloads(s), ...checkExternals(s), ...checkProbes(s)];
 }
 
 function duplicates<T>(items: T[], key: (t: T) => string, path: (i: number) => PathSegment[], what: string): RuleIssue[] {
@@ -45,6 +46,22 @@ function checkNames(s: Scenario): RuleIssue[] {
     ...duplicates(externals, (e) => e.name, (i) => ['spec', 'externals', i, 'name'], 'external'),
     ...duplicates(probes, (p) => p.name, (i) => ['spec', 'probes', i, 'name'], 'probe'),
   ];
+}
+
+/** Namespace labels the format sets itself, or the cluster targets use to find their objects, cannot be declared. */
+const RESERVED_NAMESPACE_LABELS: Record<string, string> = {
+  'kubernetes.io/metadata.name': 'is always the namespace name',
+  'istio-injection': 'follows sidecarInjection',
+  'app.kubernetes.io/managed-by': 'is set by the cluster targets',
+};
+
+function checkNamespaceLabels(s: Scenario): RuleIssue[] {
+  return s.spec.namespaces.flatMap((n, i) =>
+    Object.keys(n.labels ?? {}).flatMap((key): RuleIssue[] => {
+      const why = RESERVED_NAMESPACE_LABELS[key] ?? (key.startsWith('meshprobe.io/') ? 'is set by the cluster targets' : undefined);
+      return why ? [{ path: ['spec', 'namespaces', i, 'labels', key], at: 'key', message: `label ${key} cannot be declared: it ${why}` }] : [];
+    }),
+  );
 }
 
 function checkWorkloads(s: Scenario): RuleIssue[] {
@@ -125,10 +142,37 @@ function checkProbe(s: Scenario, p: Probe, at: PathSegment[]): RuleIssue[] {
   if (p.http !== undefined && p.protocol !== 'http' && p.protocol !== 'https') {
     out.push({ path: [...at, 'http'], at: 'key', message: `http options are only for http/https probes (this probe is ${p.protocol})` });
   }
+  if (p.http?.raw !== undefined) {
+    // scenario-v1-additions: `http.raw` excludes http.method/path/headers (the raw form says all of it).
+    for (const field of ['method', 'path', 'headers'] as const) {
+      if (p.http[field] !== undefined) out.push({ path: [...at, 'http', field], at: 'key', message: `http.${field} cannot be given with http.raw (write it in the raw request)` });
+    }
+  }
   if (p.bypass === 'flush-capture' && source && !(source.capabilities ?? []).includes('NET_ADMIN')) {
     out.push({ path: [...at, 'bypass'], message: `flush-capture needs NET_ADMIN: add capabilities: [NET_ADMIN] to workload ${p.from}` });
   }
+  if (source) out.push(...checkPrivileges(p, source, at));
   out.push(...checkExpectation(p, [...at, 'expect']));
+  return out;
+}
+
+/**
+ * A probe may only ask of its workload what a Kubernetes container can do (src/model/capabilities.ts): added
+ * capabilities are effective for uid 0 only, so flush-capture and a probe `as` another uid (setpriv) need
+ * `runAsUser: 0`. Refused rather than warned: on every target such a probe would not test what it says
+ * (flush-capture would leave the capture in place; setpriv fails and the probe is ERROR).
+ */
+function checkPrivileges(p: Probe, source: Workload, at: PathSegment[]): RuleIssue[] {
+  const id = { uid: source.runAsUser ?? IMAGE_DEFAULT_UID, capabilities: source.capabilities ?? [] };
+  const out: RuleIssue[] = [];
+  const fix = `set runAsUser: 0 on workload ${p.from}`;
+  if (p.bypass === 'flush-capture' && id.capabilities.includes('NET_ADMIN') && !canFlushCapture(id)) {
+    out.push({ path: [...at, 'bypass'], message: `flush-capture needs NET_ADMIN in effect, but ${nonRootNote(id)}: ${fix}` });
+  }
+  if (p.as !== undefined && !canRunAs(id, p.as.user)) {
+    const why = `a probe as uid ${p.as.user} is started by the container's process with setpriv, which needs SETUID and SETGID in effect, but ${nonRootNote(id)}`;
+    out.push({ path: [...at, 'as', 'user'], message: `${why}: ${fix}` });
+  }
   return out;
 }
 

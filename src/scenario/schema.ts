@@ -5,6 +5,8 @@
  */
 import semver from 'semver';
 import { z } from 'zod';
+import { PATH_NORMALIZATIONS } from '../model/http-normalization.js';
+import * as values from './values.js';
 
 export const API_VERSION = 'meshprobe.io/v1';
 
@@ -35,6 +37,44 @@ export const LISTEN_PROTOCOLS = ['http', 'https', 'tcp', 'udp'] as const;
 export const PROBE_PROTOCOLS = ['tcp', 'udp', 'http', 'https', 'icmp'] as const;
 export const FAILURES = ['reset', 'timeout', 'refused', 'tls', 'http-403', 'http-502', 'any'] as const;
 
+/** A string record whose keys and values pass `check` (a values.ts check), each issue at its own key. */
+function checkedRecord(check: (key: string, value: string) => { at: 'key' | 'value'; message: string } | undefined) {
+  return z.record(z.string(), z.string()).superRefine((record, ctx) => {
+    for (const [key, value] of Object.entries(record)) {
+      const issue = check(key, value);
+      if (issue) ctx.addIssue({ code: 'custom', path: [key], message: issue.message, params: { at: issue.at } });
+    }
+  });
+}
+
+const keyOrValue = (keyMessage: string | undefined, valueMessage: string | undefined) =>
+  keyMessage ? { at: 'key' as const, message: keyMessage } : valueMessage ? { at: 'value' as const, message: valueMessage } : undefined;
+
+/** Kubernetes label syntax (IsQualifiedName keys, IsValidLabelValue values). */
+export const labels = checkedRecord((k, v) => keyOrValue(values.qualifiedName(k), values.labelValue(v)));
+
+/** Annotation keys are qualified names; the capture annotations the lab acts on have their values checked too. */
+export const annotations = checkedRecord((k, v) =>
+  keyOrValue(values.qualifiedName(k), k.startsWith(values.SIDECAR_ANNOTATION_PREFIX) ? values.sidecarAnnotation(k, v) : undefined),
+);
+
+const refined = (check: (s: string) => string | undefined) =>
+  z.string().superRefine((s, ctx) => {
+    const message = check(s);
+    if (message) ctx.addIssue({ code: 'custom', message });
+  });
+
+/** What a client can legally send (RFC 9110); a deliberately malformed request is not expressible. */
+export const httpRequest = z.strictObject({
+  // Regexes rather than refinements so the JSON Schema carries them (the same rules as values.httpToken/httpPath).
+  method: z.string().regex(values.TOKEN, "must be an HTTP method: letters, digits and !#$%&'*+-.^_`|~ only (RFC 9110 token)").optional(),
+  path: z
+    .string()
+    .regex(values.HTTP_PATH, 'must start with "/" and hold only visible ASCII: no spaces or control characters (percent-encode the rest)')
+    .optional(),
+  headers: checkedRecord((k, v) => keyOrValue(values.httpToken(k, 'header name'), values.headerValue(v))).optional(),
+});
+
 const port = z.number().int('must be an integer').min(1, 'must be a port from 1 to 65535').max(65535, 'must be a port from 1 to 65535');
 
 export const when = z
@@ -52,6 +92,10 @@ export const when = z
 export const namespace = z.strictObject({
   name: dnsLabel,
   sidecarInjection: z.boolean().default(true),
+  labels: z
+    .record(z.string(), z.string())
+    .optional()
+    .describe('extra namespace labels, for namespaceSelector (kubernetes.io/metadata.name is always set; istio-injection follows sidecarInjection)'),
 });
 
 export const workloadPort = z.strictObject({
@@ -64,8 +108,8 @@ export const workload = z.strictObject({
   namespace: dnsLabel,
   serviceAccount: dnsLabel.optional().describe("default: the workload's name"),
   sidecar: z.boolean().optional().describe("default: the namespace's sidecarInjection"),
-  labels: z.record(z.string(), z.string()).optional(),
-  annotations: z.record(z.string(), z.string()).optional().describe('pod annotations, passed through verbatim'),
+  labels: labels.optional(),
+  annotations: annotations.optional().describe('pod annotations; traffic.sidecar.istio.io/* values are checked'),
   runAsUser: z.number().int('must be an integer').min(0).max(65535).optional(),
   capabilities: z.array(z.enum(LINUX_CAPABILITIES)).optional(),
   ports: z.array(workloadPort).default([]),
@@ -94,10 +138,32 @@ export const expectation = z.strictObject({
   reach: z.boolean().describe('did the request reach the destination application?'),
   failure: z.enum(FAILURES).optional().describe('only with reach: false; default any'),
   mtls: z.boolean().optional().describe('only with reach: true: arrived over mutual TLS'),
-  peer: z.string().min(1).optional().describe('the exact peer identity the server saw'),
+  peer: z.string().min(1).superRefine((s, ctx) => {
+    const message = values.noControl(s);
+    if (message) ctx.addIssue({ code: 'custom', message });
+  }).optional().describe('the exact peer identity the server saw'),
   viaSidecar: z.boolean().optional().describe("only with reach: true: went through the destination's sidecar"),
   status: z.number().int().min(100).max(599).optional().describe('HTTP status the client got'),
 });
+
+/** RFC 9110 token characters plus inner spaces (a raw request may carry a header name Envoy rejects for its space). */
+const RAW_HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]([ !#$%&'*+\-.^_`|~0-9A-Za-z]*[!#$%&'*+\-.^_`|~0-9A-Za-z])?$/;
+/** Visible ASCII: a raw request is written byte for byte, but never with bytes that would end its line early. */
+const VISIBLE = /^[\x21-\x7e]+$/;
+
+export const rawRequest = z
+  .strictObject({
+    method: z.string().max(32).regex(VISIBLE, 'must be visible ASCII without spaces (any case: sent as written)'),
+    requestTarget: z.string().max(2048).regex(VISIBLE, 'must be visible ASCII without spaces, sent verbatim (origin-form, absolute-form or *)'),
+    host: z.string().max(255).regex(VISIBLE, 'must be visible ASCII without spaces').optional()
+      .describe("the Host header as written; default the destination's service name and port (with version 1.0: no Host header)"),
+    headers: z.array(z.tuple([
+      z.string().max(128).regex(RAW_HEADER_NAME, 'must be a header name (token characters; inner spaces allowed)'),
+      z.string().max(4096).regex(/^[\x20-\x7e\t]*$/, 'must be printable ASCII on one line'),
+    ])).optional().describe('[name, value] pairs in order; duplicates allowed'),
+    version: z.enum(['1.1', '1.0']).default('1.1'),
+  })
+  .describe('the request exactly as written, byte for byte (scenario-v1-additions: http.raw)');
 
 export const probe = z.strictObject({
   name: dnsLabel,
@@ -105,17 +171,17 @@ export const probe = z.strictObject({
   to: z.string().min(1).describe("namespace/workload, or an external's name"),
   port: port.optional(),
   protocol: z.enum(PROBE_PROTOCOLS),
-  http: z
-    .strictObject({
-      method: z.string().regex(/^[A-Z]+$/, 'must be an upper-case HTTP method').optional(),
-      path: z.string().startsWith('/', 'must start with "/"').optional(),
-      headers: z.record(z.string(), z.string()).optional(),
-    })
-    .optional(),
+  http: httpRequest.extend({ raw: rawRequest.optional() }).optional(),
   as: z.strictObject({ user: z.number().int('must be an integer').min(0).max(65535) }).optional(),
   bypass: z.enum(['flush-capture']).optional(),
   expect: expectation,
   when: when.optional(),
+});
+
+export const mesh = z.strictObject({
+  outboundTrafficPolicy: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional(),
+  pathNormalization: z.enum(PATH_NORMALIZATIONS).optional()
+    .describe("meshConfig.pathNormalization.normalization; default BASE, as Istio's"),
 });
 
 export const scenario = z.strictObject({
@@ -130,7 +196,7 @@ export const scenario = z.strictObject({
   }),
   spec: z.strictObject({
     when: when.optional(),
-    mesh: z.strictObject({ outboundTrafficPolicy: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional() }).optional(),
+    mesh: mesh.optional(),
     namespaces: z.array(namespace).min(1),
     workloads: z.array(workload).min(1),
     externals: z.array(external).default([]),
@@ -148,5 +214,6 @@ export type External = Scenario['spec']['externals'][number];
 export type Resource = Scenario['spec']['resources'][number];
 export type Probe = Scenario['spec']['probes'][number];
 export type Expectation = Probe['expect'];
+export type RawRequest = NonNullable<NonNullable<Probe['http']>['raw']>;
 export type When = z.output<typeof when>;
 export type Failure = (typeof FAILURES)[number];

@@ -94,6 +94,8 @@ export function fromZodIssue(issue: ZodIssue, data: unknown, schema: z.ZodType):
     case 'too_big':
       if (issue.origin === 'number') return [{ path, at: 'value', message: `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}` }];
       return [{ path, at: 'value', message: issue.message }];
+    case 'custom':
+      return [{ path, at: (issue.params as { at?: 'key' | 'value' } | undefined)?.at ?? 'value', message: issue.message }];
     default:
       return [{ path, at: 'value', message: issue.message }];
   }

@@ -14,6 +14,12 @@ export interface TargetInfo {
   istioVersion: string;
   /** Free text shown in reports, e.g. "lab emulation: L7 policy is emulated; capture is the real kernel". */
   notes?: string[];
+  /**
+   * Every resource is in force when deploy() returns (the lab: its node and sidecars are configured before a pod
+   * serves). The engine then does not settle: a mismatching first observation is the answer, confirmed by the
+   * consecutive observations a verdict always needs. Clusters propagate policy asynchronously and never set this.
+   */
+  appliesSynchronously?: boolean;
 }
 
 /** One probe attempt, planned by the engine: the scenario's probe plus a fresh nonce. */

@@ -1,13 +1,31 @@
 import { describe, expect, it } from '@jest/globals';
-import { advance, initialState, nextDelayMs, sameFacts, type ConvergeSettings, type ConvergeState } from '../../src/engine/converge.js';
-import type { Evaluation, Facts } from '../../src/engine/types.js';
+import { advance, initialState, nextDelayMs, type ConvergeSettings, type ConvergeState } from '../../src/engine/converge.js';
+import { checksOf, distinguish, sameDistinguished } from '../../src/engine/evaluate.js';
+import type { Evaluation, Facts, OutcomeClass } from '../../src/engine/types.js';
+import { FAILURES, type Expectation } from '../../src/scenario/schema.js';
 
 const settings: ConvergeSettings = { consecutive: 3, settleTimeoutMs: 1000 };
 const allowed: Facts = { outcome: 'ok', reach: true, mtls: true, peer: 'spiffe://cluster.local/ns/app/sa/client', viaSidecar: true, status: 200 };
 const denied: Facts = { outcome: 'http-403', reach: false, mtls: false, status: 403 };
 
-const match = (facts: Facts): Evaluation => ({ kind: 'judged', facts, checks: [], matched: true });
-const mismatch = (facts: Facts, reason = 'expected HTTP 403, the client got HTTP 200'): Evaluation => ({ kind: 'judged', facts, checks: [], matched: false, reason });
+// An expectation stating every field: the attempts are compared on all their facts.
+const EVERYTHING: Expectation = { reach: true, mtls: true, peer: 'x', viaSidecar: true, status: 200 };
+const view = (facts: Facts, expect: Expectation = EVERYTHING) => ({ ...distinguish(expect, facts), outcome: facts.outcome });
+const match = (facts: Facts): Evaluation => ({ kind: 'judged', facts, distinguished: view(facts), checks: [], matched: true });
+const mismatch = (facts: Facts, reason = 'expected HTTP 403, the client got HTTP 200'): Evaluation => ({
+  kind: 'judged',
+  facts,
+  distinguished: view(facts),
+  checks: [],
+  matched: false,
+  reason,
+});
+/** The engine's real reading of `facts` under `expect` (checks and view from evaluate.ts). */
+function judged(expect: Expectation, facts: Facts): Evaluation {
+  const checks = checksOf(expect, facts);
+  const matched = checks.every((k) => k.ok);
+  return { kind: 'judged', facts, distinguished: distinguish(expect, facts), checks, matched, reason: matched ? undefined : 'mismatch' };
+}
 const infra = (reason = 'exec failed'): Evaluation => ({ kind: 'infrastructure', reason });
 
 /** Feeds (evaluation, elapsedMs) pairs and returns the final state. */
@@ -57,9 +75,76 @@ describe('converge-then-judge', () => {
     expect(s).toMatchObject({ phase: 'decided', verdict: 'FLAKY' });
   });
 
-  it('is FLAKY even when the disagreeing observation also matches the expectation (different facts)', () => {
+  it('is FLAKY when a field the expectation states differs, even if both observations match', () => {
     const viaOtherPath: Facts = { ...allowed, viaSidecar: false };
     expect(feed([[match(allowed), 10], [match(viaOtherPath), 20]])).toMatchObject({ verdict: 'FLAKY' });
+  });
+
+  describe('compares consecutive observations on what the expectation distinguishes', () => {
+    const reset: Facts = { outcome: 'reset', reach: false, mtls: false };
+    const eof: Facts = { outcome: 'eof', reach: false, mtls: false };
+    const timeout: Facts = { outcome: 'timeout', reach: false, mtls: false };
+    const completed: Facts = { outcome: 'ok', reach: false, mtls: false, status: 200 };
+    const run = (expect: Expectation, seq: Facts[]) => feed(seq.map((f, i): [Evaluation, number] => [judged(expect, f), 10 * (i + 1)]));
+
+    it('passes a REGISTRY_ONLY denial whose attempts alternate reset and eof under failure: reset', () => {
+      expect(run({ reach: false, failure: 'reset' }, [reset, eof, reset])).toMatchObject({ verdict: 'PASS', attempts: 3 });
+      expect(run({ reach: false, failure: 'reset' }, [eof, reset, eof])).toMatchObject({ verdict: 'PASS' });
+    });
+
+    it('is still FLAKY when an outcome failure: reset does not accept alternates with one it does', () => {
+      expect(run({ reach: false, failure: 'reset' }, [reset, timeout])).toMatchObject({ verdict: 'FLAKY' });
+    });
+
+    it('keeps failure classes apart that a specific failure distinguishes', () => {
+      expect(run({ reach: false, failure: 'timeout' }, [timeout, reset])).toMatchObject({ verdict: 'FLAKY' });
+    });
+
+    it('failure: any accepts every failure alike, but not a completed exchange', () => {
+      expect(run({ reach: false, failure: 'any' }, [timeout, reset, eof])).toMatchObject({ verdict: 'PASS' });
+      expect(run({ reach: false, failure: 'any' }, [reset, completed])).toMatchObject({ verdict: 'FLAKY' });
+    });
+
+    it('without a stated failure only reach is compared', () => {
+      expect(run({ reach: false }, [timeout, reset, completed])).toMatchObject({ verdict: 'PASS' });
+    });
+
+    it('never passes a stable wrong answer that alternates between two wrong classes', () => {
+      const s = feed([[judged({ reach: false, failure: 'reset' }, timeout), 1000], [judged({ reach: false, failure: 'reset' }, timeout), 1010], [judged({ reach: false, failure: 'reset' }, timeout), 1020]]);
+      expect(s).toMatchObject({ verdict: 'FAIL' });
+      const r = run({ reach: true }, [reset, eof, reset]);
+      expect(r.phase === 'decided' && r.verdict).not.toBe('PASS');
+    });
+
+    it('equal views always match alike, over every expectation and facts combination', () => {
+      const outcomes: OutcomeClass[] = ['ok', 'reset', 'eof', 'timeout', 'refused', 'tls', 'unreachable', 'http-403', 'http-502', 'http-503'];
+      const facts: Facts[] = [];
+      for (const outcome of outcomes)
+        for (const reach of [true, false])
+          for (const mtls of [true, false])
+            for (const peer of [undefined, 'a', 'b'])
+              for (const viaSidecar of [undefined, true, false])
+                for (const status of [undefined, 200, 403]) facts.push({ outcome, reach, mtls, peer, viaSidecar, status });
+      let groups = 0;
+      for (const reach of [true, false])
+        for (const failure of [undefined, ...FAILURES])
+          for (const mtls of [undefined, true, false])
+            for (const peer of [undefined, 'a'])
+              for (const viaSidecar of [undefined, true])
+                for (const status of [undefined, 200, 403]) {
+                  const expectation: Expectation = { reach, failure, mtls, peer, viaSidecar, status };
+                  const byView = new Map<string, boolean>();
+                  for (const f of facts) {
+                    const key = JSON.stringify(distinguish(expectation, f));
+                    const matched = checksOf(expectation, f).every((k) => k.ok);
+                    const seen = byView.get(key);
+                    if (seen === undefined) byView.set(key, matched);
+                    else if (seen !== matched) throw new Error(`${JSON.stringify(expectation)}: ${key} matches and mismatches`);
+                  }
+                  groups += byView.size;
+                }
+      expect(groups).toBeGreaterThan(1000);
+    });
   });
 
   it('is ERROR at once on an infrastructure failure, in any phase', () => {
@@ -84,10 +169,10 @@ describe('converge-then-judge', () => {
     expect(s).toMatchObject({ verdict: 'FAIL', attempts: 3 });
   });
 
-  it('compares every fact for identity', () => {
-    expect(sameFacts(allowed, { ...allowed })).toBe(true);
+  it('with every field stated, compares every fact for identity', () => {
+    expect(sameDistinguished(view(allowed), view({ ...allowed }))).toBe(true);
     for (const change of [{ outcome: 'eof' as const }, { reach: false }, { mtls: false }, { peer: 'x' }, { viaSidecar: false }, { status: 201 }]) {
-      expect(sameFacts(allowed, { ...allowed, ...change })).toBe(false);
+      expect(sameDistinguished(view(allowed), view({ ...allowed, ...change }))).toBe(false);
     }
   });
 
@@ -96,6 +181,6 @@ describe('converge-then-judge', () => {
     expect(nextDelayMs({ phase: 'settling', attempts: 3 }, 0, settings)).toBe(200);
     expect(nextDelayMs({ phase: 'settling', attempts: 20 }, 0, settings)).toBe(1000);
     expect(nextDelayMs({ phase: 'settling', attempts: 20 }, 900, settings)).toBe(100);
-    expect(nextDelayMs({ phase: 'confirming', attempts: 1, baseline: allowed, matched: true, streak: 1 }, 0, settings)).toBe(0);
+    expect(nextDelayMs({ phase: 'confirming', attempts: 1, baseline: allowed, view: view(allowed), matched: true, streak: 1 }, 0, settings)).toBe(0);
   });
 });

@@ -26,6 +26,8 @@ export type Step =
       peer?: Observation['peer'];
       destinationQueried?: boolean;
       totalMs?: number;
+      /** The target found its own harness stalled during this attempt (ProbeResult.harness.stall). */
+      stall?: string;
     }
   | { throws: string };
 
@@ -55,6 +57,8 @@ export interface FakeOptions {
   refuse?: (s: Scenario) => Error | undefined;
   probeDelayMs?: number;
   prepareFails?: string;
+  /** Declares that resources are in force when deploy returns (TargetInfo.appliesSynchronously). */
+  appliesSynchronously?: boolean;
 }
 
 export class FakeTarget implements Target {
@@ -77,7 +81,10 @@ export class FakeTarget implements Target {
   async prepare(): Promise<TargetInfo> {
     this.calls.prepare += 1;
     if (this.options.prepareFails) throw new TargetError(this.options.prepareFails, 'fix the fake');
-    return { name: this.name, istioVersion: this.options.istioVersion ?? '1.22.0', notes: ['fake target: scripted observations'] };
+    return {
+      name: this.name, istioVersion: this.options.istioVersion ?? '1.22.0', notes: ['fake target: scripted observations'],
+      ...(this.options.appliesSynchronously ? { appliesSynchronously: true } : {}),
+    };
   }
 
   check(s: Scenario): void {
@@ -113,7 +120,7 @@ export class FakeTarget implements Target {
     return {
       nonce: a.nonce,
       probeName: a.probe.name,
-      client: { nonce: a.nonce, request: { nonce: a.nonce, protocol: a.probe.protocol, host: a.probe.to }, outcome: s.outcome, timings: { totalMs: s.totalMs ?? 3 }, bytes: { sent: 10, received: 0 } },
+      client: { nonce: a.nonce, request: { nonce: a.nonce, protocol: a.probe.protocol, host: a.probe.to }, outcome: s.outcome, timings: { totalMs: s.totalMs ?? 3 }, bytes: { sent: 10, received: 0 }, ...(s.stall ? { harness: { stall: s.stall } } : {}) },
       arrived,
       destinationQueried: s.destinationQueried ?? true,
       destinationAddresses: [POD.server],

@@ -18,7 +18,7 @@ async function setup(fake: FakeOptions = {}, options: Partial<ExistingTargetOpti
   started.push(server);
   await server.start();
   const runner = new RecordingRunner([{ prefix: 'istioctl analyze', result: { stdout: analyzeOut } }]);
-  const target = new ExistingTarget({ context: 'fake', kubeConfig: server.kubeConfig(), runner, runId: 'r1', xdsSettleMs: 10, readyTimeoutMs: 3000, ...options });
+  const target = new ExistingTarget({ context: 'fake', image: 'registry.example/meshprobe-agent:1', kubeConfig: server.kubeConfig(), runner, runId: 'r1', xdsSettleMs: 10, readyTimeoutMs: 3000, ...options });
   return { server, target, runner };
 }
 
@@ -37,7 +37,7 @@ function assertStayedInside(s: FakeApiServer, runNamespaces: string[]): void {
     if (runNamespaces.includes(r.namespace)) continue;
     expect(r.namespace).toBe('istio-system');
     expect(r.method).toBe('GET');
-    expect(r.path).toMatch(/^\/api\/v1\/namespaces\/istio-system\/(pods\?labelSelector=app%3Distiod|pods\/istiod-[^/]+\/portforward\?ports=15014|configmaps\/istio)|^\/apis\/apps\/v1\/namespaces\/istio-system\/deployments\/istiod/);
+    expect(r.path).toMatch(/^\/api\/v1\/namespaces\/istio-system\/(pods\?labelSelector=app%3Distiod|pods\/istiod-[^/]+\/portforward\?ports=15014|configmaps\/istio)|^\/apis\/apps\/v1\/namespaces\/istio-system\/deployments(\/istiod|\?labelSelector=app%3Distiod)/);
   }
 }
 
@@ -178,11 +178,16 @@ describe('existing target failures', () => {
     expect(() => target.check(s)).toThrow(UnsupportedError);
     expect(() => target.check(s)).toThrow(/istio-system would change the mesh/);
     expect(() => target.check(strictMtls())).toThrow(/cannot run hosts outside the mesh/);
-    const allowed = new ExistingTarget({ context: 'fake', kubeConfig: server!.kubeConfig(), runner: new RecordingRunner(), allowMeshChanges: true });
+    const allowed = new ExistingTarget({ context: 'fake', image: 'registry.example/meshprobe-agent:1', kubeConfig: server!.kubeConfig(), runner: new RecordingRunner(), allowMeshChanges: true });
     await allowed.prepare();
     expect(() => allowed.check(s)).not.toThrow();
     const reg = inMeshOnly();
     reg.spec.mesh = { outboundTrafficPolicy: 'REGISTRY_ONLY' };
     expect(() => allowed.check(reg)).toThrow(/mesh runs ALLOW_ANY/);
+    const norm = inMeshOnly();
+    norm.spec.mesh = { pathNormalization: 'NONE' };
+    expect(() => allowed.check(norm)).toThrow(/the scenario needs NONE but the mesh runs BASE/);
+    norm.spec.mesh = { pathNormalization: 'BASE' };
+    expect(() => allowed.check(norm)).not.toThrow();
   });
 });

@@ -31,8 +31,12 @@ export interface FakeOptions {
   /** `istioctl`-free check of the xDS counter: value served at each metrics read, in order (last repeats). */
   xdsRejects?: number[];
   istiodImage?: string;
+  /** outboundTrafficPolicy.mode in the `istio` mesh ConfigMap; 'absent' leaves the ConfigMap out. */
+  meshMode?: 'ALLOW_ANY' | 'REGISTRY_ONLY' | 'absent';
   /** Delay before a pod turns Ready. */
   readyAfterMs?: number;
+  /** How long a `call` exec takes before it answers (to see which execs overlap). */
+  callMs?: number;
 }
 
 const RESOURCES: Record<string, Array<[resource: string, kind: string, namespaced: boolean]>> = {
@@ -44,6 +48,7 @@ const RESOURCES: Record<string, Array<[resource: string, kind: string, namespace
   '/apis/security.istio.io/v1': [['peerauthentications', 'PeerAuthentication', true], ['authorizationpolicies', 'AuthorizationPolicy', true]],
   '/apis/networking.istio.io/v1': [['sidecars', 'Sidecar', true], ['serviceentries', 'ServiceEntry', true], ['destinationrules', 'DestinationRule', true]],
   '/apis/networking.k8s.io/v1': [['networkpolicies', 'NetworkPolicy', true]],
+  '/apis/apiextensions.k8s.io/v1': [['customresourcedefinitions', 'CustomResourceDefinition', false]],
 };
 
 export class FakeApiServer {
@@ -51,7 +56,9 @@ export class FakeApiServer {
   readonly objects = new Map<string, Obj>();
   /** nonce → observation recorded at `ns/pod` */
   readonly observations = new Map<string, { pod: string; observation: Observation }>();
-  readonly execs: Array<{ namespace: string; pod: string; command: string[]; stdin: string; protocol: string }> = [];
+  readonly execs: Array<{ namespace: string; pod: string; command: string[]; stdin: string; protocol: string; started: number; ended?: number }> = [];
+  /** Every apply body exactly as it arrived, with its path and content type. */
+  readonly applied: Array<{ path: string; contentType?: string; body: string }> = [];
   private server = http.createServer((req, res) => void this.handle(req, res));
   private wss: WebSocketServer;
   private watches = new Set<http.ServerResponse>();
@@ -109,9 +116,18 @@ export class FakeApiServer {
   private addIstiod(): void {
     this.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'istiod-7f9c', namespace: 'istio-system', labels: { app: 'istiod' } }, status: { phase: 'Running' } });
     this.put({
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod', namespace: 'istio-system' },
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod', namespace: 'istio-system', labels: { app: 'istiod' } },
       spec: { template: { spec: { containers: [{ name: 'discovery', image: this.options.istiodImage ?? 'docker.io/istio/pilot:1.26.2' }] } } },
     });
+    if (this.options.meshMode !== 'absent') {
+      const mesh = `accessLogFile: /dev/stdout\noutboundTrafficPolicy:\n  mode: ${this.options.meshMode ?? 'ALLOW_ANY'}\n`;
+      this.put({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio', namespace: 'istio-system' }, data: { mesh } });
+    }
+  }
+
+  /** Puts an object as if the cluster already had it. */
+  seed(o: Obj): void {
+    this.put(o);
   }
 
   private key(kind: string, namespace: string | undefined, name: string): string {
@@ -173,6 +189,7 @@ export class FakeApiServer {
 
   private route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, method: string, body: string, kind: string, namespace: string | undefined, name: string | undefined, sub: string | undefined): void {
     if (method === 'PATCH' && name) {
+      this.applied.push({ path: url.pathname, contentType: req.headers['content-type'], body });
       if (req.headers['content-type'] !== 'application/apply-patch+yaml') return this.status(res, 415, 'UnsupportedMediaType', 'only server-side apply');
       if (url.searchParams.get('fieldManager') !== 'meshprobe') return this.status(res, 422, 'Invalid', 'fieldManager missing');
       if (namespace && kind !== 'Namespace' && !this.objects.has(this.key('Namespace', undefined, namespace))) {
@@ -264,8 +281,14 @@ export class FakeApiServer {
     const run = () => {
       if (started) return;
       started = true;
-      this.execs.push({ namespace, pod, command, stdin, protocol: ws.protocol });
-      this.runCommand(ws, namespace, pod, command, stdin);
+      const exec = { namespace, pod, command, stdin, protocol: ws.protocol, started: performance.now() } as FakeApiServer['execs'][number];
+      this.execs.push(exec);
+      const answer = () => {
+        exec.ended = performance.now();
+        this.runCommand(ws, namespace, pod, command, stdin);
+      };
+      if (this.options.callMs && command.join(' ').includes(' call')) setTimeout(answer, this.options.callMs);
+      else answer();
     };
     ws.on('message', (data: Buffer) => {
       if (data[0] === 0) {
@@ -295,10 +318,11 @@ export class FakeApiServer {
       this.frame(ws, 3, JSON.stringify(ok));
     } else if (command.includes('query')) {
       const nonces = command.filter((_, i) => command[i - 1] === '--nonce');
-      const seen = nonces.flatMap((n) => {
+      // what the real agent prints: nonce → observations (src/probe/control.ts queryObservations)
+      const seen = Object.fromEntries(nonces.map((n) => {
         const o = this.observations.get(n);
-        return o && o.pod === `${namespace}/${pod}` ? [o.observation] : [];
-      });
+        return [n, o && o.pod === `${namespace}/${pod}` ? [o.observation] : []];
+      }));
       this.frame(ws, 1, JSON.stringify(seen));
       this.frame(ws, 3, JSON.stringify(ok));
     } else {

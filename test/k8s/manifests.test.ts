@@ -90,12 +90,12 @@ describe('renderScenario', () => {
     expect(r.workloads.some((m) => m.kind === 'Service' && m.metadata.name === 'client')).toBe(false);
   });
 
-  test('probes run as another uid give the source container SETUID/SETGID', () => {
+  test('probes run as another uid run the source container as uid 0 with SETUID/SETGID', () => {
     const s = strictMtls();
     s.spec.probes[1] = { ...s.spec.probes[1], as: { user: 1337 } };
     const r = renderScenario(s, { runId: 'r1' });
     const d = find(r.workloads, 'Deployment', 'meshclient') as unknown as { spec: { template: { spec: { containers: Array<{ securityContext?: unknown }> } } } };
-    expect(d.spec.template.spec.containers[0].securityContext).toEqual({ capabilities: { add: ['SETUID', 'SETGID'] } });
+    expect(d.spec.template.spec.containers[0].securityContext).toEqual({ runAsUser: 0, runAsGroup: 0, capabilities: { add: ['SETUID', 'SETGID'] } });
   });
 
   test('resources are rewritten into the run namespaces (principals included)', () => {

@@ -2,6 +2,7 @@ import { describe, expect, test } from '@jest/globals';
 import { classifyFindings, describeFinding, parseAnalyzeJson } from '../../src/targets/k8s/analyze.js';
 import { namespaceMap } from '../../src/targets/k8s/names.js';
 import { metricTotal, parsePrometheusText, XDS_REJECTS } from '../../src/targets/k8s/prometheus.js';
+import { parseQueryOutput } from '../../src/targets/k8s/exec-probe.js';
 import { strictMtls } from './fixtures.js';
 
 const METRICS = `# HELP pilot_total_xds_rejects Total number of XDS responses from pilot rejected by proxy.
@@ -55,5 +56,18 @@ describe('istioctl analyze -o json', () => {
     expect(parseAnalyzeJson('[]\n')).toEqual([]);
     expect(() => parseAnalyzeJson('Error: failed to fetch')).toThrow(/not JSON/);
     expect(() => parseAnalyzeJson('[{"code":1}]')).toThrow(/unexpected shape/);
+  });
+});
+
+describe('agent query output', () => {
+  const ok = { status: 'Success' };
+  const obs = (nonce: string) => ({ nonce, protocol: 'http', source: { address: '10.0.0.1', port: 1 }, local: { address: '10.0.0.2', port: 80 }, at: '1970-01-01T00:00:00.000Z' });
+  test("the agent's own format (nonce → observations) is read, not taken for one observation", () => {
+    const stdout = JSON.stringify({ a: [obs('a')], b: [], c: [obs('c'), obs('c')] });
+    expect(parseQueryOutput('p', { stdout, stderr: '', status: ok }).map((o) => o.nonce)).toEqual(['a', 'c', 'c']);
+  });
+  test('anything else is an error, never "nothing arrived"', () => {
+    expect(() => parseQueryOutput('p', { stdout: '{"x":1}', stderr: '', status: ok })).toThrow(/unexpected answer/);
+    expect(() => parseQueryOutput('p', { stdout: 'ready', stderr: '', status: ok })).toThrow(/not JSON/);
   });
 });

@@ -17,7 +17,7 @@ const scenario = makeScenario('bypass', {
     { name: 'excl-port', namespace: 'app', annotations: { [A + 'excludeOutboundPorts']: '5432' } },
     { name: 'excl-range', namespace: 'app', annotations: { [A + 'excludeOutboundIPRanges']: '10.244.1.6/32' } },
     { name: 'incl-range', namespace: 'app', annotations: { [A + 'includeOutboundIPRanges']: '10.244.1.6/32' } },
-    { name: 'hostile', namespace: 'app', capabilities: ['NET_ADMIN'] },
+    { name: 'hostile', namespace: 'app', runAsUser: 0, capabilities: ['NET_ADMIN'] }, // NET_ADMIN is effective for uid 0 only
     plainServer('db'), // 10.244.1.6
     plainServer('other'), // 10.244.1.7
     { name: 'no-inbound', namespace: 'app', ports: [{ port: 8080, protocol: 'tcp' }], annotations: { [A + 'includeInboundPorts']: '' } },
@@ -86,10 +86,12 @@ describe('bypasses', () => {
     expect(results.get('no-inbound-capture')?.arrived[0]?.source.address).toBe(addr('app/hostile'));
   });
 
-  test('flush-capture without NET_ADMIN fails for real', async () => {
-    const s = scenario.spec.probes.find((p) => p.name === 'excluded-port')!;
+  test('flush-capture without NET_ADMIN fails for real: an ERROR naming it, and the capture stays', async () => {
+    const s = scenario.spec.probes.find((p) => p.name === 'other-port')!;
     const batch = [{ probe: { ...s, bypass: 'flush-capture' as const }, nonce: `nf${process.pid}`, attempt: 1 }];
     await expect(target.probe(d, batch)).rejects.toThrow(/flush-capture .* in app\/excl-port failed/);
+    const nat = await run('ip', ['netns', 'exec', d.pods.get('app/excl-port')!.host.netns, 'iptables-save', '-t', 'nat']);
+    expect(nat.stdout).toContain('-A ISTIO_OUTPUT -j ISTIO_REDIRECT');
   });
 
   test('teardown leaves nothing of the lab behind', async () => {

@@ -20,7 +20,8 @@ const GW_HOST = 'istio-egressgateway.istio-system.svc.cluster.local';
 const scenario = makeScenario('egress', {
   mesh: { outboundTrafficPolicy: 'REGISTRY_ONLY' },
   namespaces: [{ name: 'app' }, { name: 'gated' }],
-  workloads: [{ name: 'client', namespace: 'app' }, { name: 'client', namespace: 'gated' }],
+  // uid 0: the clients start probes as uid 1337 (setpriv needs a container running as root).
+  workloads: [{ name: 'client', namespace: 'app', runAsUser: 0 }, { name: 'client', namespace: 'gated', runAsUser: 0 }],
   externals: [
     { name: 'api.partner.test', ports: [{ port: 80, protocol: 'http' }] },
     { name: 'blocked.example.test', ports: [{ port: 80, protocol: 'http' }, { port: 9000, protocol: 'tcp' }] },

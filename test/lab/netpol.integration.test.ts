@@ -10,7 +10,7 @@ const scenario = makeScenario('netpol', {
   workloads: [
     { name: 'server', namespace: 'app', ports: [{ port: 9080, protocol: 'http' }, { port: 9090, protocol: 'tcp' }] },
     { name: 'client', namespace: 'app' },
-    { name: 'locked', namespace: 'legacy' },
+    { name: 'locked', namespace: 'legacy', runAsUser: 0 }, // root: it starts a probe as uid 1337 (setpriv)
   ],
   externals: [{ name: 'api.partner.test', ports: [{ port: 80, protocol: 'http' }] }],
   resources: [

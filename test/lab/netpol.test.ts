@@ -72,9 +72,14 @@ describe('NetworkPolicy compilation', () => {
     ]);
   });
 
-  test('an egress section without policyTypes makes the policy both Ingress and Egress', () => {
-    expect(parseNetworkPolicy(np({ podSelector: {}, egress: [] }), 'app').policyTypes).toEqual(['Ingress', 'Egress']);
+  test('policyTypes are defaulted as the API server does (egress rules, not an egress key, add Egress)', () => {
+    expect(parseNetworkPolicy(np({ podSelector: {}, egress: [{}] }), 'app').policyTypes).toEqual(['Ingress', 'Egress']);
+    expect(parseNetworkPolicy(np({ podSelector: {}, egress: [] }), 'app').policyTypes).toEqual(['Ingress']);
     expect(parseNetworkPolicy(np({ podSelector: {} }), 'app').policyTypes).toEqual(['Ingress']);
+    // egress: [] without policyTypes isolates nothing for egress: no MP-EG chain at all.
+    expect(compile({ podSelector: {}, egress: [] }).some((r) => r.includes('MP-EG-'))).toBe(false);
+    // policyTypes: [] is defaulted too: the pods are isolated for ingress, not left open.
+    expect(chain(compile({ podSelector: {}, policyTypes: [] }), 'MP-IN-0')).toEqual(['-A MP-IN-0 -j DROP']);
   });
 
   test('two policies selecting one pod add up; one DROP ends the chain', () => {

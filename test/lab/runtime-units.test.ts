@@ -1,9 +1,8 @@
-/** Pure parts of the lab runtime and of the topology script: the pods' hosts tables and the shell script. */
+/** Pure parts of the lab runtime and of the topology: the pods' hosts tables and the programs that build the network. */
 import { describe, expect, test } from '@jest/globals';
-import { execFileSync } from 'node:child_process';
 import { parseHosts, tableLookup } from '../../src/targets/lab/runtime/hosts.js';
 import { hostsFile, planLab } from '../../src/targets/lab/plan.js';
-import { topologyScript } from '../../src/targets/lab/topology.js';
+import { topologyPrograms } from '../../src/targets/lab/topology.js';
 import { makeScenario } from './helpers.js';
 
 const scenario = makeScenario('units', {
@@ -44,22 +43,57 @@ describe('a pod\'s hosts table', () => {
   });
 });
 
-describe('topology script', () => {
+describe('topology programs', () => {
   const nat = new Map([[plan.hosts[0].netns, '*nat\n-A OUTPUT -j RETURN\nCOMMIT\n']]);
-  const script = topologyScript(plan, '*filter\nCOMMIT\n', nat);
+  const p = topologyPrograms(plan, '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n', nat);
+  const all = [p.create, p.node, ...p.pods, ...p.restores];
 
-  test('is valid sh', () => {
-    expect(() => execFileSync('sh', ['-n', '-c', script])).not.toThrow();
-  });
-
-  test('creates every namespace, configures each pod with ip -n, and loads capture rules only where given', () => {
-    for (const h of plan.hosts) {
-      expect(script).toContain(`netns add ${h.netns}\n`);
-      expect(script).toContain(`ip -n '${h.netns}' -batch -`);
-      expect(script).toContain(`addr add ${h.address}/32 dev eth0`);
+  test('are argument vectors of ip only, never a shell, with input on stdin', () => {
+    for (const prog of all) {
+      expect(prog.argv[0]).toBe('ip');
+      expect(prog.argv).not.toContain('sh');
+      expect(prog.argv.join(' ')).not.toMatch(/[;&|<>$`'"\\\n]/);
     }
-    expect(script.match(/exec iptables-restore/g)).toHaveLength(2); // the node's filter table and one pod's nat table
-    expect(script).toContain('-A OUTPUT -j RETURN');
-    expect(script.match(/ping_group_range/g)).toHaveLength(plan.hosts.length);
   });
+
+  test('create every namespace, configure each pod with ip -n, and load capture rules only where given', () => {
+    for (const h of plan.hosts) {
+      expect(p.create.input).toContain(`netns add ${h.netns}\n`);
+      const pod = p.pods.find((x) => x.argv.includes(h.netns));
+      expect(pod?.argv).toEqual(['ip', '-n', h.netns, '-batch', '-']);
+      expect(pod?.input).toContain(`addr add ${h.address}/32 dev eth0`);
+      expect(p.create.input).toContain(`link add ${h.nodeIf} netns ${plan.nodeNetns} type veth peer name eth0 netns ${h.netns}\n`);
+    }
+    // The node's filter table and one pod's nat table: one iptables-restore per namespace with rules.
+    expect(p.restores.map((r) => r.argv)).toEqual([
+      ['ip', 'netns', 'exec', plan.nodeNetns, 'iptables-restore'],
+      ['ip', 'netns', 'exec', plan.hosts[0].netns, 'iptables-restore'],
+    ]);
+    expect(p.restores[1].input).toContain('-A OUTPUT -j RETURN');
+  });
+
+  test('refuse restore input with anything but checked rules (a line cannot be smuggled in)', () => {
+    const bad = new Map([[plan.hosts[0].netns, '*nat\n-A OUTPUT -j RETURN\nCOMMIT\n*filter\n-I FORWARD 1 -j ACCEPT\nCOMMIT\n']]);
+    expect(() => topologyPrograms(plan, '*filter\nCOMMIT\n', bad)).toThrow(/COMMIT|refusing/);
+    expect(() => topologyPrograms(plan, '*filter\n-A FORWARD -j ACCEPT ; touch /tmp/x\nCOMMIT\n', new Map())).toThrow(/refusing/);
+  });
+
+  test('refuse a plan whose names are not strict tokens', () => {
+    const hostile = { ...plan, hosts: [{ ...plan.hosts[0], netns: `mp-unit01-a\nnetns add evil` }] };
+    expect(() => topologyPrograms(hostile, '*filter\nCOMMIT\n', new Map())).toThrow(/not a valid netns/);
+    const traversal = { ...plan, hosts: [{ ...plan.hosts[0], netns: 'mp-unit01-../../etc' }] };
+    expect(() => topologyPrograms(traversal, '*filter\nCOMMIT\n', new Map())).toThrow(/not a valid netns/);
+  });
+});
+
+test('a lab of 250 workloads needs no long argument: every program\'s input goes on stdin (no spawn E2BIG)', () => {
+  const big = makeScenario('big', {
+    workloads: Array.from({ length: 250 }, (_, i) => ({ name: `w${i}`, namespace: 'app', ports: [{ port: 80, protocol: 'tcp' as const }] })),
+    probes: [{ name: 'p', from: 'app/w0', to: 'app/w1', port: 80, protocol: 'tcp', expect: { reach: true } }],
+  });
+  const bigPlan = planLab(big, 'big001');
+  const p = topologyPrograms(bigPlan, '*filter\nCOMMIT\n', new Map());
+  const all = [p.create, p.node, ...p.pods, ...p.restores];
+  expect(Math.max(...all.map((x) => x.argv.join(' ').length))).toBeLessThan(100);
+  expect(p.create.input.split('\n').length).toBeGreaterThan(500);
 });

@@ -86,14 +86,16 @@ describe('issued certificates', () => {
 });
 
 describe('a lab\'s certificate files', () => {
-  test('the CAs\' certificates, each leaf with its key readable only by its uid, and no CA key on disk', () => {
+  test('the CAs\' certificates readable by all, each leaf\'s key root\'s only (0600), and no CA key on disk', () => {
     const lab = join(dir, 'lab');
     execFileSync('mkdir', ['-p', lab]);
-    issueCertificates(lab, [{ key: 'srv', names: ['api.example.com', '172.18.0.2'], ca: 'untrusted', uid: 1234 }], [{ key: 'wl', spiffe: 'spiffe://cluster.local/ns/a/sa/b', uid: 1337 }]);
+    issueCertificates(lab, [{ key: 'srv', names: ['api.example.com', '172.18.0.2'], ca: 'untrusted' }], [{ key: 'wl', spiffe: 'spiffe://cluster.local/ns/a/sa/b' }]);
     const { certFile, keyFile } = certPaths(lab, 'wl');
-    expect(statSync(keyFile).uid).toBe(1337);
-    expect(statSync(keyFile).mode & 0o777).toBe(0o600);
-    expect(statSync(certPaths(lab, 'srv').keyFile).uid).toBe(1234);
+    for (const key of [keyFile, certPaths(lab, 'srv').keyFile]) {
+      expect(statSync(key).uid).toBe(process.getuid?.());
+      expect(statSync(key).mode & 0o777).toBe(0o600);
+    }
+    expect(statSync(caFile(lab, 'trusted')).mode & 0o777).toBe(0o644);
     expect(openssl('verify', '-CAfile', caFile(lab, 'mesh'), certFile)).toMatch(/OK/);
     expect(openssl('verify', '-CAfile', caFile(lab, 'untrusted'), certPaths(lab, 'srv').certFile)).toMatch(/OK/);
     expect(() => openssl('verify', '-CAfile', caFile(lab, 'trusted'), certPaths(lab, 'srv').certFile)).toThrow();

@@ -4,7 +4,8 @@ import type { Workload } from '../../src/scenario/schema.js';
 import { manifest, workloads as base, world } from './fixtures.js';
 
 const STRICT_FOO = manifest('PeerAuthentication', 'foo', 'default', { mtls: { mode: 'STRICT' } });
-const withAdmin: Workload[] = base.map((w) => (w.namespace === 'bar' && w.name === 'sleep' ? { ...w, capabilities: ['NET_ADMIN'] } : w));
+// Added capabilities and a uid switch are only effective for a container running as uid 0 (kubernetes#56374).
+const withAdmin: Workload[] = base.map((w) => (w.namespace === 'bar' && w.name === 'sleep' ? { ...w, runAsUser: 0, capabilities: ['NET_ADMIN'] } : w));
 
 function audit(resources: ReturnType<typeof manifest>[], workloads = withAdmin) {
   const w = world({ resources, workloads });
@@ -25,11 +26,13 @@ describe('planAudit: protected destinations and techniques', () => {
     expect(plan.protections.find((p) => p.destination === 'bar/httpbin')).toMatchObject({ istio: false, by: ['NetworkPolicy ingress isolation (bar/deny)'] });
   });
 
-  it('every technique the source can use: plaintext without a sidecar, uid 1337 with one, flush only with NET_ADMIN, udp, icmp', () => {
-    const { plan } = audit([STRICT_FOO]);
+  it('every technique the source can use: plaintext without a sidecar, uid 1337 and flush (NET_ADMIN) only as uid 0, udp, icmp', () => {
+    // foo/sleep runs as the image's uid 1000 with NET_ADMIN added: it can neither switch uid nor flush.
+    const ws = withAdmin.map((w) => (w.namespace === 'foo' && w.name === 'sleep' ? { ...w, capabilities: ['NET_ADMIN' as const] } : w));
+    const { plan } = audit([STRICT_FOO], ws);
     const to = (from: string) => plan.flows.map((f, i) => ({ f, t: plan.techniques[i] })).filter(({ f }) => f.from === from && f.to === 'foo/tcp-echo').map(({ t }) => t);
     expect(to('legacy/sleep')).toEqual(['plaintext', 'plaintext', 'udp', 'icmp']);
-    expect(to('foo/sleep')).toEqual(['baseline', 'uid-1337', 'baseline', 'uid-1337', 'udp', 'icmp']);
+    expect(to('foo/sleep')).toEqual(['baseline', 'baseline', 'udp', 'icmp']);
     expect(to('bar/sleep')).toEqual(['baseline', 'uid-1337', 'flush-capture', 'baseline', 'uid-1337', 'flush-capture', 'udp', 'icmp']);
   });
 });

@@ -33,7 +33,7 @@ describeIfChromium('matrix HTML in headless chromium', () => {
     const file = join(dir, 'm.html');
     await writeFile(file, matrixHtml(observe(m, judgements)));
     const dom = await dumpDom(file);
-    expect(dom.match(/<h2>[^<]*<\/h2>/g)).toEqual(['<h2>80/http</h2>', '<h2>8000/http</h2>', '<h2>9002/udp</h2>', '<h2>Divergences</h2>']);
+    expect(dom.match(/<h2>[^<]*<\/h2>/g)).toEqual(['<h2>By namespace pair</h2>', '<h2>80/http</h2>', '<h2>8000/http</h2>', '<h2>9002/udp</h2>', '<h2>Divergences</h2>']);
     expect(dom.match(/data-status="diverge"/g)).toHaveLength(1);
     expect(dom).toMatch(/data-status="diverge"[^>]*title="legacy\/sleep → foo\/httpbin 8000\/http\npredicted: blocked \(reset\)/);
     expect(dom).toContain('STRICT requires mutual TLS');

@@ -17,7 +17,7 @@ const input = {
   workloads: [
     { name: 'web', namespace: 'shop', ports },
     { name: 'db', namespace: 'shop', ports, annotations: { 'traffic.sidecar.istio.io/excludeInboundPorts': '9000' } },
-    { name: 'old', namespace: 'legacy', ports, capabilities: ['NET_ADMIN' as const] },
+    { name: 'old', namespace: 'legacy', ports, runAsUser: 0, capabilities: ['NET_ADMIN' as const] },
   ],
   externals: [{ name: 'api.partner.test', ports: [{ port: 80, protocol: 'http' as const }] }],
   resources: [
@@ -63,7 +63,8 @@ describe('matrix on the lab', () => {
 describe('audit on the lab', () => {
   (root ? test : test.skip)('STRICT stops uid 1337 and flush-capture but not UDP: observed as predicted', async () => {
     ensureAgentBundle();
-    const workloads = input.workloads.map((w) => (w.name === 'db' ? { ...w, capabilities: ['NET_ADMIN' as const] } : w));
+    // NET_ADMIN and a uid switch are effective only in a container running as uid 0 (kubernetes#56374).
+    const workloads = input.workloads.map((w) => (w.name === 'db' || w.name === 'web' ? { ...w, runAsUser: 0, capabilities: ['NET_ADMIN' as const] } : w));
     const strict = { ...input, workloads, resources: [manifest('PeerAuthentication', 'shop', 'default', { mtls: { mode: 'STRICT' } })] };
     const { world } = buildWorld(strict);
     const plan = planAudit(world);

@@ -115,11 +115,18 @@ describe('capture (istio-iptables rules; best-practices "Understand traffic capt
     expect(layers(p)['source-capture']).toContain('uid 1337');
   });
 
-  it('flush-capture (NET_ADMIN) makes the client plaintext too', () => {
-    const admin: Workload[] = baseWorkloads.map((w) => (w.namespace === 'bar' && w.name === 'sleep' ? { ...w, capabilities: ['NET_ADMIN'] } : w));
+  it('flush-capture (NET_ADMIN, uid 0) makes the client plaintext too', () => {
+    const admin: Workload[] = baseWorkloads.map((w) => (w.namespace === 'bar' && w.name === 'sleep' ? { ...w, runAsUser: 0, capabilities: ['NET_ADMIN'] } : w));
     const p = run(world({ workloads: admin, resources: [STRICT_FOO] }), flow('bar/sleep', 'foo/httpbin', 8000, 'http', { bypass: 'flush-capture' }));
     expect(p).toMatchObject({ reach: false, failure: 'reset' });
     expect(layers(p)['source-capture']).toContain('flush-capture');
+  });
+
+  it('flush-capture by a non-root workload fails whatever it adds (kubernetes#56374): the capture stays, mTLS as usual', () => {
+    const admin: Workload[] = baseWorkloads.map((w) => (w.namespace === 'bar' && w.name === 'sleep' ? { ...w, runAsUser: 1000, capabilities: ['NET_ADMIN'] } : w));
+    const p = run(world({ workloads: admin, resources: [STRICT_FOO] }), flow('bar/sleep', 'foo/httpbin', 8000, 'http', { bypass: 'flush-capture' }));
+    expect(p).toMatchObject({ reach: true, mtls: true });
+    expect(p.explanation.map((r) => r.text).join('\n')).toMatch(/flush-capture fails .*uid 1000 has no effective capabilities/);
   });
 
   it('excludeOutboundPorts on the client: uncaptured, plaintext', () => {

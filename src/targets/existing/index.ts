@@ -3,14 +3,14 @@
  * creates only per-run namespaces, deletes only those, and refuses mesh-wide changes unless allowed.
  */
 import { KubeConfig } from '@kubernetes/client-node';
-import YAML from 'yaml';
 import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, UnsupportedError, type Target, type TargetInfo } from '../target.js';
 import { ClusterRun } from '../k8s/cluster.js';
 import { requireTool, ZxRunner, type CommandRunner } from '../k8s/commands.js';
 import { Kube } from '../k8s/kube.js';
-import { newRunId, ROOT_NAMESPACE } from '../k8s/names.js';
-import { ClusterTargetBase, istioVersionFromImage } from '../k8s/target-base.js';
+import { readMesh } from '../k8s/mesh.js';
+import { newRunId } from '../k8s/names.js';
+import { ClusterTargetBase } from '../k8s/target-base.js';
 
 export interface ExistingTargetOptions {
   /** kubeconfig context to use; required, so a run never lands on whatever context happens to be current. */
@@ -18,7 +18,7 @@ export interface ExistingTargetOptions {
   kubeconfig?: string;
   allowMeshChanges?: boolean;
   keep?: boolean;
-  /** Probe image the cluster can pull (there is no `kind load` here). */
+  /** Probe image the cluster can pull (there is no `kind load` here); required. */
   image?: string;
   runId?: string;
   readyTimeoutMs?: number;
@@ -53,11 +53,16 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
   async prepare(signal?: AbortSignal): Promise<TargetInfo> {
     const context = this.options.context;
     if (!context) throw new TargetError('the existing target needs --context NAME', 'name the kubeconfig context explicitly, e.g. --context staging; meshprobe never uses the current context implicitly');
+    if (!this.options.image) throw new TargetError('the existing target needs --image REF', 'build the probe image (docker build . from a meshprobe checkout) and push it where the cluster can pull it; there is no default a cluster could pull');
     const runner = this.options.runner ?? new ZxRunner(this.options.log);
     if (!this.options.runner) await requireTool('istioctl', this.options.lookup);
     const kube = new Kube(this.kubeConfig(context));
-    const version = await this.istioVersion(kube);
-    this.meshOutbound = await this.readMeshOutbound(kube);
+    const mesh = await readMesh(kube, `context ${context}`).catch((err: Error) => {
+      if (err instanceof TargetError) throw err;
+      throw new TargetError(`reading the mesh on context ${context}: ${err.message}`);
+    });
+    this.meshOutbound = mesh.outboundTrafficPolicy;
+    this.meshNormalization = mesh.pathNormalization;
     const istioctlArgs = ['--context', context, ...(this.options.kubeconfig ? ['--kubeconfig', this.options.kubeconfig] : [])];
     this.run = new ClusterRun({
       kube,
@@ -71,32 +76,16 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
       log: this.options.log,
     });
     if (signal?.aborted) throw new TargetError('interrupted');
-    this.info = { name: 'existing', istioVersion: version, notes: [`context ${context}; per-run namespaces mp-${this.run.options.runId}-*`] };
+    this.info = {
+      name: 'existing',
+      istioVersion: mesh.version,
+      notes: [`context ${context}; istiod revision ${mesh.revision}, outboundTrafficPolicy ${mesh.outboundTrafficPolicy} (read from the cluster); per-run namespaces mp-${this.run.options.runId}-*`],
+    };
     return this.info;
   }
 
-  private async istioVersion(kube: Kube): Promise<string> {
-    let images: string[];
-    try {
-      images = await kube.readDeploymentImages(ROOT_NAMESPACE, 'istiod');
-    } catch (err) {
-      throw new TargetError(`Istio does not seem to be installed on context ${this.options.context}: ${(err as Error).message}`, 'install Istio (istioctl install) or pick the context of a cluster that has it');
-    }
-    const version = images.map(istioVersionFromImage).find(Boolean);
-    if (!version) throw new TargetError(`cannot tell the Istio version from istiod's image (${images.join(', ')})`);
-    return version;
-  }
-
-  /** The mesh's outbound policy from the `istio` ConfigMap (absent or unreadable: the Istio default). */
-  private async readMeshOutbound(kube: Kube): Promise<'ALLOW_ANY' | 'REGISTRY_ONLY'> {
-    try {
-      const cm = await kube.core.readNamespacedConfigMap({ namespace: ROOT_NAMESPACE, name: 'istio' });
-      const mesh = YAML.parse(cm.data?.mesh ?? '') as { outboundTrafficPolicy?: { mode?: string } } | null;
-      return mesh?.outboundTrafficPolicy?.mode === 'REGISTRY_ONLY' ? 'REGISTRY_ONLY' : 'ALLOW_ANY';
-    } catch {
-      return 'ALLOW_ANY';
-    }
-  }
+  /** meshConfig.pathNormalization.normalization as read from the cluster (BASE when unset). */
+  private meshNormalization = 'BASE';
 
   check(scenario: Scenario): void {
     this.checkCommon(scenario);
@@ -106,6 +95,10 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
     const wanted = scenario.spec.mesh?.outboundTrafficPolicy;
     if (wanted && wanted !== this.meshOutbound) {
       throw new UnsupportedError('spec.mesh.outboundTrafficPolicy', `the scenario needs ${wanted} but the mesh runs ${this.meshOutbound}; meshprobe never changes an existing mesh's configuration`, 'run it on a cluster configured that way, or with --target kind');
+    }
+    const normalization = scenario.spec.mesh?.pathNormalization;
+    if (normalization && normalization !== this.meshNormalization) {
+      throw new UnsupportedError('spec.mesh.pathNormalization', `the scenario needs ${normalization} but the mesh runs ${this.meshNormalization}; meshprobe never changes an existing mesh's configuration`, 'run it on a cluster configured that way, or on the lab');
     }
     const own = new Set(scenario.spec.namespaces.map((n) => n.name));
     scenario.spec.resources.forEach((r, i) => {

@@ -9,18 +9,24 @@ import { attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt } from '../target.js';
 import { classifyFindings, describeFinding, parseAnalyzeJson, type Finding } from './analyze.js';
 import { runChecked, type CommandRunner } from './commands.js';
-import { callCommand, groupAttempts, isExternal, parseCallOutput, parseQueryOutput, probeRequest, queryCommand } from './exec-probe.js';
-import { abortable, Kube } from './kube.js';
+import { callCommand, groupAttempts, isExternal, parseCallOutput, parseQueryOutput, probeRequest, queryCommand, resolveCommand } from './exec-probe.js';
+import { abortable, exitCodeOf, Kube } from './kube.js';
+import { PodLocks } from './pod-locks.js';
 import { AGENT_CONTAINER, renderScenario, WORKLOAD_LABEL, type Manifest, type RenderedScenario } from './manifests.js';
 import { ROOT_NAMESPACE, type NamespaceMap } from './names.js';
 import { metricTotal, parsePrometheusText, XDS_REJECTS } from './prometheus.js';
 import { reverseText } from './rewrite.js';
 
+/** The addresses a name resolves to from inside the cluster (a pod of the run); [] when it does not resolve. */
+export type InClusterResolver = (name: string, signal?: AbortSignal) => Promise<string[]>;
+
 /** Externals (hosts outside the mesh) where the target can run them: the kind target's containers. */
 export interface ExternalsHost {
-  start(scenario: Scenario, signal?: AbortSignal): Promise<void>;
+  /** Resolves once every external answers and its name resolves to it from inside the cluster. */
+  start(scenario: Scenario, signal?: AbortSignal, resolve?: InClusterResolver): Promise<void>;
   query(name: string, nonces: string[]): Promise<Observation[]>;
-  stop(scenario: Scenario): Promise<void>;
+  /** Resolves once the names no longer resolve (a later scenario may expect them not to). */
+  stop(scenario: Scenario, resolve?: InClusterResolver): Promise<void>;
 }
 
 export interface ClusterOptions {
@@ -64,6 +70,8 @@ export class ClusterRun {
   readonly created = new Set<string>();
   /** Objects applied outside the run's namespaces (root-namespace policy, only with allowMeshChanges). */
   private readonly outside: Manifest[] = [];
+  /** Serialises a pod's flush-capture execs against everything else that sends from or to it. */
+  private readonly locks = new PodLocks();
 
   constructor(readonly options: ClusterOptions) {}
 
@@ -90,7 +98,7 @@ export class ClusterRun {
       }
       for (const m of rendered.workloads) await kube.apply(m, signal);
       await this.waitWorkloads(dep, signal);
-      await this.options.externals?.start(scenario, signal);
+      await this.options.externals?.start(scenario, signal, this.resolver(dep));
       await this.applyResources(dep, signal);
       return dep;
     } catch (err) {
@@ -110,6 +118,17 @@ export class ClusterRun {
         dep.pods.set(`${w.namespace}/${w.name}`, { namespace, name: pod.metadata!.name!, ips });
       }),
     );
+  }
+
+  /** Name lookups from the first pod of the deployment, the way its probes will resolve. */
+  private resolver(dep: ClusterDeployment): InClusterResolver {
+    return async (name, signal) => {
+      const pod = [...dep.pods.values()][0];
+      if (!pod) throw new TargetError(`no pod in scenario ${dep.scenario.metadata.name} to resolve ${name} from`);
+      const r = await this.options.kube.exec(pod.namespace, pod.name, AGENT_CONTAINER, resolveCommand(name), undefined, signal);
+      if (exitCodeOf(r.status) !== 0) throw new TargetError(`resolving ${name} in ${pod.namespace}/${pod.name} failed: ${r.stderr.trim().slice(-300)}`);
+      return JSON.parse(r.stdout.trim() || '[]') as string[];
+    };
   }
 
   /** Applies the scenario's resources, then refuses to go on if the mesh rejected or flags them. */
@@ -171,8 +190,19 @@ export class ClusterRun {
     const clients = new Map<string, import('../../probe/types.js').ProbeResult>();
     for (const group of groupAttempts(batch)) {
       const chains = attemptChains(group).map((c) => c.map((a) => probeRequest(dep.scenario, dep.map, a)));
-      const r = await this.options.kube.exec(source.namespace, source.name, AGENT_CONTAINER, callCommand(group[0].probe), `${JSON.stringify(chains)}\n`, signal);
-      for (const [nonce, result] of parseCallOutput(where, chains.flat(), r)) clients.set(nonce, result);
+      const flush = group[0].probe.bypass === 'flush-capture';
+      const others = [...new Set(group.map((a) => a.probe.to))].filter((to) => dep.pods.has(to)).map((to) => podKey(dep.pods.get(to)!));
+      const pending = this.locks.acquire(flush ? others : [podKey(source), ...others], flush ? [podKey(source)] : []);
+      const release = await abortable(pending, signal).catch((err: unknown) => {
+        void pending.then((r) => r());
+        throw err;
+      });
+      try {
+        const r = await this.options.kube.exec(source.namespace, source.name, AGENT_CONTAINER, callCommand(group[0].probe), `${JSON.stringify(chains)}\n`, signal);
+        for (const [nonce, result] of parseCallOutput(where, chains.flat(), r)) clients.set(nonce, result);
+      } finally {
+        release();
+      }
     }
     const arrived = await this.queryDestinations(dep, batch, signal);
     return batch.map((a) => {
@@ -255,7 +285,7 @@ export class ClusterRun {
   }
 
   async undeploy(dep: ClusterDeployment): Promise<void> {
-    await this.options.externals?.stop(dep.scenario);
+    await this.options.externals?.stop(dep.scenario, this.resolver(dep));
     if (this.options.keep) return;
     const mine = new Set(dep.map.forward.values());
     for (const m of dep.rendered.resources) {
@@ -283,6 +313,10 @@ export class ClusterRun {
   access(dep: ClusterDeployment): string[] {
     return [...dep.map.forward.entries()].map(([own, cluster]) => `namespace ${own}: kubectl get pods -n ${cluster}`);
   }
+}
+
+function podKey(p: PodRef): string {
+  return `${p.namespace}/${p.name}`;
 }
 
 function hasSidecarLabel(m: Manifest, name: string): boolean {

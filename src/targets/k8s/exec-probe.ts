@@ -37,24 +37,54 @@ export function groupAttempts(batch: ProbeAttempt[]): ProbeAttempt[][] {
   return [...groups.values()];
 }
 
+/** Exit codes of the flush-capture wrapper, distinct from the agent's own (0, 1 usage, 2 error). */
+export const FLUSH_FAILED = 97;
+export const RESTORE_FAILED = 98;
+
+/**
+ * `flush-capture` as a hostile app with NET_ADMIN would do it, then undone: the pod's nat table is saved for each
+ * iptables backend that can read it (istio-init writes to the one the node uses), flushed, the probes run, and the
+ * saved table restored, so the pod's later probes are captured again. Any step failing ends the exec non-zero
+ * with the reason on stderr, which makes the batch an ERROR: a flush that did not happen never passes as a bypass
+ * that was blocked. The caller holds the pod exclusively meanwhile (ClusterRun's per-pod lock).
+ */
+function flushWrapped(call: string): string {
+  return [
+    'd=$(mktemp -d) || exit ' + FLUSH_FAILED,
+    'saved=""',
+    'for v in nft legacy; do if iptables-$v-save -t nat >"$d/$v" 2>"$d/$v.err"; then saved="$saved $v"; fi; done',
+    `if [ -z "$saved" ]; then echo "flush-capture: cannot read the pod's nat table: $(cat "$d/nft.err" "$d/legacy.err" 2>/dev/null)" >&2; rm -rf "$d"; exit ${FLUSH_FAILED}; fi`,
+    `for v in $saved; do if ! iptables-$v -t nat -F; then echo "flush-capture: iptables-$v -t nat -F failed" >&2; for w in $saved; do iptables-$w-restore <"$d/$w"; done; rm -rf "$d"; exit ${FLUSH_FAILED}; fi; done`,
+    `${call}; rc=$?`,
+    `for v in $saved; do if ! iptables-$v-restore <"$d/$v"; then echo "flush-capture: restoring the pod's nat table with iptables-$v-restore failed: capture may be off in this pod" >&2; rc=${RESTORE_FAILED}; fi; done`,
+    'rm -rf "$d"',
+    'exit $rc',
+  ].join('\n');
+}
+
 /**
  * The command for one exec of `call --chains` (stdin: one line, the group's attempts as chains, one per probe; see
  * attempt-chains.ts). `head -n 1` ends the agent's stdin after the batch line, because with
- * channel protocol v4 the client cannot half-close stdin. `as.user` drops to the uid with setpriv (the container
- * gets SETUID/SETGID for it); `flush-capture` deletes the pod's nat rules first, as a hostile app with NET_ADMIN would.
+ * channel protocol v4 the client cannot half-close stdin. `as.user` drops to the uid with setpriv; the container
+ * runs as uid 0 with the capabilities this needs (manifests.ts securityContextOf). Probe values reaching the text
+ * are schema-checked integers.
  */
 export function callCommand(probe: Pick<Probe, 'as' | 'bypass'>): string[] {
-  const steps: string[] = [];
-  if (probe.bypass === 'flush-capture') {
-    steps.push('{ iptables-nft -t nat -F 2>/dev/null; iptables-legacy -t nat -F 2>/dev/null; iptables -t nat -F; } >&2 || true');
-  }
-  const drop = probe.as ? `setpriv --reuid=${probe.as.user} --regid=${probe.as.user} --clear-groups ` : '';
-  steps.push(`head -n 1 | ${drop}node ${AGENT_PATH} call --chains --stagger ${ATTEMPT_STAGGER_MS}`);
-  return ['sh', '-c', steps.join('; ')];
+  const user = probe.as?.user;
+  if (user !== undefined && !(Number.isInteger(user) && user >= 0 && user <= 65535)) throw new TargetError(`as.user ${String(user)} is not a uid`);
+  const drop = user !== undefined ? `setpriv --reuid=${user} --regid=${user} --clear-groups ` : '';
+  const call = `head -n 1 | ${drop}node ${AGENT_PATH} call --chains --stagger ${ATTEMPT_STAGGER_MS}`;
+  return ['sh', '-c', probe.bypass === 'flush-capture' ? flushWrapped(call) : call];
 }
 
-export function queryCommand(nonces: string[]): string[] {
-  return ['node', AGENT_PATH, 'query', '--control', CONTROL_SOCKET, ...nonces.flatMap((n) => ['--nonce', n])];
+export function queryCommand(nonces: string[], control = CONTROL_SOCKET): string[] {
+  return ['node', AGENT_PATH, 'query', '--control', control, ...nonces.flatMap((n) => ['--nonce', n])];
+}
+
+/** Prints the addresses a name resolves to from inside a pod, as a JSON array ([] when it does not resolve). */
+export function resolveCommand(name: string): string[] {
+  const script = `require('dns').promises.lookup(process.argv[1], { all: true }).then((a) => console.log(JSON.stringify(a.map((x) => x.address))), (e) => { if (e.code === 'ENOTFOUND' || e.code === 'EAI_NONAME') console.log('[]'); else { console.error(e.code || e.message); process.exit(3); } })`;
+  return ['node', '-e', script, name];
 }
 
 function statusText(r: ExecResult): string {
@@ -90,21 +120,25 @@ export function parseCallOutput(where: string, requests: ProbeRequest[], r: Exec
   return results;
 }
 
-/** `query` prints observations as a JSON array or as JSON lines; both are accepted. */
+/**
+ * `query` prints one JSON object, nonce → the observations recorded for it (control.ts queryObservations). A JSON
+ * array of observations is accepted too; anything else is an error, never "nothing arrived".
+ */
 export function parseQueryOutput(where: string, r: ExecResult): Observation[] {
   if (exitCodeOf(r.status) !== 0) {
     throw new TargetError(`reading observations in ${where} failed (${statusText(r)}): ${r.stderr.trim().slice(-300)}`);
   }
   const text = r.stdout.trim();
   if (text === '') return [];
+  let whole: unknown;
   try {
-    const whole = JSON.parse(text) as unknown;
-    if (Array.isArray(whole)) return whole as Observation[];
-    if (whole && typeof whole === 'object' && Array.isArray((whole as { observations?: unknown }).observations)) {
-      return (whole as { observations: Observation[] }).observations;
-    }
-    return [whole as Observation];
+    whole = JSON.parse(text);
   } catch {
-    return text.split('\n').filter((l) => l.trim()).map((l) => JSON.parse(l) as Observation);
+    throw new TargetError(`reading observations in ${where}: the agent's answer is not JSON: ${text.slice(0, 200)}`);
   }
+  const list = Array.isArray(whole) ? whole : whole && typeof whole === 'object' && Object.values(whole).every(Array.isArray) ? Object.values(whole).flat() : undefined;
+  if (!list || !list.every((o) => o && typeof o === 'object' && typeof (o as Observation).nonce === 'string')) {
+    throw new TargetError(`reading observations in ${where}: unexpected answer ${text.slice(0, 200)}`, 'is the probe image the one built from this version of meshprobe?');
+  }
+  return list as Observation[];
 }

@@ -12,10 +12,12 @@ import {
   CoreV1Api,
   Exec,
   KubeConfig,
+  HttpMethod,
   KubernetesObjectApi,
   PatchStrategy,
   PortForward,
   Watch,
+  type V1Deployment,
   type V1Pod,
   type V1Status,
 } from '@kubernetes/client-node';
@@ -97,22 +99,47 @@ export function podReady(pod: V1Pod): boolean {
   return pod.status?.conditions?.some((c) => c.type === 'Ready' && c.status === 'True') ?? false;
 }
 
+/**
+ * KubernetesObjectApi whose apply sends the manifest as written. client-node's own patch() passes the body
+ * through its typed serializer, which drops fields its models spell differently (a CRD's
+ * x-kubernetes-int-or-string, x-kubernetes-preserve-unknown-fields, enum, default, x-kubernetes-validations:
+ * kubernetes-client/javascript#2483), so the API server would get another object than the user's.
+ */
+export class RawApplyApi extends KubernetesObjectApi {
+  static fromConfig(kc: KubeConfig): RawApplyApi {
+    const client = kc.makeApiClient(RawApplyApi);
+    client.setDefaultNamespace(kc);
+    return client;
+  }
+
+  async applyRaw(m: Manifest, fieldManager: string): Promise<unknown> {
+    const ctx = this.configuration.baseServer.makeRequestContext(await this.specUriPath(m, 'patch'), HttpMethod.PATCH);
+    ctx.setHeaderParam('Accept', 'application/json, */*;q=0.8');
+    // JSON is YAML: the apply content type takes it as it is.
+    ctx.setHeaderParam('Content-Type', PatchStrategy.ServerSideApply);
+    ctx.setQueryParam('fieldManager', fieldManager);
+    ctx.setQueryParam('force', 'true');
+    ctx.setBody(JSON.stringify(m));
+    return this.requestPromise(ctx);
+  }
+}
+
 export class Kube {
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
-  private readonly objects: KubernetesObjectApi;
+  private readonly objects: RawApplyApi;
 
   constructor(readonly kc: KubeConfig) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
-    this.objects = KubernetesObjectApi.makeApiClient(kc);
+    this.objects = RawApplyApi.fromConfig(kc);
   }
 
   /** Server-side apply with our field manager, forcing ownership of fields (the run owns its objects). */
   async apply(m: Manifest, signal?: AbortSignal): Promise<void> {
     const what = `apply ${m.kind} ${m.metadata.namespace ? `${m.metadata.namespace}/` : ''}${m.metadata.name}`;
     try {
-      await abortable(this.objects.patch(m, undefined, undefined, FIELD_MANAGER, true, PatchStrategy.ServerSideApply), signal);
+      await abortable(this.objects.applyRaw(m, FIELD_MANAGER), signal);
     } catch (err) {
       throw describeApiError(err, what);
     }
@@ -150,6 +177,14 @@ export class Kube {
       return (await this.core.listNamespacedPod({ namespace, labelSelector })).items;
     } catch (err) {
       throw describeApiError(err, `list pods in ${namespace} (${labelSelector})`);
+    }
+  }
+
+  async listDeployments(namespace: string, labelSelector: string): Promise<V1Deployment[]> {
+    try {
+      return (await this.apps.listNamespacedDeployment({ namespace, labelSelector })).items;
+    } catch (err) {
+      throw describeApiError(err, `list deployments in ${namespace} (${labelSelector})`);
     }
   }
 

@@ -25,7 +25,6 @@ export interface Manifest {
 export interface RenderOptions {
   runId: string;
   image?: string;
-  /** Set on every workload whose probes run with `as.user`: the agent needs SETUID/SETGID to drop to that uid. */
   imagePullPolicy?: 'IfNotPresent' | 'Never' | 'Always';
 }
 
@@ -60,7 +59,7 @@ function renderNamespace(scenario: Scenario, map: NamespaceMap, ns: Namespace, r
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: map.forward.get(ns.name)!, labels: { ...commonLabels(runId, scenario), ...injectionLabel(scenario, ns) } },
+    metadata: { name: map.forward.get(ns.name)!, labels: { ...(ns.labels ?? {}), ...commonLabels(runId, scenario), ...injectionLabel(scenario, ns) } },
   };
 }
 
@@ -82,16 +81,58 @@ function servicePortName(p: Workload['ports'][number]): string {
   return `${p.protocol}-${p.port}`;
 }
 
-function probesAsOtherUser(scenario: Scenario, w: Workload): boolean {
-  return scenario.spec.probes.some((p) => p.from === `${w.namespace}/${w.name}` && p.as !== undefined);
+/** What the probes sent from a workload need from its container's process (see probeNeeds). */
+export interface ProbeNeeds {
+  /** `as: {user}` probes: setpriv must change uid and gid. */
+  setuid: boolean;
+  /** `bypass: flush-capture`: iptables must rewrite the pod's nat table. */
+  netAdmin: boolean;
 }
 
-function renderContainer(scenario: Scenario, w: Workload, options: RenderOptions): Record<string, unknown> {
+export function probeNeeds(scenario: Scenario, w: Workload): ProbeNeeds {
+  const mine = scenario.spec.probes.filter((p) => p.from === `${w.namespace}/${w.name}`);
+  return { setuid: mine.some((p) => p.as !== undefined), netAdmin: mine.some((p) => p.bypass === 'flush-capture') };
+}
+
+/**
+ * Why a workload's probes cannot run on a cluster as declared, or undefined. Real runtimes give a non-root
+ * process no effective capabilities whatever the pod adds (kubernetes/kubernetes#56374), so setpriv and iptables
+ * work only in a container running as uid 0: a workload that declares another uid cannot send such probes.
+ */
+export function capabilityConflict(scenario: Scenario, w: Workload): string | undefined {
+  const needs = probeNeeds(scenario, w);
+  if (!needs.setuid && !needs.netAdmin) return undefined;
+  if (w.runAsUser === undefined || w.runAsUser === 0) return undefined;
+  const what = [needs.setuid ? '`as: {user}` (setpriv needs CAP_SETUID/CAP_SETGID)' : '', needs.netAdmin ? '`bypass: flush-capture` (iptables needs CAP_NET_ADMIN)' : ''].filter(Boolean).join(' and ');
+  return `workload ${w.namespace}/${w.name} runs as uid ${w.runAsUser} but its probes use ${what}; Kubernetes gives a non-root container no effective capabilities (kubernetes/kubernetes#56374), so the command would fail`;
+}
+
+/**
+ * The container's securityContext. Probes that need capabilities run the agent as uid 0 with exactly those
+ * capabilities added (SETUID/SETGID are in the runtimes' default set, added anyway so the manifest says why):
+ * only then does the exec'd command have them. The image's default user (uid 1000) is kept otherwise.
+ */
+function securityContextOf(scenario: Scenario, w: Workload): Record<string, unknown> | undefined {
+  const conflict = capabilityConflict(scenario, w);
+  if (conflict) throw new RenderError(`scenario ${scenario.metadata.name}: ${conflict}`);
+  const needs = probeNeeds(scenario, w);
   const add = [...(w.capabilities ?? [])];
-  if (probesAsOtherUser(scenario, w)) for (const c of ['SETUID', 'SETGID'] as const) if (!add.includes(c)) add.push(c);
+  const want = [...(needs.setuid ? (['SETUID', 'SETGID'] as const) : []), ...(needs.netAdmin ? (['NET_ADMIN'] as const) : [])];
+  for (const c of want) if (!add.includes(c)) add.push(c);
   const securityContext: Record<string, unknown> = {};
-  if (w.runAsUser !== undefined) securityContext.runAsUser = w.runAsUser;
+  if (want.length) {
+    securityContext.runAsUser = 0;
+    securityContext.runAsGroup = 0;
+  } else if (w.runAsUser !== undefined) securityContext.runAsUser = w.runAsUser;
   if (add.length) securityContext.capabilities = { add };
+  return Object.keys(securityContext).length ? securityContext : undefined;
+}
+
+/** Ready only once `serve` listens (its control socket exists), not merely once the process started. */
+const READINESS_PROBE = { exec: { command: ['test', '-S', CONTROL_SOCKET] }, periodSeconds: 1, failureThreshold: 60 };
+
+function renderContainer(scenario: Scenario, w: Workload, options: RenderOptions): Record<string, unknown> {
+  const securityContext = securityContextOf(scenario, w);
   return {
     name: AGENT_CONTAINER,
     image: options.image ?? DEFAULT_IMAGE,
@@ -102,7 +143,8 @@ function renderContainer(scenario: Scenario, w: Workload, options: RenderOptions
       { name: 'config', mountPath: '/etc/meshprobe', readOnly: true },
       { name: 'control', mountPath: '/tmp/meshprobe' },
     ],
-    ...(Object.keys(securityContext).length ? { securityContext } : {}),
+    readinessProbe: READINESS_PROBE,
+    ...(securityContext ? { securityContext } : {}),
   };
 }
 

@@ -5,6 +5,7 @@
 import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, UnsupportedError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type TargetInfo } from '../target.js';
 import { ClusterRun, type ClusterDeployment } from './cluster.js';
+import { capabilityConflict } from './manifests.js';
 import { RESERVED_NAMESPACES } from './names.js';
 
 export abstract class ClusterTargetBase {
@@ -26,6 +27,10 @@ export abstract class ClusterTargetBase {
     scenario.spec.workloads.forEach((w, i) => {
       const j = w.ports.findIndex((p) => p.protocol === 'https');
       if (j >= 0) throw new UnsupportedError(`spec.workloads[${i}].ports[${j}].protocol`, 'https listeners need certificates, which the cluster targets do not issue yet', 'use --target lab for this scenario');
+    });
+    scenario.spec.workloads.forEach((w, i) => {
+      const conflict = capabilityConflict(scenario, w);
+      if (conflict) throw new UnsupportedError(`spec.workloads[${i}].runAsUser`, conflict, 'drop runAsUser from the workload (its container then runs as uid 0 with just the capabilities its probes need), or use --target lab');
     });
     scenario.spec.resources.forEach((r, i) => {
       if (!r.metadata.namespace) throw new UnsupportedError(`spec.resources[${i}].metadata.namespace`, `${r.kind} ${r.metadata.name} has no namespace; on a cluster every resource needs one`);
@@ -53,9 +58,4 @@ export abstract class ClusterTargetBase {
   }
 }
 
-/** `docker.io/istio/pilot:1.26.2` → `1.26.2` (distroless and other suffixes dropped). */
-export function istioVersionFromImage(image: string): string | undefined {
-  const tag = /:([^:@/]+)(@.*)?$/.exec(image)?.[1];
-  const m = tag ? /^v?(\d+\.\d+\.\d+)/.exec(tag) : null;
-  return m?.[1];
-}
+export { istioVersionFromImage } from './mesh.js';

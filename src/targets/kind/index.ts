@@ -3,6 +3,7 @@
  * zx), loads the probe image, runs externals as containers, and deletes the cluster on teardown unless `keep`.
  * A cluster that already exists under the name (from `meshprobe up`) is reused and left in place.
  */
+import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
@@ -17,7 +18,8 @@ import { DEFAULT_IMAGE, type Manifest } from '../k8s/manifests.js';
 import { newRunId } from '../k8s/names.js';
 import { ClusterTargetBase } from '../k8s/target-base.js';
 import { KindExternals } from './externals.js';
-import { DEFAULT_CLUSTER, downPlan, kubeContext, upPlan } from './plan.js';
+import { AGENT_BUNDLE, BUNDLE_SCRIPT, DEFAULT_CLUSTER, downPlan, kubeContext, upPlan } from './plan.js';
+import { profileMark, verifyCluster } from './verify.js';
 import { loadProfile, PROFILE_NAMES, profileSatisfies, type Profile, type ProfileName } from './profiles.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -44,6 +46,7 @@ export class KindTarget extends ClusterTargetBase implements Target {
   readonly name = 'kind' as const;
   private profile?: Profile;
   private createdCluster = false;
+  private istioVersion?: string;
   private readonly runner: CommandRunner;
   private readonly clusterName: string;
 
@@ -53,8 +56,8 @@ export class KindTarget extends ClusterTargetBase implements Target {
     this.clusterName = options.clusterName ?? DEFAULT_CLUSTER;
   }
 
-  /** `meshprobe up`: the cluster with Istio and the probe image, reused when it already exists. */
-  async up(signal?: AbortSignal): Promise<{ profile: Profile; created: boolean }> {
+  /** `meshprobe up`: the cluster with Istio and the probe image, reused when it already exists and checks out. */
+  async up(signal?: AbortSignal): Promise<{ profile: Profile; created: boolean; istioVersion: string }> {
     for (const tool of ['kind', 'istioctl', 'docker'] as const) await requireTool(tool, this.options.lookup);
     const profile = await loadProfile(this.options.profile ?? 'default').catch((err: Error) => {
       throw new TargetError(err.message, `profiles live in clusters/; known: ${PROFILE_NAMES.join(', ')}`);
@@ -62,10 +65,11 @@ export class KindTarget extends ClusterTargetBase implements Target {
     this.profile = profile;
     const clusters = (await runChecked(this.runner, 'kind', ['get', 'clusters'], { signal })).split('\n').map((s) => s.trim());
     const exists = clusters.includes(this.clusterName);
-    const plan = upPlan(profile, this.clusterName, this.options.image ?? DEFAULT_IMAGE, REPO_ROOT);
-    for (const step of plan) {
+    let istioVersion = exists ? await verifyCluster(await this.kube(signal), profile, this.clusterName) : profile.versions.istio;
+    for (const step of upPlan(profile, this.clusterName, this.options.image ?? DEFAULT_IMAGE, REPO_ROOT)) {
       if (exists && step.cmd === 'kind' && step.args[0] === 'create') continue;
       if (exists && step.cmd === 'istioctl') continue;
+      if (step.cmd === 'node' && !this.bundleScriptPresent(step.args[0])) continue;
       this.options.log?.(`${step.why}`);
       await runChecked(this.runner, step.cmd, step.args, { signal });
       if (step.cmd === 'kind' && step.args[0] === 'create') {
@@ -73,14 +77,35 @@ export class KindTarget extends ClusterTargetBase implements Target {
         if (profile.calicoManifest) await this.applyCalico(profile.calicoManifest, signal);
       }
     }
-    return { profile, created: !exists };
+    if (!exists) {
+      const kube = await this.kube(signal);
+      // Last: a cluster whose `up` died earlier carries no mark and is refused when reused.
+      await kube.apply(profileMark(profile), signal);
+      istioVersion = await verifyCluster(kube, profile, this.clusterName);
+    }
+    return { profile, created: !exists, istioVersion };
+  }
+
+  /** The bundle script exists in a checkout; an installed package ships the bundle itself, or `up` stops here. */
+  private bundleScriptPresent(script: string): boolean {
+    if (existsSync(script)) return true;
+    if (existsSync(path.join(REPO_ROOT, AGENT_BUNDLE))) return false;
+    throw new TargetError(`the probe agent bundle ${AGENT_BUNDLE} is missing and ${BUNDLE_SCRIPT} is not here to build it`, 'run `npm run bootstrap` (or `node scripts/bundle-agent.mjs`) in a meshprobe checkout');
+  }
+
+  private kubePromise?: Promise<Kube>;
+  private kube(signal?: AbortSignal): Promise<Kube> {
+    this.kubePromise ??= (async () => {
+      const kc = this.options.kubeConfig ?? new KubeConfig();
+      if (!this.options.kubeConfig) kc.loadFromString(await runChecked(this.runner, 'kind', ['get', 'kubeconfig', '--name', this.clusterName], { signal }));
+      return new Kube(kc);
+    })();
+    return this.kubePromise;
   }
 
   /** The cni profile has no CNI until Calico is applied; istioctl install waits for nodes to be Ready. */
   private async applyCalico(url: string, signal?: AbortSignal): Promise<void> {
-    const kc = this.options.kubeConfig ?? new KubeConfig();
-    if (!this.options.kubeConfig) kc.loadFromString(await runChecked(this.runner, 'kind', ['get', 'kubeconfig', '--name', this.clusterName], { signal }));
-    const kube = new Kube(kc);
+    const kube = await this.kube(signal);
     const text = (await axios.get<string>(url, { responseType: 'text', signal })).data;
     const docs = YAML.parseAllDocuments(text).map((d) => d.toJS() as Manifest | null).filter((d): d is Manifest => !!d?.kind);
     for (const doc of docs) {
@@ -104,10 +129,8 @@ export class KindTarget extends ClusterTargetBase implements Target {
 
   async prepare(signal?: AbortSignal): Promise<TargetInfo> {
     try {
-      await this.up(signal);
-      const kc = this.options.kubeConfig ?? new KubeConfig();
-      if (!this.options.kubeConfig) kc.loadFromString(await runChecked(this.runner, 'kind', ['get', 'kubeconfig', '--name', this.clusterName], { signal }));
-      const kube = new Kube(kc);
+      this.istioVersion = (await this.up(signal)).istioVersion;
+      const kube = await this.kube(signal);
       const image = this.options.image ?? DEFAULT_IMAGE;
       this.run = new ClusterRun({
         kube,
@@ -128,7 +151,7 @@ export class KindTarget extends ClusterTargetBase implements Target {
       throw err;
     }
     const profile = this.profile!;
-    this.info = { name: 'kind', istioVersion: profile.versions.istio, notes: [`kind cluster ${this.clusterName}, profile ${profile.name}: ${profile.description}`] };
+    this.info = { name: 'kind', istioVersion: this.istioVersion ?? profile.versions.istio, notes: [`kind cluster ${this.clusterName}, profile ${profile.name}: ${profile.description}`] };
     return this.info;
   }
 

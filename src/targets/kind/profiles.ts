@@ -157,11 +157,18 @@ export function checkConsistent(p: Profile): void {
   }
 }
 
-function selectsEgressGateway(scenario: Scenario): boolean {
+function selectsGateway(scenario: Scenario, which: 'egressgateway' | 'ingressgateway'): boolean {
   return scenario.spec.resources.some((r) => {
     const selector = (r.spec as { selector?: Record<string, unknown> } | undefined)?.selector;
-    return r.kind === 'Gateway' && selector?.istio === 'egressgateway';
+    return r.kind === 'Gateway' && selector?.istio === which;
   });
+}
+
+const selectsEgressGateway = (s: Scenario) => selectsGateway(s, 'egressgateway');
+
+/** Scenarios about the Istio CNI plugin say so with the `cni` tag (scenario 20); only the cni profile has it. */
+function needsCni(scenario: Scenario): boolean {
+  return scenario.metadata.tags?.includes('cni') ?? false;
 }
 
 /**
@@ -171,6 +178,7 @@ function selectsEgressGateway(scenario: Scenario): boolean {
 export function profileFor(scenario: Scenario): ProfileName {
   const registryOnly = scenario.spec.mesh?.outboundTrafficPolicy === 'REGISTRY_ONLY';
   if (selectsEgressGateway(scenario)) return 'egress-gateway';
+  if (needsCni(scenario)) return 'cni';
   return registryOnly ? 'registry-only' : 'default';
 }
 
@@ -181,8 +189,17 @@ export function profileSatisfies(profile: ProfileFeatures, scenario: Scenario): 
   if (wanted !== undefined && wanted !== profile.outboundTrafficPolicy) {
     return `spec.mesh.outboundTrafficPolicy is ${wanted} but the cluster runs ${profile.outboundTrafficPolicy}; use --profile ${profileFor(scenario)}`;
   }
+  // The profiles leave meshConfig.pathNormalization unset: Istio's default, BASE.
+  const normalization = scenario.spec.mesh?.pathNormalization;
+  if (normalization !== undefined && normalization !== 'BASE') {
+    return `spec.mesh.pathNormalization is ${normalization} but the kind profiles run Istio's default (BASE); run it on the lab, or on a cluster configured that way with --target existing`;
+  }
   if (selectsEgressGateway(scenario) && !profile.egressGateway) {
     return 'a Gateway selects istio: egressgateway but the cluster has no egress gateway; use --profile egress-gateway';
   }
+  if (selectsGateway(scenario, 'ingressgateway')) {
+    return 'a Gateway selects istio: ingressgateway, and no kind profile installs an ingress gateway (istioctl analyze reports IST0101); use an existing cluster that has one, or --target lab';
+  }
+  if (needsCni(scenario) && !profile.cni) return 'the scenario is about the Istio CNI plugin (tag cni) but the cluster has none; use --profile cni';
   return undefined;
 }

@@ -2,16 +2,16 @@
  * What `run --target kind` would do, written out without a cluster: every manifest (one file each) and every
  * command, with the Kubernetes API calls shown as their kubectl equivalents. Scenarios are grouped by profile.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import YAML from 'yaml';
 import type { Scenario } from '../../scenario/schema.js';
 import { formatCommand } from '../k8s/commands.js';
 import { AGENT_CONTAINER, allManifests, renderScenario, WORKLOAD_LABEL, DEFAULT_IMAGE } from '../k8s/manifests.js';
 import { DEFAULT_CLUSTER, downPlan, kubeContext, upPlan } from './plan.js';
-import { loadProfile, profileFor, type ProfileName } from './profiles.js';
+import { loadProfile, profileFor, profileSatisfies, type ProfileName } from './profiles.js';
 import { REPO_ROOT } from './index.js';
 import { callCommand, queryCommand } from '../k8s/exec-probe.js';
+import { plainSegment, writeTree } from '../../report/files.js';
 
 export interface RenderRunOptions {
   outDir: string;
@@ -33,10 +33,11 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
   for (const s of scenarios) byProfile.set(profileFor(s), [...(byProfile.get(profileFor(s)) ?? []), s]);
   const files: string[] = [];
   const commands: string[] = [];
+  // Names come from scenario input: collected first, then checked and written together by writeTree (which
+  // refuses any name that would leave outDir, before writing anything).
+  const pending: Array<{ rel: string; text: string }> = [];
   const write = async (rel: string, text: string) => {
-    const file = path.join(options.outDir, rel);
-    await mkdir(path.dirname(file), { recursive: true });
-    await writeFile(file, text);
+    pending.push({ rel, text });
     files.push(rel);
   };
   for (const [name, group] of byProfile) {
@@ -44,11 +45,16 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
     commands.push(`# profile ${name}: ${group.map((s) => s.metadata.name).join(', ')}`);
     for (const c of upPlan(profile, cluster, image, REPO_ROOT)) commands.push(`${formatCommand(c.cmd, c.args)}   # ${c.why}`);
     for (const s of group) {
+      const refused = profileSatisfies(profile.features, s);
+      if (refused) {
+        commands.push(`# scenario ${s.metadata.name}: not run on kind: ${refused}`);
+        continue;
+      }
       const rendered = renderScenario(s, { runId: options.runId, image, imagePullPolicy: 'Never' });
-      const dir = path.join(name, s.metadata.name);
+      const dir = path.join(name, plainSegment('scenario name', s.metadata.name));
       const manifests = allManifests(rendered);
       let i = 0;
-      for (const m of manifests) await write(path.join(dir, `${String(++i).padStart(2, '0')}-${m.kind.toLowerCase()}-${m.metadata.name}.yaml`), YAML.stringify(m));
+      for (const m of manifests) await write(path.join(dir, `${String(++i).padStart(2, '0')}-${plainSegment('kind', m.kind.toLowerCase())}-${plainSegment(`${m.kind} metadata.name`, m.metadata.name)}.yaml`), YAML.stringify(m));
       commands.push(`# scenario ${s.metadata.name}`);
       for (const f of files.filter((f) => f.startsWith(dir + path.sep))) {
         commands.push(formatCommand('kubectl', ['--context', ctx, 'apply', '--server-side', '--field-manager=meshprobe', '--force-conflicts', '-f', f]));
@@ -71,5 +77,6 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
     for (const c of downPlan(cluster)) commands.push(`${formatCommand(c.cmd, c.args)}   # ${c.why} (skipped with --keep)`);
   }
   await write('commands.sh', `#!/bin/sh\n# What \`meshprobe run --target kind\` does, step by step (API calls shown as kubectl equivalents).\n${commands.join('\n')}\n`);
+  await writeTree(options.outDir, pending);
   return { files, commands };
 }

@@ -3,10 +3,11 @@
  * for probes sent as another uid or with a flush-capture; and the lab runtime (agents and sidecars of every pod),
  * bundled here on first use when missing or older than its sources, because it is part of the lab.
  */
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { TargetError } from '../target.js';
+import { PUBLIC_DIR, PUBLIC_FILE, rootDir, writeNewFile } from './files.js';
 
 /** The package root: two levels up from src/targets/lab or dist/targets/lab. */
 export const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..');
@@ -57,16 +58,15 @@ export interface LabPrograms {
 }
 
 /**
- * Copies the agent into `directory` (under /run/meshprobe/labs), readable by everyone: a probe sent as another uid
- * runs it as that uid, which may not be able to read the checkout at all (a clone under /root or in a mktemp
- * directory is mode 0700). The copy goes with the directory.
+ * Copies the agent into `directory` (under /run/meshprobe/labs), readable by everyone and writable by root only
+ * (bin/ 0755, the file 0644, root's): a probe sent as another uid runs it as that uid, which may not be able to
+ * read the checkout at all (a clone under /root or in a mktemp directory is mode 0700). The copy goes with the
+ * directory.
  */
 export function stagePrograms(directory: string): LabPrograms {
   const bin = join(directory, 'bin');
-  mkdirSync(bin, { recursive: true });
-  chmodSync(bin, 0o755);
+  rootDir(bin, PUBLIC_DIR);
   const programs: LabPrograms = { agent: join(bin, 'meshprobe-agent.mjs') };
-  copyFileSync(agentBundle(), programs.agent);
-  chmodSync(programs.agent, 0o644);
+  writeNewFile(programs.agent, readFileSync(agentBundle()), PUBLIC_FILE);
   return programs;
 }

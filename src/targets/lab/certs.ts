@@ -6,22 +6,20 @@
  * `certificate: untrusted`. EC P-256 keys, issued in process (x509.ts): no program is started for them. The CAs'
  * keys are never written anywhere.
  */
-import { chmodSync, chownSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { PRIVATE_FILE, PUBLIC_FILE, writeNewFile } from './files.js';
 import { certificatePem, issue, keyPem, type Issued } from './x509.js';
 
 export interface ServerCert {
   key: string;
   names: string[];
   ca: 'trusted' | 'untrusted';
-  uid: number;
 }
 
-/** A workload certificate for a sidecar: `key` names the files, `spiffe` is the identity, `uid` may read the key. */
+/** A workload certificate for a sidecar: `key` names the files, `spiffe` is the identity. */
 export interface MeshCert {
   key: string;
   spiffe: string;
-  uid: number;
 }
 
 export type CaName = 'trusted' | 'untrusted' | 'mesh';
@@ -35,8 +33,10 @@ export function certPaths(dir: string, key: string): { certFile: string; keyFile
 }
 
 /**
- * Issues every certificate into `dir`: the three CAs' certificates (`ca-<name>.crt`), then each leaf's `<key>.crt`
- * and `<key>.key`, the key readable by the uid that uses it (its listener or sidecar) and nobody else.
+ * Issues every certificate into `dir`: the three CAs' certificates (`ca-<name>.crt`, readable by all: a probe
+ * client running as another uid reads the trusted one), then each leaf's `<key>.crt` and `<key>.key`. The keys are
+ * root's (0600): the lab runtime that serves with them runs as root, and a key a pod's uid owned could be swapped
+ * by that uid (files.ts).
  */
 export function issueCertificates(dir: string, certs: ServerCert[], mesh: MeshCert[] = []): void {
   if (certs.length === 0 && mesh.length === 0) return;
@@ -44,18 +44,16 @@ export function issueCertificates(dir: string, certs: ServerCert[], mesh: MeshCe
   for (const which of ['trusted', 'untrusted', 'mesh'] as const) {
     const ca = issue({ cn: `meshprobe-lab-${which}-ca` });
     cas.set(which, ca);
-    writeFileSync(caFile(dir, which), certificatePem(ca.der), { mode: 0o644 });
+    writeNewFile(caFile(dir, which), certificatePem(ca.der), PUBLIC_FILE);
   }
   const leaves = [
-    ...certs.map((c) => ({ key: c.key, uid: c.uid, ca: c.ca, cn: c.names[0] ?? c.key, san: c.names.map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)) })),
-    ...mesh.map((m) => ({ key: m.key, uid: m.uid, ca: 'mesh' as const, cn: undefined, san: [`URI:${m.spiffe}`] })),
+    ...certs.map((c) => ({ key: c.key, ca: c.ca, cn: c.names[0] ?? c.key, san: c.names.map((n) => (/^[\d.]+$/.test(n) ? `IP:${n}` : `DNS:${n}`)) })),
+    ...mesh.map((m) => ({ key: m.key, ca: 'mesh' as const, cn: undefined, san: [`URI:${m.spiffe}`] })),
   ];
   for (const l of leaves) {
     const cert = issue({ cn: l.cn, san: l.san, issuer: cas.get(l.ca) });
     const { certFile, keyFile } = certPaths(dir, l.key);
-    writeFileSync(certFile, certificatePem(cert.der), { mode: 0o644 });
-    writeFileSync(keyFile, keyPem(cert.key), { mode: 0o600 });
-    chownSync(keyFile, l.uid, l.uid);
-    chmodSync(keyFile, 0o600);
+    writeNewFile(certFile, certificatePem(cert.der), PUBLIC_FILE);
+    writeNewFile(keyFile, keyPem(cert.key), PRIVATE_FILE);
   }
 }

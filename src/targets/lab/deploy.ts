@@ -3,7 +3,7 @@
  * capture rules, then every pod's agent and sidecar in the lab runtime. Any failure removes what was created before
  * the error is passed on.
  */
-import { chownSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { namespaceLabels } from '../../model/network-policy.js';
 import { join } from 'node:path';
 import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, type Deployment } from '../target.js';
@@ -16,7 +16,8 @@ import type { LabRuntime } from './runtime/index.js';
 import type { PodSpec } from './runtime/protocol.js';
 import { identityOf, meshCertKey, sidecarConfig } from './sidecar-config.js';
 import { claimLab, labDir, removeLab } from './state.js';
-import { createTopology } from './topology.js';
+import { PRIVATE_DIR, readOwnFile, rootDir, secureSocket, writeNewFile } from './files.js';
+import { checkPlan, createTopology } from './topology.js';
 
 export interface PodRuntime {
   host: LabHost;
@@ -50,8 +51,7 @@ export async function stopPods(d: LabDeployment): Promise<void> {
 
 function nsLabelsOf(scenario: Scenario) {
   return (ns: string): Record<string, string> => {
-    const decl = scenario.spec.namespaces.find((n) => n.name === ns);
-    return { 'kubernetes.io/metadata.name': ns, ...(decl?.sidecarInjection !== false ? { 'istio-injection': 'enabled' } : {}) };
+    return namespaceLabels(ns, scenario.spec.namespaces.find((n) => n.name === ns));
   };
 }
 
@@ -62,7 +62,6 @@ function certificateRequests(plan: LabPlan): ServerCert[] {
       key: h.netns,
       names: h.workload ? [serviceName(h.workload), ...workloadNames(h.workload, h.workload.namespace).slice(1), h.address] : [h.key, h.address],
       ca: h.external?.ports.some((p) => p.protocol === 'https' && p.certificate === 'untrusted') ? 'untrusted' : 'trusted',
-      uid: h.uid,
     }));
 }
 
@@ -70,14 +69,17 @@ function certificateRequests(plan: LabPlan): ServerCert[] {
 function meshCertificates(plan: LabPlan): MeshCert[] {
   return plan.hosts.flatMap((h) => {
     const spiffe = identityOf(h);
-    return spiffe ? [{ key: meshCertKey(h), spiffe, uid: SIDECAR_UID }] : [];
+    return spiffe ? [{ key: meshCertKey(h), spiffe }] : [];
   });
 }
 
+/**
+ * A pod's directory: its agent's control socket and its sidecar's log. Root's only (0700): the runtime creates the
+ * socket and writes the log as root, and no pod uid or other user may reach, replace or plant anything there.
+ */
 function podRuntime(d: LabDeployment, h: LabHost, istioVersion: string): PodRuntime {
   const dir = join(d.dir, h.netns.slice(`mp-${d.labId}-`.length));
-  mkdirSync(dir, { recursive: true });
-  chownSync(dir, h.uid, h.uid); // the agent creates its control socket here as the workload's uid
+  rootDir(dir, PRIVATE_DIR);
   const rt: PodRuntime = { host: h, dir, control: join(dir, 'control.sock'), queue: Promise.resolve(), runtimeKey: `${d.labId}/${h.key}` };
   if (h.sidecar && h.workload) rt.captureRestore = toRestoreInput(captureRules(captureConfigFromAnnotations(h.workload.annotations), istioVersion));
   return rt;
@@ -89,8 +91,15 @@ async function startPod(d: LabDeployment, rt: PodRuntime, istioVersion: string):
   const spec: PodSpec = { key: rt.runtimeKey, netnsPath: `/run/netns/${h.netns}`, hosts: hostsFile(d.plan, h) };
   if (rt.captureRestore || h.egressGateway) {
     const log = join(rt.dir, 'sidecar.log');
-    writeFileSync(log, '');
-    rt.sidecarLog = () => (existsSync(log) ? readFileSync(log, 'utf8').split('\n').slice(-200).join('\n') : '');
+    writeNewFile(log, '');
+    // Read back only as the file the lab created (root's, no symlink): see files.ts.
+    rt.sidecarLog = () => {
+      try {
+        return readOwnFile(log, 1024 * 1024).split('\n').slice(-200).join('\n');
+      } catch (err) {
+        return `(not shown: ${(err as Error).message})`;
+      }
+    };
     spec.sidecar = { config: { ...sidecarConfig(d.scenario, d.plan, h, d.dir, istioVersion), logFile: log }, uid: SIDECAR_UID };
   }
   if (!h.egressGateway) {
@@ -104,6 +113,7 @@ async function startPod(d: LabDeployment, rt: PodRuntime, istioVersion: string):
   }
   try {
     await d.runtime.start(d.labId, spec);
+    if (spec.agent) secureSocket(rt.control);
   } catch (err) {
     const what = h.egressGateway ? `the egress gateway ${h.key}` : `the probe agent or sidecar of ${h.key}`;
     throw new TargetError(`${what} did not start: ${(err as Error).message}`, (err as TargetError).hint ?? `see ${rt.dir}`);
@@ -124,7 +134,14 @@ export async function deployLab(
   env: LabEnvironment,
 ): Promise<LabDeployment> {
   const labId = claimLab();
-  const plan = planLab(scenario, labId);
+  let plan: LabPlan;
+  try {
+    plan = planLab(scenario, labId);
+    checkPlan(plan); // before any name of it becomes a directory, a namespace or a line of ip input
+  } catch (err) {
+    await removeLab(labId).catch(() => undefined);
+    throw err;
+  }
   const d: LabDeployment = { id: labId, labId, scenario, plan, dir: labDir(labId), caFile: caFile(labDir(labId)), pods: new Map(), runtime: env.runtime };
   register(d);
   try {

@@ -23,8 +23,3 @@ export function run(cmd: string, args: string[], input?: string): Promise<RunRes
     child.stdin.end(input ?? '');
   });
 }
-
-/** Runs a shell script inside a network namespace (one process for several steps). */
-export function inNetns(netns: string, script: string, input?: string): Promise<RunResult> {
-  return run('ip', ['netns', 'exec', netns, 'sh', '-e', '-c', script], input);
-}

@@ -4,12 +4,13 @@
  * agent in every pod. Kernel behaviour (what iptables captures, uids, capabilities, routing, NetworkPolicy drops)
  * is real; the sidecar and the egress gateway are the lab's emulation.
  */
-import { accessSync, constants, existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants } from 'node:fs';
 import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type Target, type TargetInfo } from '../target.js';
 import { join } from 'node:path';
 import { agentBundle, RUNTIME_BUNDLE, runtimeBundle, stagePrograms, type LabPrograms } from './bundles.js';
 import { checkScenario } from './check.js';
+import { PRIVATE_FILE, readOwnFile, writeNewFile } from './files.js';
 import { deployLab, stopPods, type LabDeployment } from './deploy.js';
 import { LabRuntime } from './runtime/index.js';
 import { probeBatch } from './probe.js';
@@ -36,6 +37,14 @@ function findTool(name: string): boolean {
     }
   }
   return false;
+}
+
+function tryRead(path: string): string {
+  try {
+    return readOwnFile(path, 256 * 1024);
+  } catch (err) {
+    return `(not shown: ${(err as Error).message})`;
+  }
 }
 
 export interface LabTargetOptions {
@@ -68,7 +77,7 @@ export class LabTarget implements Target {
     await cleanStaleLabs();
     agentBundle();
     await runtimeBundle();
-    return { name: 'lab', istioVersion: LAB_ISTIO_VERSION, notes: LAB_NOTES };
+    return { name: 'lab', istioVersion: LAB_ISTIO_VERSION, notes: LAB_NOTES, appliesSynchronously: true };
   }
 
   check(scenario: Scenario): void {
@@ -119,8 +128,10 @@ export class LabTarget implements Target {
     const filter = await run('ip', ['netns', 'exec', d.plan.nodeNetns, 'iptables-save', '-t', 'filter']).catch((e: Error) => ({ stdout: e.message }));
     out.push({ title: 'NetworkPolicy rules (node namespace filter table)', body: filter.stdout.replace(/^#.*\n/gm, '') });
     // Errors the runtime caught in an agent or a sidecar (one broken connection must not stop the others).
+    // Read only as the file the lab created (root's, no symlink; files.ts).
     const runtimeLog = this.staged ? join(labDir(this.staged.id), 'runtime.log') : undefined;
-    if (runtimeLog && existsSync(runtimeLog)) out.push({ title: 'lab runtime errors', body: readFileSync(runtimeLog, 'utf8').split('\n').slice(-50).join('\n') });
+    const errors = runtimeLog ? tryRead(runtimeLog) : '';
+    if (errors.trim()) out.push({ title: 'lab runtime errors', body: errors.split('\n').slice(-50).join('\n') });
     return out;
   }
 
@@ -166,7 +177,11 @@ export class LabTarget implements Target {
   /** The runtime threads running every lab's agents and sidecars, started with the first deploy. */
   private runtime(): LabRuntime {
     const staged = this.stage();
-    staged.runtime ??= new LabRuntime(RUNTIME_BUNDLE, join(labDir(staged.id), 'runtime.log'));
+    if (!staged.runtime) {
+      const log = join(labDir(staged.id), 'runtime.log');
+      writeNewFile(log, '', PRIVATE_FILE);
+      staged.runtime = new LabRuntime(RUNTIME_BUNDLE, log);
+    }
     return staged.runtime;
   }
 

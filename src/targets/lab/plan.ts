@@ -6,6 +6,7 @@
  * NetworkPolicy ipBlock written for kind means the same here. They exist only inside the lab's namespaces: the
  * node namespace routes between them and nothing is routed to or from the host.
  */
+import { IMAGE_DEFAULT_UID } from '../../model/capabilities.js';
 import type { Scenario, Workload, External, WorkloadPort } from '../../scenario/schema.js';
 import { parseGateway } from './sidecar/routes.js';
 
@@ -18,7 +19,7 @@ export const CLUSTER_DOMAIN = 'cluster.local';
 /** Every netns the lab creates starts with this, followed by the lab id. */
 export const NETNS_PREFIX = 'mp-';
 /** The uid Istio's sample images run as; used when a workload sets no runAsUser. */
-export const DEFAULT_RUN_AS_USER = 1000;
+export const DEFAULT_RUN_AS_USER = IMAGE_DEFAULT_UID;
 export const SIDECAR_UID = 1337;
 
 export interface LabHost {

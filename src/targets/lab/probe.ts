@@ -2,10 +2,12 @@
  * Running a batch of probe attempts from one source pod, then one control-socket query per destination for the
  * nonces. Probes sent as the workload itself go through the pod's running agent (its control socket `call`):
  * the agent already runs in the pod's namespace as the workload's uid with its capabilities, so no process is
- * started per batch. Probes `as` another uid start one agent `call` as that uid. A `bypass: flush-capture`
- * call first flushes the pod's nat table with the workload's own capabilities (it fails for real without
- * NET_ADMIN); the lab restores the capture rules right after that call, so later probes see the pod as
- * deployed, and no other probe of the deployment runs while the rules are gone (gate.ts).
+ * started per batch. Probes `as` another uid start one agent `call` in the container's identity, which switches
+ * to that uid with setpriv (only a container running as uid 0 can). A `bypass: flush-capture` call first flushes
+ * the pod's nat table in the container's identity (it fails for real without NET_ADMIN in effect, i.e. unless
+ * the workload runs as uid 0 and adds NET_ADMIN; a failed flush is an ERROR, as on a cluster); the lab restores the
+ * capture rules right after that call, so later probes see the pod as deployed, and no other probe of the
+ * deployment runs while the rules are gone (gate.ts).
  */
 import { callChainsViaControl, queryObservations } from '../../probe/control.js';
 import type { Observation, ProbeRequest, ProbeResult } from '../../probe/types.js';
@@ -14,7 +16,7 @@ import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js
 import type { LabDeployment, PodRuntime } from './deploy.js';
 import { Gate } from './gate.js';
 import { serviceName } from './plan.js';
-import { runInPod } from './processes.js';
+import { runInPod, switchUserArgs } from './processes.js';
 import { applyNat } from './topology.js';
 
 export const CONNECT_TIMEOUT_MS = 2_000;
@@ -65,13 +67,20 @@ async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: 
   const list = attemptChains(attempts).map((c) => c.map((a) => request(d, a)));
   if (!flush && uid === src.host.uid) return callThroughAgent(src, list);
   if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged probe agent (deploy did not finish)`);
-  const agentArgv = [process.execPath, d.programs.agent, 'call', '--chains', '--stagger', String(ATTEMPT_STAGGER_MS), '--concurrency', String(CONCURRENCY)];
-  const argv = flush ? ['sh', '-c', 'iptables -t nat -F && exec "$@"', 'flush-capture', ...agentArgv] : agentArgv;
+  const container = { uid: src.host.uid, capabilities: src.host.capabilities };
+  // The container's process switches to the probe's uid itself (fails for real unless it runs as uid 0).
+  const argv = [...switchUserArgs(container, uid), process.execPath, d.programs.agent, 'call', '--chains', '--stagger', String(ATTEMPT_STAGGER_MS), '--concurrency', String(CONCURRENCY)];
   try {
-    const res = await runInPod(src.host.netns, { uid, capabilities: src.host.capabilities }, argv, JSON.stringify(list), chainsTimeoutMs(list, CONCURRENCY));
+    if (flush) {
+      // The flush is its own process in the container's identity; one that fails (no effective NET_ADMIN) is an
+      // ERROR naming why, never a probe that silently went out captured.
+      const f = await runInPod(src.host.netns, container, ['iptables', '-t', 'nat', '-F'], '', TOTAL_TIMEOUT_MS);
+      if (f.code !== 0) throw new TargetError(`flush-capture (iptables -t nat -F) in ${src.host.key} failed (exit ${f.code}): ${f.stderr.trim().slice(0, 500)}`);
+    }
+    const res = await runInPod(src.host.netns, container, argv, JSON.stringify(list), chainsTimeoutMs(list, CONCURRENCY));
     const results = parseResults(res.stdout);
     if (results.size === 0) {
-      const what = flush ? 'flush-capture (iptables -t nat -F) or the probe client' : 'the probe client';
+      const what = uid !== src.host.uid ? `the probe client as uid ${uid} (started by the container's uid ${src.host.uid})` : 'the probe client';
       throw new TargetError(`${what} in ${src.host.key} failed (exit ${res.code}): ${res.stderr.trim().slice(0, 500)}`);
     }
     return results;

@@ -2,45 +2,41 @@
  * Processes inside pods. The long-running programs (the probe agent, the sidecar, the egress gateway) run in the
  * lab runtime (runtime/); what a pod does with its own privileges — a probe `call` as another uid, a
  * flush-capture — runs as a process: `ip netns exec`, which also bind-mounts the pod's /etc/netns files over
- * /etc/hosts and /etc/resolv.conf, then `setpriv` with the uid and exactly the capabilities the scenario grants as
- * bounding, inheritable and ambient set, dying with the lab (`--pdeathsig KILL`; the lab also kills everything in
- * its namespaces on teardown).
+ * /etc/hosts and /etc/resolv.conf, then `setpriv` into the container's identity as a container runtime sets it
+ * up, dying with the lab (`--pdeathsig KILL`; the lab also kills everything in its namespaces on teardown).
+ *
+ * The container's identity follows containerd/runc: bounding set = the runtime's defaults plus what the workload
+ * adds; no inheritable and no ambient capabilities. A process running as uid 0 then has the bounding set as
+ * its permitted and effective sets; any other uid has NO effective capability, whatever is added
+ * (kubernetes/kubernetes#56374: with Docker, `--cap-add NET_ADMIN --user 1000` → iptables "Permission denied",
+ * `--cap-add SETUID --user 1000` → setpriv "Operation not permitted"). A probe `as` another uid is then what
+ * `kubectl exec` + `setpriv --reuid` does: a second setpriv run BY the container's process, which only a
+ * container running as uid 0 (with SETUID/SETGID) can do — for any other uid it fails for real.
  */
 import { spawn } from 'node:child_process';
+import { boundingSet, effectiveCapabilities, RUNTIME_DEFAULT_CAPABILITIES, type ContainerIdentity } from '../../model/capabilities.js';
 import { TargetError } from '../target.js';
 
-export interface Identity {
-  uid: number;
-  /** Capability names as in the scenario (NET_ADMIN …), added to the container's. */
-  capabilities: string[];
-  /** `drop: [ALL]` as Istio's sidecar container has; otherwise the container runtime's default set applies. */
-  dropAll?: boolean;
-}
-
-/**
- * containerd's (and Docker's) default capability set of a container. A root application has these; a non-root
- * one can regain them only through file capabilities (ping's cap_net_raw), as in a pod.
- */
-export const RUNTIME_DEFAULT_CAPABILITIES = ['CHOWN', 'DAC_OVERRIDE', 'FSETID', 'FOWNER', 'MKNOD', 'NET_RAW', 'SETGID', 'SETUID', 'SETFCAP', 'SETPCAP', 'NET_BIND_SERVICE', 'SYS_CHROOT', 'KILL', 'AUDIT_WRITE'];
+export type Identity = ContainerIdentity;
+export { boundingSet, effectiveCapabilities, RUNTIME_DEFAULT_CAPABILITIES };
 
 const capList = (caps: string[]) => ['-all', ...caps.map((c) => `+${c.toLowerCase()}`)].join(',');
 
-/** The container's bounding set: the runtime's defaults plus what is granted, or nothing with `drop: [ALL]`. */
-export function boundingSet(id: Identity): string[] {
-  return id.dropAll ? [] : [...new Set([...RUNTIME_DEFAULT_CAPABILITIES, ...id.capabilities])];
+/** Enters the container's identity from root (see the header: no ambient or inheritable capabilities). */
+export function setprivArgs(id: Identity): string[] {
+  const bounding = capList(boundingSet(id));
+  return ['setpriv', '--reuid', String(id.uid), '--regid', String(id.uid), '--clear-groups', '--inh-caps=-all', `--bounding-set=${bounding}`, '--pdeathsig', 'KILL', '--'];
 }
 
-export function setprivArgs(id: Identity): string[] {
-  const bounding = boundingSet(id);
-  // Granted capabilities are also ambient, so they are effective for a non-root uid too (see the README).
-  const granted = capList(id.dropAll ? [] : id.capabilities);
-  return ['setpriv', '--reuid', String(id.uid), '--regid', String(id.uid), '--clear-groups', `--inh-caps=${granted}`, `--ambient-caps=${granted}`, `--bounding-set=${capList(bounding)}`, '--pdeathsig', 'KILL', '--'];
+/** What the container's own process runs to become `uid` (as `kubectl exec … setpriv` would); none for its own uid. */
+export function switchUserArgs(id: Identity, uid: number | undefined): string[] {
+  if (uid === undefined || uid === id.uid) return [];
+  return ['setpriv', '--reuid', String(uid), '--regid', String(uid), '--clear-groups', '--'];
 }
 
 export function podCommand(netns: string, id: Identity, argv: string[]): string[] {
   return ['netns', 'exec', netns, ...setprivArgs(id), ...argv];
 }
-
 
 /** Runs a short-lived command in a pod with stdin; resolves with stdout whatever the exit status, plus the status. */
 export function runInPod(netns: string, id: Identity, argv: string[], input: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {

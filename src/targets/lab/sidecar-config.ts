@@ -49,6 +49,7 @@ export function sidecarConfig(scenario: Scenario, plan: LabPlan, h: LabHost, dir
     meshCaFile: caFile(dir, 'mesh'),
     systemCaFile: caFile(dir, 'trusted'),
     ...(mesh ? { meshOutboundPolicy: mesh } : {}),
+    ...(scenario.spec.mesh?.pathNormalization ? { pathNormalization: scenario.spec.mesh.pathNormalization } : {}),
     resources: scenario.spec.resources,
     registry,
     ...(h.egressGateway ? { gatewayPorts: egressGatewayPorts(scenario) ?? [] } : {}),

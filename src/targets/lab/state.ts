@@ -7,12 +7,15 @@
  */
 import { randomBytes } from 'node:crypto';
 import koffi from 'koffi';
-import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, readlinkSync, renameSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { run } from './exec.js';
+import { LAB_DIR, PUBLIC_DIR, readOwnFile, rootDir, writeNewFile } from './files.js';
 import { NETNS_PREFIX } from './plan.js';
+import { ipBatch, isToken } from './tokens.js';
 
-export const LABS_DIR = '/run/meshprobe/labs';
+export const STATE_ROOT = '/run/meshprobe';
+export const LABS_DIR = join(STATE_ROOT, 'labs');
 const NETNS_DIR = '/run/netns';
 const ETC_NETNS = '/etc/netns';
 
@@ -23,6 +26,7 @@ interface OwnerMarker {
 }
 
 export function labDir(labId: string): string {
+  if (!/^[a-z0-9]{4,8}$/.test(labId)) throw new Error(`"${labId}" is not a lab id`);
   return join(LABS_DIR, labId);
 }
 
@@ -38,16 +42,18 @@ function startTime(pid: number): string | undefined {
 /**
  * Creates a fresh lab id and its ownership marker for this process. The directory appears with its marker already
  * inside (written under a temporary name, then renamed into place), so a cleanup running at the same moment in
- * another process never sees a lab without an owner and takes it for a dead one.
+ * another process never sees a lab without an owner and takes it for a dead one. /run/meshprobe, its labs/ and
+ * every lab directory are root's, with modes set whatever the umask (files.ts): no other user can add anything.
  */
 export function claimLab(): string {
-  mkdirSync(LABS_DIR, { recursive: true, mode: 0o755 });
+  rootDir(STATE_ROOT, PUBLIC_DIR);
+  rootDir(LABS_DIR, PUBLIC_DIR);
   const marker: OwnerMarker = { pid: process.pid, start: startTime(process.pid) ?? '' };
   for (;;) {
     const id = randomBytes(4).readUInt32BE(0).toString(36).padStart(6, '0').slice(-6);
     const tmp = join(LABS_DIR, `.claim-${process.pid}-${id}`);
-    mkdirSync(tmp, { mode: 0o755 });
-    writeFileSync(join(tmp, 'owner.json'), JSON.stringify(marker));
+    rootDir(tmp, LAB_DIR);
+    writeNewFile(join(tmp, 'owner.json'), JSON.stringify(marker));
     try {
       renameSync(tmp, labDir(id)); // fails when the id is taken (the target is a non-empty directory)
       return id;
@@ -59,7 +65,7 @@ export function claimLab(): string {
 
 function ownerAlive(labId: string): boolean {
   try {
-    const m = JSON.parse(readFileSync(join(labDir(labId), 'owner.json'), 'utf8')) as OwnerMarker;
+    const m = JSON.parse(readOwnFile(join(labDir(labId), 'owner.json'))) as OwnerMarker;
     return startTime(m.pid) === m.start;
   } catch {
     return false; // no readable marker inside a lab directory: its owner died while writing it
@@ -137,7 +143,8 @@ function deleteNetns(names: string[]): string[] {
 
 /** Removes every trace of one lab: its processes, namespaces, /etc/netns entries and state directory. */
 export async function removeLab(labId: string): Promise<void> {
-  const netns = listWithPrefix(NETNS_DIR, labPrefix(labId));
+  // Only names the lab could have made go into `ip -batch` input (tokens.ts); the lab creates no others.
+  const netns = listWithPrefix(NETNS_DIR, labPrefix(labId)).filter((n) => isToken('netns', n));
   const pids = pidsIn(netns);
   for (const p of pids) {
     try {
@@ -148,7 +155,7 @@ export async function removeLab(labId: string): Promise<void> {
   }
   await waitGone(pids, 2_000);
   const left = deleteNetns(netns);
-  if (left.length) await run('ip', ['-force', '-batch', '-'], left.map((n) => `netns delete ${n}\n`).join(''));
+  if (left.length) await run('ip', ['-force', '-batch', '-'], ipBatch(left.map((n) => ['netns', 'delete', n])));
   for (const n of listWithPrefix(ETC_NETNS, labPrefix(labId))) rmSync(join(ETC_NETNS, n), { recursive: true, force: true });
   rmSync(labDir(labId), { recursive: true, force: true });
 }

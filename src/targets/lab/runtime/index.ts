@@ -3,10 +3,10 @@
  * (all pods of a lab together, labs spread over the threads), asks them to start and stop pods, and stops them.
  * A runtime thread is part of the lab's process: it ends with it, so nothing of it outlives a crash.
  */
-import { appendFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import { TargetError } from '../../target.js';
+import { appendOwnFile } from '../files.js';
 import type { PodSpec, RuntimeReply, RuntimeRequest } from './protocol.js';
 
 /** How long a pod may take to start (listeners up) on a loaded machine before the deploy is an ERROR. */
@@ -102,6 +102,13 @@ export class LabRuntime {
     await this.request(t, { op: 'stop', pods: keys }, POD_START_TIMEOUT_MS, `stopping the pods of lab ${lab}`);
   }
 
+  /** Blocks the thread that runs `lab`'s pods for `ms`, `afterMs` from now, as a stall would (see protocol.ts). */
+  hold(lab: string, ms: number, afterMs = 0): Promise<void> {
+    const t = this.placement.get(lab);
+    if (!t) return Promise.reject(new TargetError(`lab ${lab} has no pods in the runtime`));
+    return this.request(t, { op: 'hold', ms, afterMs }, afterMs + ms + POD_START_TIMEOUT_MS, `holding the runtime of lab ${lab}`);
+  }
+
   /** Ends every runtime thread. */
   async close(): Promise<void> {
     const threads = this.threads.splice(0);
@@ -110,10 +117,7 @@ export class LabRuntime {
   }
 
   private log(message: string): void {
-    try {
-      appendFileSync(this.logFile, `${new Date().toISOString()} ${message}\n`);
-    } catch {
-      /* the lab's directory is gone: nothing to keep it in */
-    }
+    // The lab created the file (root's, 0600); when its directory is gone there is nothing to keep the line in.
+    appendOwnFile(this.logFile, `${new Date().toISOString()} ${message}\n`);
   }
 }

@@ -14,6 +14,13 @@ export interface PodSpec {
   sidecar?: { config: SidecarConfig; uid: number };
 }
 
-export type RuntimeRequest = { op: 'start'; id: number; pod: PodSpec } | { op: 'stop'; id: number; pods: string[] };
+/**
+ * `hold` blocks the thread for `ms`, `afterMs` from now, without running anything (as a long garbage collection
+ * or a starved CPU would): how the tests prove that a stall turns a timeout into ERROR.
+ */
+export type RuntimeRequest =
+  | { op: 'start'; id: number; pod: PodSpec }
+  | { op: 'stop'; id: number; pods: string[] }
+  | { op: 'hold'; id: number; ms: number; afterMs: number };
 
 export type RuntimeReply = { op: 'done'; id: number; error?: string } | { op: 'log'; message: string };

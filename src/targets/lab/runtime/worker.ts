@@ -4,15 +4,20 @@
  * pod's namespace, owned by the pod's uid. One long-lived runtime instead of two programs per pod: a pod then costs
  * a few sockets, not two program start-ups, and the code is warm from the first probe of every scenario.
  *
- * Messages in: {op: 'start', id, pod} and {op: 'stop', id, pods}; out: {op: 'done', id, error?} and
- * {op: 'log', message}.
+ * All pods of the thread share its event loop: Capacity (capacity.ts) decides when a probe may start and marks
+ * a timeout that the thread's own stall may have caused.
+ *
+ * Messages in: {op: 'start', id, pod}, {op: 'stop', id, pods} and {op: 'hold', id, ms}; out: {op: 'done', id,
+ * error?} and {op: 'log', message}.
  */
 import { parentPort } from 'node:worker_threads';
+import { setProbeHost } from '../../../probe/call.js';
 import { parseServeConfig } from '../../../probe/config.js';
 import { startAgent, type RunningAgent } from '../../../probe/serve.js';
 import type { Observation } from '../../../probe/types.js';
 import { INBOUND_SOURCE } from '../sidecar/config.js';
 import { startSidecar, type RunningSidecar } from '../sidecar/server.js';
+import { Capacity } from './capacity.js';
 import { podNet, type PodNet } from './pod-net.js';
 import type { PodSpec, RuntimeReply, RuntimeRequest } from './protocol.js';
 
@@ -26,6 +31,17 @@ const pods = new Map<string, RunningPod>();
 const port = parentPort;
 if (!port) throw new Error('the lab runtime runs as a worker thread of the lab');
 const reply = (r: RuntimeReply) => port.postMessage(r);
+setProbeHost(new Capacity().start());
+
+/** Blocks this thread for `ms` (no CPU spent), `afterMs` from now: a stall, on purpose. */
+function hold(ms: number, afterMs: number): Promise<void> {
+  return new Promise((resolve) =>
+    setTimeout(() => {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, Math.min(ms, 60_000)));
+      resolve();
+    }, Math.max(0, afterMs)),
+  );
+}
 
 async function stopPod(key: string): Promise<void> {
   const pod = pods.get(key);
@@ -70,7 +86,7 @@ async function startPod(spec: PodSpec): Promise<void> {
 }
 
 port.on('message', (m: RuntimeRequest) => {
-  const work = m.op === 'start' ? startPod(m.pod) : Promise.all(m.pods.map(stopPod)).then(() => undefined);
+  const work = m.op === 'start' ? startPod(m.pod) : m.op === 'hold' ? hold(m.ms, m.afterMs) : Promise.all(m.pods.map(stopPod)).then(() => undefined);
   work.then(
     () => reply({ op: 'done', id: m.id }),
     (err: unknown) => reply({ op: 'done', id: m.id, error: err instanceof Error ? err.message : String(err) }),

@@ -3,7 +3,7 @@
  * service registry (every pod and external, by address and name) and the scenario's raw Istio resources, which the
  * sidecar evaluates with the model (src/model) — the decisions are the model's, the sidecar only acts on them.
  */
-import type { OutboundTrafficPolicyMode } from '../../../model/index.js';
+import type { OutboundTrafficPolicyMode, PathNormalization } from '../../../model/index.js';
 
 /** Envoy's inbound passthrough source address; ISTIO_OUTPUT returns it unredirected (`-o lo -s 127.0.0.6/32`). */
 export const INBOUND_SOURCE = '127.0.0.6';
@@ -40,6 +40,8 @@ export interface SidecarConfig {
   /** What the lab calls "the system CA bundle": the CA of externals with trusted certificates. */
   systemCaFile: string;
   meshOutboundPolicy?: OutboundTrafficPolicyMode;
+  /** meshConfig.pathNormalization.normalization; absent: BASE, Istio's default. */
+  pathNormalization?: PathNormalization;
   /** Raw manifests of the scenario (Istio kinds, Gateway, VirtualService). */
   resources: unknown[];
   registry: RegistryHost[];

@@ -2,7 +2,7 @@
  * Everything a running sidecar knows, loaded once from its config: the model's parsed resources, the registry,
  * its certificates, and the decision log (one line per connection or request, with the model's reason and trace).
  */
-import { closeSync, openSync, readFileSync, writeSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs';
 import { Agent as HttpAgent, type ServerResponse } from 'node:http';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import {
@@ -59,7 +59,8 @@ export function loadContext(config: SidecarConfig, net: Net = nativeNet): Contex
   const [cert, key, meshCa, systemCa] = [config.certFile, config.keyFile, config.meshCaFile, config.systemCaFile].map((f) => readFileSync(f));
   // Lines logged in one turn of the event loop go to the file in one write, right after that turn: before any
   // reply that turn's work leads to can reach the lab, so the log is complete when the lab reads it.
-  const fd = config.logFile ? openSync(config.logFile, 'a') : 1;
+  // Never through a symlink, and private to root whatever the umask (the lab also creates it so beforehand).
+  const fd = config.logFile ? openSync(config.logFile, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | constants.O_NOFOLLOW, 0o600) : 1;
   let pending: string[] = [];
   let closed = false; // after close the descriptor's number may belong to something else: never write to it again
   const flush = () => {
@@ -138,7 +139,8 @@ export interface DecisionRecord {
   /** Inbound TCP: the sidecar's own address:port towards the application; the application sees it as the source. */
   upstream?: string;
   host?: string;
-  http?: { method: string; path: string; status?: number };
+  /** `path`: what was matched and forwarded (normalised, with the query); `received`: the request-target as it arrived. */
+  http?: { method: string; path: string; received?: string; status?: number };
   /** The AuthorizationPolicy rule that decided (`AuthorizationPolicy ns/name rule N`), and AUDIT rules that matched. */
   policy?: string;
   audited?: string[];

@@ -9,10 +9,13 @@ import { createHash } from 'node:crypto';
 import { createServer as createHttpServer, request, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
-import { authorize, effectiveMtls, formatRef, inboundTransport, type AuthzDecision, type PolicyMatch } from '../../../model/index.js';
+import {
+  authorize, DEFAULT_PATH_NORMALIZATION, effectiveMtls, formatRef, inboundTransport, normalizeRequest, type AuthzDecision, type PolicyMatch,
+} from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
 import { INBOUND_SOURCE } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
+import { forwardHeaders, onClientError, replyRejected, wireRequest } from './http-request.js';
 import type { OriginalDestination } from './original-dst.js';
 import { clientHelloAlpn, peekFirstBytes } from './peek.js';
 
@@ -42,7 +45,7 @@ function decisionFields(d: AuthzDecision): Pick<DecisionRecord, 'result' | 'reas
   };
 }
 
-function authorizeConn(ctx: Context, c: Conn, http?: { method: string; path: string; host: string; headers: Record<string, string> }): AuthzDecision {
+function authorizeConn(ctx: Context, c: Conn, http?: { method: string; path: string; host: string; headers: Readonly<Record<string, string>> }): AuthzDecision {
   const self = ctx.config.self;
   return authorize({
     destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
@@ -78,34 +81,36 @@ function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
   stream.on('close', () => upstream.destroy());
 }
 
-function headersOf(req: IncomingMessage): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) out[k] = Array.isArray(v) ? v.join(', ') : v;
-  return out;
-}
-
 function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
   const c = conns.get(req.socket);
   if (!c) return void res.destroy();
-  const headers = headersOf(req);
-  const path = req.url ?? '/';
-  const http = { method: req.method ?? 'GET', path, host: (headers.host ?? '').replace(/:\d+$/, ''), headers };
-  const decision = authorizeConn(ctx, c, http);
-  const record: DecisionRecord = {
-    dir: 'inbound', from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, mtlsMode: c.mtlsMode, ...(c.peer ? { peer: c.peer } : {}),
+  const wire = wireRequest(req);
+  const base = {
+    dir: 'inbound' as const, from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, mtlsMode: c.mtlsMode, ...(c.peer ? { peer: c.peer } : {}),
     ...(c.resumed ? { resumed: true } : {}),
-    ...decisionFields(decision), http: { method: http.method, path },
   };
+  // Istio normalises before authorization and forwards the normalised request (model/http-normalization.ts).
+  const n = normalizeRequest(wire, ctx.config.pathNormalization ?? DEFAULT_PATH_NORMALIZATION);
+  if (!n.ok) {
+    ctx.log({ ...base, result: 'rejected', reason: n.reason, http: { method: wire.method, path: wire.target, received: wire.target, status: n.status } });
+    return replyRejected(res, n);
+  }
+  const http = { method: n.method, path: n.policyPath, host: n.host.replace(/:\d+$/, ''), headers: { ...n.headers } };
+  const decision = authorizeConn(ctx, c, http);
+  const trace = n.steps.length > 0 ? [...n.steps.map((t) => `path normalisation: ${t}`), ...decision.trace] : decision.trace;
+  const seen = { method: n.method, path: n.path, received: wire.target };
+  const record: DecisionRecord = { ...base, ...decisionFields(decision), trace, http: seen };
   if (!decision.allowed) {
-    ctx.log({ ...record, http: { ...http, status: 403 } });
+    ctx.log({ ...record, http: { ...seen, status: 403 } });
     return replyRbacDenied(res);
   }
+  const headers = forwardHeaders(req, n.host);
   // The sidecar owns this header: whatever the client sent is dropped, and on mTLS it describes the real peer.
   delete headers[XFCC];
   if (c.peer) headers[XFCC] = `By=${ctx.config.self.spiffe};Hash=${c.certHash ?? ''};Subject="";URI=${c.peer}`;
-  const up = request({ host: c.dst.address, port: c.dst.port, method: http.method, path, headers: endToEndHeaders(headers), agent: ctx.appAgent });
+  const up = request({ host: c.dst.address, port: c.dst.port, method: n.method, path: n.path, headers: endToEndHeaders(headers), agent: ctx.appAgent });
   up.on('response', (upRes) => {
-    ctx.log({ ...record, http: { method: http.method, path, status: upRes.statusCode } });
+    ctx.log({ ...record, http: { ...seen, status: upRes.statusCode } });
     res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
     upRes.pipe(res);
   });
@@ -122,7 +127,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
 export function inboundHttpServer(ctx: Context) {
   const server = createHttpServer((req, res) => onRequest(ctx, req, res));
   server.keepAliveTimeout = IDLE.downstreamMs;
-  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(ctx, err, socket, conns.get(socket)));
   return server;
 }
 

@@ -8,10 +8,13 @@ import { Agent as HttpAgent, createServer as createHttpServer, request as httpRe
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
-import { authorize, outboundDecision, type OutboundDecision } from '../../../model/index.js';
+import {
+  authorize, DEFAULT_PATH_NORMALIZATION, normalizeRequest, outboundDecision, type NormalizedRequest, type OutboundDecision,
+} from '../../../model/index.js';
 import { uriSanOf } from '../../../probe/observe.js';
 import type { RegistryHost } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord, type Direction } from './context.js';
+import { forwardHeaders, onClientError, replyRejected, wireRequest } from './http-request.js';
 import type { OriginalDestination } from './original-dst.js';
 import { portProtocol } from './registry.js';
 import { gatewayAccepts, routeFor, type RouteChoice } from './routes.js';
@@ -187,15 +190,13 @@ function routeRequest(ctx: Context, host: string, port: number): { route?: Route
  * A gateway is a workload too: AuthorizationPolicy (mesh-wide ones from the root namespace, or ones selecting
  * `istio: egressgateway`) applies to the requests it receives; the sidecars reach it in plaintext, so no principal.
  */
-function gatewayAuthorized(ctx: Context, req: IncomingMessage, c: OutConn, host: string, res: ServerResponse): boolean {
+function gatewayAuthorized(ctx: Context, n: NormalizedRequest, c: OutConn, host: string, res: ServerResponse): boolean {
   const self = ctx.config.self;
-  const headers: Record<string, string> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined) headers[k] = Array.isArray(v) ? v.join(', ') : v;
   const d = authorize({
     destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
     source: { ip: c.from.slice(0, c.from.lastIndexOf(':')) },
     protocol: 'http',
-    http: { method: req.method ?? 'GET', path: req.url ?? '/', host, headers },
+    http: { method: n.method, path: n.policyPath, host, headers: n.headers },
   }, ctx.authorizationPolicies);
   if (d.allowed) return true;
   ctx.log({ dir: 'gateway', from: c.from, to: `${c.dst.address}:${c.dst.port}`, host, result: 'denied', reason: d.reason, trace: d.trace });
@@ -207,11 +208,18 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const c = outConns.get(req.socket);
   if (!c) return void res.destroy();
   const dir: Direction = ctx.config.mode === 'gateway' ? 'gateway' : 'outbound';
-  const hostHeader = (req.headers.host ?? '').replace(/:\d+$/, '');
+  // Every Envoy HTTP connection manager normalises (outbound and gateways too): the request leaves normalised.
+  const wire = wireRequest(req);
+  const n = normalizeRequest(wire, ctx.config.pathNormalization ?? DEFAULT_PATH_NORMALIZATION);
+  if (!n.ok) {
+    ctx.log({ dir, from: c.from, to: `${c.dst.address}:${c.dst.port}`, result: 'rejected', reason: n.reason, http: { method: wire.method, path: wire.target, status: n.status } });
+    return replyRejected(res, n);
+  }
+  const hostHeader = n.host.replace(/:\d+$/, '');
   const named = hostHeader ? ctx.registry.name(hostHeader, ctx.config.self.namespace) : undefined;
   const fallback = ctx.config.mode === 'gateway' ? undefined : ctx.registry.address(c.dst.address);
   const asked = named?.host ?? (hostHeader && !isIP(hostHeader) ? hostHeader : fallback?.host ?? c.dst.address);
-  if (dir === 'gateway' && !gatewayAuthorized(ctx, req, c, asked, res)) return;
+  if (dir === 'gateway' && !gatewayAuthorized(ctx, n, c, asked, res)) return;
   const { route, missing } = routeRequest(ctx, asked, c.dst.port);
   if (missing) {
     ctx.log({ dir, from: c.from, to: `${c.dst.address}:${c.dst.port}`, host: asked, result: 'no-route', reason: `${missing}: 404` });
@@ -223,13 +231,13 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const d = decide(ctx, host, port, 'http', dest);
   const trace = route ? [route.reason, ...d.trace] : d.trace;
   const up = upstreamFor(ctx, d, host, port, route ? (dest?.address ?? host) : c.dst.address);
-  const record = { ...recordOf(dir, c.from, up, `${c.dst.address}:${c.dst.port}`, host, d), trace, http: { method: req.method ?? 'GET', path: req.url ?? '/' } };
+  const record = { ...recordOf(dir, c.from, up, `${c.dst.address}:${c.dst.port}`, host, d), trace, http: { method: n.method, path: n.path, received: wire.target } };
   if (!up) {
     ctx.log({ ...record, http: { ...record.http, status: 502 } });
     return reply(res, 502, '');
   }
   const send = up.tls ? httpsRequest : httpRequest;
-  const upReq = send({ host: up.address, port: up.port, method: req.method, path: req.url, headers: endToEndHeaders(req.headers), agent: agentFor(ctx, up) });
+  const upReq = send({ host: up.address, port: up.port, method: n.method, path: n.path, headers: endToEndHeaders(forwardHeaders(req, n.host)), agent: agentFor(ctx, up) });
   upReq.on('response', (upRes) => {
     ctx.log({ ...record, http: { ...record.http, status: upRes.statusCode } });
     res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
@@ -247,7 +255,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
 export function outboundHttpServer(ctx: Context) {
   const server = createHttpServer((req, res) => onRequest(ctx, req, res));
   server.keepAliveTimeout = IDLE.downstreamMs;
-  server.on('clientError', (_err, socket) => socket.destroy());
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(ctx, err, socket, outConns.get(socket), ctx.config.mode === 'gateway' ? 'gateway' : 'outbound'));
   return server;
 }
 

@@ -1,0 +1,117 @@
+/**
+ * stdout and stderr that cannot crash a command. A reader that goes away (`meshprobe run | head -1`: EPIPE), a
+ * full disk (`>/dev/full`: ENOSPC) or a dead terminal (EIO) must not throw out of a write in the middle of a
+ * run: that skipped teardown and left the lab up. Once a stream fails, further writes to it are dropped, the
+ * command runs on (reports, cleanup), and at the end one line on stderr names what could not be written.
+ *
+ * Exit status: EPIPE keeps the command's status (the reader chose to stop reading, as with `git log | head`);
+ * any other write failure turns a status of 0 or 1 into 2, because output the caller asked for was lost.
+ */
+import { checkOutputFiles, describeError, writeOutputFile, type OutputFile } from '../report/files.js';
+
+export interface StreamFailure {
+  stream: 'stdout' | 'stderr';
+  error: NodeJS.ErrnoException;
+}
+
+const failures = new Map<NodeJS.WritableStream, StreamFailure>();
+const guarded = new WeakSet<NodeJS.WritableStream>();
+
+/** Guards a stream once per process; every later write to it goes through the guard. */
+export function guardStream(stream: NodeJS.WritableStream, name: 'stdout' | 'stderr'): void {
+  if (guarded.has(stream)) return;
+  guarded.add(stream);
+  const record = (err: unknown) => {
+    if (!failures.has(stream)) failures.set(stream, { stream: name, error: err as NodeJS.ErrnoException });
+  };
+  // Asynchronous failures (a pipe's EPIPE) arrive as 'error' events: unhandled, they end the process.
+  stream.on('error', record);
+  const original = stream.write.bind(stream) as (...args: unknown[]) => boolean;
+  const guardedWrite = (...args: unknown[]): boolean => {
+    const failed = failures.get(stream);
+    const callback = args.find((a): a is (err?: Error | null) => void => typeof a === 'function');
+    if (failed) {
+      if (callback) queueMicrotask(() => callback(failed.error));
+      return true;
+    }
+    try {
+      return original(...args);
+    } catch (err) {
+      // Files and /dev/full are written synchronously: their ENOSPC is thrown from write() itself.
+      record(err);
+      if (callback) queueMicrotask(() => callback(err as Error));
+      return true;
+    }
+  };
+  stream.write = guardedWrite as typeof stream.write;
+}
+
+export function guardStdio(): void {
+  guardStream(process.stdout, 'stdout');
+  guardStream(process.stderr, 'stderr');
+}
+
+export function streamFailures(): StreamFailure[] {
+  return [...failures.values()];
+}
+
+/**
+ * Names every failed stream on stderr (when stderr itself still works) and returns the exit status to use.
+ * Waits one turn of the event loop first so that a pipe's last asynchronous error has been seen.
+ */
+export async function settleOutput(status: number): Promise<number> {
+  await new Promise((resolve) => setImmediate(resolve));
+  const all = streamFailures();
+  if (all.length === 0) return status;
+  const stderrBroken = all.some((f) => f.stream === 'stderr');
+  for (const f of all) {
+    if (f.stream === 'stdout' && !stderrBroken) {
+      process.stderr.write(`meshprobe: could not write to stdout: ${describeError(f.error)}; the rest of the output was dropped\n`);
+    }
+  }
+  const lost = all.some((f) => f.error.code !== 'EPIPE');
+  return lost && (status === 0 || status === 1) ? 2 : status;
+}
+
+export interface NamedOutput {
+  /** The option that names the file: "--json". */
+  option: string;
+  path: string | undefined;
+}
+
+const given = (files: readonly NamedOutput[]): OutputFile[] =>
+  files.flatMap((f) => (f.path ? [{ label: f.option, path: f.path }] : []));
+
+/**
+ * Checks the output files a command was given before it loads or deploys anything; prints one line per problem
+ * and returns false when any file cannot be written (the command then exits 2).
+ */
+export async function outputsUsable(command: string, files: readonly NamedOutput[], err: NodeJS.WritableStream): Promise<boolean> {
+  const { errors } = await checkOutputFiles(given(files));
+  for (const e of errors) err.write(`meshprobe ${command}: ${e}\n`);
+  if (errors.length) err.write(`meshprobe ${command}: nothing was done; fix the output paths\n`);
+  return errors.length === 0;
+}
+
+/**
+ * Writes each given output (rendered only when needed), every one that can be; prints "wrote …" for those and a
+ * line on stderr for each that could not be written. Returns false when any failed (the command then exits 2).
+ */
+export async function writeNamedOutputs(command: string, files: ReadonlyArray<NamedOutput & { text: () => string }>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<boolean> {
+  const wanted = files.filter((f) => f.path);
+  const checked = await checkOutputFiles(given(wanted));
+  const written: string[] = [];
+  let ok = true;
+  for (const [i, f] of wanted.entries()) {
+    try {
+      if (checked.problems[i]) throw new Error(checked.problems[i]);
+      await writeOutputFile(checked.paths[i], f.text());
+      written.push(f.path as string);
+    } catch (e) {
+      ok = false;
+      err.write(`meshprobe ${command}: could not write ${f.option} ${f.path}: ${checked.problems[i] ?? describeError(e)}\n`);
+    }
+  }
+  if (written.length) out.write(`wrote ${written.join(', ')}\n`);
+  return ok;
+}
