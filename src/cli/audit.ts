@@ -13,10 +13,9 @@ import { flowText } from '../predict/render.js';
 import { buildWorld, type WorldInput } from '../predict/world.js';
 import { formatError, loadScenarios } from '../scenario/loader.js';
 import type { Resource } from '../scenario/schema.js';
-import { TARGET_NAMES, type TargetName } from '../targets/target.js';
-import { loadInputs } from './matrix.js';
-import type { RegisterCommand } from './main.js';
-import { outputsUsable, writeNamedOutputs } from './output.js';
+import { TARGETS } from '../scenario/schema.js';
+import { type TargetName } from '../targets/target.js';
+import { EXIT, loadInputs, outputsUsable, writeNamedOutputs, type RegisterCommand } from './common.js';
 
 export interface AuditCommandOptions {
   workloads?: string;
@@ -69,11 +68,11 @@ async function auditOne(s: Subject, o: AuditCommandOptions, out: NodeJS.Writable
   const built = buildWorld(s.input);
   if (built.errors.length) {
     out.write(`${s.name}: cannot model: ${built.errors.join('; ')}\n`);
-    return { status: 2 };
+    return { status: EXIT.invalid };
   }
   const plan = planAudit(built.world);
   let matrix = predictAudit(built.world, plan);
-  let status = 0;
+  let status: number = EXIT.ok;
   if (!o.predictOnly && plan.flows.length > 0) {
     const probed = await probeMatrix(s.input, s.resources, matrix, { target: o.target, name: s.name });
     if (probed.ok) matrix = probed.matrix;
@@ -86,21 +85,21 @@ async function auditOne(s: Subject, o: AuditCommandOptions, out: NodeJS.Writable
   if (n.diverge + n.flaky > 0) {
     out.write(`${n.diverge + n.flaky} attempts differ from the prediction:\n`);
     for (const c of matrix.cells.filter((c) => c.status === 'diverge' || c.status === 'flaky')) out.write(`  ! ${flowText(c)}: ${c.observed?.reason}\n`);
-    status = 1;
+    status = EXIT.failed;
   }
-  if (n.error > 0) status = 2;
-  if (o.failOnBypass && findings.some((f) => f.bypass)) status = Math.max(status, 1);
+  if (n.error > 0) status = EXIT.invalid;
+  if (o.failOnBypass && findings.some((f) => f.bypass)) status = Math.max(status, EXIT.failed);
   return { status, plan, matrix, findings };
 }
 
 export async function auditCommand(paths: string[], o: AuditCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  if (!(await outputsUsable('audit', [{ option: '--json', path: o.json }], err))) return 2;
+  if (!(await outputsUsable('audit', [{ option: '--json', path: o.json }], err))) return EXIT.invalid;
   const loaded = await subjects(paths, o);
   if (!loaded.ok) {
     for (const e of loaded.errors) err.write(`${e}\n`);
-    return 2;
+    return EXIT.invalid;
   }
-  let status = 0;
+  let status: number = EXIT.ok;
   const report: unknown[] = [];
   for (const s of loaded.value) {
     const r = await auditOne(s, o, out);
@@ -114,7 +113,7 @@ export async function auditCommand(paths: string[], o: AuditCommandOptions, out:
     }
   }
   const wrote = await writeNamedOutputs('audit', [{ option: '--json', path: o.json, text: () => `${JSON.stringify({ formatVersion: 1, audits: report }, null, 2)}\n` }], out, err);
-  return wrote ? status : 2;
+  return wrote ? status : EXIT.invalid;
 }
 
 export const registerAudit: RegisterCommand = (program: Command, setStatus) => {
@@ -124,7 +123,7 @@ export const registerAudit: RegisterCommand = (program: Command, setStatus) => {
     .argument('[paths...]', 'scenario files or directories whose workloads and policies to audit')
     .option('--workloads <file>', 'audit these workloads instead of scenarios')
     .option('--policies <dir>', 'with --workloads: the manifests')
-    .addOption(new Option('--target <name>', 'where to probe').choices([...TARGET_NAMES]).default('lab'))
+    .addOption(new Option('--target <name>', 'where to probe').choices([...TARGETS]).default('lab'))
     .option('--predict-only', 'only predict; deploy nothing')
     .option('--fail-on-bypass', 'exit 1 when any technique bypasses a protection')
     .option('--json <file>', 'write the findings as JSON')

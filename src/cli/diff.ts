@@ -13,10 +13,9 @@ import { countStatus, matrixFlows, predictMatrix, type Matrix } from '../predict
 import { probeMatrix } from '../predict/probe.js';
 import { divergenceReport } from '../predict/render.js';
 import { buildWorld } from '../predict/world.js';
-import { TARGET_NAMES, type TargetName } from '../targets/target.js';
-import { loadInputs } from './matrix.js';
-import type { RegisterCommand } from './main.js';
-import { outputsUsable, writeNamedOutputs } from './output.js';
+import { TARGETS } from '../scenario/schema.js';
+import { type TargetName } from '../targets/target.js';
+import { EXIT, loadInputs, outputsUsable, writeNamedOutputs, type RegisterCommand } from './common.js';
 
 export interface DiffCommandOptions {
   before: string;
@@ -48,29 +47,29 @@ async function side(label: string, workloads: string, policies: string, o: DiffC
 }
 
 export async function diffCommand(o: DiffCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  if (!(await outputsUsable('diff', [{ option: '--markdown', path: o.markdown }], err))) return 2;
+  if (!(await outputsUsable('diff', [{ option: '--markdown', path: o.markdown }], err))) return EXIT.invalid;
   const workloads = o.workloads ?? defaultWorkloads(o);
   if (!workloads) {
     err.write(`meshprobe diff: no --workloads given and no workloads.yaml in ${o.after} or ${o.before}\n`);
-    return 2;
+    return EXIT.invalid;
   }
   const before = await side('before', workloads, o.before, o);
   const after = before.ok ? await side('after', workloads, o.after, o) : before;
   if (!before.ok || !after.ok) {
     for (const e of [...(before.ok ? [] : before.errors), ...(after.ok || !before.ok ? [] : after.errors)]) err.write(`${e}\n`);
-    return 2;
+    return EXIT.invalid;
   }
   const d = diffMatrices(before.matrix, after.matrix);
   out.write(`${diffText(d)}\n`);
   const wrote = await writeNamedOutputs('diff', [{ option: '--markdown', path: o.markdown, text: () => diffMarkdown(d) }], out, err);
-  if (!wrote) return 2;
-  if (!o.probe) return 0;
-  let status = 0;
+  if (!wrote) return EXIT.invalid;
+  if (!o.probe) return EXIT.ok;
+  let status: number = EXIT.ok;
   for (const [label, m] of [['before', before.matrix], ['after', after.matrix]] as const) {
     const n = countStatus(m);
     if (n.diverge + n.flaky + n.error > 0) {
       out.write(`\n${label}: observation differs from prediction:\n${divergenceReport(m)}\n`);
-      status = n.error > 0 ? 2 : Math.max(status, 1);
+      status = n.error > 0 ? EXIT.invalid : Math.max(status, EXIT.failed);
     }
   }
   return status;
@@ -84,7 +83,7 @@ export const registerDiff: RegisterCommand = (program: Command, setStatus) => {
     .requiredOption('--after <dir>', 'manifests after the change')
     .option('--workloads <file>', 'namespaces, workloads and externals (default: workloads.yaml in --after or --before)')
     .option('--probe', 'also deploy and probe both policy sets on the target')
-    .addOption(new Option('--target <name>', 'where to probe').choices([...TARGET_NAMES]).default('lab'))
+    .addOption(new Option('--target <name>', 'where to probe').choices([...TARGETS]).default('lab'))
     .option('--markdown <file>', 'write the diff as Markdown (a pull-request comment)')
     .action(async (options: DiffCommandOptions) => {
       setStatus(await diffCommand(options));

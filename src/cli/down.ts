@@ -2,7 +2,7 @@
 import { requireTool } from '../targets/k8s/commands.js';
 import { KindTarget } from '../targets/kind/index.js';
 import { TargetError } from '../targets/target.js';
-import { EXIT, type RegisterCommand } from './main.js';
+import { EXIT, type RegisterCommand } from './common.js';
 
 export const registerDown: RegisterCommand = (program, setStatus) => {
   program

@@ -4,7 +4,7 @@
  * owner is still running, and anything without a lab's ownership marker, are left alone.
  */
 import { cleanStaleLabs } from '../targets/lab/state.js';
-import { EXIT, type RegisterCommand } from './main.js';
+import { EXIT, type RegisterCommand } from './common.js';
 
 export async function labCleanCommand(): Promise<number> {
   if (process.getuid?.() !== 0) {

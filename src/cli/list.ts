@@ -1,11 +1,10 @@
 /**
- * `meshprobe list [paths…]` (default scenarios/): name, targets, tags, title and claim of every valid scenario.
+ * `meshprobe list [paths…]` (default: the built-in suites): name, targets, tags, title and claim of every valid scenario.
  * Invalid documents are reported on stderr as by `validate`, and the exit status is then 2.
  */
 import { formatError, loadScenarios, type LoadedScenario } from '../scenario/loader.js';
 import { TARGETS } from '../scenario/schema.js';
-import { EXIT, type RegisterCommand } from './main.js';
-import { DEFAULT_SCENARIO_PATHS } from './validate.js';
+import { defaultScenarioPaths, EXIT, type RegisterCommand } from './common.js';
 
 export interface ListEntry {
   name: string;
@@ -50,7 +49,7 @@ export function formatList(entries: ListEntry[]): string {
 }
 
 export async function listCommand(paths: string[], options: { json?: boolean }): Promise<number> {
-  const result = await loadScenarios(paths.length > 0 ? paths : DEFAULT_SCENARIO_PATHS);
+  const result = await loadScenarios(paths.length > 0 ? paths : defaultScenarioPaths());
   const entries = result.scenarios.map(listEntry);
   process.stdout.write(options.json ? JSON.stringify(entries, null, 2) + '\n' : formatList(entries));
   for (const e of result.errors) process.stderr.write(`${formatError(e)}\n`);
@@ -62,7 +61,7 @@ export const registerList: RegisterCommand = (program, setStatus) => {
   program
     .command('list')
     .description('list scenarios: name, targets that can run it, tags, title and claim')
-    .argument('[paths...]', 'scenario files or directories (searched for *.yaml, *.yml)', DEFAULT_SCENARIO_PATHS)
+    .argument('[paths...]', 'scenario files or directories (searched for *.yaml, *.yml; default: the built-in suites)')
     .option('--json', 'print the list as JSON')
     .action(async (paths: string[], options: { json?: boolean }) => setStatus(await listCommand(paths, options)));
 };

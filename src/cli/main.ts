@@ -4,12 +4,10 @@
  */
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { guardStdio, settleOutput } from './output.js';
-
-export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
+import { EXIT, guardStdio, settleOutput, type RegisterCommand } from './common.js';
 
 /**
- * Runs one command and returns its exit status. stdout and stderr are guarded first (src/cli/output.ts): a closed
+ * Runs one command and returns its exit status. stdout and stderr are guarded first (src/cli/common.ts): a closed
  * pipe or a full disk drops output instead of ending the process in the middle of a run.
  */
 export async function runCli(argv: string[]): Promise<number> {
@@ -46,8 +44,6 @@ function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
   return pkg.version ?? 'unknown';
 }
-
-export type RegisterCommand = (program: Command, setStatus: (status: number) => void) => void;
 
 /**
  * Every command module by name; each adds itself to the program. To add one: a line

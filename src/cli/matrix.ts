@@ -5,16 +5,14 @@
  */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { buildWorld } from '../predict/world.js';
-import { loadPolicies, loadWorkloadsFile, worldInputOf } from '../predict/inputs.js';
 import { countStatus, matrixFlows, MATRIX_PROTOCOLS, predictMatrix, DEFAULT_MATRIX_PROTOCOLS, type Matrix } from '../predict/matrix.js';
 import type { ProbeProtocolName } from '../predict/names.js';
 import { probeMatrix } from '../predict/probe.js';
 import { divergenceReport, matrixHtml, matrixJson, summaryLine, truthTable } from '../predict/render.js';
 import type { Resource } from '../scenario/schema.js';
-import { TARGET_NAMES, type TargetName } from '../targets/target.js';
-import type { RegisterCommand } from './main.js';
-import { outputsUsable, writeNamedOutputs } from './output.js';
-import { parseDuration } from './run.js';
+import { TARGETS } from '../scenario/schema.js';
+import { type TargetName } from '../targets/target.js';
+import { EXIT, loadInputs, outputsUsable, parseCount, parseDuration, writeNamedOutputs, type RegisterCommand } from './common.js';
 
 export interface MatrixCommandOptions {
   policies?: string;
@@ -35,19 +33,6 @@ export function parseProtocols(value: string): ProbeProtocolName[] {
   return list as ProbeProtocolName[];
 }
 
-export interface Inputs {
-  input: ReturnType<typeof worldInputOf>;
-  resources: Resource[];
-}
-
-/** Loads a workloads file and a policies directory; errors are printed by the caller. */
-export async function loadInputs(workloads: string, policies: string | undefined): Promise<{ ok: true; value: Inputs } | { ok: false; errors: string[] }> {
-  const [w, p] = await Promise.all([loadWorkloadsFile(workloads), policies ? loadPolicies(policies) : Promise.resolve({ ok: true as const, value: [] as Resource[] })]);
-  const errors = [...(w.ok ? [] : w.errors), ...(p.ok ? [] : p.errors)];
-  if (!w.ok || !p.ok) return { ok: false, errors };
-  return { ok: true, value: { input: worldInputOf(w.value, p.value), resources: p.value } };
-}
-
 /** Writes --json and --html (each that can be); false when one could not be written. */
 export async function writeOutputs(matrix: Matrix, o: { json?: string; html?: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream, extra: Record<string, unknown> = {}): Promise<boolean> {
   return writeNamedOutputs('matrix', [
@@ -57,17 +42,17 @@ export async function writeOutputs(matrix: Matrix, o: { json?: string; html?: st
 }
 
 export async function matrixCommand(o: MatrixCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  if (!(await outputsUsable('matrix', [{ option: '--json', path: o.json }, { option: '--html', path: o.html }], err))) return 2;
+  if (!(await outputsUsable('matrix', [{ option: '--json', path: o.json }, { option: '--html', path: o.html }], err))) return EXIT.invalid;
   const loaded = await loadInputs(o.workloads, o.policies);
   if (!loaded.ok) {
     for (const e of loaded.errors) err.write(`${e}\n`);
-    return 2;
+    return EXIT.invalid;
   }
   const { input, resources } = loaded.value;
   const built = buildWorld(input);
   if (built.errors.length) {
     for (const e of built.errors) err.write(`meshprobe matrix: ${e}\n`);
-    return 2;
+    return EXIT.invalid;
   }
   const predicted = predictMatrix(built.world, matrixFlows(built.world, o.protocols ?? DEFAULT_MATRIX_PROTOCOLS));
   let matrix = predicted;
@@ -84,7 +69,7 @@ export async function matrixCommand(o: MatrixCommandOptions, out: NodeJS.Writabl
       });
       if (!probed.ok) {
         err.write(`meshprobe matrix: ${probed.error}\n`);
-        return 2;
+        return EXIT.invalid;
       }
       matrix = probed.matrix;
     } finally {
@@ -97,13 +82,7 @@ export async function matrixCommand(o: MatrixCommandOptions, out: NodeJS.Writabl
   if (!o.predictOnly) out.write(`${divergenceReport(matrix)}\n`);
   const wrote = await writeOutputs(matrix, o, out, err, { target: o.predictOnly ? null : o.target });
   const n = countStatus(matrix);
-  return n.error > 0 || !wrote ? 2 : n.diverge + n.flaky > 0 ? 1 : 0;
-}
-
-function parseCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return n;
+  return n.error > 0 || !wrote ? EXIT.invalid : n.diverge + n.flaky > 0 ? EXIT.failed : EXIT.ok;
 }
 
 export const registerMatrix: RegisterCommand = (program: Command, setStatus) => {
@@ -112,7 +91,7 @@ export const registerMatrix: RegisterCommand = (program: Command, setStatus) => 
     .description('predict and probe every flow between declared workloads; print a truth table marking where observation and prediction differ (exit 0 none, 1 divergences, 2 invalid input or error)')
     .requiredOption('--workloads <file>', 'namespaces, workloads and externals (a scenario spec without probes and resources)')
     .option('--policies <dir>', 'directory (or file) of manifests: NetworkPolicy, PeerAuthentication, AuthorizationPolicy, Sidecar, ServiceEntry, DestinationRule')
-    .addOption(new Option('--target <name>', 'where to probe').choices([...TARGET_NAMES]).default('lab'))
+    .addOption(new Option('--target <name>', 'where to probe').choices([...TARGETS]).default('lab'))
     .option('--protocols <list>', `probe protocols (default ${DEFAULT_MATRIX_PROTOCOLS.join(',')}; add icmp for one ping per pair)`, parseProtocols)
     .option('--predict-only', 'only predict; deploy nothing')
     .option('--json <file>', 'write the matrix as JSON')

@@ -3,7 +3,7 @@ import { formatError, loadScenarios } from '../scenario/loader.js';
 import { newRunId } from '../targets/k8s/names.js';
 import { renderRun } from '../targets/kind/render-run.js';
 import { describeError, UnsafePathError } from '../report/files.js';
-import { EXIT, type RegisterCommand } from './main.js';
+import { EXIT, type RegisterCommand } from './common.js';
 
 export const registerRender: RegisterCommand = (program, setStatus) => {
   program

@@ -2,30 +2,16 @@
  * `meshprobe run [paths…]`: a thin shell over the library's run(). Parses options, draws progress, writes the
  * reports, turns Ctrl-C into a clean abort (exit 130), and returns the run's exit status.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { Command, Option } from 'commander';
 import { DEFAULTS, run, type RunOptions } from '../engine/run.js';
 import type { RunResult } from '../engine/types.js';
 import { checkReports, ConsoleReporter, consoleOptionsFor, ReportWriteError, writeReports, type ReportFiles } from '../report/index.js';
-import { TARGET_NAMES, type Target, type TargetName } from '../targets/target.js';
-import { EXIT, type RegisterCommand } from './main.js';
+import { TARGETS } from '../scenario/schema.js';
+import { type Target, type TargetName } from '../targets/target.js';
+import { collect, defaultScenarioPaths, EXIT, parseCount, parseDuration, type RegisterCommand } from './common.js';
 
 export const DEFAULT_REPORT_DIR = 'meshprobe-reports';
 
-/** "10s", "500ms", "2m", or a plain number of seconds → milliseconds. */
-export function parseDuration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!m) throw new InvalidArgumentError('expected a duration such as 10s, 500ms or 2m');
-  const n = Number(m[1]);
-  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
-}
-
-function parseCount(value: string): number {
-  const n = Number(value);
-  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
-  return n;
-}
-
-const collect = (value: string, previous: string[] = []) => [...previous, value];
 
 export interface RunCommandOptions {
   target: TargetName;
@@ -71,7 +57,7 @@ export async function runCommand(paths: string[], o: RunCommandOptions, deps: Ru
     interrupts += 1;
     if (interrupts > 1) {
       stderr.write(`\nmeshprobe: ${signal} again: exiting without cleanup; the next run removes what this one left\n`);
-      process.exit(130);
+      process.exit(EXIT.interrupted);
     }
     stderr.write(`\nmeshprobe: ${signal}: stopping probes and cleaning up (press Ctrl-C again to exit at once)\n`);
     controller.abort();
@@ -88,7 +74,7 @@ export async function runCommand(paths: string[], o: RunCommandOptions, deps: Ru
       return EXIT.invalid;
     }
     result = await run({
-      paths,
+      paths: paths.length > 0 ? paths : defaultScenarioPaths(),
       target: deps.target ?? o.target,
       targetOptions: {
         ...(o.context ? { context: o.context } : {}),
@@ -139,7 +125,7 @@ export const registerRun: RegisterCommand = (program: Command, setStatus) => {
     .command('run')
     .description('deploy scenarios on a target, probe, and judge every claim (exit 0 all PASS/SKIPPED, 1 FAIL/FLAKY, 2 ERROR or invalid input, 130 interrupted)')
     .argument('[paths...]', 'scenario files or directories (default: the built-in suites in scenarios/)')
-    .addOption(new Option('--target <name>', 'where to run').choices([...TARGET_NAMES]).default('lab'))
+    .addOption(new Option('--target <name>', 'where to run').choices([...TARGETS]).default('lab'))
     .option('--context <name>', 'kubeconfig context (required by --target existing)')
     .option('--kubeconfig <file>', 'kubeconfig file (existing; default $KUBECONFIG or ~/.kube/config)')
     .option('--profile <name>', 'cluster profile from clusters/ (kind; default: default)')

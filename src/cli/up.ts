@@ -2,7 +2,7 @@
 import { KindTarget } from '../targets/kind/index.js';
 import { isProfileName, PROFILE_NAMES } from '../targets/kind/profiles.js';
 import { TargetError } from '../targets/target.js';
-import { EXIT, type RegisterCommand } from './main.js';
+import { EXIT, type RegisterCommand } from './common.js';
 
 export const registerUp: RegisterCommand = (program, setStatus) => {
   program

@@ -1,12 +1,10 @@
 /**
- * `meshprobe validate [paths…]` (default scenarios/): checks every scenario document and prints one line per
+ * `meshprobe validate [paths…]` (default: the built-in suites): checks every scenario document and prints one line per
  * document, then its errors as file:line:col: field: message. Exit 0 when everything is valid, 2 otherwise.
  * `--json` prints the same as one JSON object.
  */
 import { formatError, loadScenarios, type LoadResult } from '../scenario/loader.js';
-import { EXIT, type RegisterCommand } from './main.js';
-
-export const DEFAULT_SCENARIO_PATHS = ['scenarios'];
+import { defaultScenarioPaths, EXIT, type RegisterCommand } from './common.js';
 
 export interface ValidateReport {
   valid: boolean;
@@ -46,7 +44,7 @@ export function formatValidateReport(report: ValidateReport): string {
 }
 
 export async function validateCommand(paths: string[], options: { json?: boolean }): Promise<number> {
-  const report = validateReport(await loadScenarios(paths.length > 0 ? paths : DEFAULT_SCENARIO_PATHS));
+  const report = validateReport(await loadScenarios(paths.length > 0 ? paths : defaultScenarioPaths()));
   process.stdout.write(options.json ? JSON.stringify(report, null, 2) + '\n' : formatValidateReport(report));
   return report.valid ? EXIT.ok : EXIT.invalid;
 }
@@ -55,7 +53,7 @@ export const registerValidate: RegisterCommand = (program, setStatus) => {
   program
     .command('validate')
     .description('check scenario files: YAML, schema, cross-field rules and the policies they apply')
-    .argument('[paths...]', 'scenario files or directories (searched for *.yaml, *.yml)', DEFAULT_SCENARIO_PATHS)
+    .argument('[paths...]', 'scenario files or directories (searched for *.yaml, *.yml; default: the built-in suites)')
     .option('--json', 'print the result as JSON')
     .action(async (paths: string[], options: { json?: boolean }) => setStatus(await validateCommand(paths, options)));
 };

@@ -8,7 +8,8 @@
  */
 import { isEmptySelector, selectorMatches } from './match.js';
 import { matchRule, type AuthzRequest } from './authz-rule.js';
-import { formatRef, refOf, ROOT_NAMESPACE, type AuthorizationPolicy, type ResourceRef } from './types.js';
+import { formatRef, refOf, type AuthorizationPolicy, type ResourceRef } from './types.js';
+import { ROOT_NAMESPACE } from './mesh.js';
 
 export type { AuthzRequest } from './authz-rule.js';
 

@@ -6,9 +6,9 @@
  */
 import { hostMatches, hostSpecificity } from './match.js';
 import { exportedTo } from './registry.js';
-import { formatRef, olderFirst, refOf, ROOT_NAMESPACE, type ClientTls, type DestinationRule } from './types.js';
+import { formatRef, olderFirst, refOf, type ClientTls, type DestinationRule } from './types.js';
+import { CLUSTER_DOMAIN, ROOT_NAMESPACE } from './mesh.js';
 
-export const CLUSTER_DOMAIN = 'cluster.local';
 
 export function resolveHost(host: string, namespace: string): string {
   return host.includes('.') || host.includes('*') ? host : `${host}.${namespace}.svc.${CLUSTER_DOMAIN}`;

@@ -13,7 +13,7 @@ export {
 export { matchRule, normalizePrincipal, namespaceOfPrincipal, type RuleResult } from './authz-rule.js';
 export { authorize, policyApplies, denyResponse, type AuthzRequest, type AuthzDecision, type PolicyMatch, type DenyResponse } from './authorization.js';
 export { sidecarFor, sidecarImports, exportedTo, serviceEntryFor, type ClientWorkload } from './registry.js';
-export { destinationRuleFor, tlsForPort, resolveHost, CLUSTER_DOMAIN } from './destination-rule.js';
+export { destinationRuleFor, tlsForPort, resolveHost } from './destination-rule.js';
 export { tlsVerification, SYSTEM_CA_SINCE, type TlsVerification, type CaSource } from './tls-verification.js';
 export { outboundDecision, type OutboundInput, type OutboundDestination, type OutboundDecision } from './outbound.js';
 export {

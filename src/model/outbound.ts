@@ -15,9 +15,10 @@ import { effectiveMtls, namespaceMtls } from './peer-authentication.js';
 import { sidecarFor, sidecarImports, serviceEntryFor, type ClientWorkload } from './registry.js';
 import { tlsVerification, type TlsVerification } from './tls-verification.js';
 import {
-  formatRef, refOf, ROOT_NAMESPACE, type DestinationRule, type Labels, type OutboundTrafficPolicyMode, type PeerAuthentication,
+  formatRef, refOf, type DestinationRule, type Labels, type OutboundTrafficPolicyMode, type PeerAuthentication,
   type ResourceRef, type ServiceEntry, type Sidecar,
 } from './types.js';
+import { ROOT_NAMESPACE } from './mesh.js';
 
 export interface OutboundDestination {
   /** Fully qualified for mesh services (`web.shop.svc.cluster.local`), the DNS name for externals. */

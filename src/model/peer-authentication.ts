@@ -7,8 +7,9 @@
  */
 import { isEmptySelector, selectorMatches } from './match.js';
 import {
-  formatRef, olderFirst, refOf, ROOT_NAMESPACE, type Labels, type PeerAuthentication, type ResolvedMtlsMode, type ResourceRef,
+  formatRef, olderFirst, refOf, type Labels, type PeerAuthentication, type ResolvedMtlsMode, type ResourceRef,
 } from './types.js';
+import { ROOT_NAMESPACE } from './mesh.js';
 
 export interface WorkloadPort {
   readonly namespace: string;

@@ -4,7 +4,8 @@
  * (`<namespace>/<dns>` with `*`, `.` = the Sidecar's namespace, `~` = nothing; no egress means every namespace and host), and exportTo.
  */
 import { hostMatches, isEmptySelector, selectorMatches } from './match.js';
-import { formatRef, olderFirst, refOf, ROOT_NAMESPACE, type Labels, type ServiceEntry, type Sidecar } from './types.js';
+import { formatRef, olderFirst, refOf, type Labels, type ServiceEntry, type Sidecar } from './types.js';
+import { ROOT_NAMESPACE } from './mesh.js';
 
 export interface ClientWorkload {
   readonly namespace: string;

@@ -4,9 +4,6 @@
  * log and the reachability matrix's explanations come from the same place.
  */
 
-/** Istio's default root (config) namespace: policies here apply mesh-wide. */
-export const ROOT_NAMESPACE = 'istio-system';
-
 export type Labels = Readonly<Record<string, string>>;
 
 /** Identifies one resource in explanations: `PeerAuthentication foo/default`. */

@@ -18,6 +18,7 @@
 import { canFlushCapture, canRunAs } from '../model/capabilities.js';
 import { effectiveMtls, formatRef, policyApplies, refOf } from '../model/index.js';
 import { matchesSelector } from '../model/network-policy.js';
+import { SIDECAR_UID } from '../model/mesh.js';
 import { inboundCapture } from './capture.js';
 import { predictMatrix, type Matrix, type MatrixCell } from './matrix.js';
 import type { Flow, WorkloadInfo, World } from './types.js';
@@ -83,7 +84,7 @@ function techniquesFor(world: World, src: WorkloadInfo, dst: WorkloadInfo): Arra
     out.push({ flow: base, technique: dst.sidecar && !inbound.captured ? 'excluded-inbound-port' : plainTechnique });
     if (src.sidecar && isStream(p.protocol)) {
       // Only what the application can really do: another uid and NET_ADMIN need a container running as uid 0.
-      if (canRunAs(src, 1337)) out.push({ flow: { ...base, asUser: 1337 }, technique: 'uid-1337' });
+      if (canRunAs(src, SIDECAR_UID)) out.push({ flow: { ...base, asUser: SIDECAR_UID }, technique: 'uid-1337' });
       if (canFlushCapture(src)) out.push({ flow: { ...base, bypass: 'flush-capture' }, technique: 'flush-capture' });
     }
   }

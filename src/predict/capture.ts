@@ -5,13 +5,11 @@
  * ports, included ranges; only TCP is ever redirected. Inbound — no PREROUTING jump when includeInboundPorts is
  * "", "*" minus the exclusions (15090, 15021, 15020, 22 before Istio 1.13), or exactly the listed ports.
  */
-import { split, excludesSshInbound, type CaptureConfig } from '../targets/lab/capture.js';
+import { split, excludesSshInbound, type CaptureConfig } from '../model/capture.js';
+import { MODEL_ISTIO_VERSION, SIDECAR_UID } from '../model/mesh.js';
 import { ipInBlock } from '../model/index.js';
 import type { ProbeProtocolName } from './names.js';
 
-export const SIDECAR_UID = 1337;
-/** The version used when the world names none: current Istio behaviour. */
-const CURRENT_ISTIO = '1.30.0';
 
 export type CaptureVerdict = { readonly captured: boolean; readonly reason: string };
 
@@ -87,7 +85,7 @@ export function inboundCapture(i: InboundCaptureInput): CaptureVerdict {
       ? { captured: true, reason: `port ${port} is in includeInboundPorts: captured by the destination's sidecar` }
       : { captured: false, reason: `port ${port} is not in includeInboundPorts (${c.includeInboundPorts}): the application sees the client directly, no Istio policy applies` };
   }
-  if (port === '22' && excludesSshInbound(i.istioVersion ?? CURRENT_ISTIO)) {
+  if (port === '22' && excludesSshInbound(i.istioVersion ?? MODEL_ISTIO_VERSION)) {
     return { captured: false, reason: `Istio ${i.istioVersion} excludes port 22 from inbound capture (until 1.13, istio/istio#36312)` };
   }
   if (split(c.excludeInboundPorts).includes(port)) {

@@ -3,7 +3,6 @@
  * reachability matrix, policy diff and bypass audit built on it.
  */
 export * from './types.js';
-export { spiffeId } from './names.js';
 export { buildWorld, type WorldInput, type WorldResult } from './world.js';
 export { outboundCapture, inboundCapture, type CaptureVerdict } from './capture.js';
 export { networkPolicyDecision, type NetpolFlow, type NetpolVerdict } from './netpol.js';

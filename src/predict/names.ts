@@ -4,8 +4,3 @@ import type { Failure as ScenarioFailure, Probe, WorkloadPort } from '../scenari
 export type Failure = ScenarioFailure;
 export type ProbeProtocolName = Probe['protocol'];
 export type ListenProtocolName = WorkloadPort['protocol'];
-
-/** Istio's SPIFFE identity of a workload's service account. */
-export function spiffeId(namespace: string, serviceAccount: string, trustDomain = 'cluster.local'): string {
-  return `spiffe://${trustDomain}/ns/${namespace}/sa/${serviceAccount}`;
-}

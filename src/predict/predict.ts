@@ -16,9 +16,9 @@ import {
   authorize, effectiveMtls, inboundTransport, normalizeRequest, outboundDecision, type AuthzRequest, type NormalizedRequest,
   type OutboundDecision, type RejectedRequest, type WireRequest,
 } from '../model/index.js';
-import { CLUSTER_DOMAIN } from '../targets/lab/plan.js';
+import { serviceFqdn, SIDECAR_UID, spiffeId } from '../model/mesh.js';
 import { inboundCapture, outboundCapture } from './capture.js';
-import { spiffeId, type Failure } from './names.js';
+import type { Failure } from './names.js';
 import { networkPolicyDecision } from './netpol.js';
 import type { EndpointInfo, ExternalInfo, Flow, Prediction, Reason, WorkloadInfo, World } from './types.js';
 
@@ -59,7 +59,7 @@ function normalized(world: World, flow: Flow, host: string): NormalizedRequest |
   return normalizeRequest(wireOf(flow, host), world.pathNormalization);
 }
 
-const hostOf = (dst: EndpointInfo): string => (dst.kind === 'external' ? dst.key : `${dst.name}.${dst.namespace}.svc.${CLUSTER_DOMAIN}`);
+const hostOf = (dst: EndpointInfo): string => (dst.kind === 'external' ? dst.key : serviceFqdn(dst.name, dst.namespace));
 
 function outbound(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow): OutboundDecision {
   const protocol = flow.protocol === 'http' ? 'http' : flow.protocol === 'https' ? 'https' : 'tcp';
@@ -78,7 +78,7 @@ function outbound(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow
   return outboundDecision({
     ...common,
     destination: {
-      host: `${dst.name}.${dst.namespace}.svc.${CLUSTER_DOMAIN}`,
+      host: serviceFqdn(dst.name, dst.namespace),
       port: flow.port ?? 0,
       protocol,
       isMeshService: true,
@@ -152,7 +152,7 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
   const cap = self
     ? { captured: false, reason: 'locally generated traffic over lo does not pass PREROUTING: the inbound sidecar does not capture it' }
     : inboundCapture({ sidecar: dst.sidecar, capture: dst.capture, protocol: flow.protocol, ...(flow.port !== undefined ? { port: flow.port } : {}), ...(world.istioVersion ? { istioVersion: world.istioVersion } : {}) });
-  const selfInbound = self && transport !== 'mtls' && (flow.asUser ?? src.uid) === 1337 && isStream(flow.protocol) && src.sidecar;
+  const selfInbound = self && transport !== 'mtls' && (flow.asUser ?? src.uid) === SIDECAR_UID && isStream(flow.protocol) && src.sidecar;
   if (!cap.captured && !selfInbound) {
     why.push({ layer: 'destination-capture', text: cap.reason });
     if (transport === 'mtls') {

@@ -4,7 +4,7 @@
  * a divergence in the matrix can be read next to the explanation that produced the expectation.
  */
 import type { NetworkPolicy } from '../model/network-policy.js';
-import type { CaptureConfig } from '../targets/lab/capture.js';
+import type { CaptureConfig } from '../model/capture.js';
 import type {
   AuthorizationPolicy, DestinationRule, Labels, OutboundTrafficPolicyMode, PathNormalization, PeerAuthentication, ServiceEntry, Sidecar,
 } from '../model/index.js';

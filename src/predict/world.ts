@@ -1,13 +1,15 @@
 /**
  * Builds the predictor's World from what a scenario declares (namespaces, workloads, externals, mesh settings,
- * manifests). Pure. Addresses follow the lab's layout (kind's pod and docker ranges, in declaration order) so an
- * ipBlock means the same to the prediction as to the lab; Istio resources go through the model's parser and
- * NetworkPolicies through the lab's parser, so the predictor reads manifests exactly as the target does.
+ * manifests). Pure. Addresses come from the model's address plan, which the lab uses too, so an ipBlock means the
+ * same to the prediction as to the lab; manifests go through the model's parsers, as in the lab's sidecar, so the
+ * predictor reads them exactly as the target does.
  */
 import { DEFAULT_PATH_NORMALIZATION, parseResources, type IstioResource, type Labels, type PathNormalization } from '../model/index.js';
-import { captureConfigFromAnnotations, CaptureConfigError } from '../targets/lab/capture.js';
+import { addressPlan } from '../model/addresses.js';
+import { IMAGE_DEFAULT_UID } from '../model/capabilities.js';
+import { captureConfigFromAnnotations, CaptureConfigError } from '../model/capture.js';
+import { hasSidecar, podLabels } from '../model/mesh.js';
 import { namespaceLabels as labelsOfNamespace, NetworkPolicyRefusal, parseNetworkPolicy, type NetworkPolicy } from '../model/network-policy.js';
-import { DEFAULT_RUN_AS_USER, hasSidecar, planLab, podLabels } from '../targets/lab/plan.js';
 import type { External, Namespace, Resource, Scenario, Workload } from '../scenario/schema.js';
 import type { ExternalInfo, IstioPolicies, WorkloadInfo, World } from './types.js';
 
@@ -23,23 +25,6 @@ export interface WorldResult {
   readonly world: World;
   /** Manifests or annotations the predictor cannot read, each naming the resource or workload. */
   readonly errors: readonly string[];
-}
-
-/** The same scenario shape the lab plans from (probes are irrelevant to addresses). */
-function asScenario(input: WorldInput): Scenario {
-  return {
-    apiVersion: 'meshprobe.io/v1',
-    kind: 'Scenario',
-    metadata: { name: 'predict' },
-    spec: {
-      namespaces: [...input.namespaces],
-      workloads: [...input.workloads],
-      externals: [...input.externals],
-      resources: [],
-      probes: [],
-      ...(input.mesh ? { mesh: input.mesh } : {}),
-    },
-  };
 }
 
 function splitIstio(resources: readonly IstioResource[]): IstioPolicies {
@@ -69,9 +54,8 @@ function readNetworkPolicies(resources: readonly Resource[], defaultNamespace: s
 
 export function buildWorld(input: WorldInput, options: { istioVersion?: string } = {}): WorldResult {
   const errors: string[] = [];
-  const scenario = asScenario(input);
-  const plan = planLab(scenario, 'pred');
-  const address = new Map(plan.hosts.map((h) => [h.key, h.address]));
+  const scenario = { spec: { namespaces: input.namespaces } };
+  const address = addressPlan(input);
   const workloads: WorkloadInfo[] = input.workloads.map((w) => {
     let capture = captureConfigFromAnnotations({});
     try {
@@ -89,7 +73,7 @@ export function buildWorld(input: WorldInput, options: { istioVersion?: string }
       labels: podLabels(w),
       address: address.get(`${w.namespace}/${w.name}`) ?? '0.0.0.0',
       sidecar: hasSidecar(scenario, w),
-      uid: w.runAsUser ?? DEFAULT_RUN_AS_USER,
+      uid: w.runAsUser ?? IMAGE_DEFAULT_UID,
       capabilities: w.capabilities ?? [],
       ports: w.ports,
       capture,

@@ -33,6 +33,7 @@ export const LINUX_CAPABILITIES = [
 ] as const;
 
 export const TARGETS = ['lab', 'kind', 'existing'] as const;
+export type TargetName = (typeof TARGETS)[number];
 export const LISTEN_PROTOCOLS = ['http', 'https', 'tcp', 'udp'] as const;
 export const PROBE_PROTOCOLS = ['tcp', 'udp', 'http', 'https', 'icmp'] as const;
 export const FAILURES = ['reset', 'timeout', 'refused', 'tls', 'http-403', 'http-502', 'any'] as const;

@@ -2,7 +2,8 @@
  * The target factory. Implementations are imported lazily: a run on the lab never loads the Kubernetes client,
  * and a target whose module is missing from this build fails with a message saying so.
  */
-import { TARGET_NAMES, TargetError, type Target, type TargetName } from './target.js';
+import { TARGETS } from '../scenario/schema.js';
+import { TargetError, type Target, type TargetName } from './target.js';
 
 export interface TargetOptions {
   /** kubeconfig context (existing: required). */
@@ -32,7 +33,7 @@ const MODULES: Record<TargetName, { module: string; exportName: string }> = {
 };
 
 export function isTargetName(name: string): name is TargetName {
-  return (TARGET_NAMES as readonly string[]).includes(name);
+  return (TARGETS as readonly string[]).includes(name);
 }
 
 export async function createTarget(name: TargetName, options: TargetOptions = {}): Promise<Target> {

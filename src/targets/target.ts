@@ -3,10 +3,9 @@
  * one it has.
  */
 import type { Observation, ProbeResult } from '../probe/types.js';
-import type { Probe, Scenario } from '../scenario/schema.js';
+import type { Probe, Scenario, TargetName } from '../scenario/schema.js';
 
-export type TargetName = 'lab' | 'kind' | 'existing';
-export const TARGET_NAMES: readonly TargetName[] = ['lab', 'kind', 'existing'];
+export type { TargetName };
 
 export interface TargetInfo {
   name: TargetName;

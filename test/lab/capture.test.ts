@@ -3,12 +3,8 @@
  * testdata/*.golden (nat table, IPv4), copied here as expected outputs.
  */
 import { describe, expect, test } from '@jest/globals';
-import {
-  captureConfigFromAnnotations,
-  captureRules,
-  toRestoreInput,
-  type CaptureConfig,
-} from '../../src/targets/lab/capture.js';
+import { captureConfigFromAnnotations, type CaptureConfig } from '../../src/model/capture.js';
+import { captureRules, toRestoreInput } from '../../src/targets/lab/capture.js';
 
 const A = 'traffic.sidecar.istio.io/';
 /** istio-iptables' own flag defaults (what the golden tests start from), not the injector's. */

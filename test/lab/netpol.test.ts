@@ -1,10 +1,6 @@
 import { describe, expect, test } from '@jest/globals';
-import {
-  compileNetworkPolicies,
-  matchesSelector,
-  parseNetworkPolicy,
-  type PolicyEndpoint,
-} from '../../src/targets/lab/netpol.js';
+import { matchesSelector } from '../../src/model/network-policy.js';
+import { compileNetworkPolicies, parseNetworkPolicy, type PolicyEndpoint } from '../../src/targets/lab/netpol.js';
 import { UnsupportedError } from '../../src/targets/target.js';
 import type { Resource } from '../../src/scenario/schema.js';
 

@@ -9,10 +9,12 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { captureConfigFromAnnotations, captureRules } from '../../src/targets/lab/capture.js';
+import { captureConfigFromAnnotations } from '../../src/model/capture.js';
+import { captureRules } from '../../src/targets/lab/capture.js';
 import { deployLab, type LabDeployment } from '../../src/targets/lab/deploy.js';
-import { LAB_ISTIO_VERSION } from '../../src/targets/lab/index.js';
-import { compileNetworkPolicies, type NetworkPolicy } from '../../src/targets/lab/netpol.js';
+import { MODEL_ISTIO_VERSION } from '../../src/model/mesh.js';
+import type { NetworkPolicy } from '../../src/model/network-policy.js';
+import { compileNetworkPolicies } from '../../src/targets/lab/netpol.js';
 import { RUNTIME_BUNDLE, stagePrograms } from '../../src/targets/lab/bundles.js';
 import { LabRuntime } from '../../src/targets/lab/runtime/index.js';
 import { claimLab, labDir, removeLab } from '../../src/targets/lab/state.js';
@@ -114,7 +116,7 @@ describe('rule builders given values the loader should have refused', () => {
   test('capture rules from a configuration that skipped validation are refused', () => {
     const valid = captureConfigFromAnnotations({});
     for (const over of [{ excludeOutboundIPRanges: '10.0.0.0/8\n-A OUTPUT -j ACCEPT' }, { excludeInterfaces: 'eth0 -j ACCEPT' }, { includeOutboundPorts: '80\nCOMMIT' }, { proxyUid: '1337 -j ACCEPT' }]) {
-      expect(() => captureRules({ ...valid, ...over }, LAB_ISTIO_VERSION)).toThrow(TargetError);
+      expect(() => captureRules({ ...valid, ...over }, MODEL_ISTIO_VERSION)).toThrow(TargetError);
     }
   });
 });
@@ -131,7 +133,7 @@ const isRoot = process.getuid?.() === 0;
     const runtime = new LabRuntime(RUNTIME_BUNDLE, join(labDir(staged), 'runtime.log'));
     let labId: string | undefined;
     try {
-      const deploying = deployLab(scenario, [policyWith(cidr)], LAB_ISTIO_VERSION, (d: LabDeployment) => (labId = d.labId), { runtime, programs: async () => stagePrograms(labDir(staged)) });
+      const deploying = deployLab(scenario, [policyWith(cidr)], MODEL_ISTIO_VERSION, (d: LabDeployment) => (labId = d.labId), { runtime, programs: async () => stagePrograms(labDir(staged)) });
       await expect(deploying).rejects.toThrow(TargetError);
       await expect(deploying).rejects.toThrow(/NetworkPolicy app\/hostile: .* is not a valid value of -d/);
     } finally {

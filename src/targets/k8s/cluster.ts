@@ -13,7 +13,8 @@ import { callCommand, groupAttempts, isExternal, parseCallOutput, parseQueryOutp
 import { abortable, exitCodeOf, Kube } from './kube.js';
 import { PodLocks } from './pod-locks.js';
 import { AGENT_CONTAINER, renderScenario, WORKLOAD_LABEL, type Manifest, type RenderedScenario } from './manifests.js';
-import { ROOT_NAMESPACE, type NamespaceMap } from './names.js';
+import { ROOT_NAMESPACE } from '../../model/mesh.js';
+import type { NamespaceMap } from './names.js';
 import { metricTotal, parsePrometheusText, XDS_REJECTS } from './prometheus.js';
 import { reverseText } from './rewrite.js';
 

@@ -4,6 +4,7 @@
  * own resources with every namespace reference rewritten. `render` and the targets share this one function, so
  * what `meshprobe render` writes is exactly what a run applies.
  */
+import { hasSidecar } from '../../model/mesh.js';
 import type { ServeConfig } from '../../probe/config.js';
 import type { Namespace, Scenario, Workload } from '../../scenario/schema.js';
 import { MANAGED_BY_LABEL, namespaceMap, RUN_LABEL, SCENARIO_LABEL, type NamespaceMap } from './names.js';
@@ -39,10 +40,6 @@ export interface RenderedScenario {
 
 function commonLabels(runId: string, scenario: Scenario): Record<string, string> {
   return { [MANAGED_BY_LABEL]: 'meshprobe', [RUN_LABEL]: runId, [SCENARIO_LABEL]: scenario.metadata.name };
-}
-
-export function hasSidecar(scenario: Scenario, w: Workload): boolean {
-  return w.sidecar ?? scenario.spec.namespaces.find((n) => n.name === w.namespace)?.sidecarInjection ?? true;
 }
 
 /**

@@ -7,7 +7,7 @@ import YAML from 'yaml';
 import type { V1Deployment } from '@kubernetes/client-node';
 import { TargetError } from '../target.js';
 import type { Kube } from './kube.js';
-import { ROOT_NAMESPACE } from './names.js';
+import { ROOT_NAMESPACE } from '../../model/mesh.js';
 
 export interface MeshInfo {
   /** istiod's revision label (`default` when unlabelled). */

@@ -8,7 +8,6 @@ import type { Scenario } from '../../scenario/schema.js';
 
 /** Namespaces the harness never creates, deletes or rewrites: the mesh root and the cluster's own. */
 export const RESERVED_NAMESPACES = ['istio-system', 'kube-system', 'kube-public', 'kube-node-lease', 'default'] as const;
-export const ROOT_NAMESPACE = 'istio-system';
 export const MANAGED_BY_LABEL = 'app.kubernetes.io/managed-by';
 export const RUN_LABEL = 'meshprobe.io/run';
 export const SCENARIO_LABEL = 'meshprobe.io/scenario';

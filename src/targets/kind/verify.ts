@@ -6,7 +6,7 @@
 import { TargetError } from '../target.js';
 import type { Kube } from '../k8s/kube.js';
 import { readMesh } from '../k8s/mesh.js';
-import { ROOT_NAMESPACE } from '../k8s/names.js';
+import { ROOT_NAMESPACE } from '../../model/mesh.js';
 import { PROFILE_LABEL } from './plan.js';
 import type { Profile } from './profiles.js';
 

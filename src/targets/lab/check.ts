@@ -5,12 +5,13 @@
  * Istio's egress-gateway task. Any field the model or the lab does not implement is refused by name rather than
  * silently ignored.
  */
+import { ANNOTATION_PREFIX, CAPTURE_ANNOTATIONS, CaptureConfigError, captureConfigFromAnnotations } from '../../model/capture.js';
 import { parseResource, unsupportedFields } from '../../model/index.js';
 import type { Resource, Scenario } from '../../scenario/schema.js';
 import { UnsupportedError } from '../target.js';
-import { ANNOTATION_PREFIX, CAPTURE_ANNOTATIONS, CaptureConfigError, captureConfigFromAnnotations } from './capture.js';
-import { parseNetworkPolicy, type NetworkPolicy } from './netpol.js';
-import { EGRESS_GATEWAY_SELECTOR } from './plan.js';
+import type { NetworkPolicy } from '../../model/network-policy.js';
+import { parseNetworkPolicy } from './netpol.js';
+import { EGRESS_GATEWAY_KEY, EGRESS_GATEWAY_SELECTOR } from './plan.js';
 import { SYSTEM_CA_PATHS } from './sidecar/config.js';
 import { parseGateway, unsupportedRoutingFields } from './sidecar/routes.js';
 
@@ -85,7 +86,7 @@ function checkWorkloads(spec: Scenario['spec']): void {
       if (!(err instanceof CaptureConfigError)) throw err;
       throw new UnsupportedError(`spec.workloads[${i}].annotations.${err.annotation}`, `workload ${w.namespace}/${w.name}: ${err.message}`);
     }
-    if (w.namespace === 'istio-system' && w.name === 'istio-egressgateway') {
+    if (`${w.namespace}/${w.name}` === EGRESS_GATEWAY_KEY) {
       throw new UnsupportedError(`spec.workloads[${i}]`, 'workload istio-system/istio-egressgateway: the lab creates the egress gateway itself when a Gateway selects istio: egressgateway');
     }
   });

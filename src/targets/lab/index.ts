@@ -5,6 +5,7 @@
  * is real; the sidecar and the egress gateway are the lab's emulation.
  */
 import { accessSync, constants } from 'node:fs';
+import { MODEL_ISTIO_VERSION } from '../../model/mesh.js';
 import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type Target, type TargetInfo } from '../target.js';
 import { join } from 'node:path';
@@ -17,8 +18,6 @@ import { probeBatch } from './probe.js';
 import { claimLab, cleanStaleLabs, labDir, removeLab } from './state.js';
 import { run } from './exec.js';
 
-/** The Istio release whose behaviour the lab follows (docs/istio-facts.md was read from ~1.31-dev sources). */
-export const LAB_ISTIO_VERSION = '1.30.0';
 export const LAB_NOTES = [
   'lab: capture (iptables REDIRECT, uid/gid 1337, ports, NET_ADMIN), routing and NetworkPolicy drops are the real kernel',
   'lab: the sidecar is the lab\'s own proxy: mTLS with SPIFFE certificates from a lab CA, PeerAuthentication, AuthorizationPolicy, Sidecar, ServiceEntry, DestinationRule and the egress gateway are emulated (Istio\'s semantics as modelled in src/model), not Envoy',
@@ -77,7 +76,7 @@ export class LabTarget implements Target {
     await cleanStaleLabs();
     agentBundle();
     await runtimeBundle();
-    return { name: 'lab', istioVersion: LAB_ISTIO_VERSION, notes: LAB_NOTES, appliesSynchronously: true };
+    return { name: 'lab', istioVersion: MODEL_ISTIO_VERSION, notes: LAB_NOTES, appliesSynchronously: true };
   }
 
   check(scenario: Scenario): void {
@@ -91,7 +90,7 @@ export class LabTarget implements Target {
       process.on('SIGTERM', this.onSignal);
     }
     let id: string | undefined;
-    const deploying = deployLab(scenario, policies, LAB_ISTIO_VERSION, (dep) => {
+    const deploying = deployLab(scenario, policies, MODEL_ISTIO_VERSION, (dep) => {
       id = dep.id;
       this.deployments.set(dep.id, dep);
     }, { runtime: this.runtime(), programs: async () => this.stage().programs });

@@ -18,8 +18,6 @@ import type { Resource } from '../../scenario/schema.js';
 import { UnsupportedError } from '../target.js';
 import { iptablesRule, restoreInput } from './tokens.js';
 
-export type { LabelSelector, NetworkPolicy, PolicyPeer, PolicyPort, PolicyRule } from '../../model/network-policy.js';
-export { matchesSelector } from '../../model/network-policy.js';
 
 /** A pod or external as the policy engine sees it. Externals have no namespace and are matched by ipBlock only. */
 export interface PolicyEndpoint {

@@ -1,26 +1,17 @@
 /**
  * The lab's layout for one scenario, decided before anything is created (pure): one network namespace per
- * workload and per external, their addresses, interface names and the files name resolution reads.
- *
- * Addresses copy kind's defaults (pods 10.244.0.0/16, the docker network of externals 172.18.0.0/16) so that a
- * NetworkPolicy ipBlock written for kind means the same here. They exist only inside the lab's namespaces: the
- * node namespace routes between them and nothing is routed to or from the host.
+ * workload and per external, at the model's addresses (src/model/addresses.ts), their interface names and the
+ * files name resolution reads. The addresses exist only inside the lab's namespaces: the node namespace routes
+ * between them and nothing is routed to or from the host.
  */
+import { addressPlan, EXTERNAL_GATEWAY, POD_GATEWAY, podAddress } from '../../model/addresses.js';
 import { IMAGE_DEFAULT_UID } from '../../model/capabilities.js';
+import { CLUSTER_DOMAIN, hasSidecar, ROOT_NAMESPACE, serviceFqdn, SIDECAR_UID } from '../../model/mesh.js';
 import type { Scenario, Workload, External, WorkloadPort } from '../../scenario/schema.js';
 import { parseGateway } from './sidecar/routes.js';
 
-export const POD_CIDR = '10.244.0.0/16';
-export const EXTERNAL_CIDR = '172.18.0.0/16';
-/** The node side of every veth answers for these gateway addresses (like Calico's 169.254.1.1). */
-export const POD_GATEWAY = '10.244.0.1';
-export const EXTERNAL_GATEWAY = '172.18.0.1';
-export const CLUSTER_DOMAIN = 'cluster.local';
 /** Every netns the lab creates starts with this, followed by the lab id. */
 export const NETNS_PREFIX = 'mp-';
-/** The uid Istio's sample images run as; used when a workload sets no runAsUser. */
-export const DEFAULT_RUN_AS_USER = IMAGE_DEFAULT_UID;
-export const SIDECAR_UID = 1337;
 
 export interface LabHost {
   kind: 'workload' | 'external';
@@ -50,7 +41,7 @@ export interface LabPlan {
 
 /** Istio's egress gateway, as the demo profile installs it (selector `istio: egressgateway`). */
 export const EGRESS_GATEWAY_SELECTOR = { istio: 'egressgateway' } as const;
-export const EGRESS_GATEWAY_KEY = 'istio-system/istio-egressgateway';
+export const EGRESS_GATEWAY_KEY = `${ROOT_NAMESPACE}/istio-egressgateway`;
 
 /** The ports of Gateways selecting the egress gateway; undefined when the scenario has none (no gateway pod then). */
 export function egressGatewayPorts(scenario: Scenario): number[] | undefined {
@@ -62,7 +53,7 @@ export function egressGatewayPorts(scenario: Scenario): number[] | undefined {
 
 export function egressGatewayWorkload(ports: number[]): Workload {
   return {
-    name: 'istio-egressgateway', namespace: 'istio-system', serviceAccount: 'istio-egressgateway-service-account',
+    name: 'istio-egressgateway', namespace: ROOT_NAMESPACE, serviceAccount: 'istio-egressgateway-service-account',
     labels: { ...EGRESS_GATEWAY_SELECTOR, app: 'istio-egressgateway' }, ports: ports.map((port) => ({ port, protocol: 'http' as const })),
   };
 }
@@ -71,31 +62,22 @@ export function netnsName(labId: string, suffix: string): string {
   return `${NETNS_PREFIX}${labId}-${suffix}`;
 }
 
-/** Pod labels: the workload's own plus `app: <name>`, the convention selectors in the built-in scenarios use. */
-export function podLabels(w: Workload): Record<string, string> {
-  return { app: w.name, ...(w.labels ?? {}) };
-}
-
-export function hasSidecar(scenario: Scenario, w: Workload): boolean {
-  return w.sidecar ?? scenario.spec.namespaces.find((n) => n.name === w.namespace)?.sidecarInjection ?? true;
-}
-
 const clip = (s: string, n: number) => s.slice(0, n).replace(/-+$/, '');
 
 export function planLab(scenario: Scenario, labId: string): LabPlan {
   if (!/^[a-z0-9]{4,8}$/.test(labId)) throw new Error(`lab id "${labId}" must be 4-8 lower-case letters or digits`);
   const { workloads, externals } = scenario.spec;
-  if (workloads.length > 250 || externals.length > 250) throw new Error('the lab supports at most 250 workloads and 250 externals');
+  const address = addressPlan(scenario.spec);
   const hosts: LabHost[] = [
     ...workloads.map((w, i): LabHost => ({
       kind: 'workload',
       key: `${w.namespace}/${w.name}`,
       netns: netnsName(labId, clip(`w${i}-${w.namespace}-${w.name}`, 40)),
       nodeIf: `mp${labId}w${i}`,
-      address: `10.244.1.${i + 2}`,
+      address: address.get(`${w.namespace}/${w.name}`)!,
       gateway: POD_GATEWAY,
       sidecar: hasSidecar(scenario, w),
-      uid: w.runAsUser ?? DEFAULT_RUN_AS_USER,
+      uid: w.runAsUser ?? IMAGE_DEFAULT_UID,
       capabilities: w.capabilities ?? [],
       ports: w.ports,
       workload: w,
@@ -105,10 +87,10 @@ export function planLab(scenario: Scenario, labId: string): LabPlan {
       key: e.name,
       netns: netnsName(labId, clip(`x${i}-${e.name.replace(/\./g, '-')}`, 40)),
       nodeIf: `mp${labId}x${i}`,
-      address: `172.18.0.${i + 2}`,
+      address: address.get(e.name)!,
       gateway: EXTERNAL_GATEWAY,
       sidecar: false,
-      uid: DEFAULT_RUN_AS_USER,
+      uid: IMAGE_DEFAULT_UID,
       capabilities: [],
       ports: e.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
       external: e,
@@ -119,7 +101,7 @@ export function planLab(scenario: Scenario, labId: string): LabPlan {
     const w = egressGatewayWorkload(gatewayPorts);
     hosts.push({
       kind: 'workload', key: EGRESS_GATEWAY_KEY, netns: netnsName(labId, 'g0-istio-egressgateway'), nodeIf: `mp${labId}g0`,
-      address: `10.244.1.${workloads.length + 2}`, gateway: POD_GATEWAY, egressGateway: true, sidecar: false, uid: SIDECAR_UID, capabilities: [],
+      address: podAddress(workloads.length), gateway: POD_GATEWAY, egressGateway: true, sidecar: false, uid: SIDECAR_UID, capabilities: [],
       ports: w.ports, workload: w,
     });
   }
@@ -128,7 +110,7 @@ export function planLab(scenario: Scenario, labId: string): LabPlan {
 
 /** Every name a workload is known by from a pod in `fromNamespace` (the hosts file cannot expand search domains). */
 export function workloadNames(w: Workload, fromNamespace: string | undefined): string[] {
-  const fqdn = `${w.name}.${w.namespace}.svc.${CLUSTER_DOMAIN}`;
+  const fqdn = serviceFqdn(w.name, w.namespace);
   const names = [fqdn, `${w.name}.${w.namespace}.svc`, `${w.name}.${w.namespace}`];
   if (fromNamespace === w.namespace) names.push(w.name);
   return names;
@@ -136,7 +118,7 @@ export function workloadNames(w: Workload, fromNamespace: string | undefined): s
 
 /** The DNS name a probe uses for a workload: the service's full name, as a client in a cluster would. */
 export function serviceName(w: Workload): string {
-  return `${w.name}.${w.namespace}.svc.${CLUSTER_DOMAIN}`;
+  return serviceFqdn(w.name, w.namespace);
 }
 
 /** /etc/hosts as seen from `host`: localhost, itself, every workload by its service names and every external. */

@@ -1,8 +1,9 @@
 /** The config file of one pod's sidecar (or of the egress gateway), from the lab plan and the scenario (pure). */
+import { podLabels, spiffeId } from '../../model/mesh.js';
 import type { Scenario } from '../../scenario/schema.js';
 import { caFile, certPaths } from './certs.js';
-import { egressGatewayPorts, podLabels, serviceName, workloadNames, type LabHost, type LabPlan } from './plan.js';
-import { spiffeId, type RegistryHost, type SidecarConfig } from './sidecar/config.js';
+import { egressGatewayPorts, serviceName, workloadNames, type LabHost, type LabPlan } from './plan.js';
+import type { RegistryHost, SidecarConfig } from './sidecar/config.js';
 
 export function meshCertKey(h: LabHost): string {
   return `${h.netns}-mesh`;

@@ -53,7 +53,3 @@ export interface SidecarConfig {
 
 /** DestinationRule caCertificates paths that name the system CA bundle (Debian/Ubuntu, RHEL, Alpine/macOS). */
 export const SYSTEM_CA_PATHS = ['/etc/ssl/certs/ca-certificates.crt', '/etc/pki/tls/certs/ca-bundle.crt', '/etc/ssl/cert.pem'];
-
-export function spiffeId(namespace: string, serviceAccount: string): string {
-  return `spiffe://cluster.local/ns/${namespace}/sa/${serviceAccount}`;
-}

@@ -1,13 +1,68 @@
 /**
- * stdout and stderr that cannot crash a command. A reader that goes away (`meshprobe run | head -1`: EPIPE), a
- * full disk (`>/dev/full`: ENOSPC) or a dead terminal (EIO) must not throw out of a write in the middle of a
- * run: that skipped teardown and left the lab up. Once a stream fails, further writes to it are dropped, the
- * command runs on (reports, cleanup), and at the end one line on stderr names what could not be written.
+ * What every command shares, and the only module one command may take from another's side of src/cli: exit
+ * statuses, the registration type, option parsers, the default scenario paths, the workloads/policies inputs of
+ * the predictor's commands, and output that cannot crash a command.
  *
- * Exit status: EPIPE keeps the command's status (the reader chose to stop reading, as with `git log | head`);
- * any other write failure turns a status of 0 or 1 into 2, because output the caller asked for was lost.
+ * Output: a reader that goes away (`meshprobe run | head -1`: EPIPE), a full disk (`>/dev/full`: ENOSPC) or a dead
+ * terminal (EIO) must not throw out of a write in the middle of a run: that skipped teardown and left the lab up.
+ * Once a stream fails, further writes to it are dropped, the command runs on (reports, cleanup), and at the end one
+ * line on stderr names what could not be written. EPIPE keeps the command's status (the reader chose to stop
+ * reading, as with `git log | head`); any other write failure turns a status of 0 or 1 into 2, because output the
+ * caller asked for was lost.
  */
+import { relative, isAbsolute } from 'node:path';
+import { type Command, InvalidArgumentError } from 'commander';
+import { BUILTIN_SCENARIOS } from '../engine/run.js';
+import { loadPolicies, loadWorkloadsFile, worldInputOf } from '../predict/inputs.js';
 import { checkOutputFiles, describeError, writeOutputFile, type OutputFile } from '../report/files.js';
+import type { Resource } from '../scenario/schema.js';
+
+/** The exit statuses of every command: all PASS · FAIL or FLAKY · ERROR or invalid input · interrupted. */
+export const EXIT = { ok: 0, failed: 1, invalid: 2, interrupted: 130 } as const;
+
+/** A command module's one export: it adds its subcommand to the program and reports its exit status. */
+export type RegisterCommand = (program: Command, setStatus: (status: number) => void) => void;
+
+/** "10s", "500ms", "2m", or a plain number of seconds → milliseconds. */
+export function parseDuration(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a duration such as 10s, 500ms or 2m');
+  const n = Number(m[1]);
+  return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+}
+
+/** A whole number of at least 1. */
+export function parseCount(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+/** A repeatable option's values, in order. */
+export const collect = (value: string, previous: string[] = []): string[] => [...previous, value];
+
+/**
+ * The scenario paths of `validate`, `list` and `run` when none are given: the package's built-in suites, named
+ * relative to the working directory when they are under it (`scenarios` from a checkout), absolute otherwise.
+ */
+export function defaultScenarioPaths(cwd: string = process.cwd()): string[] {
+  const rel = relative(cwd, BUILTIN_SCENARIOS);
+  return [rel !== '' && !rel.startsWith('..') && !isAbsolute(rel) ? rel : BUILTIN_SCENARIOS];
+}
+
+/** A workloads file and the manifests of a policies directory, read for the predictor. */
+export interface Inputs {
+  input: ReturnType<typeof worldInputOf>;
+  resources: Resource[];
+}
+
+/** Loads a workloads file and a policies directory; errors are printed by the caller. */
+export async function loadInputs(workloads: string, policies: string | undefined): Promise<{ ok: true; value: Inputs } | { ok: false; errors: string[] }> {
+  const [w, p] = await Promise.all([loadWorkloadsFile(workloads), policies ? loadPolicies(policies) : Promise.resolve({ ok: true as const, value: [] as Resource[] })]);
+  const errors = [...(w.ok ? [] : w.errors), ...(p.ok ? [] : p.errors)];
+  if (!w.ok || !p.ok) return { ok: false, errors };
+  return { ok: true, value: { input: worldInputOf(w.value, p.value), resources: p.value } };
+}
 
 export interface StreamFailure {
   stream: 'stdout' | 'stderr';
@@ -70,7 +125,7 @@ export async function settleOutput(status: number): Promise<number> {
     }
   }
   const lost = all.some((f) => f.error.code !== 'EPIPE');
-  return lost && (status === 0 || status === 1) ? 2 : status;
+  return lost && (status === EXIT.ok || status === EXIT.failed) ? EXIT.invalid : status;
 }
 
 export interface NamedOutput {
