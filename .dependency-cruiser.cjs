@@ -59,14 +59,14 @@ module.exports = {
       name: 'agent-imports-only-itself',
       comment: 'the agent is bundled alone into every workload: from the rest of src/ it takes types only.',
       severity: 'error',
-      from: { path: '^src/(agent|probe)/' },
-      to: { path: '^src/', pathNot: '^src/(agent|probe)/', dependencyTypesNot: ['type-only'] },
+      from: { path: '^src/agent/' },
+      to: { path: '^src/', pathNot: '^src/agent/', dependencyTypesNot: ['type-only'] },
     },
     {
       name: 'agent-imports-no-package',
       comment: 'the agent bundle holds node built-ins only (scripts/bundle-agent.mjs); a package would be copied into every workload.',
       severity: 'error',
-      from: { path: '^src/(agent|probe)/' },
+      from: { path: '^src/agent/' },
       to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-bundled', 'npm-no-pkg', 'npm-unknown'], dependencyTypesNot: ['type-only'] },
     },
     {

@@ -13,7 +13,7 @@
 #   ping (iputils-ping)          icmp probes
 # Runs as uid 1000 by default; pods whose probes need capabilities run it as uid 0 with just those added, because
 # a non-root container gets no effective capabilities (kubernetes/kubernetes#56374). Never run the workload itself
-# as uid/gid 1337: Istio does not capture that user's traffic, so its probes would bypass the sidecar (see README).
+# as uid/gid 1337: Istio does not capture that user's traffic, so its probes would bypass the sidecar (see docs/agent.md).
 ARG BASE_IMAGE=node:22-slim
 FROM ${BASE_IMAGE}
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Bundles the probe agent (src/probe/agent.ts) into ONE self-contained ESM file for the probe image:
+// Bundles the agent (src/agent/agent.ts) into ONE self-contained ESM file for the probe image:
 // dist/agent/meshprobe-agent.mjs (or --outfile PATH, used by tests), node 20, node built-ins only.
 import { build } from 'esbuild';
 import { readFileSync } from 'node:fs';
@@ -11,7 +11,7 @@ const outfile = flag > 0 ? process.argv[flag + 1] : new URL('dist/agent/meshprob
 
 try {
   await build({
-    entryPoints: [new URL('src/probe/agent.ts', root).pathname],
+    entryPoints: [new URL('src/agent/agent.ts', root).pathname],
     outfile,
     bundle: true,
     platform: 'node',

@@ -19,7 +19,7 @@
  * - `viaSidecar`: the application saw a loopback source (127.0.0.6, 127.0.0.1, ::1) or the pod's own address
  *   (AttemptResult.destinationAddresses) — a sidecar handed it over; any other address is the client, directly.
  */
-import type { Observation, Outcome } from '../probe/types.js';
+import type { Observation, Outcome } from '../agent/types.js';
 import type { Expectation, Failure, Probe } from '../scenario/schema.js';
 import type { AttemptResult } from '../targets/target.js';
 import { describeClient, describeDestination, describeFailure } from './sentences.js';

@@ -2,7 +2,7 @@
  * The words a person reads: how a client's attempt ended and what an expectation asked for. Kept apart from the
  * evaluator so every report phrases the same thing the same way.
  */
-import type { Outcome, ProbeResult } from '../probe/types.js';
+import type { Outcome, ProbeResult } from '../agent/types.js';
 import type { Failure, Probe } from '../scenario/schema.js';
 
 export function seconds(ms: number): string {

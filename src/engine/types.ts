@@ -2,7 +2,7 @@
  * What a run produces: verdicts with the evidence that decided them. Every report (console, JSON, JUnit, HTML) is
  * a view of RunResult; the JSON report is RunResult itself, so these types are also the JSON report format.
  */
-import type { Endpoint, Observation, ProbeResult } from '../probe/types.js';
+import type { Endpoint, Observation, ProbeResult } from '../agent/types.js';
 import type { Expectation } from '../scenario/schema.js';
 import type { Diagnostic, TargetInfo, TargetName } from '../targets/target.js';
 

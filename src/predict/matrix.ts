@@ -5,6 +5,7 @@
  * engine makes every FAIL a divergence; `observe` folds the engine's judgements back into the cells.
  */
 import type { ProbeJudgement, Facts, Verdict } from '../engine/types.js';
+import { PROBE_PROTOCOLS } from '../agent/types.js';
 import type { Expectation, Probe, Resource, Scenario } from '../scenario/schema.js';
 import { expectationOf, type ExpectationOptions } from './expectation.js';
 import type { ProbeProtocolName } from './names.js';
@@ -12,7 +13,7 @@ import { predict } from './predict.js';
 import type { Flow, Prediction, World } from './types.js';
 import type { WorldInput } from './world.js';
 
-export const MATRIX_PROTOCOLS: readonly ProbeProtocolName[] = ['tcp', 'udp', 'http', 'https', 'icmp'];
+export const MATRIX_PROTOCOLS: readonly ProbeProtocolName[] = PROBE_PROTOCOLS;
 export const DEFAULT_MATRIX_PROTOCOLS: readonly ProbeProtocolName[] = ['tcp', 'udp', 'http', 'https'];
 
 export type CellStatus = 'predicted' | 'agree' | 'diverge' | 'flaky' | 'error' | 'skipped';

@@ -6,6 +6,7 @@
 import semver from 'semver';
 import { z } from 'zod';
 import { PATH_NORMALIZATIONS } from '../model/http-normalization.js';
+import { LISTEN_PROTOCOLS, PROBE_PROTOCOLS } from '../agent/types.js';
 import * as values from './values.js';
 
 export const API_VERSION = 'meshprobe.io/v1';
@@ -34,8 +35,6 @@ export const LINUX_CAPABILITIES = [
 
 export const TARGETS = ['lab', 'kind', 'existing'] as const;
 export type TargetName = (typeof TARGETS)[number];
-export const LISTEN_PROTOCOLS = ['http', 'https', 'tcp', 'udp'] as const;
-export const PROBE_PROTOCOLS = ['tcp', 'udp', 'http', 'https', 'icmp'] as const;
 export const FAILURES = ['reset', 'timeout', 'refused', 'tls', 'http-403', 'http-502', 'any'] as const;
 
 /** A string record whose keys and values pass `check` (a values.ts check), each issue at its own key. */

@@ -2,7 +2,7 @@
  * The one interface every target implements. The engine drives targets only through it and never knows which
  * one it has.
  */
-import type { Observation, ProbeResult } from '../probe/types.js';
+import type { Observation, ProbeResult } from '../agent/types.js';
 import type { Probe, Scenario, TargetName } from '../scenario/schema.js';
 
 export type { TargetName };

@@ -1,6 +1,6 @@
 import { describe, expect, it } from '@jest/globals';
 import { classify, evaluate } from '../../src/engine/evaluate.js';
-import type { Observation, Outcome } from '../../src/probe/types.js';
+import type { Observation, Outcome } from '../../src/agent/types.js';
 import type { Expectation, Probe } from '../../src/scenario/schema.js';
 import type { AttemptResult } from '../../src/targets/target.js';
 

@@ -3,7 +3,7 @@
  * converge/flaky/error behaviour can be driven deterministically. It records every call, so tests can assert
  * what was (not) deployed and that everything deployed was undeployed.
  */
-import type { Observation, Outcome } from '../../src/probe/types.js';
+import type { Observation, Outcome } from '../../src/agent/types.js';
 import { scenario as scenarioSchema, type Probe, type Scenario, type ScenarioInput } from '../../src/scenario/schema.js';
 import {
   TargetError,

@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
-import type { ProbeRequest } from '../../src/probe/types.js';
+import type { ProbeRequest } from '../../src/agent/types.js';
 import type { Scenario } from '../../src/scenario/schema.js';
 import { callCommand, FLUSH_FAILED, parseCallOutput } from '../../src/targets/k8s/exec-probe.js';
 import type { ExecResult } from '../../src/targets/k8s/kube.js';

@@ -1,14 +1,14 @@
 /**
  * A fake Kubernetes API server for the cluster targets' tests: plain HTTP on 127.0.0.1 plus the exec and
  * port-forward websockets (channel protocols v4 and v5). It implements just what meshprobe calls, keeps a
- * request log, and plays the probe agent inside "pods" so a target can be driven end to end.
+ * request log, and plays the agent inside "pods" so a target can be driven end to end.
  */
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { WebSocketServer, type WebSocket } from 'ws';
 import YAML from 'yaml';
 import { KubeConfig } from '@kubernetes/client-node';
-import type { Observation, ProbeRequest, ProbeResult } from '../../src/probe/types.js';
+import type { Observation, ProbeRequest, ProbeResult } from '../../src/agent/types.js';
 
 export interface LoggedRequest {
   method: string;
@@ -318,7 +318,7 @@ export class FakeApiServer {
       this.frame(ws, 3, JSON.stringify(ok));
     } else if (command.includes('query')) {
       const nonces = command.filter((_, i) => command[i - 1] === '--nonce');
-      // what the real agent prints: nonce → observations (src/probe/control.ts queryObservations)
+      // what the real agent prints: nonce → observations (src/agent/control.ts queryObservations)
       const seen = Object.fromEntries(nonces.map((n) => {
         const o = this.observations.get(n);
         return [n, o && o.pod === `${namespace}/${pod}` ? [o.observation] : []];

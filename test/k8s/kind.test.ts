@@ -3,7 +3,7 @@ import { mkdtemp, cp, writeFile, rm, readFile } from 'node:fs/promises';
 import YAML from 'yaml';
 import os from 'node:os';
 import path from 'node:path';
-import type { Observation } from '../../src/probe/types.js';
+import type { Observation } from '../../src/agent/types.js';
 import type { Scenario } from '../../src/scenario/schema.js';
 import type { ExternalsHost } from '../../src/targets/k8s/cluster.js';
 import { RecordingRunner } from '../../src/targets/k8s/commands.js';

@@ -5,8 +5,8 @@
  * clock's.
  */
 import { describe, expect, test } from '@jest/globals';
-import { runChains, setProbeHost } from '../../src/probe/call.js';
-import type { ProbeRequest, ProbeResult } from '../../src/probe/types.js';
+import { runChains, setProbeHost } from '../../src/agent/call.js';
+import type { ProbeRequest, ProbeResult } from '../../src/agent/types.js';
 import { Capacity, LIMITS, TICK_MS } from '../../src/targets/lab/runtime/capacity.js';
 
 function fakeClock() {

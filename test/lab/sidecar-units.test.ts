@@ -1,9 +1,9 @@
 /** The sidecar's pure pieces: ClientHello ALPN, routing (Gateway/VirtualService), registry, decision-log lines, config. */
 import { describe, expect, test } from '@jest/globals';
 import { connect, createServer } from 'node:net';
-import { parseRecordLine } from '../../src/targets/lab/records.js';
+import { parseRecordLine } from '../../src/targets/lab/sidecar/records.js';
 import { egressGatewayPorts, planLab } from '../../src/targets/lab/plan.js';
-import { registryOf, sidecarConfig } from '../../src/targets/lab/sidecar-config.js';
+import { registryOf, sidecarConfig } from '../../src/targets/lab/deploy.js';
 import { clientHelloAlpn } from '../../src/targets/lab/sidecar/peek.js';
 import { portProtocol, Registry } from '../../src/targets/lab/sidecar/registry.js';
 import { gatewayAccepts, parseGateway, parseVirtualService, routeFor, unsupportedRoutingFields } from '../../src/targets/lab/sidecar/routes.js';

@@ -3,7 +3,7 @@
  * namespaces, check the mesh accepted its config, run probe batches by exec, gather diagnostics, and delete only
  * what the run created. The two targets differ in how the cluster comes to exist and what they refuse.
  */
-import type { Observation } from '../../probe/types.js';
+import type { Observation } from '../../agent/types.js';
 import type { Scenario } from '../../scenario/schema.js';
 import { attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt } from '../target.js';
@@ -188,7 +188,7 @@ export class ClusterRun {
     const source = dep.pods.get(from);
     if (!source) throw new TargetError(`no pod for source workload ${from} in scenario ${dep.scenario.metadata.name}`);
     const where = `${source.namespace}/${source.name}`;
-    const clients = new Map<string, import('../../probe/types.js').ProbeResult>();
+    const clients = new Map<string, import('../../agent/types.js').ProbeResult>();
     for (const group of groupAttempts(batch)) {
       const chains = attemptChains(group).map((c) => c.map((a) => probeRequest(dep.scenario, dep.map, a)));
       const flush = group[0].probe.bypass === 'flush-capture';

@@ -3,7 +3,7 @@
  * source pod; what arrived is read by exec `query` in the destination pod. The pure parts (requests, commands,
  * output parsing) are here; the exec itself is Kube.exec.
  */
-import type { Observation, ProbeRequest, ProbeResult } from '../../probe/types.js';
+import type { Observation, ProbeRequest, ProbeResult } from '../../agent/types.js';
 import type { Probe, Scenario } from '../../scenario/schema.js';
 import { ATTEMPT_STAGGER_MS } from '../attempt-chains.js';
 import { TargetError, type ProbeAttempt } from '../target.js';
@@ -112,7 +112,7 @@ export function parseCallOutput(where: string, requests: ProbeRequest[], r: Exec
   if (code !== 0 || missing.length) {
     const stderr = r.stderr.trim().split('\n').slice(-5).join('\n');
     throw new TargetError(
-      `probe agent in ${where} ${code !== 0 ? `ended with ${statusText(r)}` : 'succeeded'}` +
+      `agent in ${where} ${code !== 0 ? `ended with ${statusText(r)}` : 'succeeded'}` +
         `${missing.length ? ` without results for ${missing.length} of ${requests.length} probes` : ''}${stderr ? `:\n${stderr}` : ''}`,
       'is the probe image the one built from this version of meshprobe? (`meshprobe up` rebuilds and loads it)',
     );

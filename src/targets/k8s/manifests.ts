@@ -5,7 +5,7 @@
  * what `meshprobe render` writes is exactly what a run applies.
  */
 import { hasSidecar } from '../../model/mesh.js';
-import type { ServeConfig } from '../../probe/config.js';
+import type { ServeConfig } from '../../agent/config.js';
 import type { Namespace, Scenario, Workload } from '../../scenario/schema.js';
 import { MANAGED_BY_LABEL, namespaceMap, RUN_LABEL, SCENARIO_LABEL, type NamespaceMap } from './names.js';
 import { rewriteResource } from './rewrite.js';

@@ -1,11 +1,11 @@
 /**
- * Externals on kind: each runs the probe agent in a container on the `kind` docker network (testcontainers),
+ * Externals on kind: each runs the agent in a container on the `kind` docker network (testcontainers),
  * and CoreDNS answers its name with the container's address. Shared by name across scenarios of one run.
  * A start returns only once the agent printed `ready` and every name resolves to its container from inside the
  * cluster: kubelet projects the Corefile change within about a minute and CoreDNS reloads every 30 ± 15 s.
  */
 import { GenericContainer, Wait, type StartedTestContainer } from 'testcontainers';
-import type { Observation } from '../../probe/types.js';
+import type { Observation } from '../../agent/types.js';
 import type { Scenario } from '../../scenario/schema.js';
 import type { ExternalsHost, InClusterResolver } from '../k8s/cluster.js';
 import { parseQueryOutput, queryCommand } from '../k8s/exec-probe.js';

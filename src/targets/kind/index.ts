@@ -90,7 +90,7 @@ export class KindTarget extends ClusterTargetBase implements Target {
   private bundleScriptPresent(script: string): boolean {
     if (existsSync(script)) return true;
     if (existsSync(path.join(REPO_ROOT, AGENT_BUNDLE))) return false;
-    throw new TargetError(`the probe agent bundle ${AGENT_BUNDLE} is missing and ${BUNDLE_SCRIPT} is not here to build it`, 'run `npm run bootstrap` (or `node scripts/bundle-agent.mjs`) in a meshprobe checkout');
+    throw new TargetError(`the agent bundle ${AGENT_BUNDLE} is missing and ${BUNDLE_SCRIPT} is not here to build it`, 'run `npm run bootstrap` (or `node scripts/bundle-agent.mjs`) in a meshprobe checkout');
   }
 
   private kubePromise?: Promise<Kube>;

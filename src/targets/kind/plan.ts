@@ -31,7 +31,7 @@ export function upPlan(profile: Profile, clusterName: string, image: string, rep
   return [
     { cmd: 'kind', args: ['create', 'cluster', '--name', clusterName, '--config', profile.kindConfigPath, ...wait], why: 'create the cluster (node image pinned in clusters/versions.yaml)' },
     { cmd: 'istioctl', args: ['install', '-y', '-f', profile.istioOperatorPath, '--context', ctx, '--readiness-timeout', '300s'], why: `install Istio ${profile.versions.istio} (${profile.name} profile)` },
-    { cmd: 'node', args: [path.join(repoRoot, BUNDLE_SCRIPT)], why: `bundle the probe agent into ${AGENT_BUNDLE}, which the Dockerfile copies` },
+    { cmd: 'node', args: [path.join(repoRoot, BUNDLE_SCRIPT)], why: `bundle the agent into ${AGENT_BUNDLE}, which the Dockerfile copies` },
     { cmd: 'docker', args: ['build', '-t', image, '-f', path.join(repoRoot, 'Dockerfile'), repoRoot], why: 'build the probe image' },
     { cmd: 'kind', args: ['load', 'docker-image', image, '--name', clusterName], why: 'make the probe image available to the nodes without a registry' },
   ];

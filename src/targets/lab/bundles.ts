@@ -1,5 +1,5 @@
 /**
- * The lab's programs: the probe agent (built by scripts/bundle-agent.mjs), which the lab also starts as a process
+ * The lab's programs: the agent (built by scripts/bundle-agent.mjs), which the lab also starts as a process
  * for probes sent as another uid or with a flush-capture; and the lab runtime (agents and sidecars of every pod),
  * bundled here on first use when missing or older than its sources, because it is part of the lab.
  */
@@ -15,11 +15,11 @@ export const AGENT_BUNDLE = join(PACKAGE_ROOT, 'dist', 'agent', 'meshprobe-agent
 export const RUNTIME_BUNDLE = join(PACKAGE_ROOT, 'dist', 'lab', 'meshprobe-lab-runtime.mjs');
 const LAB_SOURCES = join(PACKAGE_ROOT, 'src', 'targets', 'lab');
 /** Everything the runtime bundle is built from: the runtime, the sidecar, and the model and agent code they use. */
-const RUNTIME_INPUTS = ['runtime', 'sidecar'].map((d) => join(LAB_SOURCES, d)).concat([join(PACKAGE_ROOT, 'src', 'model'), join(PACKAGE_ROOT, 'src', 'probe')]);
+const RUNTIME_INPUTS = ['runtime', 'sidecar'].map((d) => join(LAB_SOURCES, d)).concat([join(PACKAGE_ROOT, 'src', 'model'), join(PACKAGE_ROOT, 'src', 'agent')]);
 
 export function agentBundle(): string {
   if (!existsSync(AGENT_BUNDLE)) {
-    throw new TargetError(`the probe agent bundle ${AGENT_BUNDLE} is missing`, 'run scripts/bootstrap (or node scripts/bundle-agent.mjs)');
+    throw new TargetError(`the agent bundle ${AGENT_BUNDLE} is missing`, 'run scripts/bootstrap (or node scripts/bundle-agent.mjs)');
   }
   return AGENT_BUNDLE;
 }

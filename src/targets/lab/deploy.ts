@@ -1,7 +1,7 @@
 /**
  * Bringing one scenario's lab up: ownership marker first, then namespaces and routes, NetworkPolicy, certificates,
- * capture rules, then every pod's agent and sidecar in the lab runtime. Any failure removes what was created before
- * the error is passed on.
+ * capture rules, then every pod's agent and sidecar in the lab runtime, each with its config in the start message.
+ * Any failure removes what was created before the error is passed on.
  */
 import { namespaceLabels } from '../../model/network-policy.js';
 import { join } from 'node:path';
@@ -9,15 +9,15 @@ import type { Scenario } from '../../scenario/schema.js';
 import { TargetError, type Deployment } from '../target.js';
 import type { LabPrograms } from './bundles.js';
 import { captureConfigFromAnnotations } from '../../model/capture.js';
-import { podLabels, SIDECAR_UID } from '../../model/mesh.js';
+import { podLabels, SIDECAR_UID, spiffeId } from '../../model/mesh.js';
 import { captureRules, toRestoreInput } from './capture.js';
 import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import type { NetworkPolicy } from '../../model/network-policy.js';
 import { compileNetworkPolicies, policyRestoreInput } from './netpol.js';
-import { hostsFile, planLab, serviceName, workloadNames, type LabHost, type LabPlan } from './plan.js';
+import { egressGatewayPorts, hostsFile, planLab, serviceName, workloadNames, type LabHost, type LabPlan } from './plan.js';
 import type { LabRuntime } from './runtime/index.js';
 import type { PodSpec } from './runtime/protocol.js';
-import { identityOf, meshCertKey, sidecarConfig } from './sidecar-config.js';
+import type { RegistryHost, SidecarConfig } from './sidecar/config.js';
 import { claimLab, labDir, removeLab } from './state.js';
 import { PRIVATE_DIR, readOwnFile, rootDir, secureSocket, writeNewFile } from './files.js';
 import { checkPlan, createTopology } from './topology.js';
@@ -118,7 +118,7 @@ async function startPod(d: LabDeployment, rt: PodRuntime, istioVersion: string):
     await d.runtime.start(d.labId, spec);
     if (spec.agent) secureSocket(rt.control);
   } catch (err) {
-    const what = h.egressGateway ? `the egress gateway ${h.key}` : `the probe agent or sidecar of ${h.key}`;
+    const what = h.egressGateway ? `the egress gateway ${h.key}` : `the agent or sidecar of ${h.key}`;
     throw new TargetError(`${what} did not start: ${(err as Error).message}`, (err as TargetError).hint ?? `see ${rt.dir}`);
   }
 }
@@ -172,4 +172,59 @@ export async function deployLab(
     await removeLab(labId).catch(() => undefined);
     throw err;
   }
+}
+
+export function meshCertKey(h: LabHost): string {
+  return `${h.netns}-mesh`;
+}
+
+/** The SPIFFE identity of a pod's sidecar or gateway; none for a pod without one. */
+export function identityOf(h: LabHost): string | undefined {
+  const w = h.workload;
+  return w && (h.sidecar || h.egressGateway) ? spiffeId(w.namespace, w.serviceAccount ?? w.name) : undefined;
+}
+
+/** The lab's service registry as every sidecar gets it: each pod and external by address and names. */
+export function registryOf(plan: LabPlan): RegistryHost[] {
+  return plan.hosts.map((h) => {
+    const w = h.workload;
+    const spiffe = identityOf(h);
+    return {
+      kind: h.kind,
+      key: h.key,
+      host: w ? serviceName(w) : h.key,
+      // Bare short names are left out: they mean different services in different namespaces.
+      names: w ? workloadNames(w, undefined) : [h.key],
+      address: h.address,
+      ...(w ? { namespace: w.namespace } : {}),
+      labels: w ? podLabels(w) : {},
+      sidecar: h.sidecar || h.egressGateway === true,
+      ...(h.egressGateway ? { gateway: true } : {}),
+      ...(spiffe ? { spiffe } : {}),
+      ports: h.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
+    };
+  });
+}
+
+/** The config of one pod's sidecar (or of the egress gateway), sent to the lab runtime in the pod's start message. */
+export function sidecarConfig(scenario: Scenario, plan: LabPlan, h: LabHost, dir: string, istioVersion: string): SidecarConfig {
+  const registry = registryOf(plan);
+  const self = registry.find((r) => r.key === h.key);
+  if (!self?.namespace || !self.spiffe) throw new Error(`${h.key} has no sidecar identity`);
+  const { certFile, keyFile } = certPaths(dir, meshCertKey(h));
+  const mesh = scenario.spec.mesh?.outboundTrafficPolicy;
+  return {
+    mode: h.egressGateway ? 'gateway' : 'sidecar',
+    istioVersion,
+    self: { ...self, namespace: self.namespace, spiffe: self.spiffe },
+    certFile,
+    keyFile,
+    meshCaFile: caFile(dir, 'mesh'),
+    systemCaFile: caFile(dir, 'trusted'),
+    ...(mesh ? { meshOutboundPolicy: mesh } : {}),
+    ...(scenario.spec.mesh?.pathNormalization ? { pathNormalization: scenario.spec.mesh.pathNormalization } : {}),
+    resources: scenario.spec.resources,
+    registry,
+    ...(h.egressGateway ? { gatewayPorts: egressGatewayPorts(scenario) ?? [] } : {}),
+  };
 }

@@ -28,7 +28,7 @@ export interface LabHost {
   ports: WorkloadPort[];
   /** Present for workloads. */
   workload?: Workload;
-  /** The egress gateway pod: runs the lab's proxy in gateway mode instead of a probe agent and a sidecar. */
+  /** The egress gateway pod: runs the lab's proxy in gateway mode instead of an agent and a sidecar. */
   egressGateway?: boolean;
   external?: External;
 }

@@ -9,8 +9,8 @@
  * capture rules right after that call, so later probes see the pod as deployed, and no other probe of the
  * deployment runs while the rules are gone (gate.ts).
  */
-import { callChainsViaControl, queryObservations } from '../../probe/control.js';
-import type { Observation, ProbeRequest, ProbeResult } from '../../probe/types.js';
+import { callChainsViaControl, queryObservations } from '../../agent/control.js';
+import type { Observation, ProbeRequest, ProbeResult } from '../../agent/types.js';
 import { ATTEMPT_STAGGER_MS, attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
 import type { LabDeployment, PodRuntime } from './deploy.js';
@@ -66,7 +66,7 @@ function chainsTimeoutMs(chains: ProbeRequest[][], concurrency: number): number 
 async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: boolean, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
   const list = attemptChains(attempts).map((c) => c.map((a) => request(d, a)));
   if (!flush && uid === src.host.uid) return callThroughAgent(src, list);
-  if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged probe agent (deploy did not finish)`);
+  if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged agent (deploy did not finish)`);
   const container = { uid: src.host.uid, capabilities: src.host.capabilities };
   // The container's process switches to the probe's uid itself (fails for real unless it runs as uid 0).
   const argv = [...switchUserArgs(container, uid), process.execPath, d.programs.agent, 'call', '--chains', '--stagger', String(ATTEMPT_STAGGER_MS), '--concurrency', String(CONCURRENCY)];
@@ -96,7 +96,7 @@ async function callThroughAgent(src: PodRuntime, chains: ProbeRequest[][]): Prom
     const results = await callChainsViaControl(src.control, chains, { concurrency: AGENT_CONCURRENCY, staggerMs: ATTEMPT_STAGGER_MS, timeoutMs });
     return new Map(results.map((r) => [r.nonce, r]));
   } catch (err) {
-    throw new TargetError(`the probe agent of ${src.host.key} could not run the probes: ${(err as Error).message}`);
+    throw new TargetError(`the agent of ${src.host.key} could not run the probes: ${(err as Error).message}`);
   }
 }
 

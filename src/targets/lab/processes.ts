@@ -1,5 +1,5 @@
 /**
- * Processes inside pods. The long-running programs (the probe agent, the sidecar, the egress gateway) run in the
+ * Processes inside pods. The long-running programs (the agent, the sidecar, the egress gateway) run in the
  * lab runtime (runtime/); what a pod does with its own privileges — a probe `call` as another uid, a
  * flush-capture — runs as a process: `ip netns exec`, which also bind-mounts the pod's /etc/netns files over
  * /etc/hosts and /etc/resolv.conf, then `setpriv` into the container's identity as a container runtime sets it

@@ -14,8 +14,8 @@
  *   mesh: its result carries the stall, and the engine judges it ERROR with that reason, never FAIL or PASS.
  */
 import { performance } from 'node:perf_hooks';
-import type { ProbeHost } from '../../../probe/call.js';
-import type { ProbeResult } from '../../../probe/types.js';
+import type { ProbeHost } from '../../../agent/call.js';
+import type { ProbeResult } from '../../../agent/types.js';
 
 export const TICK_MS = 10;
 /** Ticks kept: a minute, longer than any probe's timeout. */

@@ -11,7 +11,7 @@ import { execFile as cpExecFile } from 'node:child_process';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { closeSync, openSync } from 'node:fs';
 import { Socket, type Server } from 'node:net';
-import { BACKLOG, type Net } from '../../../probe/net.js';
+import { BACKLOG, type Net } from '../../../agent/net.js';
 import { parseHosts, tableLookup } from './hosts.js';
 
 const AF_INET = 2;

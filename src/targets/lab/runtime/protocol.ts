@@ -8,7 +8,7 @@ export interface PodSpec {
   /** /run/netns/<pod>. */
   netnsPath: string;
   hosts: string;
-  /** The probe agent's serve config (a ServeConfig, checked by the runtime) and the workload's uid. */
+  /** The agent's serve config (a ServeConfig, checked by the runtime) and the workload's uid. */
   agent?: { config: unknown; uid: number };
   /** The sidecar's (or egress gateway's) config; uid 1337. */
   sidecar?: { config: SidecarConfig; uid: number };

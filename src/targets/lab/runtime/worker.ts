@@ -1,6 +1,6 @@
 /**
  * The lab runtime: a thread of the lab's process (bundled to dist/lab/meshprobe-lab-runtime.mjs) that runs the
- * probe agent and the sidecar of many pods at once, each pod with its own Net (pod-net.ts): its sockets in its
+ * agent and the sidecar of many pods at once, each pod with its own Net (pod-net.ts): its sockets in its
  * pod's namespace, owned by the pod's uid. One long-lived runtime instead of two programs per pod: a pod then costs
  * a few sockets, not two program start-ups, and the code is warm from the first probe of every scenario.
  *
@@ -11,10 +11,10 @@
  * error?} and {op: 'log', message}.
  */
 import { parentPort } from 'node:worker_threads';
-import { setProbeHost } from '../../../probe/call.js';
-import { parseServeConfig } from '../../../probe/config.js';
-import { startAgent, type RunningAgent } from '../../../probe/serve.js';
-import type { Observation } from '../../../probe/types.js';
+import { setProbeHost } from '../../../agent/call.js';
+import { parseServeConfig } from '../../../agent/config.js';
+import { startAgent, type RunningAgent } from '../../../agent/serve.js';
+import type { Observation } from '../../../agent/types.js';
 import { INBOUND_SOURCE } from '../sidecar/config.js';
 import { startSidecar, type RunningSidecar } from '../sidecar/server.js';
 import { Capacity } from './capacity.js';

@@ -1,14 +1,14 @@
 /**
- * What the lab tells its sidecar (a JSON file written at deploy): who the sidecar is, its certificates, the lab's
- * service registry (every pod and external, by address and name) and the scenario's raw Istio resources, which the
- * sidecar evaluates with the model (src/model) — the decisions are the model's, the sidecar only acts on them.
+ * What the lab tells its sidecar, in the pod's start message to the lab runtime (deploy.ts sidecarConfig; nothing is
+ * written to a file): who the sidecar is, its certificates, the lab's service registry (every pod and external, by
+ * address and name) and the scenario's raw Istio resources, which the sidecar evaluates with the model (src/model)
+ * — the decisions are the model's, the sidecar only acts on them.
  */
+import type { ListenProtocol } from '../../../agent/types.js';
 import type { OutboundTrafficPolicyMode, PathNormalization } from '../../../model/index.js';
 
 /** Envoy's inbound passthrough source address; ISTIO_OUTPUT returns it unredirected (`-o lo -s 127.0.0.6/32`). */
 export const INBOUND_SOURCE = '127.0.0.6';
-
-export type PortProtocol = 'tcp' | 'udp' | 'http' | 'https';
 
 export interface RegistryHost {
   kind: 'workload' | 'external';
@@ -26,7 +26,7 @@ export interface RegistryHost {
   /** The egress gateway: auto mTLS does not apply to it (gateway pods carry no `security.istio.io/tlsMode` label, istio/istio#25536). */
   gateway?: boolean;
   spiffe?: string;
-  ports: { port: number; protocol: PortProtocol }[];
+  ports: { port: number; protocol: ListenProtocol }[];
 }
 
 export interface SidecarConfig {

@@ -8,7 +8,7 @@ import { createSecureContext, type SecureContext } from 'node:tls';
 import {
   parseResources, type AuthorizationPolicy, type DestinationRule, type IstioResource, type PeerAuthentication, type ServiceEntry, type Sidecar,
 } from '../../../model/index.js';
-import { nativeNet, type Net } from '../../../probe/net.js';
+import { nativeNet, type Net } from '../../../agent/net.js';
 import { INBOUND_SOURCE, type SidecarConfig } from './config.js';
 import { Registry } from './registry.js';
 import { parseGateway, parseVirtualService, type Gateway, type VirtualService } from './routes.js';
@@ -165,7 +165,7 @@ export function endToEndHeaders(headers: Record<string, string | string[] | unde
 /**
  * Pooled connections must be closed by the side that would otherwise reuse them, or a request sent just as the
  * other side closes an idle connection fails (a spurious 503). So clients give up idle connections well before
- * servers do: the probe agent's HTTP server closes after 5 s (node's default), so the sidecar drops idle
+ * servers do: the agent's HTTP server closes after 5 s (node's default), so the sidecar drops idle
  * connections to it after 2 s; sidecar-to-sidecar connections idle out at the client after 30 s and at the
  * server after 120 s.
  */

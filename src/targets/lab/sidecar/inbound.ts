@@ -12,7 +12,7 @@ import { TLSSocket } from 'node:tls';
 import {
   authorize, DEFAULT_PATH_NORMALIZATION, effectiveMtls, formatRef, inboundTransport, normalizeRequest, type AuthzDecision, type PolicyMatch,
 } from '../../../model/index.js';
-import { uriSanOf } from '../../../probe/observe.js';
+import { uriSanOf } from '../../../agent/observe.js';
 import { INBOUND_SOURCE } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
 import { forwardHeaders, onClientError, replyRejected, wireRequest } from './http-request.js';

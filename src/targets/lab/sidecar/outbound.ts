@@ -11,7 +11,7 @@ import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate } f
 import {
   authorize, DEFAULT_PATH_NORMALIZATION, normalizeRequest, outboundDecision, type NormalizedRequest, type OutboundDecision,
 } from '../../../model/index.js';
-import { uriSanOf } from '../../../probe/observe.js';
+import { uriSanOf } from '../../../agent/observe.js';
 import type { RegistryHost } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord, type Direction } from './context.js';
 import { forwardHeaders, onClientError, replyRejected, wireRequest } from './http-request.js';

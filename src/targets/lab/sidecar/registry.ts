@@ -1,7 +1,8 @@
 /** The lab's service registry as the sidecar sees it (pure): addresses and names → hosts, and a port's protocol. */
 import type { ServiceEntry } from '../../../model/index.js';
 import { hostMatches } from '../../../model/index.js';
-import type { PortProtocol, RegistryHost } from './config.js';
+import type { ListenProtocol } from '../../../agent/types.js';
+import type { RegistryHost } from './config.js';
 
 export class Registry {
   private readonly byAddr = new Map<string, RegistryHost>();
@@ -29,7 +30,7 @@ export class Registry {
  * What the application speaks to host:port, as the sidecar's listener for that port knows it: the destination's
  * declared port, else a ServiceEntry port naming HTTP, else TCP (Istio sniffs; the lab does not).
  */
-export function portProtocol(dest: RegistryHost | undefined, host: string, port: number, serviceEntries: readonly ServiceEntry[]): PortProtocol {
+export function portProtocol(dest: RegistryHost | undefined, host: string, port: number, serviceEntries: readonly ServiceEntry[]): ListenProtocol {
   const declared = dest?.ports.find((p) => p.port === port && p.protocol !== 'udp');
   if (declared) return declared.protocol;
   for (const se of serviceEntries) {

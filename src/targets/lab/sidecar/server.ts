@@ -6,7 +6,7 @@
  * it). Its sockets come from `net`: in the lab, its pod's network namespace as uid 1337.
  */
 import { createServer, type Server, type Socket } from 'node:net';
-import { nativeNet, type Net } from '../../../probe/net.js';
+import { nativeNet, type Net } from '../../../agent/net.js';
 import type { SidecarConfig } from './config.js';
 import { loadContext, type Context, type DecisionRecord } from './context.js';
 import { handleInbound, inboundHttpServer } from './inbound.js';

@@ -2,7 +2,7 @@
  * The agent's inputs checked by hand (no schema library: the agent must start fast): the `serve` config file and
  * the `call` batch of ProbeRequests. Each returns either the typed value or messages naming the bad field.
  */
-import type { ListenProtocol, ProbeProtocol, ProbeRequest } from './types.js';
+import { LISTEN_PROTOCOLS, PROBE_PROTOCOLS, type ListenProtocol, type ProbeProtocol, type ProbeRequest } from './types.js';
 
 export interface ListenPort {
   port: number;
@@ -22,8 +22,8 @@ export interface ServeConfig {
 
 export type Parsed<T> = { ok: true; value: T } | { ok: false; errors: string[] };
 
-const LISTEN: readonly string[] = ['tcp', 'udp', 'http', 'https'];
-const PROBE: readonly string[] = ['tcp', 'udp', 'http', 'https', 'icmp'];
+const LISTEN: readonly string[] = LISTEN_PROTOCOLS;
+const PROBE: readonly string[] = PROBE_PROTOCOLS;
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
 const isPort = (v: unknown): v is number => Number.isInteger(v) && (v as number) >= 1 && (v as number) <= 65535;

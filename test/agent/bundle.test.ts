@@ -7,7 +7,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { ProbeResult } from '../../src/probe/types.js';
+import type { ProbeResult } from '../../src/agent/types.js';
 import * as fx from './fixtures.js';
 
 let tmp: ReturnType<typeof fx.tempDir>;

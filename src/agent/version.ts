@@ -1,6 +1,6 @@
 /**
  * The agent's version. The bundle has it compiled in (scripts/bundle-agent.mjs defines it from package.json);
- * the tsc build reads the package.json two levels up from dist/probe/.
+ * the tsc build reads the package.json two levels up from dist/agent/.
  */
 import { readFileSync } from 'node:fs';
 

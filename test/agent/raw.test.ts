@@ -9,11 +9,11 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Server, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { createServer as createTlsServer, type TLSSocket } from 'node:tls';
-import { runProbe } from '../../src/probe/call.js';
-import { parseResponse, rawRequestBytes } from '../../src/probe/call-raw.js';
-import { parseProbeRequests } from '../../src/probe/config.js';
-import { startAgent, type RunningAgent } from '../../src/probe/serve.js';
-import type { RawHttpRequest } from '../../src/probe/types.js';
+import { runProbe } from '../../src/agent/call.js';
+import { parseResponse, rawRequestBytes } from '../../src/agent/call-raw.js';
+import { parseProbeRequests } from '../../src/agent/config.js';
+import { startAgent, type RunningAgent } from '../../src/agent/serve.js';
+import type { RawHttpRequest } from '../../src/agent/types.js';
 import * as fx from './fixtures.js';
 
 const LO = '127.0.0.1';

@@ -8,7 +8,7 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
-import type { ProbeRequest, ProbeResult } from '../../src/probe/types.js';
+import type { ProbeRequest, ProbeResult } from '../../src/agent/types.js';
 import * as fx from './fixtures.js';
 
 const id = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 6)}`;

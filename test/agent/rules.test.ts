@@ -1,11 +1,11 @@
 /** The pure rules of the agent: XFCC parsing, which identity counts, the bounded store, input checks, classification. */
 import { describe, expect, it } from '@jest/globals';
-import { classifyError, classifyHttp, type ConnectionState } from '../../src/probe/classify.js';
-import { classifyPing } from '../../src/probe/call-icmp.js';
-import { parseProbeRequests, parseServeConfig } from '../../src/probe/config.js';
-import { parseXfcc, peerIdentity, uriSanOf } from '../../src/probe/observe.js';
-import { ObservationStore } from '../../src/probe/store.js';
-import type { Observation } from '../../src/probe/types.js';
+import { classifyError, classifyHttp, type ConnectionState } from '../../src/agent/classify.js';
+import { classifyPing } from '../../src/agent/call-icmp.js';
+import { parseProbeRequests, parseServeConfig } from '../../src/agent/config.js';
+import { parseXfcc, peerIdentity, uriSanOf } from '../../src/agent/observe.js';
+import { ObservationStore } from '../../src/agent/store.js';
+import type { Observation } from '../../src/agent/types.js';
 
 describe('X-Forwarded-Client-Cert', () => {
   it('parses the Istio form, quoted values with separators inside, and uses the nearest proxy element', () => {

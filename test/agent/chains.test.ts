@@ -1,7 +1,7 @@
 /** Chains of requests (a probe's repeated attempts): order, stagger and the concurrency bound, timed for real. */
 import { describe, expect, test } from '@jest/globals';
-import { runChains } from '../../src/probe/call.js';
-import type { ProbeRequest, ProbeResult } from '../../src/probe/types.js';
+import { runChains } from '../../src/agent/call.js';
+import type { ProbeRequest, ProbeResult } from '../../src/agent/types.js';
 
 const req = (nonce: string): ProbeRequest => ({ nonce, protocol: 'tcp', host: '127.0.0.1', port: 9 });
 

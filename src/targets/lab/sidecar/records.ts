@@ -2,7 +2,7 @@
  * The sidecar's decision log as a reader sees it: each line is `<time> <dir> <from> -> <to> <result> | <json>`
  * (the JSON is the full DecisionRecord).
  */
-import type { DecisionRecord } from './sidecar/context.js';
+import type { DecisionRecord } from './context.js';
 
 const SEPARATOR = ' | {';
 

@@ -1,10 +1,13 @@
 /**
- * The probe agent's wire types: what a client is asked to send, what a server records, and how an outcome is
+ * The agent's wire types: what a client is asked to send, what a server records, and how an outcome is
  * classified. Shared by the agent itself, every target and the engine.
  */
 
-export type ProbeProtocol = 'tcp' | 'udp' | 'http' | 'https' | 'icmp';
-export type ListenProtocol = 'tcp' | 'udp' | 'http' | 'https';
+/** The protocols a probe can use and a listener can speak, declared once: the scenario format's enums are these. */
+export const PROBE_PROTOCOLS = ['tcp', 'udp', 'http', 'https', 'icmp'] as const;
+export type ProbeProtocol = (typeof PROBE_PROTOCOLS)[number];
+export const LISTEN_PROTOCOLS = ['http', 'https', 'tcp', 'udp'] as const;
+export type ListenProtocol = (typeof LISTEN_PROTOCOLS)[number];
 
 /** One probe the client role sends. `nonce` joins the client's outcome to what the destination recorded. */
 export interface ProbeRequest {

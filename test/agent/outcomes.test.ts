@@ -5,10 +5,10 @@
 import { afterAll, beforeAll, describe, expect, it } from '@jest/globals';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
-import { runProbe, runProbes } from '../../src/probe/call.js';
-import { callChainsViaControl, callViaControl, queryObservations } from '../../src/probe/control.js';
-import { startAgent, type RunningAgent } from '../../src/probe/serve.js';
-import type { ProbeRequest, ProbeResult } from '../../src/probe/types.js';
+import { runProbe, runProbes } from '../../src/agent/call.js';
+import { callChainsViaControl, callViaControl, queryObservations } from '../../src/agent/control.js';
+import { startAgent, type RunningAgent } from '../../src/agent/serve.js';
+import type { ProbeRequest, ProbeResult } from '../../src/agent/types.js';
 import * as fx from './fixtures.js';
 
 const LO = '127.0.0.1';
