@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import { renderRun } from '../../src/targets/kind/render-run.js';
-import { strictMtls } from '../k8s/fixtures.js';
+import { strictMtls } from '../targets/k8s/fixtures.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const built = existsSync(join(ROOT, 'dist/cli/main.js'));

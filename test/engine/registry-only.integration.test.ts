@@ -13,7 +13,10 @@ import { join } from 'node:path';
 import { run } from '../../src/engine/run.js';
 import type { ProbeJudgement, RunResult } from '../../src/engine/types.js';
 import { LabTarget } from '../../src/targets/lab/index.js';
-import { ensureAgentBundle } from '../lab/helpers.js';
+import { ensureAgentBundle } from '../targets/lab/helpers.js';
+import { describeAsRoot } from '../support/as-root.js';
+
+describeAsRoot('registry-only (on the lab, as root)', () => {
 
 const scenario = `apiVersion: meshprobe.io/v1
 kind: Scenario
@@ -84,4 +87,5 @@ describe('REGISTRY_ONLY HTTPS denial', () => {
   test('an expectation the close does not satisfy is not turned into a pass', () => {
     expect(probe('https-unknown-host-expecting-timeout')?.verdict).toMatch(/^(FAIL|FLAKY)$/);
   });
+});
 });

@@ -6,10 +6,11 @@ import { describe, expect, test } from '@jest/globals';
 import { matrixFlows, predictMatrix } from '../../src/predict/matrix.js';
 import { probeMatrix } from '../../src/predict/probe.js';
 import { buildWorld } from '../../src/predict/world.js';
-import { ensureAgentBundle } from '../lab/helpers.js';
+import { ensureAgentBundle } from '../targets/lab/helpers.js';
 import { manifest } from './fixtures.js';
 import { auditFindings, planAudit, predictAudit } from '../../src/predict/audit.js';
 import type { Workload } from '../../src/scenario/schema.js';
+import { describeAsRoot } from '../support/as-root.js';
 
 const ports: Workload['ports'] = [{ port: 8080, protocol: 'http' }, { port: 9000, protocol: 'tcp' }, { port: 5353, protocol: 'udp' }];
 const input = {
@@ -28,10 +29,8 @@ const input = {
   ],
 };
 
-const root = process.getuid?.() === 0;
-
-describe('matrix on the lab', () => {
-  (root ? test : test.skip)('every observation matches its prediction; a falsified prediction is one divergence', async () => {
+describeAsRoot('matrix on the lab', () => {
+  test('every observation matches its prediction; a falsified prediction is one divergence', async () => {
     ensureAgentBundle();
     const { world, errors } = buildWorld(input);
     expect(errors).toEqual([]);
@@ -60,8 +59,8 @@ describe('matrix on the lab', () => {
   }, 60_000);
 });
 
-describe('audit on the lab', () => {
-  (root ? test : test.skip)('STRICT stops uid 1337 and flush-capture but not UDP: observed as predicted', async () => {
+describeAsRoot('audit on the lab', () => {
+  test('STRICT stops uid 1337 and flush-capture but not UDP: observed as predicted', async () => {
     ensureAgentBundle();
     // NET_ADMIN and a uid switch are effective only in a container running as uid 0 (kubernetes#56374).
     const workloads = input.workloads.map((w) => (w.name === 'db' || w.name === 'web' ? { ...w, runAsUser: 0, capabilities: ['NET_ADMIN' as const] } : w));

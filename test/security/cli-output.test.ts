@@ -9,13 +9,13 @@ import { existsSync, openSync, closeSync, readdirSync, readFileSync } from 'node
 import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { labLeftovers } from '../lab/helpers.js';
+import { labLeftovers } from '../targets/lab/helpers.js';
+import { describeAsRoot } from '../support/as-root.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CLI = join(ROOT, 'bin/meshprobe.js');
 const LABS = '/run/meshprobe/labs';
 const built = existsSync(join(ROOT, 'dist/cli/main.js'));
-const root = process.getuid?.() === 0;
 
 interface Outcome {
   code: number | null;
@@ -100,7 +100,7 @@ const WORKLOADS = 'namespaces: [{name: app}]\nworkloads:\n  - {name: server, nam
     await rm(dir, { recursive: true, force: true });
   }, 180_000);
 
-  (root ? it : it.skip)('run | head -1 on the lab: no stack trace, reports written, run status kept, no lab left', async () => {
+  describeAsRoot('as root', () => it('run | head -1 on the lab: no stack trace, reports written, run status kept, no lab left', async () => {
     const r = await cli(['run', 'a.yaml', 'b.yaml', '--report-dir', 'pipe-reports'], { cwd: dir, stdout: 'first-line', limitMs: 120_000 });
     expect(r.stdout.split('\n')[0]).toMatch(/^meshprobe: 2 scenarios, 2 probes on target lab/);
     expect(r.stderr).not.toMatch(STACK);
@@ -114,7 +114,7 @@ const WORKLOADS = 'namespaces: [{name: app}]\nworkloads:\n  - {name: server, nam
     expect(await readFile(join(dir, 'pipe-reports', 'report.html'), 'utf8')).toContain('<html');
     expect(r.labs.length).toBeGreaterThan(0); // the lab really came up while stdout was closed
     for (const id of r.labs) expect(labLeftovers(id)).toEqual([]);
-  }, 150_000);
+  }, 150_000));
 
   it('validate --json >/dev/full: one line naming ENOSPC, no stack trace, exit 2', async () => {
     const full = openSync('/dev/full', 'w');
@@ -164,13 +164,13 @@ const WORKLOADS = 'namespaces: [{name: app}]\nworkloads:\n  - {name: server, nam
     expect(existsSync(join(dir, 'shared', 'report.json'))).toBe(false);
   }, 180_000);
 
-  (root ? it : it.skip)('a report directory the user cannot write (run as uid 65534): exit 2 before deploying', async () => {
+  describeAsRoot('as root', () => it('a report directory the user cannot write (run as uid 65534): exit 2 before deploying', async () => {
     await mkdir(join(dir, 'root-owned'), { mode: 0o755 });
     const r = await cli(['run', join(dir, 'a.yaml'), '--report-dir', join(dir, 'root-owned', 'sub')], { cwd: '/', cmd: ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, CLI] });
     expect(r.code).toBe(2);
     expect(r.stderr).toContain('EACCES (permission denied)');
     expect(r.stderr).not.toMatch(STACK);
-  }, 180_000);
+  }, 180_000));
 
   it('matrix, diff and audit check their output paths before doing anything', async () => {
     const matrix = await cli(['matrix', '--workloads', 'w.yaml', '--json', 'm.json', '--html', './m.json'], { cwd: dir });
@@ -200,7 +200,7 @@ const WORKLOADS = 'namespaces: [{name: app}]\nworkloads:\n  - {name: server, nam
     }
   }, 180_000);
 
-  (root ? it : it.skip)('a report on a full file system: the other report is written, the partial one removed, exit 2', async () => {
+  describeAsRoot('as root', () => it('a report on a full file system: the other report is written, the partial one removed, exit 2', async () => {
     const mnt = join(dir, 'full-fs');
     await mkdir(mnt);
     await mkdir(join(dir, 'fine'));
@@ -213,5 +213,5 @@ const WORKLOADS = 'namespaces: [{name: app}]\nworkloads:\n  - {name: server, nam
     expect(r.stderr).not.toMatch(STACK);
     expect(r.stdout).toContain('wrote fine/m.html');
     expect(await readFile(join(dir, 'fine', 'm.html'), 'utf8')).toContain('<html');
-  }, 180_000);
+  }, 180_000));
 });

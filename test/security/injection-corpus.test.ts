@@ -12,8 +12,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, realpath
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { stringify } from 'yaml';
+import { describeAsRoot } from '../support/as-root.js';
 
-const asRoot = process.getuid?.() === 0;
 const work = mkdtempSync(join(tmpdir(), 'mp-corpus-'));
 const CANARY = join(work, 'canary');
 
@@ -196,7 +196,7 @@ describe('scenario files with hostile values', () => {
     expect(valid.length).toBeGreaterThan(0); // the free-text fields at least
   });
 
-  (asRoot ? it : it.skip)('run on the lab: invalid input deploys nothing; valid hostile values are only data', () => {
+  describeAsRoot('on the lab', () => it('run on the lab: invalid input deploys nothing; valid hostile values are only data', () => {
     const before = rootNamespace();
     const reports = join(work, 'reports-invalid');
     const bad = cli(['run', '--report-dir', reports, ...invalid.map((c) => c.file)]);
@@ -222,7 +222,7 @@ describe('scenario files with hostile values', () => {
     expect(readFileSync(join(work, 'reports-valid', 'junit.xml'), 'utf8')).not.toMatch(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/);
     expect(existsSync(CANARY)).toBe(false);
     expect(rootNamespace()).toBe(before);
-  }, 400_000);
+  }, 400_000));
 
   it('render writes only inside --out, and refuses invalid input', () => {
     const out = join(work, 'render-out');
@@ -269,7 +269,7 @@ describe('workloads files and policies directories with hostile values', () => {
     return { workloads: join(root, 'workloads.yaml'), policies: join(root, 'policies') };
   }
 
-  (asRoot ? it : it.skip)('matrix refuses each with a position, or probes it as plain data; diff --probe refuses before deploying', async () => {
+  describeAsRoot('on the lab', () => it('matrix refuses each with a position, or probes it as plain data; diff --probe refuses before deploying', async () => {
     const before = rootNamespace();
     const baseline = layout('baseline', baseScenario('b'));
     const results = await pool(cases.map((c, i) => async () => {
@@ -295,7 +295,7 @@ describe('workloads files and policies directories with hostile values', () => {
     expect(d.stderr).toMatch(/policy\.yaml:\d+:\d+: .*cidr/);
     expect(existsSync(CANARY)).toBe(false);
     expect(rootNamespace()).toBe(before);
-  }, 600_000);
+  }, 600_000));
 });
 
 function cliAsync(args: string[]): Promise<{ status: number | null; stdout: string; stderr: string }> {

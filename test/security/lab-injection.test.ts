@@ -20,7 +20,8 @@ import { LabRuntime } from '../../src/targets/lab/runtime/index.js';
 import { claimLab, labDir, removeLab } from '../../src/targets/lab/state.js';
 import { checkRestoreInput, ipBatch, iptablesRule, token, type TokenKind } from '../../src/targets/lab/tokens.js';
 import { TargetError } from '../../src/targets/target.js';
-import { ensureAgentBundle, labLeftovers, makeScenario } from '../lab/helpers.js';
+import { ensureAgentBundle, labLeftovers, makeScenario } from '../targets/lab/helpers.js';
+import { describeAsRoot } from '../support/as-root.js';
 
 const canaryDir = mkdtempSync(join(tmpdir(), 'mp-inject-'));
 const canary = join(canaryDir, 'pwned');
@@ -121,8 +122,7 @@ describe('rule builders given values the loader should have refused', () => {
   });
 });
 
-const isRoot = process.getuid?.() === 0;
-(isRoot ? describe : describe.skip)('a live deploy with a crafted NetworkPolicy (needs root: it would create namespaces)', () => {
+describeAsRoot('a live deploy with a crafted NetworkPolicy (it creates namespaces)', () => {
   const iptablesHost = () => execFileSync('iptables-save', { encoding: 'utf8' }).replace(/^#.*\n/gm, '').replace(/\[\d+:\d+\]/g, '');
 
   test.each(HOSTILE_CIDRS.slice(0, 3))('cidr %j: refused by the lab, no canary, nothing left, host iptables unchanged', async (cidr) => {

@@ -9,6 +9,7 @@ import type { RunResult } from '../../src/engine/types.js';
 import type { ScenarioInput } from '../../src/scenario/schema.js';
 import { MUTATIONS } from './mutations.js';
 import { labCapable, suiteFiles, writeTemp } from './suite.js';
+import { describeAsRoot } from '../support/as-root.js';
 
 const files = suiteFiles();
 const capable = files.filter((f) => labCapable(f.scenario)).map((f) => f.scenario.metadata.name).sort();
@@ -46,7 +47,7 @@ describe('mutation table', () => {
   });
 });
 
-describe('mutated suite on the lab', () => {
+describeAsRoot('mutated suite on the lab', () => {
   let result: RunResult;
   let remove = () => {};
 

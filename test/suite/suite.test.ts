@@ -9,6 +9,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { run } from '../../src/engine/run.js';
 import type { RunResult } from '../../src/engine/types.js';
 import { labCapable, SUITE_DIR, suiteFiles } from './suite.js';
+import { describeAsRoot } from '../support/as-root.js';
 
 const files = suiteFiles();
 /**
@@ -44,7 +45,7 @@ describe('suite content', () => {
   });
 });
 
-describe(`${SUITE_DIR} on the lab`, () => {
+describeAsRoot(`${SUITE_DIR} on the lab`, () => {
   let result: RunResult;
   beforeAll(async () => {
     result = await run({ paths: [SUITE_DIR], target: 'lab' });

@@ -2,7 +2,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { attemptChains as chains } from '../../src/targets/attempt-chains.js';
 import type { ProbeAttempt } from '../../src/targets/target.js';
-import { makeScenario } from '../lab/helpers.js';
+import { makeScenario } from './lab/helpers.js';
 
 const s = makeScenario('chains', {
   workloads: [{ name: 'a', namespace: 'app' }, { name: 'b', namespace: 'app', ports: [{ port: 80, protocol: 'http' }] }],

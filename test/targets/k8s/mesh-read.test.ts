@@ -1,0 +1,62 @@
+/**
+ * The mesh a cluster target judges against is read from the cluster and refused when unreadable (issue 18's
+ * minor defects of the existing target): --image required, fail closed on the mesh ConfigMap, revisioned istiod,
+ * digest-only istiod images.
+ */
+import { afterEach, describe, expect, test } from '@jest/globals';
+import { ExistingTarget } from '../../../src/targets/existing/index.js';
+import { RecordingRunner } from '../../../src/targets/k8s/commands.js';
+import { FakeApiServer, type FakeOptions } from './fake-apiserver.js';
+import { inMeshOnly } from './fixtures.js';
+
+let server: FakeApiServer | undefined;
+afterEach(async () => server?.stop());
+
+async function target(fake: FakeOptions, image: string | null = 'registry.example/meshprobe-agent:1', seed?: (s: FakeApiServer) => void) {
+  server = new FakeApiServer(fake);
+  seed?.(server);
+  await server.start();
+  return new ExistingTarget({ context: 'fake', ...(image ? { image } : {}), kubeConfig: server.kubeConfig(), runner: new RecordingRunner(), runId: 'r1' });
+}
+
+describe('existing target reads the mesh, failing closed', () => {
+  test('--image is required (no default image a cluster could pull)', async () => {
+    await expect((await target({}, null)).prepare()).rejects.toThrow(/needs --image REF/);
+  });
+
+  test('an unreadable mesh ConfigMap is an error, not ALLOW_ANY', async () => {
+    await expect((await target({ meshMode: 'absent' })).prepare()).rejects.toThrow(/cannot read the mesh configuration \(ConfigMap istio-system\/istio\)/);
+  });
+
+  test('REGISTRY_ONLY is read from the ConfigMap and judged on', async () => {
+    const t = await target({ meshMode: 'REGISTRY_ONLY' });
+    const info = await t.prepare();
+    expect(info.notes?.join(' ')).toMatch(/outboundTrafficPolicy REGISTRY_ONLY/);
+    const s = inMeshOnly();
+    s.spec.mesh = { outboundTrafficPolicy: 'ALLOW_ANY' };
+    expect(() => t.check(s)).toThrow(/mesh runs REGISTRY_ONLY/);
+  });
+
+  test('a digest-only istiod image: the version comes from its chart label', async () => {
+    const digest = 'docker.io/istio/pilot@sha256:' + 'a'.repeat(64);
+    const t = await target({ istiodImage: digest }, 'x/y:1', (s) => {
+      const d = s.list('Deployment', 'istio-system')[0];
+      d.metadata.labels = { ...d.metadata.labels, 'app.kubernetes.io/version': '1.26.2' };
+    });
+    expect((await t.prepare()).istioVersion).toBe('1.26.2');
+  });
+
+  test('a digest-only image without a version label is refused with what to do', async () => {
+    await expect((await target({ istiodImage: 'docker.io/istio/pilot@sha256:' + 'b'.repeat(64) })).prepare()).rejects.toThrow(/cannot tell the Istio version/);
+  });
+
+  test('a revisioned istiod reads its own istio-<rev> ConfigMap', async () => {
+    const t = await target({ meshMode: 'absent' }, 'x/y:1', (s) => {
+      const d = s.list('Deployment', 'istio-system')[0];
+      d.metadata.labels = { app: 'istiod', 'istio.io/rev': '1-26' };
+      s.seed({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-1-26', namespace: 'istio-system' }, data: { mesh: 'outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n' } });
+    });
+    const info = await t.prepare();
+    expect(info.notes?.join(' ')).toMatch(/istiod revision 1-26, outboundTrafficPolicy REGISTRY_ONLY/);
+  });
+});
