@@ -44,7 +44,7 @@ async function cruise(cwd: string): Promise<Cruise> {
   }
 }
 
-const line = (v: Violation) => `${v.rule.name}: ${v.from} → ${v.to.replace(/^(\.\.\/)+node_modules\//, 'node_modules/')}`;
+const line = (v: Violation) => `${v.rule.name}: ${v.from} → ${v.to.replace(/^.*?node_modules\//, 'node_modules/')}`;
 
 describe('the dependency rule', () => {
   test('holds for src/', async () => {
