@@ -67,7 +67,10 @@ module.exports = {
       comment: 'the agent bundle holds node built-ins only (scripts/bundle-agent.mjs); a package would be copied into every workload.',
       severity: 'error',
       from: { path: '^src/agent/' },
-      to: { dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-bundled', 'npm-no-pkg', 'npm-unknown'], dependencyTypesNot: ['type-only'] },
+      to: {
+        dependencyTypes: ['npm', 'npm-dev', 'npm-optional', 'npm-peer', 'npm-bundled', 'npm-no-pkg', 'npm-unknown'],
+        dependencyTypesNot: ['type-only'],
+      },
     },
     {
       name: 'src-imports-no-test',

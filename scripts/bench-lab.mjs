@@ -112,5 +112,14 @@ try {
 `;
 
 if (!existsSync(`${root}dist/agent/meshprobe-agent.mjs`)) execFileSync('node', [`${root}scripts/bundle-agent.mjs`], { stdio: 'inherit' });
-await build({ stdin: { contents: entry, resolveDir: root, loader: 'ts', sourcefile: 'bench-lab-entry.ts' }, outfile, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'error' });
+await build({
+  stdin: { contents: entry, resolveDir: root, loader: 'ts', sourcefile: 'bench-lab-entry.ts' },
+  outfile,
+  bundle: true,
+  platform: 'node',
+  format: 'esm',
+  target: 'node20',
+  packages: 'external',
+  logLevel: 'error',
+});
 execFileSync(process.execPath, [outfile], { stdio: 'inherit' });

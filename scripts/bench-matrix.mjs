@@ -41,9 +41,12 @@ const ROLES = {
   legacy: [{}, {}, { labels: { app: 'old3' } }],
 };
 const PORTS = [
-  { port: 80, protocol: 'tcp' }, { port: 81, protocol: 'tcp' },
-  { port: 8080, protocol: 'http' }, { port: 8081, protocol: 'http' },
-  { port: 5353, protocol: 'udp' }, { port: 5354, protocol: 'udp' },
+  { port: 80, protocol: 'tcp' },
+  { port: 81, protocol: 'tcp' },
+  { port: 8080, protocol: 'http' },
+  { port: 8081, protocol: 'http' },
+  { port: 5353, protocol: 'udp' },
+  { port: 5354, protocol: 'udp' },
 ];
 
 /** The workloads file for N per namespace (JSON is YAML). */
@@ -159,7 +162,13 @@ async function byDefault() {
   const results = [];
   let worst = 0;
   for (let r = 0; r < runs; r++) {
-    const res = await child(['--policies', values.policies, '--target', values.target, ...(values.workloads ? ['--workloads', values.workloads] : [])]);
+    const res = await child([
+      '--policies',
+      values.policies,
+      '--target',
+      values.target,
+      ...(values.workloads ? ['--workloads', values.workloads] : []),
+    ]);
     worst = Math.max(worst, res.code ?? 2);
     if (res.figures.size) results.push(res.figures);
   }

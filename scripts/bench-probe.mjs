@@ -62,17 +62,23 @@ function call(requests) {
 try {
   const ports = { tcp: await freePort(), http: await freePort(), udp: await freePort() };
   const config = join(dir, 'serve.json');
-  writeFileSync(config, JSON.stringify({
-    control: join(dir, 'ctl.sock'),
-    ports: Object.entries(ports).map(([protocol, port]) => ({ port, protocol })),
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      control: join(dir, 'ctl.sock'),
+      ports: Object.entries(ports).map(([protocol, port]) => ({ port, protocol })),
+    }),
+  );
   serve = spawn(process.execPath, [bundle, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'inherit'] });
   const first = await new Promise((resolve) => createInterface({ input: serve.stdout }).once('line', resolve));
   if (first !== 'ready') throw new Error(`serve said "${first}" instead of ready`);
 
   for (const protocol of ['tcp', 'http', 'udp']) {
     const requests = Array.from({ length: BATCH }, (_, i) => ({
-      nonce: `bench-${protocol}-${i}`, protocol, host: '127.0.0.1', port: ports[protocol],
+      nonce: `bench-${protocol}-${i}`,
+      protocol,
+      host: '127.0.0.1',
+      port: ports[protocol],
     }));
     const { ms, kinds } = await call(requests);
     if (kinds.ok !== BATCH) throw new Error(`${protocol}: not every probe was ok: ${JSON.stringify(kinds)}`);

@@ -27,7 +27,10 @@ function scenarioYaml(i) {
   const name = `bench-${String(i).padStart(2, '0')}`;
   const ports = [...HTTP_PORTS.map((p) => ({ port: p, protocol: 'http' })), ...TCP_PORTS.map((p) => ({ port: p, protocol: 'tcp' }))];
   const probes = ['client-a', 'client-b'].flatMap((from) =>
-    ports.map(({ port, protocol }) => `    - {name: ${from}-${port}, from: app/${from}, to: app/server, port: ${port}, protocol: ${protocol}, expect: {reach: true}}`),
+    ports.map(
+      ({ port, protocol }) =>
+        `    - {name: ${from}-${port}, from: app/${from}, to: app/server, port: ${port}, protocol: ${protocol}, expect: {reach: true}}`,
+    ),
   );
   return `apiVersion: meshprobe.io/v1
 kind: Scenario
@@ -74,11 +77,19 @@ try {
     }
     if (result.incomplete) process.exit(130);
     const probes = result.summary.probes.total;
-    const notPass = result.scenarios.flatMap((s) => s.probes.filter((p) => p.verdict !== 'PASS').map((p) => `${s.name}/${p.name}: ${p.verdict}: ${p.reason}`));
+    const notPass = result.scenarios.flatMap((s) =>
+      s.probes.filter((p) => p.verdict !== 'PASS').map((p) => `${s.name}/${p.name}: ${p.verdict}: ${p.reason}`),
+    );
     if (notPass.length) process.stderr.write(`bench-run: run ${r + 1}: ${notPass.length} probes did not PASS (first: ${notPass[0]})\n`);
     notPassed += notPass.length;
     const phaseS = result.probePhase.wallMs / 1000;
-    runs.push({ scenarios: result.scenarios.length, probes, wallS, perS: probes / wallS, phasePerS: phaseS > 0 ? result.probePhase.probes / phaseS : 0 });
+    runs.push({
+      scenarios: result.scenarios.length,
+      probes,
+      wallS,
+      perS: probes / wallS,
+      phasePerS: phaseS > 0 ? result.probePhase.probes / phaseS : 0,
+    });
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
   process.stdout.write(

@@ -44,7 +44,8 @@ async function call(args: string[]): Promise<number> {
     throw new UsageError(`--concurrency must be a positive integer, got ${values.concurrency}`);
   }
   const staggerMs = values.stagger === undefined ? undefined : Number(values.stagger);
-  if (staggerMs !== undefined && !(Number.isInteger(staggerMs) && staggerMs >= 0)) throw new UsageError(`--stagger must be an integer ≥ 0 (ms), got ${values.stagger}`);
+  if (staggerMs !== undefined && !(Number.isInteger(staggerMs) && staggerMs >= 0))
+    throw new UsageError(`--stagger must be an integer ≥ 0 (ms), got ${values.stagger}`);
   if (staggerMs !== undefined && !values.chains) throw new UsageError('--stagger goes with --chains');
   if (values.chains) {
     const parsed = parseProbeChains(await readStdin());

@@ -76,7 +76,10 @@ function tlsFor(request: ProbeRequest, raw: Socket): Socket {
   const t = request.tls ?? {};
   const servername = t.servername ?? (isIP(request.host) ? undefined : request.host);
   const opts: ConnectionOptions = {
-    socket: raw, rejectUnauthorized: !t.insecure, ca: t.caFile ? [readFileSync(t.caFile)] : [], ALPNProtocols: ['http/1.1'],
+    socket: raw,
+    rejectUnauthorized: !t.insecure,
+    ca: t.caFile ? [readFileSync(t.caFile)] : [],
+    ALPNProtocols: ['http/1.1'],
     ...(servername ? { servername } : {}),
     ...(t.certFile ? { cert: readFileSync(t.certFile) } : {}),
     ...(t.keyFile ? { key: readFileSync(t.keyFile) } : {}),
@@ -116,7 +119,13 @@ export function probeRaw(request: ProbeRequest, net: Net = nativeNet): Promise<P
     };
     const onEnd = () => {
       const r = parseResponse(buf, true);
-      finish(r ? classifyHttp(r.status, r.headers, r.body, request.nonce) : buf.length === 0 ? { kind: 'eof' } : { kind: 'error', message: 'the connection closed inside the response', reply: buf.toString('latin1').slice(0, 512) });
+      finish(
+        r
+          ? classifyHttp(r.status, r.headers, r.body, request.nonce)
+          : buf.length === 0
+            ? { kind: 'eof' }
+            : { kind: 'error', message: 'the connection closed inside the response', reply: buf.toString('latin1').slice(0, 512) },
+      );
     };
     const send = (s: Socket) => {
       const bytes = rawRequestBytes(raw, request.host, port, request.nonce);

@@ -28,10 +28,7 @@ export function probeTcp(request: ProbeRequest, net: Net = nativeNet): Promise<P
       resolve(attempt.result(outcome));
     };
     const connectTimer = setTimeout(() => finish({ kind: 'timeout', phase: 'connect' }), attempt.connectTimeoutMs);
-    const totalTimer = setTimeout(
-      () => finish({ kind: 'timeout', phase: connected ? 'response' : 'connect' }),
-      attempt.totalTimeoutMs,
-    );
+    const totalTimer = setTimeout(() => finish({ kind: 'timeout', phase: connected ? 'response' : 'connect' }), attempt.totalTimeoutMs);
 
     socket.once('connect', () => {
       connected = true;

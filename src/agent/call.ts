@@ -41,9 +41,7 @@ export async function runProbe(request: ProbeRequest, net: Net = nativeNet): Pro
   } catch (err) {
     const e = err as { code?: unknown; message?: unknown };
     const message = `the agent failed while probing: ${String(e?.message ?? err)}`;
-    return new Attempt(request).result(
-      typeof e?.code === 'string' ? { kind: 'error', errno: e.code, message } : { kind: 'error', message },
-    );
+    return new Attempt(request).result(typeof e?.code === 'string' ? { kind: 'error', errno: e.code, message } : { kind: 'error', message });
   }
 }
 

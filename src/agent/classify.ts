@@ -63,12 +63,7 @@ export function classifyReply(reply: string, nonce: string): Outcome {
  * An HTTP answer is `ok` only when the agent itself produced it for this nonce (marked by `x-meshprobe-agent`);
  * anything else (a sidecar's 403, a gateway's 502, another server) is `http` with the evidence to tell them apart.
  */
-export function classifyHttp(
-  status: number,
-  headers: Record<string, string | string[] | undefined>,
-  body: string,
-  nonce: string,
-): Outcome {
+export function classifyHttp(status: number, headers: Record<string, string | string[] | undefined>, body: string, nonce: string): Outcome {
   if (headers['x-meshprobe-agent'] === '1') {
     try {
       const parsed: unknown = JSON.parse(body);

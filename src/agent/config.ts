@@ -77,8 +77,10 @@ function checkRaw(http: Record<string, unknown>, at: string, errors: string[]): 
   if (raw.version !== undefined && raw.version !== '1.1' && raw.version !== '1.0') errors.push(`${at}.raw.version: must be "1.1" or "1.0"`);
   const headers = raw.headers;
   if (headers === undefined) return;
-  const pairOk = (h: unknown) => Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && HEADER_NAME.test(h[0]) && typeof h[1] === 'string' && HEADER_VALUE.test(h[1]);
-  if (!Array.isArray(headers) || !headers.every(pairOk)) errors.push(`${at}.raw.headers: must be [name, value] pairs on one line each (no ':' in a name)`);
+  const pairOk = (h: unknown) =>
+    Array.isArray(h) && h.length === 2 && typeof h[0] === 'string' && HEADER_NAME.test(h[0]) && typeof h[1] === 'string' && HEADER_VALUE.test(h[1]);
+  if (!Array.isArray(headers) || !headers.every(pairOk))
+    errors.push(`${at}.raw.headers: must be [name, value] pairs on one line each (no ':' in a name)`);
 }
 
 function checkRequest(r: unknown, at: string, errors: string[]): void {
@@ -132,7 +134,8 @@ export function parseProbeRequests(text: string): Parsed<ProbeRequest[]> {
 
 /** Chains of requests (`call --chains`, the control socket's chains): an array of arrays of ProbeRequests. */
 function checkChainList(v: unknown): Parsed<ProbeRequest[][]> {
-  if (!Array.isArray(v) || !v.every((c) => Array.isArray(c))) return { ok: false, errors: ['expected a JSON array of arrays of probe requests (one array per chain)'] };
+  if (!Array.isArray(v) || !v.every((c) => Array.isArray(c)))
+    return { ok: false, errors: ['expected a JSON array of arrays of probe requests (one array per chain)'] };
   const errors: string[] = [];
   v.forEach((c: unknown[], i) => c.forEach((r, j) => checkRequest(r, `chain[${i}].request[${j}]`, errors)));
   return errors.length ? { ok: false, errors } : { ok: true, value: v as ProbeRequest[][] };

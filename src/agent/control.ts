@@ -55,7 +55,8 @@ function parseQuery(line: string): ControlQuery | string {
 
 async function answer(q: ControlQuery, store: ObservationStore, net: Net | undefined): Promise<object> {
   if (q.query === 'observations') return { observations: store.query(q.nonces) };
-  if (q.query === 'chains') return { results: await runChains(q.chains, { concurrency: q.concurrency, staggerMs: q.staggerMs, ...(net ? { net } : {}) }) };
+  if (q.query === 'chains')
+    return { results: await runChains(q.chains, { concurrency: q.concurrency, staggerMs: q.staggerMs, ...(net ? { net } : {}) }) };
   const results: ProbeResult[] = [];
   for await (const r of runProbes(q.requests, { concurrency: q.concurrency, ...(net ? { net } : {}) })) results.push(r);
   return { results };
@@ -117,11 +118,7 @@ export async function startControl(path: string, store: ObservationStore, net?: 
 }
 
 /** Asks a running agent what arrived for `nonces`. Every nonce gets an entry; empty means nothing arrived. */
-export async function queryObservations(
-  socketPath: string,
-  nonces: readonly string[],
-  timeoutMs = 5_000,
-): Promise<Record<string, Observation[]>> {
+export async function queryObservations(socketPath: string, nonces: readonly string[], timeoutMs = 5_000): Promise<Record<string, Observation[]>> {
   const a = await ask<{ observations?: Record<string, Observation[]> }>(socketPath, { query: 'observations', nonces }, timeoutMs);
   if (!a.observations) throw new Error(`query to agent control socket ${socketPath} failed: empty answer`);
   return a.observations;

@@ -42,5 +42,7 @@ export function cachedLookupOne(
   options: LookupOptions,
   callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
 ): void {
-  cachedLookup(hostname, { ...options, all: false }, (err, address, family) => callback(err, typeof address === 'string' ? address : '', family ?? 0));
+  cachedLookup(hostname, { ...options, all: false }, (err, address, family) =>
+    callback(err, typeof address === 'string' ? address : '', family ?? 0),
+  );
 }

@@ -52,7 +52,8 @@ export const nativeNet: Net = {
         resolve();
       });
     }),
-  execFile: (file, args, options, callback) => cpExecFile(file, args, { ...options, encoding: 'utf8' }, (err, stdout, stderr) => callback(err, String(stdout), String(stderr))),
+  execFile: (file, args, options, callback) =>
+    cpExecFile(file, args, { ...options, encoding: 'utf8' }, (err, stdout, stderr) => callback(err, String(stdout), String(stderr))),
   lookup: cachedLookup,
   lookupOne: cachedLookupOne,
 };

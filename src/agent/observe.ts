@@ -76,11 +76,7 @@ export function uriSanOf(subjectaltname: string | undefined): string | undefined
  * evidence when the agent was told a sidecar sits in front of it (the sidecar strips client-forged headers on
  * plaintext connections); otherwise it is merely what the client claimed.
  */
-export function peerIdentity(
-  tlsUriSan: string | undefined,
-  xfcc: Xfcc | undefined,
-  behindSidecar: boolean,
-): Observation['peer'] {
+export function peerIdentity(tlsUriSan: string | undefined, xfcc: Xfcc | undefined, behindSidecar: boolean): Observation['peer'] {
   if (tlsUriSan) return { identity: tlsUriSan, basis: 'tls-client-certificate' };
   if (xfcc?.uri) return { identity: xfcc.uri, basis: behindSidecar ? 'xfcc-from-sidecar' : 'header-unverified' };
   return undefined;

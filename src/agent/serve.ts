@@ -27,9 +27,7 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
-interface Recorder {
-  (protocol: ListenProtocol, nonce: string, source: Observation['source'], local: Observation['local']): Observation;
-}
+type Recorder = (protocol: ListenProtocol, nonce: string, source: Observation['source'], local: Observation['local']) => Observation;
 
 /** Completes an observation before it is kept and answered (the lab joins its sidecar's records here). */
 export type Enrich = (obs: Observation) => void;
@@ -76,7 +74,11 @@ function httpHandler(record: Recorder, store: ObservationStore, config: ServeCon
     const xfccRaw = headers[XFCC_HEADER];
     const xfcc = xfccRaw !== undefined ? parseXfcc(xfccRaw) : undefined;
     obs.http = {
-      method: req.method ?? '', path: req.url ?? '/', requestLine: `${req.method ?? ''} ${req.url ?? ''} HTTP/${req.httpVersion}`, headers, ...(xfcc ? { xfcc } : {}),
+      method: req.method ?? '',
+      path: req.url ?? '/',
+      requestLine: `${req.method ?? ''} ${req.url ?? ''} HTTP/${req.httpVersion}`,
+      headers,
+      ...(xfcc ? { xfcc } : {}),
     };
     let uriSan: string | undefined;
     if (protocol === 'https') {
@@ -152,13 +154,18 @@ function listen(p: ListenPort, config: ServeConfig, store: ObservationStore, net
 export async function startAgent(config: ServeConfig, store = new ObservationStore(), net: Net = nativeNet, enrich?: Enrich): Promise<RunningAgent> {
   const opened: Closable[] = [];
   const close = async () => {
-    await Promise.all(opened.map((c) => new Promise<void>((r) => {
-      try {
-        c.close(() => r());
-      } catch {
-        r();
-      }
-    })));
+    await Promise.all(
+      opened.map(
+        (c) =>
+          new Promise<void>((r) => {
+            try {
+              c.close(() => r());
+            } catch {
+              r();
+            }
+          }),
+      ),
+    );
   };
   // Ports first: an agent that cannot serve its ports must not take over a control path.
   const results = await Promise.allSettled(config.ports.map((p) => listen(p, config, store, net, enrich)));

@@ -15,5 +15,4 @@ function fromPackageJson(): string {
   }
 }
 
-export const AGENT_VERSION: string =
-  typeof __MESHPROBE_AGENT_VERSION__ === 'string' ? __MESHPROBE_AGENT_VERSION__ : fromPackageJson();
+export const AGENT_VERSION: string = typeof __MESHPROBE_AGENT_VERSION__ === 'string' ? __MESHPROBE_AGENT_VERSION__ : fromPackageJson();

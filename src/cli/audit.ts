@@ -4,7 +4,7 @@
  * predicted and — unless --predict-only — probed on the target; report what gets through. Exit 0 when the data
  * plane agrees with the predictions, 1 on a divergence (or, with --fail-on-bypass, any bypass), 2 on invalid input.
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { auditFindings, planAudit, predictAudit, type AuditFinding, type AuditPlan } from '../predict/audit.js';
 import { describePrediction, formatExplanation } from '../predict/expectation.js';
 import { countStatus, type Matrix } from '../predict/matrix.js';
@@ -14,7 +14,7 @@ import { buildWorld, type WorldInput } from '../predict/world.js';
 import { formatError, loadScenarios } from '../scenario/loader.js';
 import type { Resource } from '../scenario/schema.js';
 import { TARGETS } from '../scenario/schema.js';
-import { type TargetName } from '../targets/target.js';
+import type { TargetName } from '../targets/target.js';
 import { EXIT, loadInputs, outputsUsable, writeNamedOutputs, type RegisterCommand } from './common.js';
 
 export interface AuditCommandOptions {
@@ -42,7 +42,11 @@ async function subjects(paths: string[], o: AuditCommandOptions): Promise<{ ok: 
   if (loaded.errors.length) return { ok: false, errors: loaded.errors.map(formatError) };
   return {
     ok: true,
-    value: loaded.scenarios.map(({ scenario: s }) => ({ name: `audit-${s.metadata.name}`.slice(0, 63).replace(/-+$/, ''), input: s.spec, resources: s.spec.resources })),
+    value: loaded.scenarios.map(({ scenario: s }) => ({
+      name: `audit-${s.metadata.name}`.slice(0, 63).replace(/-+$/, ''),
+      input: s.spec,
+      resources: s.spec.resources,
+    })),
   };
 }
 
@@ -56,15 +60,26 @@ export function auditText(plan: AuditPlan, findings: readonly AuditFinding[]): s
     lines.push(`${p.destination} — protected by ${p.by.join('; ')}`);
     lines.push(`  ${mine.length} attempts, ${open.length} get through, ${mine.filter((f) => f.bypass).length} bypass the protection`);
     for (const f of open) {
-      lines.push(`  ${f.bypass ? 'BYPASS' : 'through'} ${f.technique.padEnd(22)} ${flowText(f.cell)}: predicted ${describePrediction(f.cell.prediction)}; observed: ${through(f.observedThrough)}`);
-      if (f.bypass) lines.push(...formatExplanation(f.cell.prediction).split('\n').map((l) => `      ${l}`));
+      lines.push(
+        `  ${f.bypass ? 'BYPASS' : 'through'} ${f.technique.padEnd(22)} ${flowText(f.cell)}: predicted ${describePrediction(f.cell.prediction)}; observed: ${through(f.observedThrough)}`,
+      );
+      if (f.bypass)
+        lines.push(
+          ...formatExplanation(f.cell.prediction)
+            .split('\n')
+            .map((l) => `      ${l}`),
+        );
     }
   }
   if (plan.protections.length === 0) lines.push('no destination is protected by a policy: nothing to audit');
   return lines.join('\n');
 }
 
-async function auditOne(s: Subject, o: AuditCommandOptions, out: NodeJS.WritableStream): Promise<{ status: number; plan?: AuditPlan; matrix?: Matrix; findings?: AuditFinding[] }> {
+async function auditOne(
+  s: Subject,
+  o: AuditCommandOptions,
+  out: NodeJS.WritableStream,
+): Promise<{ status: number; plan?: AuditPlan; matrix?: Matrix; findings?: AuditFinding[] }> {
   const built = buildWorld(s.input);
   if (built.errors.length) {
     out.write(`${s.name}: cannot model: ${built.errors.join('; ')}\n`);
@@ -84,7 +99,8 @@ async function auditOne(s: Subject, o: AuditCommandOptions, out: NodeJS.Writable
   const n = countStatus(matrix);
   if (n.diverge + n.flaky > 0) {
     out.write(`${n.diverge + n.flaky} attempts differ from the prediction:\n`);
-    for (const c of matrix.cells.filter((c) => c.status === 'diverge' || c.status === 'flaky')) out.write(`  ! ${flowText(c)}: ${c.observed?.reason}\n`);
+    for (const c of matrix.cells.filter((c) => c.status === 'diverge' || c.status === 'flaky'))
+      out.write(`  ! ${flowText(c)}: ${c.observed?.reason}\n`);
     status = EXIT.failed;
   }
   if (n.error > 0) status = EXIT.invalid;
@@ -92,7 +108,12 @@ async function auditOne(s: Subject, o: AuditCommandOptions, out: NodeJS.Writable
   return { status, plan, matrix, findings };
 }
 
-export async function auditCommand(paths: string[], o: AuditCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function auditCommand(
+  paths: string[],
+  o: AuditCommandOptions,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   if (!(await outputsUsable('audit', [{ option: '--json', path: o.json }], err))) return EXIT.invalid;
   const loaded = await subjects(paths, o);
   if (!loaded.ok) {
@@ -108,18 +129,34 @@ export async function auditCommand(paths: string[], o: AuditCommandOptions, out:
       report.push({
         name: s.name,
         protections: r.plan?.protections,
-        findings: r.findings.map((f) => ({ technique: f.technique, flow: f.cell.flow, predictedThrough: f.predictedThrough, observedThrough: f.observedThrough, bypass: f.bypass, status: f.cell.status, explanation: f.cell.prediction.explanation, observed: f.cell.observed })),
+        findings: r.findings.map((f) => ({
+          technique: f.technique,
+          flow: f.cell.flow,
+          predictedThrough: f.predictedThrough,
+          observedThrough: f.observedThrough,
+          bypass: f.bypass,
+          status: f.cell.status,
+          explanation: f.cell.prediction.explanation,
+          observed: f.cell.observed,
+        })),
       });
     }
   }
-  const wrote = await writeNamedOutputs('audit', [{ option: '--json', path: o.json, text: () => `${JSON.stringify({ formatVersion: 1, audits: report }, null, 2)}\n` }], out, err);
+  const wrote = await writeNamedOutputs(
+    'audit',
+    [{ option: '--json', path: o.json, text: () => `${JSON.stringify({ formatVersion: 1, audits: report }, null, 2)}\n` }],
+    out,
+    err,
+  );
   return wrote ? status : EXIT.invalid;
 }
 
 export const registerAudit: RegisterCommand = (program: Command, setStatus) => {
   program
     .command('audit')
-    .description('try every bypass technique (plaintext, UDP, ICMP, uid 1337, NET_ADMIN flush, excluded ports) against every protected destination; report what gets through')
+    .description(
+      'try every bypass technique (plaintext, UDP, ICMP, uid 1337, NET_ADMIN flush, excluded ports) against every protected destination; report what gets through',
+    )
     .argument('[paths...]', 'scenario files or directories whose workloads and policies to audit')
     .option('--workloads <file>', 'audit these workloads instead of scenarios')
     .option('--policies <dir>', 'with --workloads: the manifests')

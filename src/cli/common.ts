@@ -57,8 +57,14 @@ export interface Inputs {
 }
 
 /** Loads a workloads file and a policies directory; errors are printed by the caller. */
-export async function loadInputs(workloads: string, policies: string | undefined): Promise<{ ok: true; value: Inputs } | { ok: false; errors: string[] }> {
-  const [w, p] = await Promise.all([loadWorkloadsFile(workloads), policies ? loadPolicies(policies) : Promise.resolve({ ok: true as const, value: [] as Resource[] })]);
+export async function loadInputs(
+  workloads: string,
+  policies: string | undefined,
+): Promise<{ ok: true; value: Inputs } | { ok: false; errors: string[] }> {
+  const [w, p] = await Promise.all([
+    loadWorkloadsFile(workloads),
+    policies ? loadPolicies(policies) : Promise.resolve({ ok: true as const, value: [] as Resource[] }),
+  ]);
   const errors = [...(w.ok ? [] : w.errors), ...(p.ok ? [] : p.errors)];
   if (!w.ok || !p.ok) return { ok: false, errors };
   return { ok: true, value: { input: worldInputOf(w.value, p.value), resources: p.value } };
@@ -134,8 +140,7 @@ export interface NamedOutput {
   path: string | undefined;
 }
 
-const given = (files: readonly NamedOutput[]): OutputFile[] =>
-  files.flatMap((f) => (f.path ? [{ label: f.option, path: f.path }] : []));
+const given = (files: readonly NamedOutput[]): OutputFile[] => files.flatMap((f) => (f.path ? [{ label: f.option, path: f.path }] : []));
 
 /**
  * Checks the output files a command was given before it loads or deploys anything; prints one line per problem
@@ -152,7 +157,12 @@ export async function outputsUsable(command: string, files: readonly NamedOutput
  * Writes each given output (rendered only when needed), every one that can be; prints "wrote …" for those and a
  * line on stderr for each that could not be written. Returns false when any failed (the command then exits 2).
  */
-export async function writeNamedOutputs(command: string, files: ReadonlyArray<NamedOutput & { text: () => string }>, out: NodeJS.WritableStream, err: NodeJS.WritableStream): Promise<boolean> {
+export async function writeNamedOutputs(
+  command: string,
+  files: ReadonlyArray<NamedOutput & { text: () => string }>,
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+): Promise<boolean> {
   const wanted = files.filter((f) => f.path);
   const checked = await checkOutputFiles(given(wanted));
   const written: string[] = [];

@@ -7,14 +7,14 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { diffMarkdown, diffMatrices, diffText } from '../predict/diff.js';
 import { countStatus, matrixFlows, predictMatrix, type Matrix } from '../predict/matrix.js';
 import { probeMatrix } from '../predict/probe.js';
 import { divergenceReport } from '../predict/render.js';
 import { buildWorld } from '../predict/world.js';
 import { TARGETS } from '../scenario/schema.js';
-import { type TargetName } from '../targets/target.js';
+import type { TargetName } from '../targets/target.js';
 import { EXIT, loadInputs, outputsUsable, writeNamedOutputs, type RegisterCommand } from './common.js';
 
 export interface DiffCommandOptions {
@@ -46,7 +46,11 @@ async function side(label: string, workloads: string, policies: string, o: DiffC
   return probed.ok ? { ok: true, matrix: probed.matrix } : { ok: false, errors: [`${label}: ${probed.error}`] };
 }
 
-export async function diffCommand(o: DiffCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
+export async function diffCommand(
+  o: DiffCommandOptions,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
   if (!(await outputsUsable('diff', [{ option: '--markdown', path: o.markdown }], err))) return EXIT.invalid;
   const workloads = o.workloads ?? defaultWorkloads(o);
   if (!workloads) {
@@ -65,7 +69,10 @@ export async function diffCommand(o: DiffCommandOptions, out: NodeJS.WritableStr
   if (!wrote) return EXIT.invalid;
   if (!o.probe) return EXIT.ok;
   let status: number = EXIT.ok;
-  for (const [label, m] of [['before', before.matrix], ['after', after.matrix]] as const) {
+  for (const [label, m] of [
+    ['before', before.matrix],
+    ['after', after.matrix],
+  ] as const) {
     const n = countStatus(m);
     if (n.diverge + n.flaky + n.error > 0) {
       out.write(`\n${label}: observation differs from prediction:\n${divergenceReport(m)}\n`);

@@ -3,15 +3,14 @@
  * them on a target (unless --predict-only), print the truth table and every divergence with the prediction's
  * explanation; write JSON/HTML on request. Exit 0: no divergence; 1: divergences; 2: invalid input or ERROR.
  */
-import { Command, InvalidArgumentError, Option } from 'commander';
+import { type Command, InvalidArgumentError, Option } from 'commander';
 import { buildWorld } from '../predict/world.js';
 import { countStatus, matrixFlows, MATRIX_PROTOCOLS, predictMatrix, DEFAULT_MATRIX_PROTOCOLS, type Matrix } from '../predict/matrix.js';
 import type { ProbeProtocolName } from '../predict/names.js';
 import { probeMatrix } from '../predict/probe.js';
 import { divergenceReport, matrixHtml, matrixJson, summaryLine, truthTable } from '../predict/render.js';
-import type { Resource } from '../scenario/schema.js';
 import { TARGETS } from '../scenario/schema.js';
-import { type TargetName } from '../targets/target.js';
+import type { TargetName } from '../targets/target.js';
 import { EXIT, loadInputs, outputsUsable, parseCount, parseDuration, writeNamedOutputs, type RegisterCommand } from './common.js';
 
 export interface MatrixCommandOptions {
@@ -27,22 +26,50 @@ export interface MatrixCommandOptions {
 }
 
 export function parseProtocols(value: string): ProbeProtocolName[] {
-  const list = value.split(',').map((s) => s.trim()).filter(Boolean);
+  const list = value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean);
   const bad = list.filter((p) => !(MATRIX_PROTOCOLS as readonly string[]).includes(p));
   if (bad.length || list.length === 0) throw new InvalidArgumentError(`expected a comma-separated list of ${MATRIX_PROTOCOLS.join(', ')}`);
   return list as ProbeProtocolName[];
 }
 
 /** Writes --json and --html (each that can be); false when one could not be written. */
-export async function writeOutputs(matrix: Matrix, o: { json?: string; html?: string }, out: NodeJS.WritableStream, err: NodeJS.WritableStream, extra: Record<string, unknown> = {}): Promise<boolean> {
-  return writeNamedOutputs('matrix', [
-    { option: '--json', path: o.json, text: () => matrixJson(matrix, extra) },
-    { option: '--html', path: o.html, text: () => matrixHtml(matrix) },
-  ], out, err);
+export async function writeOutputs(
+  matrix: Matrix,
+  o: { json?: string; html?: string },
+  out: NodeJS.WritableStream,
+  err: NodeJS.WritableStream,
+  extra: Record<string, unknown> = {},
+): Promise<boolean> {
+  return writeNamedOutputs(
+    'matrix',
+    [
+      { option: '--json', path: o.json, text: () => matrixJson(matrix, extra) },
+      { option: '--html', path: o.html, text: () => matrixHtml(matrix) },
+    ],
+    out,
+    err,
+  );
 }
 
-export async function matrixCommand(o: MatrixCommandOptions, out: NodeJS.WritableStream = process.stdout, err: NodeJS.WritableStream = process.stderr): Promise<number> {
-  if (!(await outputsUsable('matrix', [{ option: '--json', path: o.json }, { option: '--html', path: o.html }], err))) return EXIT.invalid;
+export async function matrixCommand(
+  o: MatrixCommandOptions,
+  out: NodeJS.WritableStream = process.stdout,
+  err: NodeJS.WritableStream = process.stderr,
+): Promise<number> {
+  if (
+    !(await outputsUsable(
+      'matrix',
+      [
+        { option: '--json', path: o.json },
+        { option: '--html', path: o.html },
+      ],
+      err,
+    ))
+  )
+    return EXIT.invalid;
   const loaded = await loadInputs(o.workloads, o.policies);
   if (!loaded.ok) {
     for (const e of loaded.errors) err.write(`${e}\n`);
@@ -63,7 +90,8 @@ export async function matrixCommand(o: MatrixCommandOptions, out: NodeJS.Writabl
     process.once('SIGINT', onSignal);
     try {
       const probed = await probeMatrix(input, resources, predicted, {
-        target: o.target, signal: controller.signal,
+        target: o.target,
+        signal: controller.signal,
         ...(o.consecutive !== undefined ? { consecutive: o.consecutive } : {}),
         ...(o.settleTimeout !== undefined ? { settleTimeoutMs: o.settleTimeout } : {}),
       });
@@ -88,9 +116,14 @@ export async function matrixCommand(o: MatrixCommandOptions, out: NodeJS.Writabl
 export const registerMatrix: RegisterCommand = (program: Command, setStatus) => {
   program
     .command('matrix')
-    .description('predict and probe every flow between declared workloads; print a truth table marking where observation and prediction differ (exit 0 none, 1 divergences, 2 invalid input or error)')
+    .description(
+      'predict and probe every flow between declared workloads; print a truth table marking where observation and prediction differ (exit 0 none, 1 divergences, 2 invalid input or error)',
+    )
     .requiredOption('--workloads <file>', 'namespaces, workloads and externals (a scenario spec without probes and resources)')
-    .option('--policies <dir>', 'directory (or file) of manifests: NetworkPolicy, PeerAuthentication, AuthorizationPolicy, Sidecar, ServiceEntry, DestinationRule')
+    .option(
+      '--policies <dir>',
+      'directory (or file) of manifests: NetworkPolicy, PeerAuthentication, AuthorizationPolicy, Sidecar, ServiceEntry, DestinationRule',
+    )
     .addOption(new Option('--target <name>', 'where to probe').choices([...TARGETS]).default('lab'))
     .option('--protocols <list>', `probe protocols (default ${DEFAULT_MATRIX_PROTOCOLS.join(',')}; add icmp for one ping per pair)`, parseProtocols)
     .option('--predict-only', 'only predict; deploy nothing')

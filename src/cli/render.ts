@@ -26,12 +26,19 @@ export const registerRender: RegisterCommand = (program, setStatus) => {
       }
       let r: Awaited<ReturnType<typeof renderRun>>;
       try {
-        r = await renderRun(loaded.scenarios.map((l) => l.scenario), { outDir: o.out, runId: o.runId ?? newRunId(), image: o.image });
+        r = await renderRun(
+          loaded.scenarios.map((l) => l.scenario),
+          { outDir: o.out, runId: o.runId ?? newRunId(), image: o.image },
+        );
       } catch (err) {
-        process.stderr.write(`meshprobe render: ${err instanceof UnsafePathError ? err.message : `could not write into ${o.out}: ${describeError(err)}`}\n`);
+        process.stderr.write(
+          `meshprobe render: ${err instanceof UnsafePathError ? err.message : `could not write into ${o.out}: ${describeError(err)}`}\n`,
+        );
         return setStatus(EXIT.invalid);
       }
-      process.stdout.write(`wrote ${r.files.length} files to ${o.out} (${r.commands.filter((c) => !c.startsWith('#')).length} commands in commands.sh)\n`);
+      process.stdout.write(
+        `wrote ${r.files.length} files to ${o.out} (${r.commands.filter((c) => !c.startsWith('#')).length} commands in commands.sh)\n`,
+      );
       setStatus(EXIT.ok);
     });
 };

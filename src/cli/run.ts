@@ -2,16 +2,15 @@
  * `meshprobe run [paths…]`: a thin shell over the library's run(). Parses options, draws progress, writes the
  * reports, turns Ctrl-C into a clean abort (exit 130), and returns the run's exit status.
  */
-import { Command, Option } from 'commander';
+import { type Command, Option } from 'commander';
 import { DEFAULTS, run, type RunOptions } from '../engine/run.js';
 import type { RunResult } from '../engine/types.js';
 import { checkReports, ConsoleReporter, consoleOptionsFor, ReportWriteError, writeReports, type ReportFiles } from '../report/index.js';
 import { TARGETS } from '../scenario/schema.js';
-import { type Target, type TargetName } from '../targets/target.js';
+import type { Target, TargetName } from '../targets/target.js';
 import { collect, defaultScenarioPaths, EXIT, parseCount, parseDuration, type RegisterCommand } from './common.js';
 
 export const DEFAULT_REPORT_DIR = 'meshprobe-reports';
-
 
 export interface RunCommandOptions {
   target: TargetName;
@@ -123,7 +122,9 @@ async function writeRunReports(result: RunResult, files: ReportFiles, stdout: No
 export const registerRun: RegisterCommand = (program: Command, setStatus) => {
   program
     .command('run')
-    .description('deploy scenarios on a target, probe, and judge every claim (exit 0 all PASS/SKIPPED, 1 FAIL/FLAKY, 2 ERROR or invalid input, 130 interrupted)')
+    .description(
+      'deploy scenarios on a target, probe, and judge every claim (exit 0 all PASS/SKIPPED, 1 FAIL/FLAKY, 2 ERROR or invalid input, 130 interrupted)',
+    )
     .argument('[paths...]', 'scenario files or directories (default: the built-in suites in scenarios/)')
     .addOption(new Option('--target <name>', 'where to run').choices([...TARGETS]).default('lab'))
     .option('--context <name>', 'kubeconfig context (required by --target existing)')
@@ -140,7 +141,11 @@ export const registerRun: RegisterCommand = (program: Command, setStatus) => {
     .option('--report-dir <dir>', 'write report.json, junit.xml and report.html here (unless given above)', DEFAULT_REPORT_DIR)
     .option('--keep', 'leave the deployments and the target up and print how to reach them')
     .option('--fail-fast', 'start no further scenario after one FAILs or ERRORs')
-    .option('--settle-timeout <duration>', `how long mismatching observations are retried while policy propagates (default ${DEFAULTS.settleTimeoutMs / 1000}s)`, parseDuration)
+    .option(
+      '--settle-timeout <duration>',
+      `how long mismatching observations are retried while policy propagates (default ${DEFAULTS.settleTimeoutMs / 1000}s)`,
+      parseDuration,
+    )
     .option('--consecutive <n>', 'identical observations in a row needed for a verdict', parseCount, DEFAULTS.consecutive)
     .option('--verbose', 'print every probe verdict and the evidence of failures')
     .action(async (paths: string[], options: RunCommandOptions) => {

@@ -19,8 +19,12 @@ export const registerUp: RegisterCommand = (program, setStatus) => {
       const onInt = () => ctrl.abort();
       process.once('SIGINT', onInt);
       try {
-        const r = await new KindTarget({ profile: o.profile, clusterName: o.name, keep: true, log: (l) => process.stderr.write(`${l}\n`) }).up(ctrl.signal);
-        process.stdout.write(`${r.created ? 'created' : 'reused'} kind cluster ${o.name} (profile ${r.profile.name}, Istio ${r.profile.versions.istio}); context kind-${o.name}\n`);
+        const r = await new KindTarget({ profile: o.profile, clusterName: o.name, keep: true, log: (l) => process.stderr.write(`${l}\n`) }).up(
+          ctrl.signal,
+        );
+        process.stdout.write(
+          `${r.created ? 'created' : 'reused'} kind cluster ${o.name} (profile ${r.profile.name}, Istio ${r.profile.versions.istio}); context kind-${o.name}\n`,
+        );
         setStatus(EXIT.ok);
       } catch (err) {
         const hint = err instanceof TargetError && err.hint ? `\n  ${err.hint}` : '';

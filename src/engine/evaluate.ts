@@ -125,7 +125,9 @@ export function distinguish(expect: Expectation, facts: Facts): Distinguished {
 }
 
 export function sameDistinguished(a: Distinguished, b: Distinguished): boolean {
-  return a.reach === b.reach && a.outcome === b.outcome && a.mtls === b.mtls && a.peer === b.peer && a.viaSidecar === b.viaSidecar && a.status === b.status;
+  return (
+    a.reach === b.reach && a.outcome === b.outcome && a.mtls === b.mtls && a.peer === b.peer && a.viaSidecar === b.viaSidecar && a.status === b.status
+  );
 }
 
 function yesNo(b: boolean | undefined): string {

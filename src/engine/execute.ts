@@ -155,7 +155,14 @@ async function runBatch(ctx: ExecuteContext, dep: Deployment, batch: Batch, scen
 }
 
 /** Reads one attempt's result, feeds it to the probe's state machine (in attempt order) and keeps it. */
-function record(ctx: ExecuteContext, t: Tracked, a: ProbeAttempt, results: Map<string, AttemptResult> | string, atMs: number, elapsedMs: number): void {
+function record(
+  ctx: ExecuteContext,
+  t: Tracked,
+  a: ProbeAttempt,
+  results: Map<string, AttemptResult> | string,
+  atMs: number,
+  elapsedMs: number,
+): void {
   const result = results instanceof Map ? results.get(a.nonce) : undefined;
   const stall = result?.client.harness?.stall;
   // A harness that stalled cannot tell a blocked flow from its own delay: its timeout is no observation.
@@ -163,10 +170,21 @@ function record(ctx: ExecuteContext, t: Tracked, a: ProbeAttempt, results: Map<s
     ? { kind: 'infrastructure', reason: `attempt ${a.attempt}: ${stall}` }
     : result
       ? evaluate(t.probe, result)
-      : { kind: 'infrastructure', reason: typeof results === 'string' ? results : `the ${ctx.target.name} target returned no result for attempt ${a.attempt}` };
+      : {
+          kind: 'infrastructure',
+          reason: typeof results === 'string' ? results : `the ${ctx.target.name} target returned no result for attempt ${a.attempt}`,
+        };
   const takenIn = t.state.phase === 'settling' ? 'settle' : t.state.phase === 'confirming' ? 'confirm' : 'after-verdict';
   t.state = advance(t.state, evaluation, elapsedMs, ctx.settings);
-  t.attempts.push({ attempt: a.attempt, nonce: a.nonce, atMs, ...(result ? { client: result.client } : {}), arrived: result?.arrived ?? [], evaluation, phase: takenIn });
+  t.attempts.push({
+    attempt: a.attempt,
+    nonce: a.nonce,
+    atMs,
+    ...(result ? { client: result.client } : {}),
+    arrived: result?.arrived ?? [],
+    evaluation,
+    phase: takenIn,
+  });
 }
 
 /** One call to target.probe: results by nonce, an infrastructure failure message, or 'aborted'. */
@@ -243,9 +261,7 @@ async function probeAndJudge(
   const judged = (await Promise.all(plan.batches.map((b) => runBatch(ctx, dep, b, plan.loaded.scenario.metadata.name)))).flat();
   ctx.stats.intervals.push([probingStarted, Date.now()]);
   const byName = new Map(judged.map((j) => [j.name, j]));
-  const probes = plan.probes.map(
-    (p) => byName.get(p.probe.name) ?? judgement(p.probe, 'SKIPPED', p.skip ?? 'interrupted before a verdict'),
-  );
+  const probes = plan.probes.map((p) => byName.get(p.probe.name) ?? judgement(p.probe, 'SKIPPED', p.skip ?? 'interrupted before a verdict'));
   let rolled = scenarioVerdict(probes);
   const unjudged = probes.filter((p) => p.reason === 'interrupted before a verdict').length;
   // An interrupted scenario is not a PASS: some of its claims were never checked. Findings (FAIL, ERROR) stand.

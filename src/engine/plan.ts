@@ -40,9 +40,7 @@ function passes(filters: Filters, values: string[]): boolean {
 
 /** Scenarios the filters select: name matches a --scenario pattern AND some tag matches a --tag pattern. */
 export function select(loaded: LoadedScenario[], selection: Selection): LoadedScenario[] {
-  return loaded.filter(
-    (l) => passes(selection.scenario, [l.scenario.metadata.name]) && passes(selection.tag, l.scenario.metadata.tags ?? []),
-  );
+  return loaded.filter((l) => passes(selection.scenario, [l.scenario.metadata.name]) && passes(selection.tag, l.scenario.metadata.tags ?? []));
 }
 
 /** Input errors that the schema cannot see: `when.istio` must be a semver range. */

@@ -126,7 +126,10 @@ async function runOnTarget(
   } catch (err) {
     const reason = `the ${name} target could not be prepared: ${err instanceof TargetError && err.hint ? `${err.message} (${err.hint})` : (err as Error).message}`;
     const plans = selected.map((loaded): ScenarioPlan => ({ kind: 'refused', loaded, reason }));
-    return finish(plans.map((p) => notRun(p, signal.aborted ? 'SKIPPED' : 'ERROR', signal.aborted ? 'interrupted before a verdict' : reason)), { name });
+    return finish(
+      plans.map((p) => notRun(p, signal.aborted ? 'SKIPPED' : 'ERROR', signal.aborted ? 'interrupted before a verdict' : reason)),
+      { name },
+    );
   }
   const plans = selected.map((l) => planScenario(l, info, (s) => target.check(s)));
   onEvent({ kind: 'run-start', target: info, scenarios: plans.length, probes: plans.reduce((n, p) => n + p.loaded.scenario.spec.probes.length, 0) });

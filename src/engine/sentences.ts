@@ -37,9 +37,7 @@ export function describeOutcome(outcome: Outcome, totalMs: number): string {
     case 'eof':
       return 'the connection was accepted and then closed without a reply';
     case 'timeout':
-      return outcome.phase === 'connect'
-        ? `the connection timed out after ${seconds(totalMs)}`
-        : `no response came within ${seconds(totalMs)}`;
+      return outcome.phase === 'connect' ? `the connection timed out after ${seconds(totalMs)}` : `no response came within ${seconds(totalMs)}`;
     case 'tls':
       return `the TLS handshake failed (${outcome.reason})`;
     case 'http': {

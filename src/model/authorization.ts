@@ -31,12 +31,15 @@ export type AuthzDecision =
   | (DecisionBase & { readonly allowed: false; readonly action: 'DENY'; readonly kind: 'denied-by-policy'; readonly matched: PolicyMatch })
   | (DecisionBase & { readonly allowed: true; readonly action: 'ALLOW'; readonly kind: 'allowed-by-policy'; readonly matched: PolicyMatch })
   | (DecisionBase & { readonly allowed: true; readonly action: 'ALLOW'; readonly kind: 'no-allow-policy' })
-  | (DecisionBase & { readonly allowed: false; readonly action: 'DENY'; readonly kind: 'no-allow-match'; readonly allowPolicies: readonly ResourceRef[] });
+  | (DecisionBase & {
+      readonly allowed: false;
+      readonly action: 'DENY';
+      readonly kind: 'no-allow-match';
+      readonly allowPolicies: readonly ResourceRef[];
+    });
 
 /** What the client observes when denied: HTTP 403 `RBAC: access denied`, TCP connection closed after accept. */
-export type DenyResponse =
-  | { readonly kind: 'http'; readonly status: 403; readonly body: 'RBAC: access denied' }
-  | { readonly kind: 'close' };
+export type DenyResponse = { readonly kind: 'http'; readonly status: 403; readonly body: 'RBAC: access denied' } | { readonly kind: 'close' };
 
 export function denyResponse(protocol: AuthzRequest['protocol']): DenyResponse {
   return protocol === 'http' ? { kind: 'http', status: 403, body: 'RBAC: access denied' } : { kind: 'close' };
@@ -91,7 +94,11 @@ export function authorize(request: AuthzRequest, policies: readonly Authorizatio
   const allowPolicies = byAction('ALLOW');
   if (allowPolicies.length === 0) {
     return {
-      allowed: true, action: 'ALLOW', kind: 'no-allow-policy', audited, trace,
+      allowed: true,
+      action: 'ALLOW',
+      kind: 'no-allow-policy',
+      audited,
+      trace,
       reason: 'allowed: no DENY policy matched and no ALLOW policy applies to the workload',
     };
   }
@@ -101,7 +108,12 @@ export function authorize(request: AuthzRequest, policies: readonly Authorizatio
   }
   const refs = allowPolicies.map(refOf);
   return {
-    allowed: false, action: 'DENY', kind: 'no-allow-match', allowPolicies: refs, audited, trace,
+    allowed: false,
+    action: 'DENY',
+    kind: 'no-allow-match',
+    allowPolicies: refs,
+    audited,
+    trace,
     reason: `denied: ALLOW policies apply (${refs.map(formatRef).join(', ')}) but none matches`,
   };
 }

@@ -53,21 +53,30 @@ function headerValue(request: AuthzRequest, name: string): string | undefined {
 function sourceTest(field: SourceField, request: AuthzRequest): (value: string) => boolean {
   const principal = normalizePrincipal(request.source.principal);
   switch (field) {
-    case 'principals': return (v) => matchesPattern(normalizePrincipal(v) ?? v, principal);
-    case 'namespaces': return (v) => matchesGlob(v, namespaceOfPrincipal(principal));
-    case 'ipBlocks': return (v) => ipInBlock(v, request.source.ip);
-    case 'remoteIpBlocks': return (v) => ipInBlock(v, request.source.remoteIp ?? request.source.ip);
+    case 'principals':
+      return (v) => matchesPattern(normalizePrincipal(v) ?? v, principal);
+    case 'namespaces':
+      return (v) => matchesGlob(v, namespaceOfPrincipal(principal));
+    case 'ipBlocks':
+      return (v) => ipInBlock(v, request.source.ip);
+    case 'remoteIpBlocks':
+      return (v) => ipInBlock(v, request.source.remoteIp ?? request.source.ip);
     // JWT request principals are refused by unsupportedFields; without a JWT there is no request principal.
-    case 'requestPrincipals': return () => false;
+    case 'requestPrincipals':
+      return () => false;
   }
 }
 
 function operationTest(field: OperationField, request: AuthzRequest): (value: string) => boolean {
   switch (field) {
-    case 'ports': return (v) => Number(v) === request.destination.port;
-    case 'hosts': return (v) => matchesPattern(v, request.http?.host, true);
-    case 'methods': return (v) => matchesPattern(v, request.http?.method);
-    case 'paths': return (v) => matchesPattern(v, request.http?.path.split('?')[0]);
+    case 'ports':
+      return (v) => Number(v) === request.destination.port;
+    case 'hosts':
+      return (v) => matchesPattern(v, request.http?.host, true);
+    case 'methods':
+      return (v) => matchesPattern(v, request.http?.method);
+    case 'paths':
+      return (v) => matchesPattern(v, request.http?.path.split('?')[0]);
   }
 }
 
@@ -75,12 +84,18 @@ function conditionTest(key: string, request: AuthzRequest): ((value: string) => 
   const header = key.match(/^request\.headers\[(.+)\]$/)?.[1];
   if (header !== undefined) return (v) => matchesPattern(v, headerValue(request, header));
   switch (key) {
-    case 'source.ip': return sourceTest('ipBlocks', request);
-    case 'remote.ip': return sourceTest('remoteIpBlocks', request);
-    case 'source.namespace': return sourceTest('namespaces', request);
-    case 'source.principal': return sourceTest('principals', request);
-    case 'destination.port': return operationTest('ports', request);
-    default: return undefined;
+    case 'source.ip':
+      return sourceTest('ipBlocks', request);
+    case 'remote.ip':
+      return sourceTest('remoteIpBlocks', request);
+    case 'source.namespace':
+      return sourceTest('namespaces', request);
+    case 'source.principal':
+      return sourceTest('principals', request);
+    case 'destination.port':
+      return operationTest('ports', request);
+    default:
+      return undefined;
   }
 }
 
@@ -95,14 +110,25 @@ interface Constraint {
 function constraintsOf(rule: AuthzRule, request: AuthzRequest): { from: Constraint[][]; to: Constraint[][]; when: Constraint[] } {
   const from = rule.from.map((source, i) =>
     (Object.entries(source.fields) as Array<[SourceField, ValueMatch]>).map(([field, match]) => ({
-      path: `from[${i}].source.${field}`, httpOnly: HTTP_ONLY_SOURCE.has(field), match, test: sourceTest(field, request),
-    })));
+      path: `from[${i}].source.${field}`,
+      httpOnly: HTTP_ONLY_SOURCE.has(field),
+      match,
+      test: sourceTest(field, request),
+    })),
+  );
   const to = rule.to.map((operation, i) =>
     (Object.entries(operation.fields) as Array<[OperationField, ValueMatch]>).map(([field, match]) => ({
-      path: `to[${i}].operation.${field}`, httpOnly: HTTP_ONLY_OPERATION.has(field), match, test: operationTest(field, request),
-    })));
+      path: `to[${i}].operation.${field}`,
+      httpOnly: HTTP_ONLY_OPERATION.has(field),
+      match,
+      test: operationTest(field, request),
+    })),
+  );
   const when = rule.when.map((condition, i) => ({
-    path: `when[${i}] ${condition.key}`, httpOnly: condition.key.startsWith('request.headers'), match: condition, test: conditionTest(condition.key, request),
+    path: `when[${i}] ${condition.key}`,
+    httpOnly: condition.key.startsWith('request.headers'),
+    match: condition,
+    test: conditionTest(condition.key, request),
   }));
   return { from, to, when };
 }

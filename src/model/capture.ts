@@ -129,7 +129,8 @@ function validate(c: CaptureConfig): void {
 function isCidr(s: string): boolean {
   if (s.includes(':')) return /^[0-9a-fA-F:.]+\/\d{1,3}$/.test(s); // IPv6: checked for shape only, then ignored
   const m = IPV4_CIDR.exec(s);
-  return m !== null && m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
+  if (m === null) return false;
+  return m.slice(1, 5).every((o) => Number(o) <= 255) && Number(m[5]) <= 32;
 }
 
 /** Port 22 was hard-coded as an inbound exclusion until Istio 1.13 (istio/istio#36312). */

@@ -9,7 +9,6 @@ import { exportedTo } from './registry.js';
 import { formatRef, olderFirst, refOf, type ClientTls, type DestinationRule } from './types.js';
 import { CLUSTER_DOMAIN, ROOT_NAMESPACE } from './mesh.js';
 
-
 export function resolveHost(host: string, namespace: string): string {
   return host.includes('.') || host.includes('*') ? host : `${host}.${namespace}.svc.${CLUSTER_DOMAIN}`;
 }
@@ -22,7 +21,9 @@ export interface DestinationRuleLookup {
 }
 
 export function destinationRuleFor(
-  lookup: DestinationRuleLookup, rules: readonly DestinationRule[], rootNamespace = ROOT_NAMESPACE,
+  lookup: DestinationRuleLookup,
+  rules: readonly DestinationRule[],
+  rootNamespace = ROOT_NAMESPACE,
 ): DestinationRule | undefined {
   const order = [lookup.clientNamespace, lookup.serviceNamespace, rootNamespace].filter((n): n is string => n !== undefined);
   for (const namespace of order) {

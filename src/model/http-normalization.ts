@@ -33,9 +33,40 @@ export const DEFAULT_PATH_NORMALIZATION: PathNormalization = 'BASE';
 
 /** Envoy's HTTP/1 codec method list (balsa_parser.cc isMethodValid, allow_custom_methods false). */
 const ENVOY_HTTP1_METHODS: ReadonlySet<string> = new Set([
-  'ACL', 'BIND', 'CHECKOUT', 'CONNECT', 'COPY', 'DELETE', 'GET', 'HEAD', 'LINK', 'LOCK', 'MERGE', 'MKACTIVITY',
-  'MKCALENDAR', 'MKCOL', 'MOVE', 'MSEARCH', 'NOTIFY', 'OPTIONS', 'PATCH', 'POST', 'PROPFIND', 'PROPPATCH', 'PURGE',
-  'PUT', 'REBIND', 'REPORT', 'SEARCH', 'SOURCE', 'SUBSCRIBE', 'TRACE', 'UNBIND', 'UNLINK', 'UNLOCK', 'UNSUBSCRIBE',
+  'ACL',
+  'BIND',
+  'CHECKOUT',
+  'CONNECT',
+  'COPY',
+  'DELETE',
+  'GET',
+  'HEAD',
+  'LINK',
+  'LOCK',
+  'MERGE',
+  'MKACTIVITY',
+  'MKCALENDAR',
+  'MKCOL',
+  'MOVE',
+  'MSEARCH',
+  'NOTIFY',
+  'OPTIONS',
+  'PATCH',
+  'POST',
+  'PROPFIND',
+  'PROPPATCH',
+  'PURGE',
+  'PUT',
+  'REBIND',
+  'REPORT',
+  'SEARCH',
+  'SOURCE',
+  'SUBSCRIBE',
+  'TRACE',
+  'UNBIND',
+  'UNLINK',
+  'UNLOCK',
+  'UNSUBSCRIBE',
 ]);
 
 const PASS = 0;
@@ -48,7 +79,7 @@ const INVALID = 8 | SPECIAL;
 const PATH_CHAR: readonly number[] = (() => {
   const t: number[] = new Array<number>(256).fill(ESCAPE); // controls, 0x7f and every high-bit byte
   t[0] = INVALID;
-  for (const c of '!$&\'()*+,/:;=@[]') t[c.charCodeAt(0)] = PASS;
+  for (const c of "!$&'()*+,/:;=@[]") t[c.charCodeAt(0)] = PASS;
   for (const c of ' "#%<>?\\^`{|}') t[c.charCodeAt(0)] = ESCAPE;
   for (let c = 0x30; c <= 0x39; c++) t[c] = UNESCAPE;
   for (let c = 0x41; c <= 0x5a; c++) t[c] = UNESCAPE;
@@ -177,10 +208,19 @@ export function mergeSlashes(path: string): string {
   if (!path.includes('//')) return path;
   const prefix = path.startsWith('/') ? '/' : '';
   const suffix = path.endsWith('/') ? '/' : '';
-  return prefix + path.split('/').filter((s) => s.length > 0).join('/') + suffix;
+  return (
+    prefix +
+    path
+      .split('/')
+      .filter((s) => s.length > 0)
+      .join('/') +
+    suffix
+  );
 }
 
-export type PathResult = { readonly ok: true; readonly path: string; readonly steps: readonly string[] } | { readonly ok: false; readonly reason: string };
+export type PathResult =
+  | { readonly ok: true; readonly path: string; readonly steps: readonly string[] }
+  | { readonly ok: false; readonly reason: string };
 
 /**
  * The path (with its query, without a fragment) after meshConfig.pathNormalization, in Envoy's order. The query is
@@ -238,7 +278,12 @@ export interface RejectedRequest {
   readonly reason: string;
 }
 
-const reject = (status: 400 | 426, reason: string): RejectedRequest => ({ ok: false, status, body: status === 426 ? 'Upgrade Required' : 'Bad Request', reason });
+const reject = (status: 400 | 426, reason: string): RejectedRequest => ({
+  ok: false,
+  status,
+  body: status === 426 ? 'Upgrade Required' : 'Bad Request',
+  reason,
+});
 
 /** Header names joined as Envoy's header map does for matching: lower case, duplicates comma-joined in order. */
 export function joinHeaders(headers: ReadonlyArray<readonly [string, string]>): Record<string, string> {
@@ -255,7 +300,7 @@ function splitTarget(req: WireRequest, headers: Record<string, string>): { path:
   const t = req.target;
   if (t.startsWith('/') || (req.method === 'OPTIONS' && t === '*')) return { path: t, host: headers.host ?? '' };
   const m = /^(https?):\/\/([^/?#]*)(.*)$/i.exec(t);
-  if (!m || !m[2]) return `request-target ${JSON.stringify(t)} is neither origin-form nor an absolute http(s) URL`;
+  if (!m?.[2]) return `request-target ${JSON.stringify(t)} is neither origin-form nor an absolute http(s) URL`;
   const rest = m[3] ?? '';
   return { host: m[2], path: rest === '' ? '/' : rest.startsWith('/') ? rest : `/${rest}` };
 }
@@ -265,7 +310,8 @@ export function normalizeRequest(req: WireRequest, option: PathNormalization = D
   if (!ENVOY_HTTP1_METHODS.has(req.method)) {
     return reject(400, `method ${JSON.stringify(req.method)} is not one Envoy's HTTP/1 codec accepts (methods are case-sensitive): 400`);
   }
-  if (req.version === '1.0') return reject(426, 'HTTP/1.0: Istio does not set accept_http_10 (only with the HTTP10 proxy metadata), Envoy answers 426');
+  if (req.version === '1.0')
+    return reject(426, 'HTTP/1.0: Istio does not set accept_http_10 (only with the HTTP10 proxy metadata), Envoy answers 426');
   const bad = req.headers.find(([name]) => /\s/.test(name) || name.length === 0);
   if (bad) return reject(400, `header name ${JSON.stringify(bad[0])} contains white space: 400`);
   const headers = joinHeaders(req.headers);
@@ -277,7 +323,12 @@ export function normalizeRequest(req: WireRequest, option: PathNormalization = D
   if (!normalized.ok) return reject(400, `${normalized.reason}: 400`);
   const q = normalized.path.indexOf('?');
   return {
-    ok: true, method: req.method, path: normalized.path, policyPath: q < 0 ? normalized.path : normalized.path.slice(0, q),
-    host: split.host, headers, steps: normalized.steps,
+    ok: true,
+    method: req.method,
+    path: normalized.path,
+    policyPath: q < 0 ? normalized.path : normalized.path.slice(0, q),
+    host: split.host,
+    headers,
+    steps: normalized.steps,
   };
 }

@@ -7,16 +7,39 @@ export { parseResource, parseResources, SUPPORTED_API_VERSIONS, DEFAULT_NAMESPAC
 export { unsupportedFields, SUPPORTED_WHEN_KEYS } from './unsupported.js';
 export { matchesPattern, ipInBlock, hostMatches, selectorMatches } from './match.js';
 export {
-  effectiveMtls, namespaceMtls, inboundTransport, type WorkloadPort, type MtlsDecision, type MtlsLevel, type ClientTransport,
+  effectiveMtls,
+  namespaceMtls,
+  inboundTransport,
+  type WorkloadPort,
+  type MtlsDecision,
+  type MtlsLevel,
+  type ClientTransport,
   type InboundTransportDecision,
 } from './peer-authentication.js';
 export { matchRule, normalizePrincipal, namespaceOfPrincipal, type RuleResult } from './authz-rule.js';
-export { authorize, policyApplies, denyResponse, type AuthzRequest, type AuthzDecision, type PolicyMatch, type DenyResponse } from './authorization.js';
+export {
+  authorize,
+  policyApplies,
+  denyResponse,
+  type AuthzRequest,
+  type AuthzDecision,
+  type PolicyMatch,
+  type DenyResponse,
+} from './authorization.js';
 export { sidecarFor, sidecarImports, exportedTo, serviceEntryFor, type ClientWorkload } from './registry.js';
 export { destinationRuleFor, tlsForPort, resolveHost } from './destination-rule.js';
 export { tlsVerification, SYSTEM_CA_SINCE, type TlsVerification, type CaSource } from './tls-verification.js';
 export { outboundDecision, type OutboundInput, type OutboundDestination, type OutboundDecision } from './outbound.js';
 export {
-  normalizeRequest, normalizePath, canonicalPath, joinHeaders, PATH_NORMALIZATIONS, DEFAULT_PATH_NORMALIZATION,
-  type PathNormalization, type WireRequest, type NormalizedRequest, type RejectedRequest, type PathResult,
+  normalizeRequest,
+  normalizePath,
+  canonicalPath,
+  joinHeaders,
+  PATH_NORMALIZATIONS,
+  DEFAULT_PATH_NORMALIZATION,
+  type PathNormalization,
+  type WireRequest,
+  type NormalizedRequest,
+  type RejectedRequest,
+  type PathResult,
 } from './http-normalization.js';

@@ -43,13 +43,19 @@ export interface NetworkPolicy {
  * policyTypes are used as given: `policyTypes: [Egress]` with no egress rules isolates egress (deny all egress).
  * The one place this is decided: the lab's iptables and the predictor both read policyTypes from here.
  */
-export function effectivePolicyTypes(policyTypes: readonly PolicyType[] | null | undefined, egress: readonly unknown[] | null | undefined): PolicyType[] {
+export function effectivePolicyTypes(
+  policyTypes: readonly PolicyType[] | null | undefined,
+  egress: readonly unknown[] | null | undefined,
+): PolicyType[] {
   if (policyTypes && policyTypes.length > 0) return [...new Set(policyTypes)];
   return egress && egress.length > 0 ? ['Ingress', 'Egress'] : ['Ingress'];
 }
 
 /** Labels a namespace of the format is created with, as namespaceSelector sees them (lab, predictor, clusters). */
-export function namespaceLabels(name: string, decl?: { readonly sidecarInjection?: boolean; readonly labels?: Readonly<Record<string, string>> }): Record<string, string> {
+export function namespaceLabels(
+  name: string,
+  decl?: { readonly sidecarInjection?: boolean; readonly labels?: Readonly<Record<string, string>> },
+): Record<string, string> {
   return {
     ...(decl?.labels ?? {}),
     ...(decl?.sidecarInjection !== false ? { 'istio-injection': 'enabled' } : {}),
@@ -62,7 +68,7 @@ export function namespaceLabels(name: string, decl?: { readonly sidecarInjection
 export function matchesSelector(sel: LabelSelector, labels: Record<string, string>): boolean {
   for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false;
   for (const e of sel.matchExpressions ?? []) {
-    const has = Object.prototype.hasOwnProperty.call(labels, e.key);
+    const has = Object.hasOwn(labels, e.key);
     const inValues = has && (e.values ?? []).includes(labels[e.key]);
     if (e.operator === 'In' && !inValues) return false;
     if (e.operator === 'NotIn' && inValues) return false;
@@ -101,7 +107,8 @@ function selector(v: unknown, at: string): LabelSelector {
   onlyKeys(v, at, ['matchLabels', 'matchExpressions']);
   const out: LabelSelector = {};
   if (v.matchLabels !== undefined) {
-    if (!isObj(v.matchLabels) || !Object.values(v.matchLabels).every((x) => typeof x === 'string')) refuse(`${at}.matchLabels`, 'must map strings to strings');
+    if (!isObj(v.matchLabels) || !Object.values(v.matchLabels).every((x) => typeof x === 'string'))
+      refuse(`${at}.matchLabels`, 'must map strings to strings');
     out.matchLabels = v.matchLabels as Record<string, string>;
   }
   if (v.matchExpressions !== undefined) {
@@ -109,7 +116,8 @@ function selector(v: unknown, at: string): LabelSelector {
     out.matchExpressions = v.matchExpressions.map((e: unknown, i) => {
       const f = `${at}.matchExpressions[${i}]`;
       if (!isObj(e) || typeof e.key !== 'string') refuse(f, 'needs a key');
-      if (!['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(String(e.operator))) refuse(`${f}.operator`, `unknown operator ${JSON.stringify(e.operator)}`);
+      if (!['In', 'NotIn', 'Exists', 'DoesNotExist'].includes(String(e.operator)))
+        refuse(`${f}.operator`, `unknown operator ${JSON.stringify(e.operator)}`);
       return { key: e.key, operator: e.operator as 'In', values: Array.isArray(e.values) ? e.values.map(String) : undefined };
     });
   }
@@ -121,7 +129,8 @@ const IPV4_CIDR = /^(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})\/(\d{1,2})$/;
 /** An IPv4 CIDR as the API server validates it (address/prefix); nothing else may reach an iptables rule. */
 function ipv4Cidr(v: unknown, at: string): string {
   const m = typeof v === 'string' ? IPV4_CIDR.exec(v) : null;
-  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32) refuse(at, `${JSON.stringify(v)} is not an IPv4 CIDR such as 10.0.0.0/8`);
+  if (!m || m.slice(1, 5).some((o) => Number(o) > 255) || Number(m[5]) > 32)
+    refuse(at, `${JSON.stringify(v)} is not an IPv4 CIDR such as 10.0.0.0/8`);
   return v as string;
 }
 
@@ -170,7 +179,10 @@ function rules(v: unknown, at: string, peerKey: 'from' | 'to'): PolicyRule[] {
     if (peers !== undefined && !Array.isArray(peers)) refuse(`${f}.${peerKey}`, 'must be a list');
     const ps = r.ports;
     if (ps !== undefined && !Array.isArray(ps)) refuse(`${f}.ports`, 'must be a list');
-    return { peers: peers?.map((p: unknown, j: number) => peer(p, `${f}.${peerKey}[${j}]`)), ports: ps?.map((p: unknown, j: number) => port(p, `${f}.ports[${j}]`)) };
+    return {
+      peers: peers?.map((p: unknown, j: number) => peer(p, `${f}.${peerKey}[${j}]`)),
+      ports: ps?.map((p: unknown, j: number) => port(p, `${f}.ports[${j}]`)),
+    };
   });
 }
 

@@ -15,8 +15,15 @@ import { effectiveMtls, namespaceMtls } from './peer-authentication.js';
 import { sidecarFor, sidecarImports, serviceEntryFor, type ClientWorkload } from './registry.js';
 import { tlsVerification, type TlsVerification } from './tls-verification.js';
 import {
-  formatRef, refOf, type DestinationRule, type Labels, type OutboundTrafficPolicyMode, type PeerAuthentication,
-  type ResourceRef, type ServiceEntry, type Sidecar,
+  formatRef,
+  refOf,
+  type DestinationRule,
+  type Labels,
+  type OutboundTrafficPolicyMode,
+  type PeerAuthentication,
+  type ResourceRef,
+  type ServiceEntry,
+  type Sidecar,
 } from './types.js';
 import { ROOT_NAMESPACE } from './mesh.js';
 
@@ -95,11 +102,17 @@ function unregistered(input: OutboundInput, sidecar: Sidecar | undefined, trace:
   const from = sidecar?.outboundTrafficPolicy ? `outboundTrafficPolicy of ${formatRef(refOf(sidecar))}` : 'the mesh outboundTrafficPolicy';
   const target = `${input.destination.host}:${input.destination.port}`;
   if (mode === 'ALLOW_ANY') {
-    return { action: 'passthrough', trace, reason: `${target} is not in the registry; ALLOW_ANY (${from}) passes it through to the original destination without mTLS` };
+    return {
+      action: 'passthrough',
+      trace,
+      reason: `${target} is not in the registry; ALLOW_ANY (${from}) passes it through to the original destination without mTLS`,
+    };
   }
   const http = input.destination.protocol === 'http';
   return {
-    action: 'blackhole', trace, response: http ? { kind: 'http', status: 502 } : { kind: 'close' },
+    action: 'blackhole',
+    trace,
+    response: http ? { kind: 'http', status: 502 } : { kind: 'close' },
     reason: `${target} is not in the registry; REGISTRY_ONLY (${from}) sends it to the BlackHoleCluster: ${http ? 'HTTP 502' : 'connection closed'}`,
   };
 }
@@ -128,7 +141,11 @@ export function outboundDecision(input: OutboundInput): OutboundDecision {
   if (!registration) return unregistered(input, sidecar, trace);
 
   const { destination } = input;
-  const rule = destinationRuleFor({ clientNamespace: input.source.namespace, serviceNamespace: registration.namespace, host: destination.host }, input.destinationRules ?? [], root);
+  const rule = destinationRuleFor(
+    { clientNamespace: input.source.namespace, serviceNamespace: registration.namespace, host: destination.host },
+    input.destinationRules ?? [],
+    root,
+  );
   const portTls = rule ? tlsForPort(rule, destination.port) : undefined;
   const routed = { registeredBy: registration.registeredBy, destinationRule: rule ? refOf(rule) : undefined, trace };
   if (rule) trace.push(`DestinationRule ${formatRef(refOf(rule))} applies to ${destination.host}`);
@@ -139,14 +156,20 @@ export function outboundDecision(input: OutboundInput): OutboundDecision {
   }
   trace.push(portTls.reason);
   switch (portTls.tls.mode) {
-    case 'DISABLE': return { ...routed, action: 'plaintext', reason: `${portTls.reason}: plaintext` };
-    case 'ISTIO_MUTUAL': return { ...routed, action: 'mtls', reason: `${portTls.reason}: Istio mutual TLS` };
+    case 'DISABLE':
+      return { ...routed, action: 'plaintext', reason: `${portTls.reason}: plaintext` };
+    case 'ISTIO_MUTUAL':
+      return { ...routed, action: 'mtls', reason: `${portTls.reason}: Istio mutual TLS` };
     case 'SIMPLE':
     case 'MUTUAL': {
       const verification = tlsVerification(input.istioVersion, portTls.tls);
       trace.push(verification.reason);
       return {
-        ...routed, action: 'tls-originate', mode: portTls.tls.mode, sni: portTls.tls.sni ?? destination.host, verification,
+        ...routed,
+        action: 'tls-originate',
+        mode: portTls.tls.mode,
+        sni: portTls.tls.sni ?? destination.host,
+        verification,
         reason: `${portTls.reason}: the sidecar originates TLS; ${verification.reason}`,
       };
     }

@@ -5,9 +5,25 @@
  */
 import { arrayAt, isObject, labelsAt, objectAt, stringAt, stringsAt, type RawObject } from './raw.js';
 import type {
-  AuthorizationAction, AuthorizationPolicy, AuthzCondition, AuthzOperation, AuthzRule, AuthzSource, ClientTls,
-  ClientTlsMode, DestinationRule, IstioKind, IstioResource, Metadata, MtlsMode, OperationField, PeerAuthentication,
-  ServiceEntry, Sidecar, SourceField, ValueMatch,
+  AuthorizationAction,
+  AuthorizationPolicy,
+  AuthzCondition,
+  AuthzOperation,
+  AuthzRule,
+  AuthzSource,
+  ClientTls,
+  ClientTlsMode,
+  DestinationRule,
+  IstioKind,
+  IstioResource,
+  Metadata,
+  MtlsMode,
+  OperationField,
+  PeerAuthentication,
+  ServiceEntry,
+  Sidecar,
+  SourceField,
+  ValueMatch,
 } from './types.js';
 
 export const SUPPORTED_API_VERSIONS: Readonly<Record<IstioKind, readonly string[]>> = {
@@ -41,7 +57,7 @@ function oneOf<T extends string>(value: string | undefined, allowed: readonly T[
 }
 
 function isKind(kind: string): kind is IstioKind {
-  return Object.prototype.hasOwnProperty.call(SUPPORTED_API_VERSIONS, kind);
+  return Object.hasOwn(SUPPORTED_API_VERSIONS, kind);
 }
 
 /** `order` is the resource's position in its list; it breaks ties between resources of equal age. */
@@ -51,7 +67,8 @@ export function parseResource(raw: unknown, order = 0): ParseResult {
   const apiVersion = stringAt(raw, 'apiVersion') ?? '';
   const metadataRaw = objectAt(raw, 'metadata');
   const label = `${kind || '(no kind)'} ${stringAt(metadataRaw, 'namespace') ?? DEFAULT_NAMESPACE}/${stringAt(metadataRaw, 'name') ?? '(no name)'}`;
-  if (!isKind(kind)) return { ok: false, kind: 'not-modelled', error: `${label}: kind ${kind || '(none)'} is not an Istio policy this model evaluates` };
+  if (!isKind(kind))
+    return { ok: false, kind: 'not-modelled', error: `${label}: kind ${kind || '(none)'} is not an Istio policy this model evaluates` };
   if (!SUPPORTED_API_VERSIONS[kind].includes(apiVersion)) {
     return { ok: false, kind: 'invalid', error: `${label}: apiVersion "${apiVersion}" is not one of ${SUPPORTED_API_VERSIONS[kind].join(', ')}` };
   }
@@ -139,8 +156,12 @@ const OPERATION_FIELDS: readonly OperationField[] = ['ports', 'hosts', 'methods'
 
 function parseRule(raw: unknown): AuthzRule {
   const rule = isObject(raw) ? raw : {};
-  const from: AuthzSource[] = arrayAt(rule, 'from').map((f) => ({ fields: fieldsOf(isObject(f) ? objectAt(f, 'source') : undefined, SOURCE_FIELDS) }));
-  const to: AuthzOperation[] = arrayAt(rule, 'to').map((t) => ({ fields: fieldsOf(isObject(t) ? objectAt(t, 'operation') : undefined, OPERATION_FIELDS) }));
+  const from: AuthzSource[] = arrayAt(rule, 'from').map((f) => ({
+    fields: fieldsOf(isObject(f) ? objectAt(f, 'source') : undefined, SOURCE_FIELDS),
+  }));
+  const to: AuthzOperation[] = arrayAt(rule, 'to').map((t) => ({
+    fields: fieldsOf(isObject(t) ? objectAt(t, 'operation') : undefined, OPERATION_FIELDS),
+  }));
   const when: AuthzCondition[] = arrayAt(rule, 'when').flatMap((w) =>
     isObject(w) ? [{ key: stringAt(w, 'key') ?? '', values: stringsAt(w, 'values'), notValues: stringsAt(w, 'notValues') }] : [],
   );
@@ -165,7 +186,8 @@ function parseSidecar(metadata: Metadata, spec: RawObject): Sidecar {
     metadata,
     selector: labelsAt(objectAt(spec, 'workloadSelector'), 'labels'),
     egressHosts: egress.length === 0 ? undefined : egress.flatMap((e) => (isObject(e) ? stringsAt(e, 'hosts') : [])),
-    outboundTrafficPolicy: mode === undefined ? undefined : oneOf(mode, ['ALLOW_ANY', 'REGISTRY_ONLY'] as const, 'ALLOW_ANY', 'spec.outboundTrafficPolicy.mode'),
+    outboundTrafficPolicy:
+      mode === undefined ? undefined : oneOf(mode, ['ALLOW_ANY', 'REGISTRY_ONLY'] as const, 'ALLOW_ANY', 'spec.outboundTrafficPolicy.mode'),
   };
 }
 

@@ -6,9 +6,7 @@
  * tie, the one that appears first in the input). Selector policies in the root namespace are ignored, like Istio.
  */
 import { isEmptySelector, selectorMatches } from './match.js';
-import {
-  formatRef, olderFirst, refOf, type Labels, type PeerAuthentication, type ResolvedMtlsMode, type ResourceRef,
-} from './types.js';
+import { formatRef, olderFirst, refOf, type Labels, type PeerAuthentication, type ResolvedMtlsMode, type ResourceRef } from './types.js';
 import { ROOT_NAMESPACE } from './mesh.js';
 
 export interface WorkloadPort {
@@ -40,16 +38,20 @@ function selectPolicies(workload: Omit<WorkloadPort, 'port'>, policies: readonly
   const first = (pick: (p: PeerAuthentication) => boolean): PeerAuthentication | undefined => sorted.find(pick);
   return {
     mesh: first((p) => p.metadata.namespace === rootNamespace && isEmptySelector(p.selector)),
-    namespace: workload.namespace === rootNamespace
-      ? undefined
-      : first((p) => p.metadata.namespace === workload.namespace && isEmptySelector(p.selector)),
-    workload: workload.namespace === rootNamespace
-      ? undefined
-      : first((p) => p.metadata.namespace === workload.namespace && !isEmptySelector(p.selector) && selectorMatches(p.selector, workload.labels)),
+    namespace:
+      workload.namespace === rootNamespace ? undefined : first((p) => p.metadata.namespace === workload.namespace && isEmptySelector(p.selector)),
+    workload:
+      workload.namespace === rootNamespace
+        ? undefined
+        : first((p) => p.metadata.namespace === workload.namespace && !isEmptySelector(p.selector) && selectorMatches(p.selector, workload.labels)),
   };
 }
 
-function conflicts(chosen: PeerAuthentication | undefined, policies: readonly PeerAuthentication[], same: (p: PeerAuthentication) => boolean): string[] {
+function conflicts(
+  chosen: PeerAuthentication | undefined,
+  policies: readonly PeerAuthentication[],
+  same: (p: PeerAuthentication) => boolean,
+): string[] {
   if (!chosen) return [];
   return policies
     .filter((p) => p !== chosen && same(p))
@@ -63,7 +65,9 @@ export function effectiveMtls(workload: WorkloadPort, policies: readonly PeerAut
   let level: MtlsLevel = 'default';
   let policy: ResourceRef | undefined;
   const levels: Array<[Exclude<MtlsLevel, 'default' | 'port'>, PeerAuthentication | undefined]> = [
-    ['mesh', selected.mesh], ['namespace', selected.namespace], ['workload', selected.workload],
+    ['mesh', selected.mesh],
+    ['namespace', selected.namespace],
+    ['workload', selected.workload],
   ];
   for (const [name, p] of levels) {
     if (!p) continue;
@@ -77,8 +81,13 @@ export function effectiveMtls(workload: WorkloadPort, policies: readonly PeerAut
     policy = ref;
     trace.push(`${name} policy ${formatRef(ref)} sets ${mode}`);
   }
-  trace.push(...conflicts(selected.workload, policies, (p) =>
-    p.metadata.namespace === workload.namespace && !isEmptySelector(p.selector) && selectorMatches(p.selector, workload.labels)));
+  trace.push(
+    ...conflicts(
+      selected.workload,
+      policies,
+      (p) => p.metadata.namespace === workload.namespace && !isEmptySelector(p.selector) && selectorMatches(p.selector, workload.labels),
+    ),
+  );
   trace.push(...conflicts(selected.namespace, policies, (p) => p.metadata.namespace === workload.namespace && isEmptySelector(p.selector)));
   const portMode = selected.workload?.portLevelMtls.get(workload.port);
   if (selected.workload && portMode !== undefined) {
@@ -92,15 +101,20 @@ export function effectiveMtls(workload: WorkloadPort, policies: readonly PeerAut
       trace.push(`portLevelMtls ${workload.port} of ${formatRef(ref)} sets ${mode}`);
     }
   }
-  const reason = level === 'default'
-    ? `no PeerAuthentication sets a mode for port ${workload.port}: Istio's default PERMISSIVE`
-    : `${mode} from the ${level === 'port' ? 'port-level setting of the workload' : level} policy ${formatRef(policy as ResourceRef)}`;
+  const reason =
+    level === 'default'
+      ? `no PeerAuthentication sets a mode for port ${workload.port}: Istio's default PERMISSIVE`
+      : `${mode} from the ${level === 'port' ? 'port-level setting of the workload' : level} policy ${formatRef(policy as ResourceRef)}`;
   return { mode, level, policy, reason, trace };
 }
 
 /** The mesh/namespace-level mode of a namespace, which client-side auto mTLS consults (no workload policies). */
 export function namespaceMtls(namespace: string, policies: readonly PeerAuthentication[], rootNamespace = ROOT_NAMESPACE): MtlsDecision {
-  return effectiveMtls({ namespace, labels: {}, port: 0 }, policies.filter((p) => isEmptySelector(p.selector)), rootNamespace);
+  return effectiveMtls(
+    { namespace, labels: {}, port: 0 },
+    policies.filter((p) => isEmptySelector(p.selector)),
+    rootNamespace,
+  );
 }
 
 export type ClientTransport = 'mtls' | 'plaintext';

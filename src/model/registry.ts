@@ -49,13 +49,19 @@ export interface Registered {
 
 /** The oldest ServiceEntry exported to the client that covers host AND port. */
 export function serviceEntryFor(
-  client: ClientWorkload, host: string, port: number, serviceEntries: readonly ServiceEntry[],
+  client: ClientWorkload,
+  host: string,
+  port: number,
+  serviceEntries: readonly ServiceEntry[],
 ): { found: Registered } | { found: undefined; reason: string } {
   const candidates = [...serviceEntries].sort(olderFirst).filter((se) => se.hosts.some((h) => hostMatches(h, host)));
   if (candidates.length === 0) return { found: undefined, reason: `no ServiceEntry lists host ${host}` };
   const exported = candidates.filter((se) => exportedTo(se.exportTo, se.metadata.namespace, client.namespace));
   if (exported.length === 0) {
-    return { found: undefined, reason: `ServiceEntry ${candidates.map((se) => formatRef(refOf(se))).join(', ')} not exported to namespace ${client.namespace}` };
+    return {
+      found: undefined,
+      reason: `ServiceEntry ${candidates.map((se) => formatRef(refOf(se))).join(', ')} not exported to namespace ${client.namespace}`,
+    };
   }
   const withPort = exported.find((se) => se.ports.some((p) => p.number === port));
   if (!withPort) {

@@ -27,8 +27,16 @@ export function tlsVerification(version: string | undefined, tls: Pick<ClientTls
   }
   const parsed = version === undefined ? null : semver.coerce(version);
   if (parsed && semver.lt(parsed, SYSTEM_CA_SINCE)) {
-    return { verify: false, caSource: 'none', reason: `Istio ${version}: without caCertificates the server certificate is not verified (before 1.21)` };
+    return {
+      verify: false,
+      caSource: 'none',
+      reason: `Istio ${version}: without caCertificates the server certificate is not verified (before 1.21)`,
+    };
   }
   const which = version === undefined ? 'current Istio' : `Istio ${version}`;
-  return { verify: true, caSource: 'system', reason: `${which}: without caCertificates the server certificate is verified against the system CA bundle (since 1.21)` };
+  return {
+    verify: true,
+    caSource: 'system',
+    reason: `${which}: without caCertificates the server certificate is verified against the system CA bundle (since 1.21)`,
+  };
 }

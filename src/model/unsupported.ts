@@ -39,14 +39,31 @@ const AUTHORIZATION_POLICY = obj({
   action: oneOf('ALLOW', 'DENY', 'AUDIT'),
   rules: list(
     obj({
-      from: list(obj({ source: obj(Object.fromEntries(
-        ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']
-          .map((f) => [f, strings]),
-      )) })),
-      to: list(obj({ operation: obj({
-        ports: strings, notPorts: strings, hosts: strings, notHosts: strings,
-        methods: strings, notMethods: strings, paths, notPaths: paths,
-      }) })),
+      from: list(
+        obj({
+          source: obj(
+            Object.fromEntries(
+              ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'].map(
+                (f) => [f, strings],
+              ),
+            ),
+          ),
+        }),
+      ),
+      to: list(
+        obj({
+          operation: obj({
+            ports: strings,
+            notPorts: strings,
+            hosts: strings,
+            notHosts: strings,
+            methods: strings,
+            notMethods: strings,
+            paths,
+            notPaths: paths,
+          }),
+        }),
+      ),
       when: list(obj({ key: { t: 'leaf', accept: isSupportedWhenKey }, values: strings, notValues: strings })),
     }),
   ),
@@ -69,7 +86,12 @@ const SERVICE_ENTRY = obj({
 
 const CLIENT_TLS = obj({
   mode: oneOf('DISABLE', 'SIMPLE', 'MUTUAL', 'ISTIO_MUTUAL'),
-  caCertificates: leaf, insecureSkipVerify: leaf, sni: leaf, subjectAltNames: strings, clientCertificate: leaf, privateKey: leaf,
+  caCertificates: leaf,
+  insecureSkipVerify: leaf,
+  sni: leaf,
+  subjectAltNames: strings,
+  clientCertificate: leaf,
+  privateKey: leaf,
 });
 
 const DESTINATION_RULE = obj({

@@ -23,8 +23,7 @@ import { inboundCapture } from './capture.js';
 import { predictMatrix, type Matrix, type MatrixCell } from './matrix.js';
 import type { Flow, WorkloadInfo, World } from './types.js';
 
-export type Technique =
-  | 'baseline' | 'plaintext' | 'uid-1337' | 'flush-capture' | 'excluded-outbound-port' | 'excluded-inbound-port' | 'udp' | 'icmp';
+export type Technique = 'baseline' | 'plaintext' | 'uid-1337' | 'flush-capture' | 'excluded-outbound-port' | 'excluded-inbound-port' | 'udp' | 'icmp';
 
 export interface Protection {
   readonly destination: string;
@@ -59,11 +58,14 @@ export function protectionOf(world: World, dst: WorkloadInfo): Protection | unde
       if (m.mode === 'STRICT') by.push(`PeerAuthentication STRICT on ${p.port}`);
     }
     for (const ap of world.istio.authorizationPolicies) {
-      if (policyApplies(ap, { namespace: dst.namespace, labels: dst.labels, port: 0 })) by.push(`AuthorizationPolicy ${formatRef(refOf(ap)).replace('AuthorizationPolicy ', '')} (${ap.action})`);
+      if (policyApplies(ap, { namespace: dst.namespace, labels: dst.labels, port: 0 }))
+        by.push(`AuthorizationPolicy ${formatRef(refOf(ap)).replace('AuthorizationPolicy ', '')} (${ap.action})`);
     }
     istio = by.length > 0;
   }
-  const isolating = world.networkPolicies.filter((np) => np.namespace === dst.namespace && np.policyTypes.includes('Ingress') && matchesSelector(np.podSelector, { ...dst.labels }));
+  const isolating = world.networkPolicies.filter(
+    (np) => np.namespace === dst.namespace && np.policyTypes.includes('Ingress') && matchesSelector(np.podSelector, { ...dst.labels }),
+  );
   if (isolating.length > 0) by.push(`NetworkPolicy ingress isolation (${isolating.map((np) => `${np.namespace}/${np.name}`).join(', ')})`);
   return by.length > 0 ? { destination: dst.key, by, istio } : undefined;
 }
@@ -72,14 +74,25 @@ const isStream = (p: string) => p === 'tcp' || p === 'http' || p === 'https';
 
 function techniquesFor(world: World, src: WorkloadInfo, dst: WorkloadInfo): Array<{ flow: Flow; technique: Technique }> {
   const out: Array<{ flow: Flow; technique: Technique }> = [];
-  const excludedOut = new Set(src.capture.excludeOutboundPorts.split(',').map((s) => s.trim()).filter(Boolean));
+  const excludedOut = new Set(
+    src.capture.excludeOutboundPorts
+      .split(',')
+      .map((s) => s.trim())
+      .filter(Boolean),
+  );
   for (const p of dst.ports) {
     const base: Flow = { from: src.key, to: dst.key, port: p.port, protocol: p.protocol };
     if (p.protocol === 'udp') {
       out.push({ flow: base, technique: 'udp' });
       continue;
     }
-    const inbound = inboundCapture({ sidecar: dst.sidecar, capture: dst.capture, protocol: p.protocol, port: p.port, ...(world.istioVersion ? { istioVersion: world.istioVersion } : {}) });
+    const inbound = inboundCapture({
+      sidecar: dst.sidecar,
+      capture: dst.capture,
+      protocol: p.protocol,
+      port: p.port,
+      ...(world.istioVersion ? { istioVersion: world.istioVersion } : {}),
+    });
     const plainTechnique: Technique = !src.sidecar ? 'plaintext' : excludedOut.has(String(p.port)) ? 'excluded-outbound-port' : 'baseline';
     out.push({ flow: base, technique: dst.sidecar && !inbound.captured ? 'excluded-inbound-port' : plainTechnique });
     if (src.sidecar && isStream(p.protocol)) {
@@ -120,7 +133,8 @@ const sameTarget = (a: Flow, b: Flow) => a.from === b.from && a.to === b.to && a
 /** Reads the (probed or predicted) audit matrix into findings; `matrix.cells[i]` belongs to `plan.techniques[i]`. */
 export function auditFindings(plan: AuditPlan, matrix: Matrix): AuditFinding[] {
   const istioProtected = new Set(plan.protections.filter((p) => p.istio).map((p) => p.destination));
-  const baselineBlocked = (c: MatrixCell) => matrix.cells.some((b, i) => ['baseline', 'plaintext'].includes(plan.techniques[i]) && sameTarget(b.flow, c.flow) && !b.prediction.reach);
+  const baselineBlocked = (c: MatrixCell) =>
+    matrix.cells.some((b, i) => ['baseline', 'plaintext'].includes(plan.techniques[i]) && sameTarget(b.flow, c.flow) && !b.prediction.reach);
   return matrix.cells.map((cell, i) => {
     const technique = plan.techniques[i];
     const through = cell.prediction.reach;

@@ -59,7 +59,13 @@ export function diffMatrices(before: Matrix, after: Matrix): MatrixDiff {
     }
     const kind: ChangeKind = !b.prediction.reach && a.prediction.reach ? 'opens' : b.prediction.reach && !a.prediction.reach ? 'closes' : 'changes';
     const probed = b.observed !== undefined || a.observed !== undefined;
-    changes.push({ kind, before: b, after: a, why: decisive(a.prediction), ...(probed ? { observed: { before: observedReach(b), after: observedReach(a) } } : {}) });
+    changes.push({
+      kind,
+      before: b,
+      after: a,
+      why: decisive(a.prediction),
+      ...(probed ? { observed: { before: observedReach(b), after: observedReach(a) } } : {}),
+    });
   }
   const unmatched = [
     ...before.cells.filter((c) => !afterKeys.has(cellKey(c.flow))).map(flowText),
@@ -74,9 +80,18 @@ const yesNo = (b: boolean | undefined) => (b === undefined ? '—' : b ? 'reache
 /** Markdown for a pull-request comment: a summary line, then one table per kind of change. */
 export function diffMarkdown(d: MatrixDiff, title = 'meshprobe: reachability change'): string {
   const count = (k: ChangeKind) => d.changes.filter((c) => c.kind === k).length;
-  const lines = [`### ${title}`, '', `**${count('opens')} flows open, ${count('closes')} close, ${count('changes')} change how they get through**; ${d.unchanged} unchanged.`, ''];
+  const lines = [
+    `### ${title}`,
+    '',
+    `**${count('opens')} flows open, ${count('closes')} close, ${count('changes')} change how they get through**; ${d.unchanged} unchanged.`,
+    '',
+  ];
   const probed = d.changes.some((c) => c.observed);
-  const sections: Array<[ChangeKind, string]> = [['opens', 'Flows that open'], ['closes', 'Flows that close'], ['changes', 'Flows that change']];
+  const sections: Array<[ChangeKind, string]> = [
+    ['opens', 'Flows that open'],
+    ['closes', 'Flows that close'],
+    ['changes', 'Flows that change'],
+  ];
   for (const [kind, heading] of sections) {
     const list = d.changes.filter((c) => c.kind === kind);
     if (list.length === 0) continue;
@@ -92,13 +107,24 @@ export function diffMarkdown(d: MatrixDiff, title = 'meshprobe: reachability cha
     lines.push('');
   }
   if (d.changes.length === 0) lines.push('No flow changes.', '');
-  if (d.unmatched.length) lines.push(`<details><summary>${d.unmatched.length} flows exist on one side only</summary>`, '', ...d.unmatched.map((f) => `- ${md(f)}`), '', '</details>', '');
+  if (d.unmatched.length)
+    lines.push(
+      `<details><summary>${d.unmatched.length} flows exist on one side only</summary>`,
+      '',
+      ...d.unmatched.map((f) => `- ${md(f)}`),
+      '',
+      '</details>',
+      '',
+    );
   return lines.join('\n');
 }
 
 export function diffText(d: MatrixDiff): string {
   if (d.changes.length === 0) return `no flow changes (${d.unchanged} flows unchanged)`;
   return d.changes
-    .map((c) => `${c.kind.padEnd(7)} ${flowText(c.after)}: ${describePrediction(c.before.prediction)} → ${describePrediction(c.after.prediction)}\n    ${formatExplanation(c.after.prediction).split('\n').join('\n    ')}`)
+    .map(
+      (c) =>
+        `${c.kind.padEnd(7)} ${flowText(c.after)}: ${describePrediction(c.before.prediction)} → ${describePrediction(c.after.prediction)}\n    ${formatExplanation(c.after.prediction).split('\n').join('\n    ')}`,
+    )
     .join('\n');
 }

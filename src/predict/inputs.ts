@@ -73,14 +73,23 @@ async function readYaml(file: string): Promise<{ docs: Array<{ doc: Document; da
 export async function loadWorkloadsFile(file: string): Promise<Loaded<WorkloadsFile>> {
   const { docs, lc, errors } = await readYaml(file);
   if (errors.length) return { ok: false, errors };
-  if (docs.length !== 1) return { ok: false, errors: [`${file}: expected exactly one YAML document (namespaces, workloads, externals), found ${docs.length}`] };
+  if (docs.length !== 1)
+    return { ok: false, errors: [`${file}: expected exactly one YAML document (namespaces, workloads, externals), found ${docs.length}`] };
   const { doc, data } = docs[0];
   const parsed = workloadsFile.safeParse(data);
   if (!parsed.success) {
-    return { ok: false, errors: parsed.error.issues.flatMap((i) => fromZodIssue(i, data, workloadsFile)).map((i) => at(file, doc, lc, i.path, i.at, i.message)) };
+    return {
+      ok: false,
+      errors: parsed.error.issues.flatMap((i) => fromZodIssue(i, data, workloadsFile)).map((i) => at(file, doc, lc, i.path, i.at, i.message)),
+    };
   }
   // The scenario format's cross-field rules, minus those about probes (there are none here).
-  const asScenario: Scenario = { apiVersion: 'meshprobe.io/v1', kind: 'Scenario', metadata: { name: 'workloads' }, spec: { ...parsed.data, resources: [], probes: [] } };
+  const asScenario: Scenario = {
+    apiVersion: 'meshprobe.io/v1',
+    kind: 'Scenario',
+    metadata: { name: 'workloads' },
+    spec: { ...parsed.data, resources: [], probes: [] },
+  };
   const issues = checkRules(asScenario).filter((r) => r.path[1] !== 'probes');
   if (issues.length) return { ok: false, errors: issues.map((r) => at(file, doc, lc, r.path.slice(1), r.at ?? 'value', r.message)) };
   return { ok: true, value: parsed.data };

@@ -51,11 +51,18 @@ function ruleAllows(rule: PolicyRule, policyNs: string, other: NetpolEndpoint, f
   return peersOk && portsOk;
 }
 
-function direction(type: 'Ingress' | 'Egress', policies: readonly NetworkPolicy[], flow: NetpolFlow, nsLabels: (ns: string) => Labels): NetpolVerdict | undefined {
+function direction(
+  type: 'Ingress' | 'Egress',
+  policies: readonly NetworkPolicy[],
+  flow: NetpolFlow,
+  nsLabels: (ns: string) => Labels,
+): NetpolVerdict | undefined {
   const pod = type === 'Egress' ? flow.source : flow.destination;
   const other = type === 'Egress' ? flow.destination : flow.source;
   if (pod.namespace === undefined) return undefined;
-  const selecting = policies.filter((p) => p.namespace === pod.namespace && p.policyTypes.includes(type) && matchesSelector(p.podSelector, { ...pod.labels }));
+  const selecting = policies.filter(
+    (p) => p.namespace === pod.namespace && p.policyTypes.includes(type) && matchesSelector(p.podSelector, { ...pod.labels }),
+  );
   if (selecting.length === 0) return undefined;
   const what = type === 'Egress' ? 'egress' : 'ingress';
   for (const p of selecting) {
@@ -63,7 +70,10 @@ function direction(type: 'Ingress' | 'Egress', policies: readonly NetworkPolicy[
     const index = rules.findIndex((r) => ruleAllows(r, p.namespace, other, flow, nsLabels));
     if (index >= 0) return { allowed: true, reason: `${what} allowed by ${ref(p)} (${what}[${index}])` };
   }
-  return { allowed: false, reason: `${what} denied: ${selecting.map(ref).join(', ')} isolate${selecting.length === 1 ? 's' : ''} the ${type === 'Egress' ? 'client' : 'server'} and no rule allows this ${flow.protocol.toUpperCase()}${flow.port ? ` port ${flow.port}` : ''} traffic` };
+  return {
+    allowed: false,
+    reason: `${what} denied: ${selecting.map(ref).join(', ')} isolate${selecting.length === 1 ? 's' : ''} the ${type === 'Egress' ? 'client' : 'server'} and no rule allows this ${flow.protocol.toUpperCase()}${flow.port ? ` port ${flow.port}` : ''} traffic`,
+  };
 }
 
 /** Egress of the source, then ingress of the destination; a drop is silent (the client times out). */

@@ -13,8 +13,16 @@
  */
 import { canFlushCapture, nonRootNote } from '../model/capabilities.js';
 import {
-  authorize, effectiveMtls, inboundTransport, normalizeRequest, outboundDecision, type AuthzRequest, type NormalizedRequest,
-  type OutboundDecision, type RejectedRequest, type WireRequest,
+  authorize,
+  effectiveMtls,
+  inboundTransport,
+  normalizeRequest,
+  outboundDecision,
+  type AuthzRequest,
+  type NormalizedRequest,
+  type OutboundDecision,
+  type RejectedRequest,
+  type WireRequest,
 } from '../model/index.js';
 import { serviceFqdn, SIDECAR_UID, spiffeId } from '../model/mesh.js';
 import { inboundCapture, outboundCapture } from './capture.js';
@@ -51,7 +59,12 @@ export function wireOf(flow: Flow, host: string): WireRequest {
     const hostHeader: Array<[string, string]> = raw.host !== undefined ? [['host', raw.host]] : raw.version === '1.0' ? [] : [['host', host]];
     return { method: raw.method, target: raw.requestTarget, version: raw.version, headers: [...hostHeader, ...(raw.headers ?? [])] };
   }
-  return { method: flow.http?.method ?? 'GET', target: flow.http?.path ?? '/', version: '1.1', headers: [['host', host], ...Object.entries(flow.http?.headers ?? {})] };
+  return {
+    method: flow.http?.method ?? 'GET',
+    target: flow.http?.path ?? '/',
+    version: '1.1',
+    headers: [['host', host], ...Object.entries(flow.http?.headers ?? {})],
+  };
 }
 
 /** Every Envoy HTTP connection manager normalises the same way (meshConfig.pathNormalization), so either sidecar can. */
@@ -90,7 +103,13 @@ function outbound(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow
 }
 
 /** Layers 1-2: what leaves the client, or the prediction when the client's sidecar already ends the flow. */
-function leave(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow, why: Reason[]): { transport: Transport; originated?: OutboundDecision } | Prediction {
+function leave(
+  world: World,
+  src: WorkloadInfo,
+  dst: EndpointInfo,
+  flow: Flow,
+  why: Reason[],
+): { transport: Transport; originated?: OutboundDecision } | Prediction {
   const self = dst.kind === 'workload' && dst.key === src.key;
   const uid = flow.asUser ?? src.uid;
   const flushed = flow.bypass === 'flush-capture' && canFlushCapture(src);
@@ -98,14 +117,20 @@ function leave(world: World, src: WorkloadInfo, dst: EndpointInfo, flow: Flow, w
     why.push({ layer: 'source-capture', text: `flush-capture fails (iptables: Permission denied): ${nonRootNote(src)}, so the capture rules stay` });
   }
   const cap = outboundCapture({
-    sidecar: src.sidecar, capture: src.capture, uid, flushed, protocol: flow.protocol,
-    ...(flow.port !== undefined ? { port: flow.port } : {}), destination: dst.address, self,
+    sidecar: src.sidecar,
+    capture: src.capture,
+    uid,
+    flushed,
+    protocol: flow.protocol,
+    ...(flow.port !== undefined ? { port: flow.port } : {}),
+    destination: dst.address,
+    self,
   });
   why.push({ layer: 'source-capture', text: cap.reason });
   const appTransport: Transport = flow.protocol === 'https' ? 'app-tls' : 'plaintext';
   if (!cap.captured) return { transport: appTransport };
   if (self) {
-    why.push({ layer: 'outbound', text: 'the connection goes straight to the pod\'s own inbound listener, in plaintext' });
+    why.push({ layer: 'outbound', text: "the connection goes straight to the pod's own inbound listener, in plaintext" });
     return { transport: appTransport };
   }
   if (flow.protocol === 'http') {
@@ -138,7 +163,10 @@ function atExternal(dst: ExternalInfo, flow: Flow, originated: OutboundDecision 
       return denied(why, 'any');
     }
     if (originated.verification.verify && port.certificate === 'untrusted') {
-      why.push({ layer: 'application', text: `${dst.key} presents a certificate from an untrusted CA and the sidecar verifies it: the upstream handshake fails` });
+      why.push({
+        layer: 'application',
+        text: `${dst.key} presents a certificate from an untrusted CA and the sidecar verifies it: the upstream handshake fails`,
+      });
       return denied(why, 'any');
     }
   }
@@ -151,16 +179,35 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
   const self = dst.key === src.key;
   const cap = self
     ? { captured: false, reason: 'locally generated traffic over lo does not pass PREROUTING: the inbound sidecar does not capture it' }
-    : inboundCapture({ sidecar: dst.sidecar, capture: dst.capture, protocol: flow.protocol, ...(flow.port !== undefined ? { port: flow.port } : {}), ...(world.istioVersion ? { istioVersion: world.istioVersion } : {}) });
+    : inboundCapture({
+        sidecar: dst.sidecar,
+        capture: dst.capture,
+        protocol: flow.protocol,
+        ...(flow.port !== undefined ? { port: flow.port } : {}),
+        ...(world.istioVersion ? { istioVersion: world.istioVersion } : {}),
+      });
   const selfInbound = self && transport !== 'mtls' && (flow.asUser ?? src.uid) === SIDECAR_UID && isStream(flow.protocol) && src.sidecar;
   if (!cap.captured && !selfInbound) {
     why.push({ layer: 'destination-capture', text: cap.reason });
     if (transport === 'mtls') {
-      why.push({ layer: 'application', text: 'the client sidecar sends mutual TLS (auto mTLS) to a port the server\'s sidecar does not capture: the application receives a TLS handshake it does not speak' });
+      why.push({
+        layer: 'application',
+        text: "the client sidecar sends mutual TLS (auto mTLS) to a port the server's sidecar does not capture: the application receives a TLS handshake it does not speak",
+      });
       return denied(why, 'any');
     }
-    if (self) why.push({ layer: 'application', text: 'the application sees its own address either way: whether a sidecar was in the path is not observable' });
-    return { reach: true, mtls: false, ...(self ? {} : { viaSidecar: false }), ...(flow.protocol === 'http' ? { status: 200 } : {}), explanation: why };
+    if (self)
+      why.push({
+        layer: 'application',
+        text: 'the application sees its own address either way: whether a sidecar was in the path is not observable',
+      });
+    return {
+      reach: true,
+      mtls: false,
+      ...(self ? {} : { viaSidecar: false }),
+      ...(flow.protocol === 'http' ? { status: 200 } : {}),
+      explanation: why,
+    };
   }
   why.push({ layer: 'destination-capture', text: selfInbound ? 'uid 1337 to its own address is redirected to the inbound listener' : cap.reason });
   const mode = effectiveMtls({ namespace: dst.namespace, labels: dst.labels, port: flow.port ?? 0 }, world.istio.peerAuthentications);
@@ -176,7 +223,10 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
   if (n && n.steps.length > 0) why.push({ layer: 'authorization', text: `${world.pathNormalization} path normalisation: ${n.steps.join('; ')}` });
   const request: AuthzRequest = {
     destination: { namespace: dst.namespace, labels: dst.labels, port: flow.port ?? 0 },
-    source: { ip: src.address, ...(transport === 'mtls' ? { principal: spiffeId(src.namespace, src.serviceAccount).slice('spiffe://'.length) } : {}) },
+    source: {
+      ip: src.address,
+      ...(transport === 'mtls' ? { principal: spiffeId(src.namespace, src.serviceAccount).slice('spiffe://'.length) } : {}),
+    },
     protocol: flow.protocol === 'http' ? 'http' : 'tcp',
     ...(n ? { http: { method: n.method, path: n.policyPath, host: n.host.replace(/:\d+$/, ''), headers: n.headers } } : {}),
   };
@@ -210,7 +260,8 @@ export function predict(world: World, flow: Flow): Prediction {
       world.networkPolicies,
       {
         source: { address: src.address, namespace: src.namespace, labels: src.labels },
-        destination: dst.kind === 'workload' ? { address: dst.address, namespace: dst.namespace, labels: dst.labels } : { address: dst.address, labels: {} },
+        destination:
+          dst.kind === 'workload' ? { address: dst.address, namespace: dst.namespace, labels: dst.labels } : { address: dst.address, labels: {} },
         ...(flow.port !== undefined ? { port: flow.port } : {}),
         protocol: flow.protocol,
       },

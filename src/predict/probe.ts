@@ -32,7 +32,13 @@ const MTLS_FIELD = /\.expect\.(mtls|peer)$/;
 type Checked = { ok: true; scenario: Scenario; matrix: Matrix } | { ok: false; err: unknown };
 
 /** The scenario to run, with the expectations the target can check (dropping mtls/peer when it refuses them). */
-export function runnable(target: Target, name: string, input: WorldInput, resources: readonly Resource[], matrix: Matrix): { scenario: Scenario; matrix: Matrix } | { error: string } {
+export function runnable(
+  target: Target,
+  name: string,
+  input: WorldInput,
+  resources: readonly Resource[],
+  matrix: Matrix,
+): { scenario: Scenario; matrix: Matrix } | { error: string } {
   const attempt = (m: Matrix): Checked => {
     const scenario = matrixScenario(name, input, resources, m);
     try {
@@ -64,10 +70,18 @@ function phases(matrix: Matrix): Matrix[] {
   if (isolated.length === 0) return [matrix];
   const sources = new Set(isolated.map((c) => c.flow.from));
   const controls = matrix.cells.filter((c) => !c.flow.bypass && c.prediction.reach && sources.has(c.flow.from));
-  return [{ ...matrix, cells: matrix.cells.filter((c) => !c.flow.bypass) }, { ...matrix, cells: [...isolated, ...controls] }];
+  return [
+    { ...matrix, cells: matrix.cells.filter((c) => !c.flow.bypass) },
+    { ...matrix, cells: [...isolated, ...controls] },
+  ];
 }
 
-export async function probeMatrix(input: WorldInput, resources: readonly Resource[], matrix: Matrix, o: ProbeMatrixOptions): Promise<ProbeMatrixResult> {
+export async function probeMatrix(
+  input: WorldInput,
+  resources: readonly Resource[],
+  matrix: Matrix,
+  o: ProbeMatrixOptions,
+): Promise<ProbeMatrixResult> {
   if (!matrix.cells.some((c) => c.prediction.reach)) {
     return { ok: false, error: 'no flow is predicted to get through: without a positive control the blocked probes would prove nothing' };
   }
@@ -88,12 +102,15 @@ export async function probeMatrix(input: WorldInput, resources: readonly Resourc
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   if (result.inputErrors.length > 0) return { ok: false, error: result.inputErrors.join('\n') };
-  const notes = result.scenarios.filter((sc) => sc.verdict === 'ERROR' || sc.verdict === 'SKIPPED').map((sc) => `scenario ${sc.name} ended ${sc.verdict}: ${sc.reason ?? ''}`);
+  const notes = result.scenarios
+    .filter((sc) => sc.verdict === 'ERROR' || sc.verdict === 'SKIPPED')
+    .map((sc) => `scenario ${sc.name} ended ${sc.verdict}: ${sc.reason ?? ''}`);
   // Phase 1 judges every cell it has; the isolated phase only its flush-capture cells.
-  const judgements = [
-    ...(result.scenarios[0]?.probes ?? []),
-    ...(result.scenarios[1]?.probes ?? []).filter((j) => j.bypass === 'flush-capture'),
-  ];
-  const base = { ...matrix, notes: ready[0].matrix.notes, cells: matrix.cells.map((c) => ({ ...c, expected: ready.flatMap((r) => r.matrix.cells).find((x) => x.name === c.name)?.expected ?? c.expected })) };
+  const judgements = [...(result.scenarios[0]?.probes ?? []), ...(result.scenarios[1]?.probes ?? []).filter((j) => j.bypass === 'flush-capture')];
+  const base = {
+    ...matrix,
+    notes: ready[0].matrix.notes,
+    cells: matrix.cells.map((c) => ({ ...c, expected: ready.flatMap((r) => r.matrix.cells).find((x) => x.name === c.name)?.expected ?? c.expected })),
+  };
   return { ok: true, matrix: observe(base, judgements, notes), run: result };
 }

@@ -41,8 +41,21 @@ export function pairSummary(matrix: Matrix): string {
   const rows = namespacePairs(matrix);
   const probed = matrix.cells.some((c) => c.status !== 'predicted');
   const head = ['from', 'to', 'flows', 'reach', 'blocked', ...(probed ? ['agree', 'diverge', 'flaky', 'error', 'not run'] : [])];
-  const body = rows.map((r) => [r.from, r.to, r.cells.length, r.reach, r.blocked, ...(probed ? [r.counts.agree, r.counts.diverge, r.counts.flaky, r.counts.error, r.counts.skipped] : [])].map(String));
+  const body = rows.map((r) =>
+    [
+      r.from,
+      r.to,
+      r.cells.length,
+      r.reach,
+      r.blocked,
+      ...(probed ? [r.counts.agree, r.counts.diverge, r.counts.flaky, r.counts.error, r.counts.skipped] : []),
+    ].map(String),
+  );
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
-  const line = (cols: string[]) => cols.map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ').trimEnd();
+  const line = (cols: string[]) =>
+    cols
+      .map((c, i) => (i < 2 ? c.padEnd(widths[i]) : c.padStart(widths[i])))
+      .join('  ')
+      .trimEnd();
   return ['by namespace pair (predicted reach / blocked; then what the probes found):', line(head), ...body.map(line)].join('\n');
 }

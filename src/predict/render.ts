@@ -35,16 +35,21 @@ function index(matrix: Matrix): Map<string, MatrixCell> {
  */
 export function truthTable(matrix: Matrix): string {
   const summary = pairSummary(matrix);
-  if (matrix.sources.length <= LARGE_MATRIX_SOURCES) return `${summary}
+  if (matrix.sources.length <= LARGE_MATRIX_SOURCES)
+    return `${summary}
 
 ${grids(matrix)}`;
-  const parts = namespacePairs(matrix).filter(troubled).map((r) => {
-    const sub: Matrix = {
-      ...matrix, cells: r.cells,
-      sources: matrix.sources.filter((k) => namespaceOf(k) === r.from), destinations: matrix.destinations.filter((k) => namespaceOf(k) === r.to),
-    };
-    return `${r.from} → ${r.to}:\n${grids(sub)}`;
-  });
+  const parts = namespacePairs(matrix)
+    .filter(troubled)
+    .map((r) => {
+      const sub: Matrix = {
+        ...matrix,
+        cells: r.cells,
+        sources: matrix.sources.filter((k) => namespaceOf(k) === r.from),
+        destinations: matrix.destinations.filter((k) => namespaceOf(k) === r.to),
+      };
+      return `${r.from} → ${r.to}:\n${grids(sub)}`;
+    });
   const note = parts.length ? '' : '\n\n(no namespace pair has a divergence, flake or error: the grids of every cell are in --html and --json)';
   return [summary + note, ...parts].join('\n\n');
 }
@@ -83,10 +88,14 @@ export function divergenceReport(matrix: Matrix): string {
   const list = divergences(matrix);
   if (list.length === 0) return 'no divergences: every observation matched its prediction';
   return list
-    .map((c) => [
-      `${symbol(c)} ${flowText(c)}: predicted ${describePrediction(c.prediction)}; ${c.observed?.verdict ?? ''}: ${c.observed?.reason ?? ''}`,
-      ...formatExplanation(c.prediction).split('\n').map((l) => `    ${l}`),
-    ].join('\n'))
+    .map((c) =>
+      [
+        `${symbol(c)} ${flowText(c)}: predicted ${describePrediction(c.prediction)}; ${c.observed?.verdict ?? ''}: ${c.observed?.reason ?? ''}`,
+        ...formatExplanation(c.prediction)
+          .split('\n')
+          .map((l) => `    ${l}`),
+      ].join('\n'),
+    )
     .join('\n');
 }
 
@@ -101,28 +110,51 @@ export function matrixJson(matrix: Matrix, extra: Record<string, unknown> = {}):
   return `${JSON.stringify({ formatVersion: 1, ...extra, summary: countStatus(matrix), ...matrix }, null, 2)}\n`;
 }
 
-const CELL_CLASS: Record<MatrixCell['status'], string> = { predicted: 'ok', agree: 'ok', diverge: 'bad', flaky: 'warn', error: 'warn', skipped: 'none' };
+const CELL_CLASS: Record<MatrixCell['status'], string> = {
+  predicted: 'ok',
+  agree: 'ok',
+  diverge: 'bad',
+  flaky: 'warn',
+  error: 'warn',
+  skipped: 'none',
+};
 
 export function matrixHtml(matrix: Matrix, title = 'meshprobe reachability matrix'): string {
   const cells = index(matrix);
-  const gridHtml = columnsOf(matrix).map((col) => {
-    const head = matrix.destinations.map((d) => `<th title="${htmlEscape(d)}">${htmlEscape(d)}</th>`).join('');
-    const rows = matrix.sources.map((src) => {
-      const tds = matrix.destinations.map((dst) => {
-        const c = cells.get(cellKey({ from: src, to: dst, ...col }));
-        if (!c) return '<td></td>';
-        const tip = `${flowText(c)}\npredicted: ${describePrediction(c.prediction)}\n${formatExplanation(c.prediction)}${c.observed ? `\nobserved (${c.observed.verdict}): ${c.observed.reason}` : ''}`;
-        const cls = CELL_CLASS[c.status] === 'ok' && !c.prediction.reach ? 'blocked' : CELL_CLASS[c.status];
-        return `<td class="${cls}" data-status="${c.status}" data-cell="${htmlEscape(cellKey(c.flow))}" title="${htmlEscape(tip)}">${symbol(c)}</td>`;
-      }).join('');
-      return `<tr><th>${htmlEscape(src)}</th>${tds}</tr>`;
-    }).join('\n');
-    return `<h2>${htmlEscape(columnKey(col))}</h2><table><tr><th>from \\ to</th>${head}</tr>\n${rows}</table>`;
-  }).join('\n');
-  const pairs = namespacePairs(matrix).map((r) => `<tr class="${troubled(r) ? 'bad' : 'ok'}"><td>${htmlEscape(r.from)}</td><td>${htmlEscape(r.to)}</td>${[r.cells.length, r.reach, r.blocked, r.counts.agree, r.counts.diverge, r.counts.flaky, r.counts.error, r.counts.skipped].map((n) => `<td>${n}</td>`).join('')}</tr>`).join('\n');
+  const gridHtml = columnsOf(matrix)
+    .map((col) => {
+      const head = matrix.destinations.map((d) => `<th title="${htmlEscape(d)}">${htmlEscape(d)}</th>`).join('');
+      const rows = matrix.sources
+        .map((src) => {
+          const tds = matrix.destinations
+            .map((dst) => {
+              const c = cells.get(cellKey({ from: src, to: dst, ...col }));
+              if (!c) return '<td></td>';
+              const tip = `${flowText(c)}\npredicted: ${describePrediction(c.prediction)}\n${formatExplanation(c.prediction)}${c.observed ? `\nobserved (${c.observed.verdict}): ${c.observed.reason}` : ''}`;
+              const cls = CELL_CLASS[c.status] === 'ok' && !c.prediction.reach ? 'blocked' : CELL_CLASS[c.status];
+              return `<td class="${cls}" data-status="${c.status}" data-cell="${htmlEscape(cellKey(c.flow))}" title="${htmlEscape(tip)}">${symbol(c)}</td>`;
+            })
+            .join('');
+          return `<tr><th>${htmlEscape(src)}</th>${tds}</tr>`;
+        })
+        .join('\n');
+      return `<h2>${htmlEscape(columnKey(col))}</h2><table><tr><th>from \\ to</th>${head}</tr>\n${rows}</table>`;
+    })
+    .join('\n');
+  const pairs = namespacePairs(matrix)
+    .map(
+      (r) =>
+        `<tr class="${troubled(r) ? 'bad' : 'ok'}"><td>${htmlEscape(r.from)}</td><td>${htmlEscape(r.to)}</td>${[r.cells.length, r.reach, r.blocked, r.counts.agree, r.counts.diverge, r.counts.flaky, r.counts.error, r.counts.skipped].map((n) => `<td>${n}</td>`).join('')}</tr>`,
+    )
+    .join('\n');
   const pairTable = `<h2>By namespace pair</h2><table id="pairs"><tr><th>from</th><th>to</th><th>flows</th><th>reach</th><th>blocked</th><th>agree</th><th>diverge</th><th>flaky</th><th>error</th><th>not run</th></tr>\n${pairs}</table>`;
   const large = matrix.sources.length > LARGE_MATRIX_SOURCES;
-  const divs = divergences(matrix).map((c) => `<li><b>${htmlEscape(flowText(c))}</b>: predicted ${htmlEscape(describePrediction(c.prediction))}; ${htmlEscape(c.observed?.reason ?? '')}<pre>${htmlEscape(formatExplanation(c.prediction))}</pre></li>`).join('\n');
+  const divs = divergences(matrix)
+    .map(
+      (c) =>
+        `<li><b>${htmlEscape(flowText(c))}</b>: predicted ${htmlEscape(describePrediction(c.prediction))}; ${htmlEscape(c.observed?.reason ?? '')}<pre>${htmlEscape(formatExplanation(c.prediction))}</pre></li>`,
+    )
+    .join('\n');
   const notes = matrix.notes.map((n) => `<li>${htmlEscape(n)}</li>`).join('');
   return `<!doctype html><html><head><meta charset="utf-8"><title>${htmlEscape(title)}</title><style>
 body{font-family:system-ui,sans-serif;margin:1.5em}table{border-collapse:collapse;margin-bottom:1em}th,td{border:1px solid #ccc;padding:2px 6px;font-size:12px}

@@ -6,7 +6,14 @@
 import type { NetworkPolicy } from '../model/network-policy.js';
 import type { CaptureConfig } from '../model/capture.js';
 import type {
-  AuthorizationPolicy, DestinationRule, Labels, OutboundTrafficPolicyMode, PathNormalization, PeerAuthentication, ServiceEntry, Sidecar,
+  AuthorizationPolicy,
+  DestinationRule,
+  Labels,
+  OutboundTrafficPolicyMode,
+  PathNormalization,
+  PeerAuthentication,
+  ServiceEntry,
+  Sidecar,
 } from '../model/index.js';
 import type { RawRequest } from '../scenario/schema.js';
 import type { Failure, ListenProtocolName, ProbeProtocolName } from './names.js';

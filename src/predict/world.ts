@@ -10,7 +10,7 @@ import { IMAGE_DEFAULT_UID } from '../model/capabilities.js';
 import { captureConfigFromAnnotations, CaptureConfigError } from '../model/capture.js';
 import { hasSidecar, podLabels } from '../model/mesh.js';
 import { namespaceLabels as labelsOfNamespace, NetworkPolicyRefusal, parseNetworkPolicy, type NetworkPolicy } from '../model/network-policy.js';
-import type { External, Namespace, Resource, Scenario, Workload } from '../scenario/schema.js';
+import type { External, Namespace, Resource, Workload } from '../scenario/schema.js';
 import type { ExternalInfo, IstioPolicies, WorkloadInfo, World } from './types.js';
 
 export interface WorldInput {
@@ -79,13 +79,22 @@ export function buildWorld(input: WorldInput, options: { istioVersion?: string }
       capture,
     };
   });
-  const externals: ExternalInfo[] = input.externals.map((e) => ({ kind: 'external', key: e.name, address: address.get(e.name) ?? '0.0.0.0', ports: e.ports }));
+  const externals: ExternalInfo[] = input.externals.map((e) => ({
+    kind: 'external',
+    key: e.name,
+    address: address.get(e.name) ?? '0.0.0.0',
+    ports: e.ports,
+  }));
   const istioManifests = input.resources.filter((r) => r.kind !== 'NetworkPolicy');
   const parsed = parseResources(istioManifests);
   errors.push(...parsed.errors, ...parsed.notModelled);
   // The lab's default for a NetworkPolicy without a namespace is the first declared namespace; follow it.
   const networkPolicies = readNetworkPolicies(input.resources, input.namespaces[0]?.name ?? 'default', errors);
-  const namespaceLabels = (ns: string): Labels => labelsOfNamespace(ns, input.namespaces.find((n) => n.name === ns));
+  const namespaceLabels = (ns: string): Labels =>
+    labelsOfNamespace(
+      ns,
+      input.namespaces.find((n) => n.name === ns),
+    );
   const world: World = {
     workloads,
     externals,

@@ -97,7 +97,9 @@ export class ConsoleReporter {
     this.done.probes += unrun.length;
     for (const p of unrun) this.counts[p.verdict] += 1;
     const n = `[${this.done.scenarios}/${this.total.scenarios}]`;
-    this.line(`${n} ${this.paint(s.verdict, s.verdict.padEnd(7))} ${s.name} (${s.probes.length} probes, ${duration(s.durationMs)})${s.verdict === 'PASS' || !s.reason ? '' : `: ${s.reason}`}`);
+    this.line(
+      `${n} ${this.paint(s.verdict, s.verdict.padEnd(7))} ${s.name} (${s.probes.length} probes, ${duration(s.durationMs)})${s.verdict === 'PASS' || !s.reason ? '' : `: ${s.reason}`}`,
+    );
   }
 }
 
@@ -117,7 +119,9 @@ export function finalReport(r: RunResult, o: Pick<ConsoleOptions, 'color' | 'ver
     out.push('', `${pad('SCENARIO', width)}  VERDICT  PASS FAIL FLAKY ERROR SKIP  TIME`);
     for (const s of r.scenarios) {
       const c = (v: Verdict) => String(s.probes.filter((p) => p.verdict === v).length);
-      out.push(`${pad(s.name, width)}  ${paint(s.verdict, pad(s.verdict, 7))}  ${c('PASS').padStart(4)} ${c('FAIL').padStart(4)} ${c('FLAKY').padStart(5)} ${c('ERROR').padStart(5)} ${c('SKIPPED').padStart(4)}  ${duration(s.durationMs)}`);
+      out.push(
+        `${pad(s.name, width)}  ${paint(s.verdict, pad(s.verdict, 7))}  ${c('PASS').padStart(4)} ${c('FAIL').padStart(4)} ${c('FLAKY').padStart(5)} ${c('ERROR').padStart(5)} ${c('SKIPPED').padStart(4)}  ${duration(s.durationMs)}`,
+      );
     }
   }
   const troubled = r.scenarios.flatMap((s) => s.probes.filter((p) => p.verdict !== 'PASS' && p.verdict !== 'SKIPPED').map((p) => ({ s, p })));
@@ -125,13 +129,21 @@ export function finalReport(r: RunResult, o: Pick<ConsoleOptions, 'color' | 'ver
     out.push('');
     for (const { s, p } of troubled) {
       out.push(`${paint(p.verdict, p.verdict)} ${s.name}/${p.name}: ${describeProbePath(p)}`, `  ${p.reason}`);
-      if (o.verbose) out.push(...evidenceText(p).split('\n').map((l) => `    ${l}`));
+      if (o.verbose)
+        out.push(
+          ...evidenceText(p)
+            .split('\n')
+            .map((l) => `    ${l}`),
+        );
     }
   }
   for (const s of r.scenarios) for (const k of s.kept ?? []) out.push(`kept ${s.name}: ${k}`);
   const sc = r.summary.scenarios;
   const pr = r.summary.probes;
   const counts = (c: typeof sc) => (['PASS', 'FAIL', 'FLAKY', 'ERROR', 'SKIPPED'] as Verdict[]).map((v) => `${c[v]} ${v.toLowerCase()}`).join(', ');
-  out.push('', `${r.incomplete ? 'INCOMPLETE (interrupted): ' : ''}scenarios: ${counts(sc)}; probes: ${counts(pr)} — ${targetLine(r)}, ${duration(r.durationMs)}`);
+  out.push(
+    '',
+    `${r.incomplete ? 'INCOMPLETE (interrupted): ' : ''}scenarios: ${counts(sc)}; probes: ${counts(pr)} — ${targetLine(r)}, ${duration(r.durationMs)}`,
+  );
   return `${out.join('\n')}\n`;
 }

@@ -34,9 +34,17 @@ const errno = (err: unknown): string => (err as NodeJS.ErrnoException).code ?? (
 export function describeError(err: unknown): string {
   const e = err as NodeJS.ErrnoException;
   const known: Record<string, string> = {
-    ENOSPC: 'no space left on device', EPIPE: 'the reader closed the pipe', EIO: 'input/output error', EACCES: 'permission denied',
-    EROFS: 'read-only file system', ENOENT: 'no such file or directory', ENOTDIR: 'a path component is not a directory',
-    EEXIST: 'already exists', ELOOP: 'a symbolic link where none is allowed', EISDIR: 'is a directory', EPERM: 'operation not permitted',
+    ENOSPC: 'no space left on device',
+    EPIPE: 'the reader closed the pipe',
+    EIO: 'input/output error',
+    EACCES: 'permission denied',
+    EROFS: 'read-only file system',
+    ENOENT: 'no such file or directory',
+    ENOTDIR: 'a path component is not a directory',
+    EEXIST: 'already exists',
+    ELOOP: 'a symbolic link where none is allowed',
+    EISDIR: 'is a directory',
+    EPERM: 'operation not permitted',
   };
   if (e.code && known[e.code]) return `${e.code} (${known[e.code]})`;
   return String(e.message ?? err);
@@ -199,7 +207,10 @@ async function ensureRealDir(dir: string, root: string): Promise<void> {
     if (errno(err) !== 'EEXIST') throw err;
   }
   const st = await lstat(dir);
-  if (st.isSymbolicLink() || !st.isDirectory()) throw new UnsafePathError(`${path.relative(root, dir)} inside ${root} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; meshprobe writes only real directories there`);
+  if (st.isSymbolicLink() || !st.isDirectory())
+    throw new UnsafePathError(
+      `${path.relative(root, dir)} inside ${root} is ${st.isSymbolicLink() ? 'a symbolic link' : 'not a directory'}; meshprobe writes only real directories there`,
+    );
 }
 
 /**
@@ -210,7 +221,9 @@ async function ensureRealDir(dir: string, root: string): Promise<void> {
 export async function writeTree(root: string, files: ReadonlyArray<{ rel: string; text: string }>): Promise<void> {
   const bad = files.filter((f) => !f.rel.split(/[\\/]/).every((s) => SEGMENT.test(s)));
   if (bad.length) {
-    throw new UnsafePathError(`refusing to write outside or around ${root}: ${bad.map((f) => JSON.stringify(f.rel)).join(', ')} ${bad.length === 1 ? 'is not a plain relative file name' : 'are not plain relative file names'} (a name from the input contains a path separator, "..", or a character other than letters, digits, ".", "_" and "-")`);
+    throw new UnsafePathError(
+      `refusing to write outside or around ${root}: ${bad.map((f) => JSON.stringify(f.rel)).join(', ')} ${bad.length === 1 ? 'is not a plain relative file name' : 'are not plain relative file names'} (a name from the input contains a path separator, "..", or a character other than letters, digits, ".", "_" and "-")`,
+    );
   }
   await makeDirs(root);
   const real = await realpath(root);
@@ -230,5 +243,7 @@ export async function writeTree(root: string, files: ReadonlyArray<{ rel: string
 /** `value` when it can be used as one path segment as it is; otherwise an UnsafePathError naming `what`. */
 export function plainSegment(what: string, value: string): string {
   if (SEGMENT.test(value)) return value;
-  throw new UnsafePathError(`${what} ${JSON.stringify(value)} cannot name a file: only letters, digits, ".", "_" and "-" are written, starting with a letter or digit`);
+  throw new UnsafePathError(
+    `${what} ${JSON.stringify(value)} cannot name a file: only letters, digits, ".", "_" and "-" are written, starting with a letter or digit`,
+  );
 }

@@ -87,9 +87,11 @@ function attemptsTable(p: ProbeJudgement): string {
 }
 
 function probeDetails(s: ScenarioResult, p: ProbeJudgement): string {
-  return `<details class="probe" id="${h(probeId(s, p))}"><summary>${badge(p.verdict)} <b>${h(p.name)}</b> — ${h(p.reason)}</summary>` +
+  return (
+    `<details class="probe" id="${h(probeId(s, p))}"><summary>${badge(p.verdict)} <b>${h(p.name)}</b> — ${h(p.reason)}</summary>` +
     `<p>expected: <code>${h(describeExpectation(p.expected))}</code></p>` +
-    `<pre>${h(evidenceText(p, false))}</pre>${attemptsTable(p)}</details>`;
+    `<pre>${h(evidenceText(p, false))}</pre>${attemptsTable(p)}</details>`
+  );
 }
 
 function scenarioSection(s: ScenarioResult): string {
@@ -112,10 +114,17 @@ function summary(r: RunResult): string {
   const box = (label: string, c: RunResult['summary']['scenarios']) =>
     VERDICTS.map((v) => `<div class="count" data-count="${label}-${v}"><b>${c[v]}</b>${badge(v)} ${label}</div>`).join('');
   const overview = r.scenarios
-    .map((s) => `<tr><td>${badge(s.verdict)}</td><td><a href="#scenario-${h(s.name)}">${h(s.name)}</a></td><td>${h(s.title ?? '')}</td><td>${s.probes.length}</td></tr>`)
+    .map(
+      (s) =>
+        `<tr><td>${badge(s.verdict)}</td><td><a href="#scenario-${h(s.name)}">${h(s.name)}</a></td><td>${h(s.title ?? '')}</td><td>${s.probes.length}</td></tr>`,
+    )
     .join('');
-  return `<div class="summary">${box('scenarios', r.summary.scenarios)}</div><div class="summary">${box('probes', r.summary.probes)}</div>` +
-    (overview ? `<table class="overview"><thead><tr><th>verdict</th><th>scenario</th><th>title</th><th>probes</th></tr></thead><tbody>${overview}</tbody></table>` : '');
+  return (
+    `<div class="summary">${box('scenarios', r.summary.scenarios)}</div><div class="summary">${box('probes', r.summary.probes)}</div>` +
+    (overview
+      ? `<table class="overview"><thead><tr><th>verdict</th><th>scenario</th><th>title</th><th>probes</th></tr></thead><tbody>${overview}</tbody></table>`
+      : '')
+  );
 }
 
 export function toHtml(r: RunResult): string {

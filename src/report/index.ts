@@ -55,7 +55,10 @@ export async function checkReports(files: ReportFiles): Promise<string[]> {
 
 /** Some reports could not be written; the others were (see `written`). */
 export class ReportWriteError extends Error {
-  constructor(readonly written: string[], readonly failed: Array<{ path: string; reason: string }>) {
+  constructor(
+    readonly written: string[],
+    readonly failed: Array<{ path: string; reason: string }>,
+  ) {
     super(failed.map((f) => `${f.path}: ${f.reason}`).join('; '));
     this.name = 'ReportWriteError';
   }

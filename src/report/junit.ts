@@ -9,7 +9,9 @@ import { evidenceText } from './text.js';
 export function xmlEscape(s: string): string {
   // XML 1.0 cannot carry most control characters at all, even escaped.
   // eslint-disable-next-line no-control-regex
-  return s.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '').replace(/[<>&"']/g, (c) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', '"': 'quot', "'": 'apos' }[c]};`);
+  return s
+    .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f]/g, '')
+    .replace(/[<>&"']/g, (c) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', '"': 'quot', "'": 'apos' }[c]};`);
 }
 
 const attr = (name: string, value: string | number) => `${name}="${xmlEscape(String(value))}"`;

@@ -45,9 +45,16 @@ export function evidenceText(p: ProbeJudgement, withAttempts = true): string {
   const e = p.evidence;
   if (e) {
     const t = e.timings;
-    lines.push(`client: outcome ${e.outcome}${t ? `, total ${duration(t.totalMs)}${t.connectMs !== undefined ? `, connect ${duration(t.connectMs)}` : ''}` : ''}${e.bytes ? `, sent ${e.bytes.sent} B, received ${e.bytes.received} B` : ''}`);
-    if (e.request) lines.push(`request: sent ${JSON.stringify(e.request.sent)}, received ${e.request.received !== undefined ? JSON.stringify(e.request.received) : '(nothing arrived)'}`);
-    lines.push(`server: ${e.arrived ? `arrived, source seen ${e.sourceSeen?.address}:${e.sourceSeen?.port}` : 'nothing arrived'}${e.peer ? `, peer ${e.peer.identity} (${e.peer.basis})` : ''}${e.xfcc ? `, XFCC ${e.xfcc}` : ''}`);
+    lines.push(
+      `client: outcome ${e.outcome}${t ? `, total ${duration(t.totalMs)}${t.connectMs !== undefined ? `, connect ${duration(t.connectMs)}` : ''}` : ''}${e.bytes ? `, sent ${e.bytes.sent} B, received ${e.bytes.received} B` : ''}`,
+    );
+    if (e.request)
+      lines.push(
+        `request: sent ${JSON.stringify(e.request.sent)}, received ${e.request.received !== undefined ? JSON.stringify(e.request.received) : '(nothing arrived)'}`,
+      );
+    lines.push(
+      `server: ${e.arrived ? `arrived, source seen ${e.sourceSeen?.address}:${e.sourceSeen?.port}` : 'nothing arrived'}${e.peer ? `, peer ${e.peer.identity} (${e.peer.basis})` : ''}${e.xfcc ? `, XFCC ${e.xfcc}` : ''}`,
+    );
   }
   if (withAttempts && p.attempts.length) {
     lines.push(`attempts (${p.attempts.length}):`);

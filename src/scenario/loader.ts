@@ -107,7 +107,8 @@ async function expand(path: string, errors: LoadError[]): Promise<string[]> {
   const problems: FileProblem[] = [];
   const found = await findYamlFiles(path, problems, (name) => YAML_FILE.test(name));
   for (const p of problems) errors.push(fileError(p));
-  if (found.length === 0 && problems.length === 0) errors.push({ file: path, line: 0, col: 0, path: '', message: 'no scenario files (*.yaml, *.yml) in this directory' });
+  if (found.length === 0 && problems.length === 0)
+    errors.push({ file: path, line: 0, col: 0, path: '', message: 'no scenario files (*.yaml, *.yml) in this directory' });
   return found;
 }
 
@@ -196,7 +197,8 @@ async function fastCheck(file: string, text: string): Promise<CheckedYamlDocumen
     return undefined;
   }
   const starts = documentStarts(text);
-  if (docs.length === 0 || docs.length !== starts.length || docs.some((d) => d === null || typeof d !== 'object' || !withinLimits(d))) return undefined;
+  if (docs.length === 0 || docs.length !== starts.length || docs.some((d) => d === null || typeof d !== 'object' || !withinLimits(d)))
+    return undefined;
   const out: CheckedYamlDocument[] = [];
   for (const [index, data] of docs.entries()) {
     const parsed = scenarioSchema.safeParse(data);

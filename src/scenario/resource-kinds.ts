@@ -20,12 +20,7 @@ const ISTIO: Array<[group: string, versions: string[], kinds: string[]]> = [
   ['networking.istio.io', ['v1', 'v1beta1', 'v1alpha3'], ['Sidecar', 'ServiceEntry', 'DestinationRule', 'VirtualService', 'Gateway']],
 ];
 
-function pascal(s: string): string {
-  return s.charAt(0).toUpperCase() + s.slice(1);
-}
-
 function istioKind(group: string, version: string, kind: string): ResourceKind {
-  const groupName = group.split('.').map(pascal).join('');
   return {
     apiVersion: `${group}/${version}`,
     kind,

@@ -120,7 +120,10 @@ function walkSelectors(value: unknown, path: PathSegment[], issues: Issues): voi
 }
 
 function networkPolicy(spec: Obj, issues: Issues): void {
-  for (const [dir, peersKey] of [['ingress', 'from'], ['egress', 'to']] as const) {
+  for (const [dir, peersKey] of [
+    ['ingress', 'from'],
+    ['egress', 'to'],
+  ] as const) {
     list(spec[dir]).forEach((rule, i) => {
       if (!isObj(rule)) return;
       const at: PathSegment[] = ['spec', dir, i];
@@ -137,7 +140,11 @@ function networkPolicy(spec: Obj, issues: Issues): void {
 function ipBlock(block: Obj, path: PathSegment[], issues: Issues): void {
   issues.str(block.cidr, [...path, 'cidr'], v.cidr);
   list(block.except).forEach((ex, k) => {
-    issues.str(ex, [...path, 'except', k], (s) => v.cidr(s) ?? (typeof block.cidr === 'string' && !v.cidr(block.cidr) ? v.strictSubset(s, block.cidr) : undefined));
+    issues.str(
+      ex,
+      [...path, 'except', k],
+      (s) => v.cidr(s) ?? (typeof block.cidr === 'string' && !v.cidr(block.cidr) ? v.strictSubset(s, block.cidr) : undefined),
+    );
   });
 }
 
@@ -151,7 +158,8 @@ function networkPolicyPort(p: Obj, path: PathSegment[], issues: Issues): void {
     return;
   }
   issues.port(p.endPort, [...path, 'endPort']);
-  if (typeof p.endPort === 'number' && p.endPort < p.port) issues.out.push({ path: [...path, 'endPort'], at: 'value', message: `must be greater than or equal to port (${p.port})` });
+  if (typeof p.endPort === 'number' && p.endPort < p.port)
+    issues.out.push({ path: [...path, 'endPort'], at: 'value', message: `must be greater than or equal to port (${p.port})` });
 }
 
 function authorizationPolicy(spec: Obj, issues: Issues): void {
@@ -179,7 +187,8 @@ function peerAuthentication(spec: Obj, issues: Issues): void {
 }
 
 const exportTo: Check = (s) => (s === '.' || s === '*' || s === '~' ? undefined : v.dnsLabel(s));
-const unixPath: Check = (s) => (/^unix:\/\/\/[\x21-\x7e]+$/.test(s) && !s.split('/').includes('..') ? undefined : `${JSON.stringify(s)} is not an absolute unix:// socket path`);
+const unixPath: Check = (s) =>
+  /^unix:\/\/\/[\x21-\x7e]+$/.test(s) && !s.split('/').includes('..') ? undefined : `${JSON.stringify(s)} is not an absolute unix:// socket path`;
 const ipOrHost: Check = (s) => (v.parseIp(s) ? undefined : s.startsWith('unix://') ? unixPath(s) : v.istioDomain(s, false));
 
 /** Istio port names are DNS-1123 labels (istio/istio pkg/config/validation ValidatePortName: labels.IsDNS1123Label). */
@@ -211,7 +220,8 @@ function slashHost(gateway: boolean): Check {
     if (slash < 0 && !gateway) return `${JSON.stringify(s)} must be of the form namespace/dnsName`;
     const ns = slash < 0 ? undefined : s.slice(0, slash);
     const host = s.slice(slash + 1);
-    if (ns !== undefined && !(ns === '*' || ns === '.' || (!gateway && ns === '~')) && v.dnsLabel(ns)) return `namespace of host ${JSON.stringify(s)} must be "*", "."${gateway ? '' : ', "~"'} or a DNS-1123 label`;
+    if (ns !== undefined && !(ns === '*' || ns === '.' || (!gateway && ns === '~')) && v.dnsLabel(ns))
+      return `namespace of host ${JSON.stringify(s)} must be "*", "."${gateway ? '' : ', "~"'} or a DNS-1123 label`;
     if (gateway && v.parseIp(host)) return undefined;
     if (host !== '*' && !host.includes('.')) return `host ${JSON.stringify(s)}: short names (not fully qualified) are not allowed`;
     if (host.includes('*') && host !== '*' && !host.startsWith('*.')) return `partial wildcard in ${JSON.stringify(s)} is not allowed`;
@@ -220,7 +230,11 @@ function slashHost(gateway: boolean): Check {
 }
 
 const defaultEndpoint: Check = (s) =>
-  /^(127\.0\.0\.1|0\.0\.0\.0|\[::1\]|\[::\]):[0-9]{1,5}$/.test(s) && !v.portString(s.slice(s.lastIndexOf(':') + 1)) ? undefined : s.startsWith('unix://') ? unixPath(s) : `${JSON.stringify(s)} must be 127.0.0.1:PORT, 0.0.0.0:PORT, [::1]:PORT, [::]:PORT or unix:///path`;
+  /^(127\.0\.0\.1|0\.0\.0\.0|\[::1\]|\[::\]):[0-9]{1,5}$/.test(s) && !v.portString(s.slice(s.lastIndexOf(':') + 1))
+    ? undefined
+    : s.startsWith('unix://')
+      ? unixPath(s)
+      : `${JSON.stringify(s)} must be 127.0.0.1:PORT, 0.0.0.0:PORT, [::1]:PORT, [::]:PORT or unix:///path`;
 
 function sidecar(spec: Obj, issues: Issues): void {
   list(spec.egress).forEach((e, i) => {

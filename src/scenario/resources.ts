@@ -66,7 +66,11 @@ export function supportedKinds(): string {
 function unsupported(apiVersion: unknown, kind: unknown): ResourceIssue {
   const sameKind = RESOURCE_KINDS.filter((k) => k.kind === kind).map((k) => k.apiVersion);
   if (sameKind.length > 0) {
-    return { path: ['apiVersion'], at: 'value', message: `${String(kind)} is supported with apiVersion ${sameKind.join(', ')}, not ${JSON.stringify(apiVersion)}` };
+    return {
+      path: ['apiVersion'],
+      at: 'value',
+      message: `${String(kind)} is supported with apiVersion ${sameKind.join(', ')}, not ${JSON.stringify(apiVersion)}`,
+    };
   }
   return { path: ['kind'], at: 'value', message: `unsupported resource kind ${JSON.stringify(kind)}; supported: ${supportedKinds()}` };
 }

@@ -41,10 +41,30 @@ function duplicates<T>(items: T[], key: (t: T) => string, path: (i: number) => P
 function checkNames(s: Scenario): RuleIssue[] {
   const { namespaces, workloads, externals, probes } = s.spec;
   return [
-    ...duplicates(namespaces, (n) => n.name, (i) => ['spec', 'namespaces', i, 'name'], 'namespace'),
-    ...duplicates(workloads, (w) => `${w.namespace}/${w.name}`, (i) => ['spec', 'workloads', i, 'name'], 'workload'),
-    ...duplicates(externals, (e) => e.name, (i) => ['spec', 'externals', i, 'name'], 'external'),
-    ...duplicates(probes, (p) => p.name, (i) => ['spec', 'probes', i, 'name'], 'probe'),
+    ...duplicates(
+      namespaces,
+      (n) => n.name,
+      (i) => ['spec', 'namespaces', i, 'name'],
+      'namespace',
+    ),
+    ...duplicates(
+      workloads,
+      (w) => `${w.namespace}/${w.name}`,
+      (i) => ['spec', 'workloads', i, 'name'],
+      'workload',
+    ),
+    ...duplicates(
+      externals,
+      (e) => e.name,
+      (i) => ['spec', 'externals', i, 'name'],
+      'external',
+    ),
+    ...duplicates(
+      probes,
+      (p) => p.name,
+      (i) => ['spec', 'probes', i, 'name'],
+      'probe',
+    ),
   ];
 }
 
@@ -69,9 +89,19 @@ function checkWorkloads(s: Scenario): RuleIssue[] {
   const out: RuleIssue[] = [];
   s.spec.workloads.forEach((w, i) => {
     if (!declared.has(w.namespace)) {
-      out.push({ path: ['spec', 'workloads', i, 'namespace'], message: `namespace "${w.namespace}" is not declared in spec.namespaces (declared: ${[...declared].join(', ')})` });
+      out.push({
+        path: ['spec', 'workloads', i, 'namespace'],
+        message: `namespace "${w.namespace}" is not declared in spec.namespaces (declared: ${[...declared].join(', ')})`,
+      });
     }
-    out.push(...duplicates(w.ports, (p) => String(p.port), (j) => ['spec', 'workloads', i, 'ports', j, 'port'], 'port'));
+    out.push(
+      ...duplicates(
+        w.ports,
+        (p) => String(p.port),
+        (j) => ['spec', 'workloads', i, 'ports', j, 'port'],
+        'port',
+      ),
+    );
   });
   return out;
 }
@@ -89,10 +119,21 @@ function checkExternals(s: Scenario): RuleIssue[] {
   s.spec.externals.forEach((e, i) => {
     const clash = serviceNames.get(e.name);
     if (clash) out.push({ path: ['spec', 'externals', i, 'name'], message: `external "${e.name}" clashes with the DNS name of workload ${clash}` });
-    out.push(...duplicates(e.ports, (p) => String(p.port), (j) => ['spec', 'externals', i, 'ports', j, 'port'], 'port'));
+    out.push(
+      ...duplicates(
+        e.ports,
+        (p) => String(p.port),
+        (j) => ['spec', 'externals', i, 'ports', j, 'port'],
+        'port',
+      ),
+    );
     e.ports.forEach((p, j) => {
       if (p.certificate !== undefined && p.protocol !== 'https') {
-        out.push({ path: ['spec', 'externals', i, 'ports', j, 'certificate'], at: 'key', message: `certificate is only for https ports (this port is ${p.protocol})` });
+        out.push({
+          path: ['spec', 'externals', i, 'ports', j, 'certificate'],
+          at: 'key',
+          message: `certificate is only for https ports (this port is ${p.protocol})`,
+        });
       }
     });
   });
@@ -131,7 +172,8 @@ function workloadRefs(s: Scenario): string {
 function checkProbe(s: Scenario, p: Probe, at: PathSegment[]): RuleIssue[] {
   const out: RuleIssue[] = [];
   const source = findWorkload(s, p.from);
-  if (!source) out.push({ path: [...at, 'from'], message: `"${p.from}" is not a declared workload (namespace/workload; declared: ${workloadRefs(s)})` });
+  if (!source)
+    out.push({ path: [...at, 'from'], message: `"${p.from}" is not a declared workload (namespace/workload; declared: ${workloadRefs(s)})` });
   const destination = findDestination(s, p.to);
   if (!destination) {
     const externals = s.spec.externals.map((e) => e.name);
@@ -145,7 +187,8 @@ function checkProbe(s: Scenario, p: Probe, at: PathSegment[]): RuleIssue[] {
   if (p.http?.raw !== undefined) {
     // scenario-v1-additions: `http.raw` excludes http.method/path/headers (the raw form says all of it).
     for (const field of ['method', 'path', 'headers'] as const) {
-      if (p.http[field] !== undefined) out.push({ path: [...at, 'http', field], at: 'key', message: `http.${field} cannot be given with http.raw (write it in the raw request)` });
+      if (p.http[field] !== undefined)
+        out.push({ path: [...at, 'http', field], at: 'key', message: `http.${field} cannot be given with http.raw (write it in the raw request)` });
     }
   }
   if (p.bypass === 'flush-capture' && source && !(source.capabilities ?? []).includes('NET_ADMIN')) {

@@ -25,12 +25,47 @@ export const dnsSubdomain = z
   .regex(DNS1123_SUBDOMAIN, 'must be a DNS name: lower-case DNS-1123 labels separated by "."');
 
 export const LINUX_CAPABILITIES = [
-  'AUDIT_CONTROL', 'AUDIT_READ', 'AUDIT_WRITE', 'BLOCK_SUSPEND', 'BPF', 'CHECKPOINT_RESTORE', 'CHOWN',
-  'DAC_OVERRIDE', 'DAC_READ_SEARCH', 'FOWNER', 'FSETID', 'IPC_LOCK', 'IPC_OWNER', 'KILL', 'LEASE',
-  'LINUX_IMMUTABLE', 'MAC_ADMIN', 'MAC_OVERRIDE', 'MKNOD', 'NET_ADMIN', 'NET_BIND_SERVICE', 'NET_BROADCAST',
-  'NET_RAW', 'PERFMON', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYSLOG', 'SYS_ADMIN', 'SYS_BOOT',
-  'SYS_CHROOT', 'SYS_MODULE', 'SYS_NICE', 'SYS_PACCT', 'SYS_PTRACE', 'SYS_RAWIO', 'SYS_RESOURCE', 'SYS_TIME',
-  'SYS_TTY_CONFIG', 'WAKE_ALARM',
+  'AUDIT_CONTROL',
+  'AUDIT_READ',
+  'AUDIT_WRITE',
+  'BLOCK_SUSPEND',
+  'BPF',
+  'CHECKPOINT_RESTORE',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'DAC_READ_SEARCH',
+  'FOWNER',
+  'FSETID',
+  'IPC_LOCK',
+  'IPC_OWNER',
+  'KILL',
+  'LEASE',
+  'LINUX_IMMUTABLE',
+  'MAC_ADMIN',
+  'MAC_OVERRIDE',
+  'MKNOD',
+  'NET_ADMIN',
+  'NET_BIND_SERVICE',
+  'NET_BROADCAST',
+  'NET_RAW',
+  'PERFMON',
+  'SETFCAP',
+  'SETGID',
+  'SETPCAP',
+  'SETUID',
+  'SYSLOG',
+  'SYS_ADMIN',
+  'SYS_BOOT',
+  'SYS_CHROOT',
+  'SYS_MODULE',
+  'SYS_NICE',
+  'SYS_PACCT',
+  'SYS_PTRACE',
+  'SYS_RAWIO',
+  'SYS_RESOURCE',
+  'SYS_TIME',
+  'SYS_TTY_CONFIG',
+  'WAKE_ALARM',
 ] as const;
 
 export const TARGETS = ['lab', 'kind', 'existing'] as const;
@@ -57,12 +92,6 @@ export const labels = checkedRecord((k, v) => keyOrValue(values.qualifiedName(k)
 export const annotations = checkedRecord((k, v) =>
   keyOrValue(values.qualifiedName(k), k.startsWith(values.SIDECAR_ANNOTATION_PREFIX) ? values.sidecarAnnotation(k, v) : undefined),
 );
-
-const refined = (check: (s: string) => string | undefined) =>
-  z.string().superRefine((s, ctx) => {
-    const message = check(s);
-    if (message) ctx.addIssue({ code: 'custom', message });
-  });
 
 /** What a client can legally send (RFC 9110); a deliberately malformed request is not expressible. */
 export const httpRequest = z.strictObject({
@@ -138,10 +167,15 @@ export const expectation = z.strictObject({
   reach: z.boolean().describe('did the request reach the destination application?'),
   failure: z.enum(FAILURES).optional().describe('only with reach: false; default any'),
   mtls: z.boolean().optional().describe('only with reach: true: arrived over mutual TLS'),
-  peer: z.string().min(1).superRefine((s, ctx) => {
-    const message = values.noControl(s);
-    if (message) ctx.addIssue({ code: 'custom', message });
-  }).optional().describe('the exact peer identity the server saw'),
+  peer: z
+    .string()
+    .min(1)
+    .superRefine((s, ctx) => {
+      const message = values.noControl(s);
+      if (message) ctx.addIssue({ code: 'custom', message });
+    })
+    .optional()
+    .describe('the exact peer identity the server saw'),
   viaSidecar: z.boolean().optional().describe("only with reach: true: went through the destination's sidecar"),
   status: z.number().int().min(100).max(599).optional().describe('HTTP status the client got'),
 });
@@ -155,12 +189,24 @@ export const rawRequest = z
   .strictObject({
     method: z.string().max(32).regex(VISIBLE, 'must be visible ASCII without spaces (any case: sent as written)'),
     requestTarget: z.string().max(2048).regex(VISIBLE, 'must be visible ASCII without spaces, sent verbatim (origin-form, absolute-form or *)'),
-    host: z.string().max(255).regex(VISIBLE, 'must be visible ASCII without spaces').optional()
+    host: z
+      .string()
+      .max(255)
+      .regex(VISIBLE, 'must be visible ASCII without spaces')
+      .optional()
       .describe("the Host header as written; default the destination's service name and port (with version 1.0: no Host header)"),
-    headers: z.array(z.tuple([
-      z.string().max(128).regex(RAW_HEADER_NAME, 'must be a header name (token characters; inner spaces allowed)'),
-      z.string().max(4096).regex(/^[\x20-\x7e\t]*$/, 'must be printable ASCII on one line'),
-    ])).optional().describe('[name, value] pairs in order; duplicates allowed'),
+    headers: z
+      .array(
+        z.tuple([
+          z.string().max(128).regex(RAW_HEADER_NAME, 'must be a header name (token characters; inner spaces allowed)'),
+          z
+            .string()
+            .max(4096)
+            .regex(/^[\x20-\x7e\t]*$/, 'must be printable ASCII on one line'),
+        ]),
+      )
+      .optional()
+      .describe('[name, value] pairs in order; duplicates allowed'),
     version: z.enum(['1.1', '1.0']).default('1.1'),
   })
   .describe('the request exactly as written, byte for byte (scenario-v1-additions: http.raw)');
@@ -180,8 +226,7 @@ export const probe = z.strictObject({
 
 export const mesh = z.strictObject({
   outboundTrafficPolicy: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional(),
-  pathNormalization: z.enum(PATH_NORMALIZATIONS).optional()
-    .describe("meshConfig.pathNormalization.normalization; default BASE, as Istio's"),
+  pathNormalization: z.enum(PATH_NORMALIZATIONS).optional().describe("meshConfig.pathNormalization.normalization; default BASE, as Istio's"),
 });
 
 export const scenario = z.strictObject({

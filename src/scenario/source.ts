@@ -6,8 +6,8 @@
  *   readSource(file)               → string | FileProblem    size cap, strict UTF-8, never blocks on a FIFO
  *   findYamlFiles(root, problems)  → string[]                  recursive, follows symbolic links with loop detection
  */
-import { constants } from 'node:fs';
-import { open, readdir, realpath, stat } from 'node:fs/promises';
+import { constants, type Dirent, type Stats } from 'node:fs';
+import { type FileHandle, open, readdir, realpath, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 
 /** Far above any real scenario or policy file; a bigger file is refused before it is parsed. */
@@ -46,7 +46,7 @@ export function isFileProblem(v: unknown): v is FileProblem {
 
 /** The file's text, or why it cannot be used. O_NONBLOCK: a FIFO planted under a .yaml name must not hang us. */
 export async function readSource(file: string): Promise<string | FileProblem> {
-  let handle;
+  let handle: FileHandle;
   try {
     handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (err) {
@@ -114,7 +114,7 @@ function firstInvalidUtf8(b: Buffer): number {
  * directory is reported in `problems`, never skipped silently. A file reached twice is read once.
  */
 export async function findYamlFiles(root: string, problems: FileProblem[], accept: (name: string) => boolean): Promise<string[]> {
-  let info;
+  let info: Stats;
   try {
     info = await stat(root);
   } catch (err) {
@@ -142,8 +142,15 @@ interface Seen {
   dirs: Set<string>;
 }
 
-async function walk(dir: string, ancestors: Set<string>, seen: Seen, problems: FileProblem[], accept: (name: string) => boolean, out: string[]): Promise<void> {
-  let entries;
+async function walk(
+  dir: string,
+  ancestors: Set<string>,
+  seen: Seen,
+  problems: FileProblem[],
+  accept: (name: string) => boolean,
+  out: string[],
+): Promise<void> {
+  let entries: Dirent[];
   try {
     entries = await readdir(dir, { withFileTypes: true });
   } catch (err) {
@@ -157,7 +164,7 @@ async function walk(dir: string, ancestors: Set<string>, seen: Seen, problems: F
       if (accept(e.name)) problems.push(problem(full, 'not a regular file (skipped)'));
       continue;
     }
-    let info;
+    let info: Stats;
     try {
       info = await stat(full);
     } catch (err) {

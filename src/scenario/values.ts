@@ -28,7 +28,8 @@ const show = (s: string) => JSON.stringify(s.length > 80 ? `${s.slice(0, 80)}…
 
 export function dnsLabel(s: string): string | undefined {
   if (s.length > 63) return 'must be at most 63 characters (DNS-1123 label)';
-  if (!DNS1123_LABEL.test(s)) return `${show(s)} is not a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit`;
+  if (!DNS1123_LABEL.test(s))
+    return `${show(s)} is not a DNS-1123 label: lower-case letters, digits and "-", starting and ending with a letter or digit`;
   return undefined;
 }
 
@@ -55,7 +56,8 @@ export function qualifiedName(s: string): string | undefined {
 
 export function labelValue(s: string): string | undefined {
   if (s === '') return undefined;
-  if (s.length > 63 || !QUALIFIED_NAME.test(s)) return `${show(s)} is not a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit`;
+  if (s.length > 63 || !QUALIFIED_NAME.test(s))
+    return `${show(s)} is not a label value: at most 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit`;
   return undefined;
 }
 
@@ -71,8 +73,11 @@ export function portString(s: string): string | undefined {
 }
 
 export function portName(s: string): string | undefined {
-  const ok = s.length >= 1 && s.length <= 15 && /^[a-z0-9-]+$/.test(s) && /[a-z]/.test(s) && !s.startsWith('-') && !s.endsWith('-') && !s.includes('--');
-  return ok ? undefined : `${show(s)} is not a port name (IANA_SVC_NAME: at most 15 of a-z, 0-9 and "-", with a letter, no leading, trailing or double "-")`;
+  const ok =
+    s.length >= 1 && s.length <= 15 && /^[a-z0-9-]+$/.test(s) && /[a-z]/.test(s) && !s.startsWith('-') && !s.endsWith('-') && !s.includes('--');
+  return ok
+    ? undefined
+    : `${show(s)} is not a port name (IANA_SVC_NAME: at most 15 of a-z, 0-9 and "-", with a letter, no leading, trailing or double "-")`;
 }
 
 /** 4 or 16 bytes, or undefined. IPv4 octets without leading zeros (ambiguous: octal to some parsers); no zones. */
@@ -182,7 +187,11 @@ export function noControl(s: string): string | undefined {
 
 export const SIDECAR_ANNOTATION_PREFIX = 'traffic.sidecar.istio.io/';
 
-const items = (s: string) => s.split(',').map((x) => x.trim()).filter((x) => x !== '');
+const items = (s: string) =>
+  s
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 
 function eachItem(s: string, check: Check): string | undefined {
   for (const item of items(s)) {
@@ -194,7 +203,9 @@ function eachItem(s: string, check: Check): string | undefined {
 type Check = (s: string) => string | undefined;
 
 const linuxInterface: Check = (s) =>
-  /^[A-Za-z0-9_.@:-]{1,15}$/.test(s) && s !== '.' && s !== '..' ? undefined : `${show(s)} is not a network interface name (at most 15 of A-Z a-z 0-9 _ . @ : -)`;
+  /^[A-Za-z0-9_.@:-]{1,15}$/.test(s) && s !== '.' && s !== '..'
+    ? undefined
+    : `${show(s)} is not a network interface name (at most 15 of A-Z a-z 0-9 _ . @ : -)`;
 
 /**
  * Values of the capture annotations (istio pkg/kube/inject/validate.go: ValidateIncludeIPRanges,

@@ -55,7 +55,8 @@ export function guardDocument(doc: Document): GuardIssue[] {
     if (depth > MAX_DEPTH) throw new Stop({ offset: offsetOf(node), message: `nested more than ${MAX_DEPTH} levels deep` });
     if (isAlias(node)) {
       const target: unknown = anchors.get(node.source);
-      if (target === undefined) throw new Stop({ offset: offsetOf(node), message: `unresolved alias *${node.source}: no anchor &${node.source} before it` });
+      if (target === undefined)
+        throw new Stop({ offset: offsetOf(node), message: `unresolved alias *${node.source}: no anchor &${node.source} before it` });
       if (open.has(target)) throw new Stop({ offset: offsetOf(node), message: `alias *${node.source} refers to a node that contains it` });
       return sizes.get(target) ?? visit(target, depth);
     }

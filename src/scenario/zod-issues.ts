@@ -88,11 +88,14 @@ export function fromZodIssue(issue: ZodIssue, data: unknown, schema: z.ZodType):
       return [{ path, at: 'value', message: `must be ${choices} (got ${describe(value)})` }];
     }
     case 'too_small':
-      if (issue.origin === 'array') return [{ path, at: 'value', message: `must list at least ${String(issue.minimum)} item${issue.minimum === 1 ? '' : 's'}` }];
-      if (issue.origin === 'number') return [{ path, at: 'value', message: `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}` }];
+      if (issue.origin === 'array')
+        return [{ path, at: 'value', message: `must list at least ${String(issue.minimum)} item${issue.minimum === 1 ? '' : 's'}` }];
+      if (issue.origin === 'number')
+        return [{ path, at: 'value', message: `must be ${issue.inclusive ? 'at least' : 'more than'} ${String(issue.minimum)}` }];
       return [{ path, at: 'value', message: issue.message }];
     case 'too_big':
-      if (issue.origin === 'number') return [{ path, at: 'value', message: `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}` }];
+      if (issue.origin === 'number')
+        return [{ path, at: 'value', message: `must be ${issue.inclusive ? 'at most' : 'less than'} ${String(issue.maximum)}` }];
       return [{ path, at: 'value', message: issue.message }];
     case 'custom':
       return [{ path, at: (issue.params as { at?: 'key' | 'value' } | undefined)?.at ?? 'value', message: issue.message }];

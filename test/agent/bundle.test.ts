@@ -26,11 +26,18 @@ beforeAll(async () => {
   fx.bundleAgent(bundle);
   for (const k of Object.keys(ports) as (keyof typeof ports)[]) ports[k] = await fx.freePort();
   config = join(tmp.dir, 'serve.json');
-  writeFileSync(config, JSON.stringify({
-    name: 'bundled',
-    control: join(tmp.dir, 'ctl.sock'),
-    ports: [{ port: ports.tcp, protocol: 'tcp' }, { port: ports.http, protocol: 'http' }, { port: ports.udp, protocol: 'udp' }],
-  }));
+  writeFileSync(
+    config,
+    JSON.stringify({
+      name: 'bundled',
+      control: join(tmp.dir, 'ctl.sock'),
+      ports: [
+        { port: ports.tcp, protocol: 'tcp' },
+        { port: ports.http, protocol: 'http' },
+        { port: ports.udp, protocol: 'udp' },
+      ],
+    }),
+  );
   serve = spawn(process.execPath, [bundle, 'serve', '--config', config], { stdio: ['ignore', 'pipe', 'pipe'] });
   const first = await new Promise<string>((resolve) => createInterface({ input: serve!.stdout! }).once('line', resolve));
   expect(first).toBe('ready');
@@ -61,8 +68,15 @@ describe('the bundled agent', () => {
     ];
     const r = agent(['call', '--concurrency', '2'], requests.map((q) => JSON.stringify(q)).join('\n'));
     expect(r.status).toBe(0);
-    const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as ProbeResult);
-    expect(results.map((x) => [x.nonce, x.outcome.kind]).sort()).toEqual([['b-http', 'ok'], ['b-tcp', 'ok'], ['b-udp', 'ok']]);
+    const results = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ProbeResult);
+    expect(results.map((x) => [x.nonce, x.outcome.kind]).sort()).toEqual([
+      ['b-http', 'ok'],
+      ['b-tcp', 'ok'],
+      ['b-udp', 'ok'],
+    ]);
 
     const q = agent(['query', '--control', join(tmp.dir, 'ctl.sock'), '--nonce', 'b-tcp', '--nonce', 'b-udp', '--nonce', 'b-none']);
     expect(q.status).toBe(0);
@@ -80,10 +94,12 @@ describe('the bundled agent', () => {
       const arrivals: [string, number][] = [];
       lines.on('line', (l) => arrivals.push([(JSON.parse(l) as ProbeResult).nonce, Date.now() - started]));
       const exited = new Promise<number | null>((r) => child.once('close', r));
-      child.stdin!.end(JSON.stringify([
-        { nonce: 'slow', protocol: 'udp', host: '127.0.0.1', port: silent.port, timeoutMs: { connect: 3000 } },
-        { nonce: 'fast', protocol: 'tcp', host: '127.0.0.1', port: ports.tcp },
-      ]));
+      child.stdin!.end(
+        JSON.stringify([
+          { nonce: 'slow', protocol: 'udp', host: '127.0.0.1', port: silent.port, timeoutMs: { connect: 3000 } },
+          { nonce: 'fast', protocol: 'tcp', host: '127.0.0.1', port: ports.tcp },
+        ]),
+      );
       expect(await exited).toBe(0);
       expect(arrivals.map(([n]) => n)).toEqual(['fast', 'slow']);
       expect(arrivals[1][1] - arrivals[0][1]).toBeGreaterThan(1500);
@@ -98,8 +114,16 @@ describe('the bundled agent', () => {
     ];
     const r = agent(['call', '--chains', '--stagger', '500', '--concurrency', '4'], JSON.stringify(chains));
     expect(r.status).toBe(0);
-    const results = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as ProbeResult);
-    expect(results.map((x) => [x.nonce, x.outcome.kind]).sort()).toEqual([['c-a1', 'ok'], ['c-a2', 'ok'], ['c-a3', 'ok'], ['c-b1', 'ok']]);
+    const results = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as ProbeResult);
+    expect(results.map((x) => [x.nonce, x.outcome.kind]).sort()).toEqual([
+      ['c-a1', 'ok'],
+      ['c-a2', 'ok'],
+      ['c-a3', 'ok'],
+      ['c-b1', 'ok'],
+    ]);
     const order = results.map((x) => x.nonce).filter((n) => n.startsWith('c-a'));
     expect(order).toEqual(['c-a1', 'c-a2', 'c-a3']);
   });

@@ -26,7 +26,13 @@ function recorder(ms: (nonce: string) => number) {
 describe('runChains', () => {
   test('quick requests of a chain go strictly one after another; chains run side by side', async () => {
     const r = recorder(() => 20);
-    const results = await runChains([[req('a1'), req('a2'), req('a3')], [req('b1'), req('b2')]], { send: r.send, staggerMs: 500 });
+    const results = await runChains(
+      [
+        [req('a1'), req('a2'), req('a3')],
+        [req('b1'), req('b2')],
+      ],
+      { send: r.send, staggerMs: 500 },
+    );
     expect(results.map((x) => x.nonce).sort()).toEqual(['a1', 'a2', 'a3', 'b1', 'b2']);
     const at = (n: string) => r.log.get(n)!;
     expect(at('a2').start).toBeGreaterThanOrEqual(at('a1').end - 1);

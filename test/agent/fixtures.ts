@@ -97,11 +97,29 @@ export function makeCerts(dir: string): Certs {
   const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
   openssl('req', '-x509', ...ec, '-keyout', f('ca.key'), '-out', f('ca.crt'), '-days', '1', '-subj', '/CN=meshprobe-test-ca');
   const clientUri = 'spiffe://cluster.local/ns/test/sa/client';
-  for (const [name, san] of [['server', 'IP:127.0.0.1,DNS:localhost'], ['client', `URI:${clientUri}`]] as const) {
+  for (const [name, san] of [
+    ['server', 'IP:127.0.0.1,DNS:localhost'],
+    ['client', `URI:${clientUri}`],
+  ] as const) {
     writeFileSync(f(`${name}.ext`), `subjectAltName=${san}\n`);
     openssl('req', ...ec, '-keyout', f(`${name}.key`), '-out', f(`${name}.csr`), '-subj', `/CN=${name}`);
-    openssl('x509', '-req', '-in', f(`${name}.csr`), '-CA', f('ca.crt'), '-CAkey', f('ca.key'), '-CAcreateserial',
-      '-out', f(`${name}.crt`), '-days', '1', '-extfile', f(`${name}.ext`));
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      f(`${name}.csr`),
+      '-CA',
+      f('ca.crt'),
+      '-CAkey',
+      f('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      f(`${name}.crt`),
+      '-days',
+      '1',
+      '-extfile',
+      f(`${name}.ext`),
+    );
   }
   return {
     ca: f('ca.crt'),

@@ -93,7 +93,11 @@ describe('tcp', () => {
     const after: ProbeRequest = { nonce: nonce(), protocol: 'tcp', host: LO, port: ports.tcp };
     const quick = [1, 2, 3].map((): ProbeRequest => ({ nonce: nonce(), protocol: 'http', host: LO, port: ports.http }));
     const t = performance.now();
-    const results = await callChainsViaControl(join(tmp.dir, 'control2.sock'), [[slow, after], quick], { concurrency: 4, staggerMs: 100, timeoutMs: 10_000 });
+    const results = await callChainsViaControl(join(tmp.dir, 'control2.sock'), [[slow, after], quick], {
+      concurrency: 4,
+      staggerMs: 100,
+      timeoutMs: 10_000,
+    });
     expect(performance.now() - t).toBeLessThan(3_000);
     const byNonce = new Map(results.map((r) => [r.nonce, r.outcome.kind]));
     expect(byNonce.get(slow.nonce)).toBe('timeout');
@@ -186,7 +190,9 @@ describe('http and https', () => {
   });
   it('takes the identity from the client certificate URI SAN, with SNI recorded', async () => {
     const r = await probe({
-      protocol: 'https', host: LO, port: ports.https,
+      protocol: 'https',
+      host: LO,
+      port: ports.https,
       tls: { caFile: certs.ca, servername: 'localhost', certFile: certs.clientCert, keyFile: certs.clientKey },
     });
     expect(r.outcome.kind).toBe('ok');

@@ -25,7 +25,7 @@ let agent: RunningAgent;
 let agentPort = 0;
 let seq = 0;
 
-const ANSWER = 'HTTP/1.1 418 I\'m a teapot\r\ncontent-length: 5\r\nserver: raw-listener\r\n\r\nnope!';
+const ANSWER = "HTTP/1.1 418 I'm a teapot\r\ncontent-length: 5\r\nserver: raw-listener\r\n\r\nnope!";
 
 /** Records everything up to the end of the header block, then answers. */
 function recorder(seen: Buffer[]) {
@@ -72,10 +72,21 @@ async function sendRaw(raw: RawHttpRequest, over: { https?: boolean } = {}) {
   const target = over.https ? tls : plain;
   const before = target.seen.length;
   const result = await runProbe({
-    nonce, protocol: over.https ? 'https' : 'http', host: LO, port: target.port, http: { raw },
+    nonce,
+    protocol: over.https ? 'https' : 'http',
+    host: LO,
+    port: target.port,
+    http: { raw },
     ...(over.https ? { tls: { caFile: certs.ca } } : {}),
   });
-  return { result, wire: target.seen.slice(before).map((b) => b.toString('latin1')).join(''), nonce };
+  return {
+    result,
+    wire: target.seen
+      .slice(before)
+      .map((b) => b.toString('latin1'))
+      .join(''),
+    nonce,
+  };
 }
 
 const FORMS: ReadonlyArray<readonly [string, RawHttpRequest, string]> = [
@@ -86,14 +97,37 @@ const FORMS: ReadonlyArray<readonly [string, RawHttpRequest, string]> = [
   ['backslashes', { method: 'GET', requestTarget: '/public\\..\\admin' }, 'GET /public\\..\\admin HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n'],
   ['lower-case method', { method: 'get', requestTarget: '/admin' }, 'get /admin HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n'],
   ['Host with a port', { method: 'GET', requestTarget: '/', host: 'server.app:8080' }, 'GET / HTTP/1.1\r\nHost: server.app:8080\r\n'],
-  ['Host with a trailing dot', { method: 'GET', requestTarget: '/', host: 'server.app.svc.cluster.local.' }, 'GET / HTTP/1.1\r\nHost: server.app.svc.cluster.local.\r\n'],
+  [
+    'Host with a trailing dot',
+    { method: 'GET', requestTarget: '/', host: 'server.app.svc.cluster.local.' },
+    'GET / HTTP/1.1\r\nHost: server.app.svc.cluster.local.\r\n',
+  ],
   ['Host in other case', { method: 'GET', requestTarget: '/', host: 'SERVER.App' }, 'GET / HTTP/1.1\r\nHost: SERVER.App\r\n'],
-  ['absolute-form', { method: 'GET', requestTarget: 'http://other.app:81/admin?x=1#f' }, 'GET http://other.app:81/admin?x=1#f HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n'],
+  [
+    'absolute-form',
+    { method: 'GET', requestTarget: 'http://other.app:81/admin?x=1#f' },
+    'GET http://other.app:81/admin?x=1#f HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n',
+  ],
   ['no Host on HTTP/1.0', { method: 'GET', requestTarget: '/admin', version: '1.0' }, 'GET /admin HTTP/1.0\r\n'],
   ['query and fragment', { method: 'GET', requestTarget: '/admin?a=/../b#c' }, 'GET /admin?a=/../b#c HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\n'],
-  ['duplicate headers in order', { method: 'POST', requestTarget: '/', headers: [['X-A', '1'], ['x-a', '2'], ['X-Forwarded-For', '10.0.0.1']] },
-    'POST / HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nX-A: 1\r\nx-a: 2\r\nX-Forwarded-For: 10.0.0.1\r\n'],
-  ['a space inside a header name', { method: 'GET', requestTarget: '/', headers: [['x y', 'z']] }, 'GET / HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nx y: z\r\n'],
+  [
+    'duplicate headers in order',
+    {
+      method: 'POST',
+      requestTarget: '/',
+      headers: [
+        ['X-A', '1'],
+        ['x-a', '2'],
+        ['X-Forwarded-For', '10.0.0.1'],
+      ],
+    },
+    'POST / HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nX-A: 1\r\nx-a: 2\r\nX-Forwarded-For: 10.0.0.1\r\n',
+  ],
+  [
+    'a space inside a header name',
+    { method: 'GET', requestTarget: '/', headers: [['x y', 'z']] },
+    'GET / HTTP/1.1\r\nHost: 127.0.0.1:PORT\r\nx y: z\r\n',
+  ],
 ];
 
 describe('http.raw: the bytes on the wire are exactly the request as written (plus the nonce header, last)', () => {
@@ -116,37 +150,62 @@ describe('http.raw: the bytes on the wire are exactly the request as written (pl
 describe('http.raw against the agent: what the application received, next to what was sent', () => {
   it('the observation records the request line and target exactly as they arrived', async () => {
     const nonce = `raw-${process.pid}-${++seq}`;
-    const raw: RawHttpRequest = { method: 'GET', requestTarget: '/public/../admin/%2e%2e//x?q=1', headers: [['X-A', '1'], ['X-A', '2']] };
+    const raw: RawHttpRequest = {
+      method: 'GET',
+      requestTarget: '/public/../admin/%2e%2e//x?q=1',
+      headers: [
+        ['X-A', '1'],
+        ['X-A', '2'],
+      ],
+    };
     const r = await runProbe({ nonce, protocol: 'http', host: LO, port: agentPort, http: { raw } });
     expect(r.outcome).toMatchObject({ kind: 'ok', status: 200 });
     const obs = r.outcome.kind === 'ok' ? r.outcome.observation : undefined;
-    expect(obs?.http).toMatchObject({ method: 'GET', path: raw.requestTarget, requestLine: `GET ${raw.requestTarget} HTTP/1.1`, headers: { 'x-a': '1, 2' } });
+    expect(obs?.http).toMatchObject({
+      method: 'GET',
+      path: raw.requestTarget,
+      requestLine: `GET ${raw.requestTarget} HTTP/1.1`,
+      headers: { 'x-a': '1, 2' },
+    });
     expect(r.request.http?.raw?.requestTarget).toBe(raw.requestTarget);
   });
 
-  it('HTTP/1.0 without Host reaches node\'s server (no proxy in front refuses it)', async () => {
+  it("HTTP/1.0 without Host reaches node's server (no proxy in front refuses it)", async () => {
     const nonce = `raw-${process.pid}-${++seq}`;
-    const r = await runProbe({ nonce, protocol: 'http', host: LO, port: agentPort, http: { raw: { method: 'GET', requestTarget: '/x', version: '1.0' } } });
+    const r = await runProbe({
+      nonce,
+      protocol: 'http',
+      host: LO,
+      port: agentPort,
+      http: { raw: { method: 'GET', requestTarget: '/x', version: '1.0' } },
+    });
     expect(r.outcome).toMatchObject({ kind: 'ok' });
     expect(r.outcome.kind === 'ok' ? r.outcome.observation?.http?.requestLine : undefined).toBe('GET /x HTTP/1.0');
   });
 });
 
-describe('http.raw helpers and the agent\'s own validation', () => {
+describe("http.raw helpers and the agent's own validation", () => {
   it('rawRequestBytes: Host defaults to host:port on 1.1 and is absent on 1.0', () => {
-    expect(rawRequestBytes({ method: 'GET', requestTarget: '/' }, 'server.app', 8080, 'n').toString('latin1')).toBe('GET / HTTP/1.1\r\nHost: server.app:8080\r\nx-meshprobe-nonce: n\r\n\r\n');
-    expect(rawRequestBytes({ method: 'GET', requestTarget: '/', version: '1.0' }, 'server.app', 8080, 'n').toString('latin1')).toBe('GET / HTTP/1.0\r\nx-meshprobe-nonce: n\r\n\r\n');
+    expect(rawRequestBytes({ method: 'GET', requestTarget: '/' }, 'server.app', 8080, 'n').toString('latin1')).toBe(
+      'GET / HTTP/1.1\r\nHost: server.app:8080\r\nx-meshprobe-nonce: n\r\n\r\n',
+    );
+    expect(rawRequestBytes({ method: 'GET', requestTarget: '/', version: '1.0' }, 'server.app', 8080, 'n').toString('latin1')).toBe(
+      'GET / HTTP/1.0\r\nx-meshprobe-nonce: n\r\n\r\n',
+    );
   });
 
   it('parseResponse: content-length, chunked, until close', () => {
     expect(parseResponse(Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok'), false)).toMatchObject({ status: 200, body: 'ok' });
     expect(parseResponse(Buffer.from('HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok'), false)).toBeUndefined();
-    expect(parseResponse(Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'), false)).toMatchObject({ body: 'ok' });
+    expect(parseResponse(Buffer.from('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n'), false)).toMatchObject({
+      body: 'ok',
+    });
     expect(parseResponse(Buffer.from('HTTP/1.0 400 Bad Request\r\n\r\nbad'), true)).toMatchObject({ status: 400, body: 'bad' });
   });
 
   it('refuses anything that would break the line framing (CR/LF, spaces in the target, ":" in a name) and raw with path', () => {
-    const bad = (raw: object, extra: object = {}) => parseProbeRequests(JSON.stringify([{ nonce: 'n', protocol: 'http', host: 'h', port: 80, http: { raw, ...extra } }]));
+    const bad = (raw: object, extra: object = {}) =>
+      parseProbeRequests(JSON.stringify([{ nonce: 'n', protocol: 'http', host: 'h', port: 80, http: { raw, ...extra } }]));
     expect(bad({ method: 'GET', requestTarget: '/a\r\nX: y' }).ok).toBe(false);
     expect(bad({ method: 'GET', requestTarget: '/a b' }).ok).toBe(false);
     expect(bad({ method: 'GE T', requestTarget: '/' }).ok).toBe(false);

@@ -43,7 +43,11 @@ describe('peer identity', () => {
 
 describe('observation store', () => {
   const obs = (nonce: string, port: number): Observation => ({
-    nonce, protocol: 'tcp', source: { address: '10.0.0.1', port }, local: { address: '10.0.0.2', port: 80 }, at: '',
+    nonce,
+    protocol: 'tcp',
+    source: { address: '10.0.0.1', port },
+    local: { address: '10.0.0.2', port: 80 },
+    at: '',
   });
   it('keeps every arrival per nonce and forgets the oldest beyond capacity', () => {
     const store = new ObservationStore(3);
@@ -60,26 +64,52 @@ describe('observation store', () => {
 
 describe('input checks', () => {
   it('names every bad field of a serve config', () => {
-    const r = parseServeConfig({ ports: [{ port: 0, protocol: 'http' }, { port: 443, protocol: 'https' }, { port: 53, protocol: 'dns' }], control: '' });
+    const r = parseServeConfig({
+      ports: [
+        { port: 0, protocol: 'http' },
+        { port: 443, protocol: 'https' },
+        { port: 53, protocol: 'dns' },
+      ],
+      control: '',
+    });
     expect(r.ok).toBe(false);
     const errors = r.ok ? [] : r.errors;
-    expect(errors).toEqual(expect.arrayContaining([
-      expect.stringContaining('ports[0].port'),
-      expect.stringContaining('ports[1]: an https port needs certFile and keyFile'),
-      expect.stringContaining('ports[2].protocol'),
-      expect.stringContaining('control'),
-    ]));
+    expect(errors).toEqual(
+      expect.arrayContaining([
+        expect.stringContaining('ports[0].port'),
+        expect.stringContaining('ports[1]: an https port needs certFile and keyFile'),
+        expect.stringContaining('ports[2].protocol'),
+        expect.stringContaining('control'),
+      ]),
+    );
   });
   it('accepts the same port number once for tcp-family and once for udp', () => {
-    expect(parseServeConfig({ ports: [{ port: 53, protocol: 'tcp' }, { port: 53, protocol: 'udp' }], control: '/s' }).ok).toBe(true);
-    expect(parseServeConfig({ ports: [{ port: 80, protocol: 'tcp' }, { port: 80, protocol: 'http' }], control: '/s' }).ok).toBe(false);
+    expect(
+      parseServeConfig({
+        ports: [
+          { port: 53, protocol: 'tcp' },
+          { port: 53, protocol: 'udp' },
+        ],
+        control: '/s',
+      }).ok,
+    ).toBe(true);
+    expect(
+      parseServeConfig({
+        ports: [
+          { port: 80, protocol: 'tcp' },
+          { port: 80, protocol: 'http' },
+        ],
+        control: '/s',
+      }).ok,
+    ).toBe(false);
   });
   it('reads a JSON array or JSON lines and rejects a probe without a port', () => {
     const one = { nonce: 'a', protocol: 'icmp', host: '10.0.0.1' };
     expect(parseProbeRequests(JSON.stringify([one]))).toEqual({ ok: true, value: [one] });
     expect(parseProbeRequests(`${JSON.stringify(one)}\n\n${JSON.stringify(one)}\n`)).toMatchObject({ ok: true, value: [one, one] });
     expect(parseProbeRequests(JSON.stringify([{ nonce: 'a', protocol: 'tcp', host: 'h' }]))).toMatchObject({
-      ok: false, errors: [expect.stringContaining('request[0].port')],
+      ok: false,
+      errors: [expect.stringContaining('request[0].port')],
     });
     expect(parseProbeRequests('{"nonce":')).toMatchObject({ ok: false });
   });
@@ -92,10 +122,26 @@ describe('classification', () => {
     [{ code: 'ECONNREFUSED', syscall: 'connect', message: 'x' }, connected, { kind: 'refused' }],
     [{ code: 'ECONNRESET', syscall: 'read', message: 'read ECONNRESET' }, connected, { kind: 'reset', afterBytes: 7 }],
     [{ code: 'ECONNRESET', message: 'socket hang up' }, connected, { kind: 'eof' }],
-    [{ code: 'ECONNRESET', message: 'Client network socket disconnected before secure TLS connection was established' }, handshaking, { kind: 'eof' }],
-    [{ code: 'ETIMEDOUT', syscall: 'connect', message: 'x' }, { ...connected, connected: false }, { kind: 'timeout', phase: 'connect' }],
-    [{ code: 'DEPTH_ZERO_SELF_SIGNED_CERT', message: 'self-signed certificate' }, handshaking, { kind: 'tls', reason: 'DEPTH_ZERO_SELF_SIGNED_CERT: self-signed certificate' }],
-    [{ code: 'EHOSTUNREACH', syscall: 'connect', message: 'connect EHOSTUNREACH' }, { ...connected, connected: false }, { kind: 'error', errno: 'EHOSTUNREACH', message: 'connect EHOSTUNREACH' }],
+    [
+      { code: 'ECONNRESET', message: 'Client network socket disconnected before secure TLS connection was established' },
+      handshaking,
+      { kind: 'eof' },
+    ],
+    [
+      { code: 'ETIMEDOUT', syscall: 'connect', message: 'x' },
+      { ...connected, connected: false },
+      { kind: 'timeout', phase: 'connect' },
+    ],
+    [
+      { code: 'DEPTH_ZERO_SELF_SIGNED_CERT', message: 'self-signed certificate' },
+      handshaking,
+      { kind: 'tls', reason: 'DEPTH_ZERO_SELF_SIGNED_CERT: self-signed certificate' },
+    ],
+    [
+      { code: 'EHOSTUNREACH', syscall: 'connect', message: 'connect EHOSTUNREACH' },
+      { ...connected, connected: false },
+      { kind: 'error', errno: 'EHOSTUNREACH', message: 'connect EHOSTUNREACH' },
+    ],
   ])('%j → the expected outcome', (err, state, outcome) => {
     expect(classifyError(err, state)).toEqual(outcome);
   });
@@ -103,13 +149,19 @@ describe('classification', () => {
     const body = JSON.stringify({ nonce: 'other' });
     expect(classifyHttp(200, { 'x-meshprobe-agent': '1' }, body, 'mine')).toMatchObject({ kind: 'http', status: 200 });
     expect(classifyHttp(502, { server: 'envoy' }, 'upstream connect error', 'mine')).toEqual({
-      kind: 'http', status: 502, server: 'envoy', body: 'upstream connect error',
+      kind: 'http',
+      status: 502,
+      server: 'envoy',
+      body: 'upstream connect error',
     });
   });
   it('reads ping: a reply with its rtt, no reply, or ping failing to run', () => {
     const out = '64 bytes from 10.0.0.2: icmp_seq=1 ttl=64 time=0.061 ms\n';
     expect(classifyPing(0, out, '')).toEqual({ kind: 'icmp', reply: true, rttMs: 0.061 });
     expect(classifyPing(1, '1 packets transmitted, 0 received', '')).toEqual({ kind: 'icmp', reply: false });
-    expect(classifyPing(2, '', 'ping: connect: Network is unreachable\n')).toEqual({ kind: 'error', message: 'ping: connect: Network is unreachable' });
+    expect(classifyPing(2, '', 'ping: connect: Network is unreachable\n')).toEqual({
+      kind: 'error',
+      message: 'ping: connect: Network is unreachable',
+    });
   });
 });

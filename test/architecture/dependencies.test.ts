@@ -27,8 +27,11 @@ interface Cruise {
 
 function depcruise(cwd: string, outputType: 'json' | 'err'): Promise<{ exitCode: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [DEPCRUISE, '--config', CONFIG, '--output-type', outputType, 'src'], { cwd, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) =>
-      resolve({ exitCode: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
+    execFile(
+      process.execPath,
+      [DEPCRUISE, '--config', CONFIG, '--output-type', outputType, 'src'],
+      { cwd, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => resolve({ exitCode: err ? (typeof err.code === 'number' ? err.code : -1) : 0, stdout, stderr }),
     );
   });
 }

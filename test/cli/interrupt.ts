@@ -12,16 +12,18 @@ export function runAndInterrupt(argv: string[], afterMs: number, ready?: () => b
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (out += d));
     const started = Date.now();
-    const timer = setInterval(() => {
-      if (Date.now() - started >= afterMs || ready?.()) {
-        clearInterval(timer);
-        child.kill('SIGINT');
-      }
-    }, ready ? 100 : afterMs);
+    const timer = setInterval(
+      () => {
+        if (Date.now() - started >= afterMs || ready?.()) {
+          clearInterval(timer);
+          child.kill('SIGINT');
+        }
+      },
+      ready ? 100 : afterMs,
+    );
     child.on('exit', (code) => {
       clearInterval(timer);
       resolve({ code, out });
     });
   });
 }
-

@@ -51,30 +51,38 @@ describe('render output paths', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  (built ? it : it.skip)('the CLI refuses a metadata.name that climbs out of --out; no file is written anywhere', async () => {
-    // Two CLI runs (each starts node and loads the cluster code): the name from the issue, and one deep enough
-    // to leave the temporary directory altogether. Other shapes are covered through renderRun below.
-    for (const [i, name] of ['../../../../x', '../../../../../../../../x'].entries()) {
-      const case_ = join(dir, `cli-${i}`);
-      await mkdir(join(case_, 'a', 'b', 'c'), { recursive: true });
-      await writeFile(join(case_, 'trav.yaml'), withName(name));
-      const r = await promisify(execFile)(process.execPath, [join(ROOT, 'bin/meshprobe.js'), 'render', '--out', 'a/b/c/out', 'trav.yaml'], { cwd: case_ }).then(
-        () => ({ code: 0, stderr: '' }),
-        (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
-      );
-      expect({ name, code: r.code }).toEqual({ name, code: 2 });
-      expect(r.stderr).not.toMatch(/^\s+at /m);
-      // Only the scenario file: no x.yaml beside it, in a/b/c, or in a created --out.
-      expect(walk(case_)).toEqual(['trav.yaml']);
-    }
-    expect(walk(dir).filter((f) => f.endsWith('x.yaml'))).toEqual([]);
-  }, 300_000);
+  (built ? it : it.skip)(
+    'the CLI refuses a metadata.name that climbs out of --out; no file is written anywhere',
+    async () => {
+      // Two CLI runs (each starts node and loads the cluster code): the name from the issue, and one deep enough
+      // to leave the temporary directory altogether. Other shapes are covered through renderRun below.
+      for (const [i, name] of ['../../../../x', '../../../../../../../../x'].entries()) {
+        const case_ = join(dir, `cli-${i}`);
+        await mkdir(join(case_, 'a', 'b', 'c'), { recursive: true });
+        await writeFile(join(case_, 'trav.yaml'), withName(name));
+        const r = await promisify(execFile)(process.execPath, [join(ROOT, 'bin/meshprobe.js'), 'render', '--out', 'a/b/c/out', 'trav.yaml'], {
+          cwd: case_,
+        }).then(
+          () => ({ code: 0, stderr: '' }),
+          (e: { code: number; stderr: string }) => ({ code: e.code, stderr: e.stderr }),
+        );
+        expect({ name, code: r.code }).toEqual({ name, code: 2 });
+        expect(r.stderr).not.toMatch(/^\s+at /m);
+        // Only the scenario file: no x.yaml beside it, in a/b/c, or in a created --out.
+        expect(walk(case_)).toEqual(['trav.yaml']);
+      }
+      expect(walk(dir).filter((f) => f.endsWith('x.yaml'))).toEqual([]);
+    },
+    300_000,
+  );
 
   it('renderRun refuses a resource name that is not a plain file name even when the schema let it through', async () => {
     const s = strictMtls();
     s.spec.resources[0].metadata.name = '../../../../escaped';
     const out = join(dir, 'direct', 'out');
-    await expect(renderRun([s], { outDir: out, runId: 'rp1' })).rejects.toThrow(/AuthorizationPolicy metadata.name "..\/..\/..\/..\/escaped" cannot name a file|metadata.name "..\/..\/..\/..\/escaped" cannot name a file/);
+    await expect(renderRun([s], { outDir: out, runId: 'rp1' })).rejects.toThrow(
+      /AuthorizationPolicy metadata.name "..\/..\/..\/..\/escaped" cannot name a file|metadata.name "..\/..\/..\/..\/escaped" cannot name a file/,
+    );
     expect(existsSync(join(dir, 'direct'))).toBe(false);
   });
 

@@ -13,7 +13,11 @@ import { ROOT, runAndInterrupt } from './interrupt.js';
 describeAsRoot('SIGINT during meshprobe run on the lab', () => {
   it('leaves no network namespace behind and still writes the incomplete reports', async () => {
     const dir = await mkdtemp(join(tmpdir(), 'mp-sigint-lab-'));
-    const netns = () => execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('mp-')).map((l) => l.split(' ')[0]);
+    const netns = () =>
+      execFileSync('ip', ['netns', 'list'], { encoding: 'utf8' })
+        .split('\n')
+        .filter((l) => l.startsWith('mp-'))
+        .map((l) => l.split(' ')[0]);
     const before = new Set(netns());
     try {
       const yaml = (n: string) => `apiVersion: meshprobe.io/v1
@@ -32,7 +36,10 @@ spec:
       const ours = () => netns().filter((n) => !before.has(n) && n.endsWith('-app-sigint-client'));
       let deployed = 0;
       const argv = [join(ROOT, 'bin/meshprobe.js'), 'run', dir, '--settle-timeout', '10m', '--report-dir', join(dir, 'reports')];
-      const { code } = await runAndInterrupt(argv, 30_000, () => (deployed = Math.max(deployed, ours().length)) >= 2);
+      const { code } = await runAndInterrupt(argv, 30_000, () => {
+        deployed = Math.max(deployed, ours().length);
+        return deployed >= 2;
+      });
       expect(deployed).toBeGreaterThanOrEqual(2); // interrupted while labs were up, not before
       expect(code).toBe(130);
       // Other labs may come and go meanwhile (parallel test files): this run's pods are the ones named sigint-client.

@@ -16,7 +16,16 @@ describe('SIGINT during meshprobe run', () => {
     try {
       // Inside the checkout so the bundle's bare imports (commander, zod, semver) resolve from node_modules.
       const bundle = join(ROOT, 'node_modules', '.cache', `mp-sigint-child-${process.pid}.mjs`);
-      await build({ entryPoints: [join(ROOT, 'test/cli/sigint-child.ts')], bundle: true, platform: 'node', format: 'esm', outfile: bundle, packages: 'external', absWorkingDir: ROOT, logLevel: 'silent' });
+      await build({
+        entryPoints: [join(ROOT, 'test/cli/sigint-child.ts')],
+        bundle: true,
+        platform: 'node',
+        format: 'esm',
+        outfile: bundle,
+        packages: 'external',
+        absWorkingDir: ROOT,
+        logLevel: 'silent',
+      });
       const state = join(dir, 'state.json');
       const { code, out } = await runAndInterrupt([bundle, state, join(dir, 'reports')], 1500);
       expect(out).toContain('SIGINT: stopping probes and cleaning up');

@@ -35,25 +35,51 @@ function feed(steps: Array<[Evaluation, number]>, s: ConvergeSettings = settings
 
 describe('converge-then-judge', () => {
   it('passes after N identical matching observations, counting the one that ended settling', () => {
-    const s = feed([[match(allowed), 10], [match(allowed), 20], [match(allowed), 30]]);
+    const s = feed([
+      [match(allowed), 10],
+      [match(allowed), 20],
+      [match(allowed), 30],
+    ]);
     expect(s).toMatchObject({ phase: 'decided', verdict: 'PASS', attempts: 3 });
   });
 
   it('is not decided before N identical observations', () => {
-    expect(feed([[match(allowed), 10], [match(allowed), 20]])).toMatchObject({ phase: 'confirming', streak: 2 });
+    expect(
+      feed([
+        [match(allowed), 10],
+        [match(allowed), 20],
+      ]),
+    ).toMatchObject({ phase: 'confirming', streak: 2 });
   });
 
   it('keeps settling while observations mismatch before the settle timeout', () => {
-    expect(feed([[mismatch(allowed), 10], [mismatch(allowed), 500], [mismatch(allowed), 999]])).toEqual({ phase: 'settling', attempts: 3 });
+    expect(
+      feed([
+        [mismatch(allowed), 10],
+        [mismatch(allowed), 500],
+        [mismatch(allowed), 999],
+      ]),
+    ).toEqual({ phase: 'settling', attempts: 3 });
   });
 
   it('passes once policy converged: early mismatches do not count', () => {
-    const s = feed([[mismatch(allowed), 10], [mismatch(allowed), 200], [match(denied), 400], [match(denied), 410], [match(denied), 420]]);
+    const s = feed([
+      [mismatch(allowed), 10],
+      [mismatch(allowed), 200],
+      [match(denied), 400],
+      [match(denied), 410],
+      [match(denied), 420],
+    ]);
     expect(s).toMatchObject({ phase: 'decided', verdict: 'PASS', attempts: 5 });
   });
 
   it('fails a stable wrong answer after the settle timeout, with the mismatch sentence', () => {
-    const s = feed([[mismatch(allowed), 10], [mismatch(allowed), 1000], [mismatch(allowed), 1010], [mismatch(allowed), 1020]]);
+    const s = feed([
+      [mismatch(allowed), 10],
+      [mismatch(allowed), 1000],
+      [mismatch(allowed), 1010],
+      [mismatch(allowed), 1020],
+    ]);
     expect(s).toMatchObject({ phase: 'decided', verdict: 'FAIL', reason: 'expected HTTP 403, the client got HTTP 200', attempts: 4 });
   });
 
@@ -64,20 +90,32 @@ describe('converge-then-judge', () => {
   });
 
   it('is FLAKY when a confirmation disagrees with the converged observation', () => {
-    const s = feed([[match(allowed), 10], [match(allowed), 20], [mismatch(denied), 30]]);
+    const s = feed([
+      [match(allowed), 10],
+      [match(allowed), 20],
+      [mismatch(denied), 30],
+    ]);
     expect(s).toMatchObject({ phase: 'decided', verdict: 'FLAKY', attempts: 3 });
     expect(s.phase === 'decided' && s.reason).toContain('attempt 3 saw http-403, did not arrive');
   });
 
   it('is FLAKY when two mismatching observations after the deadline differ (not a stable FAIL)', () => {
     const timeout: Facts = { outcome: 'timeout', reach: false, mtls: false };
-    const s = feed([[mismatch(denied), 1000], [mismatch(timeout), 1010]]);
+    const s = feed([
+      [mismatch(denied), 1000],
+      [mismatch(timeout), 1010],
+    ]);
     expect(s).toMatchObject({ phase: 'decided', verdict: 'FLAKY' });
   });
 
   it('is FLAKY when a field the expectation states differs, even if both observations match', () => {
     const viaOtherPath: Facts = { ...allowed, viaSidecar: false };
-    expect(feed([[match(allowed), 10], [match(viaOtherPath), 20]])).toMatchObject({ verdict: 'FLAKY' });
+    expect(
+      feed([
+        [match(allowed), 10],
+        [match(viaOtherPath), 20],
+      ]),
+    ).toMatchObject({ verdict: 'FLAKY' });
   });
 
   describe('compares consecutive observations on what the expectation distinguishes', () => {
@@ -110,7 +148,11 @@ describe('converge-then-judge', () => {
     });
 
     it('never passes a stable wrong answer that alternates between two wrong classes', () => {
-      const s = feed([[judged({ reach: false, failure: 'reset' }, timeout), 1000], [judged({ reach: false, failure: 'reset' }, timeout), 1010], [judged({ reach: false, failure: 'reset' }, timeout), 1020]]);
+      const s = feed([
+        [judged({ reach: false, failure: 'reset' }, timeout), 1000],
+        [judged({ reach: false, failure: 'reset' }, timeout), 1010],
+        [judged({ reach: false, failure: 'reset' }, timeout), 1020],
+      ]);
       expect(s).toMatchObject({ verdict: 'FAIL' });
       const r = run({ reach: true }, [reset, eof, reset]);
       expect(r.phase === 'decided' && r.verdict).not.toBe('PASS');
@@ -149,8 +191,18 @@ describe('converge-then-judge', () => {
 
   it('is ERROR at once on an infrastructure failure, in any phase', () => {
     expect(feed([[infra('pod not ready'), 10]])).toMatchObject({ verdict: 'ERROR', reason: 'pod not ready', attempts: 1 });
-    expect(feed([[match(allowed), 10], [infra(), 20]])).toMatchObject({ verdict: 'ERROR', attempts: 2 });
-    expect(feed([[mismatch(allowed), 10], [infra(), 20]])).toMatchObject({ verdict: 'ERROR' });
+    expect(
+      feed([
+        [match(allowed), 10],
+        [infra(), 20],
+      ]),
+    ).toMatchObject({ verdict: 'ERROR', attempts: 2 });
+    expect(
+      feed([
+        [mismatch(allowed), 10],
+        [infra(), 20],
+      ]),
+    ).toMatchObject({ verdict: 'ERROR' });
   });
 
   it('does not change once decided', () => {
@@ -165,7 +217,14 @@ describe('converge-then-judge', () => {
   });
 
   it('with a zero settle timeout, confirms the first observation whatever it is', () => {
-    const s = feed([[mismatch(allowed), 0], [mismatch(allowed), 1], [mismatch(allowed), 2]], { consecutive: 3, settleTimeoutMs: 0 });
+    const s = feed(
+      [
+        [mismatch(allowed), 0],
+        [mismatch(allowed), 1],
+        [mismatch(allowed), 2],
+      ],
+      { consecutive: 3, settleTimeoutMs: 0 },
+    );
     expect(s).toMatchObject({ verdict: 'FAIL', attempts: 3 });
   });
 

@@ -7,9 +7,23 @@ import type { AttemptResult } from '../../src/targets/target.js';
 const CLIENT_POD = '10.77.0.2';
 const SERVER_POD = '10.77.0.3';
 
-function attempt(outcome: Outcome, arrived?: Partial<Observation> & { from?: string }, extra: Partial<AttemptResult> = {}, totalMs = 5): AttemptResult {
+function attempt(
+  outcome: Outcome,
+  arrived?: Partial<Observation> & { from?: string },
+  extra: Partial<AttemptResult> = {},
+  totalMs = 5,
+): AttemptResult {
   const obs: Observation[] = arrived
-    ? [{ nonce: 'n', protocol: 'http', source: { address: arrived.from ?? '127.0.0.6', port: 40000 }, local: { address: SERVER_POD, port: 8080 }, at: '2024-01-01T00:00:00Z', ...arrived }]
+    ? [
+        {
+          nonce: 'n',
+          protocol: 'http',
+          source: { address: arrived.from ?? '127.0.0.6', port: 40000 },
+          local: { address: SERVER_POD, port: 8080 },
+          at: '2024-01-01T00:00:00Z',
+          ...arrived,
+        },
+      ]
     : [];
   return {
     nonce: 'n',
@@ -22,14 +36,21 @@ function attempt(outcome: Outcome, arrived?: Partial<Observation> & { from?: str
   };
 }
 
-const probe = (expect: Expectation, protocol: Probe['protocol'] = 'http'): Pick<Probe, 'to' | 'port' | 'protocol' | 'expect'> => ({ to: 'app/server', port: 8080, protocol, expect });
+const probe = (expect: Expectation, protocol: Probe['protocol'] = 'http'): Pick<Probe, 'to' | 'port' | 'protocol' | 'expect'> => ({
+  to: 'app/server',
+  port: 8080,
+  protocol,
+  expect,
+});
 const PEER = 'spiffe://cluster.local/ns/legacy/sa/client';
 
 describe('evaluate', () => {
   it('reach is what the destination recorded, not the client outcome', () => {
     const e = evaluate(probe({ reach: true }), attempt({ kind: 'ok', status: 200 }));
     expect(e).toMatchObject({ kind: 'judged', matched: false, facts: { reach: false, outcome: 'ok' } });
-    expect(e.kind === 'judged' && e.reason).toBe('expected the request to reach app/server:8080 (http), but it never arrived: the client got HTTP 200');
+    expect(e.kind === 'judged' && e.reason).toBe(
+      'expected the request to reach app/server:8080 (http), but it never arrived: the client got HTTP 200',
+    );
   });
 
   it('an ICMP probe reaches when the destination answers the echo request, whatever the application recorded', () => {
@@ -100,7 +121,9 @@ describe('evaluate', () => {
     expect(evaluate(probe({ reach: true, mtls: true, peer: PEER }), viaSidecar)).toMatchObject({ matched: true, facts: { mtls: true, peer: PEER } });
     const forged = attempt({ kind: 'ok', status: 200 }, { peer: { identity: PEER, basis: 'header-unverified' } });
     const e = evaluate(probe({ reach: true, mtls: true }), forged);
-    expect(e.kind === 'judged' && e.reason).toBe(`expected mutual TLS, but the application saw no peer identity (only an unverified XFCC header claiming ${PEER})`);
+    expect(e.kind === 'judged' && e.reason).toBe(
+      `expected mutual TLS, but the application saw no peer identity (only an unverified XFCC header claiming ${PEER})`,
+    );
     const plain = evaluate(probe({ reach: true, mtls: false }), viaSidecar);
     expect(plain.kind === 'judged' && plain.reason).toBe(`expected plaintext, but the application saw the peer identity ${PEER}`);
   });
@@ -113,7 +136,7 @@ describe('evaluate', () => {
     expect(none.kind === 'judged' && none.reason).toBe(`expected the peer identity ${PEER}, but the application saw none`);
   });
 
-  it('viaSidecar: loopback or the pod\'s own address is the sidecar, any other address is the client directly', () => {
+  it("viaSidecar: loopback or the pod's own address is the sidecar, any other address is the client directly", () => {
     const via = probe({ reach: true, viaSidecar: true }, 'tcp');
     expect(evaluate(via, attempt({ kind: 'ok' }, { from: '127.0.0.6' }))).toMatchObject({ matched: true });
     expect(evaluate(via, attempt({ kind: 'ok' }, { from: SERVER_POD }))).toMatchObject({ matched: true });
@@ -136,11 +159,18 @@ describe('evaluate', () => {
   it('joins several failed expectations into one sentence', () => {
     const e = evaluate(probe({ reach: true, mtls: true, status: 200 }), attempt({ kind: 'http', status: 500, body: '' }, {}));
     expect(e.kind === 'judged' && e.reason).toBe('expected mutual TLS, but the application saw no peer identity; expected HTTP status 200, got 500');
-    expect(e.kind === 'judged' && e.checks.map((c) => [c.field, c.ok])).toEqual([['reach', true], ['mtls', false], ['status', false]]);
+    expect(e.kind === 'judged' && e.checks.map((c) => [c.field, c.ok])).toEqual([
+      ['reach', true],
+      ['mtls', false],
+      ['status', false],
+    ]);
   });
 
   it('describes a 403 from the sidecar with its server and body', () => {
-    const e = evaluate(probe({ reach: false, failure: 'reset' }), attempt({ kind: 'http', status: 403, server: 'istio-envoy', body: 'RBAC: access denied' }));
+    const e = evaluate(
+      probe({ reach: false, failure: 'reset' }),
+      attempt({ kind: 'http', status: 403, server: 'istio-envoy', body: 'RBAC: access denied' }),
+    );
     expect(e.kind === 'judged' && e.reason).toBe('expected a TCP reset, the client got HTTP 403 from istio-envoy ("RBAC: access denied")');
   });
 

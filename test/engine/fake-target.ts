@@ -82,7 +82,9 @@ export class FakeTarget implements Target {
     this.calls.prepare += 1;
     if (this.options.prepareFails) throw new TargetError(this.options.prepareFails, 'fix the fake');
     return {
-      name: this.name, istioVersion: this.options.istioVersion ?? '1.22.0', notes: ['fake target: scripted observations'],
+      name: this.name,
+      istioVersion: this.options.istioVersion ?? '1.22.0',
+      notes: ['fake target: scripted observations'],
       ...(this.options.appliesSynchronously ? { appliesSynchronously: true } : {}),
     };
   }
@@ -115,12 +117,28 @@ export class FakeTarget implements Target {
     const s = steps[Math.min(n, steps.length - 1)];
     if ('throws' in s) throw new TargetError(s.throws);
     const arrived: Observation[] = s.arrivedFrom
-      ? [{ nonce: a.nonce, protocol: 'tcp', source: { address: s.arrivedFrom, port: 40000 }, local: { address: POD.server, port: a.probe.port ?? 0 }, at: new Date().toISOString(), ...(s.peer ? { peer: s.peer } : {}) }]
+      ? [
+          {
+            nonce: a.nonce,
+            protocol: 'tcp',
+            source: { address: s.arrivedFrom, port: 40000 },
+            local: { address: POD.server, port: a.probe.port ?? 0 },
+            at: new Date().toISOString(),
+            ...(s.peer ? { peer: s.peer } : {}),
+          },
+        ]
       : [];
     return {
       nonce: a.nonce,
       probeName: a.probe.name,
-      client: { nonce: a.nonce, request: { nonce: a.nonce, protocol: a.probe.protocol, host: a.probe.to }, outcome: s.outcome, timings: { totalMs: s.totalMs ?? 3 }, bytes: { sent: 10, received: 0 }, ...(s.stall ? { harness: { stall: s.stall } } : {}) },
+      client: {
+        nonce: a.nonce,
+        request: { nonce: a.nonce, protocol: a.probe.protocol, host: a.probe.to },
+        outcome: s.outcome,
+        timings: { totalMs: s.totalMs ?? 3 },
+        bytes: { sent: 10, received: 0 },
+        ...(s.stall ? { harness: { stall: s.stall } } : {}),
+      },
       arrived,
       destinationQueried: s.destinationQueried ?? true,
       destinationAddresses: [POD.server],
@@ -146,7 +164,12 @@ export function probe(name: string, extra: Partial<Probe> = {}): ScenarioInput['
 }
 
 /** A valid scenario (client → server in namespace `app`) loaded from a made-up file. */
-export function loaded(name: string, probes: ScenarioInput['spec']['probes'], extra: Partial<ScenarioInput['spec']> = {}, tags: string[] = []): LoadedScenario {
+export function loaded(
+  name: string,
+  probes: ScenarioInput['spec']['probes'],
+  extra: Partial<ScenarioInput['spec']> = {},
+  tags: string[] = [],
+): LoadedScenario {
   const scenario = scenarioSchema.parse({
     apiVersion: 'meshprobe.io/v1',
     kind: 'Scenario',
@@ -154,7 +177,14 @@ export function loaded(name: string, probes: ScenarioInput['spec']['probes'], ex
     spec: {
       namespaces: [{ name: 'app' }],
       workloads: [
-        { name: 'server', namespace: 'app', ports: [{ port: 8080, protocol: 'http' }, { port: 9090, protocol: 'tcp' }] },
+        {
+          name: 'server',
+          namespace: 'app',
+          ports: [
+            { port: 8080, protocol: 'http' },
+            { port: 9090, protocol: 'tcp' },
+          ],
+        },
         { name: 'client', namespace: 'app' },
       ],
       probes,

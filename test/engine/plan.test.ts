@@ -7,9 +7,15 @@ const lab = { name: 'lab' as const, istioVersion: '1.22.3' };
 const accept = () => {};
 
 describe('filters', () => {
-  const all = [loaded('strict-mtls', [probe('a')], {}, ['mtls']), loaded('egress-registry-only', [probe('a')], {}, ['egress']), loaded('authz-deny', [probe('a')], {}, ['authz', 'mtls'])];
+  const all = [
+    loaded('strict-mtls', [probe('a')], {}, ['mtls']),
+    loaded('egress-registry-only', [probe('a')], {}, ['egress']),
+    loaded('authz-deny', [probe('a')], {}, ['authz', 'mtls']),
+  ];
   const names = (scenario: string[], tag: string[]) =>
-    select(all, { scenario: compileFilters('--scenario', scenario).filters, tag: compileFilters('--tag', tag).filters }).map((l) => l.scenario.metadata.name);
+    select(all, { scenario: compileFilters('--scenario', scenario).filters, tag: compileFilters('--tag', tag).filters }).map(
+      (l) => l.scenario.metadata.name,
+    );
 
   it('selects everything without filters', () => {
     expect(names([], [])).toEqual(['strict-mtls', 'egress-registry-only', 'authz-deny']);
@@ -45,7 +51,9 @@ describe('when', () => {
   it('rejects a range that is not semver before anything runs', () => {
     const bad = loaded('x', [probe('a')], { when: { istio: '>=1.13' } });
     bad.scenario.spec.probes[0].when = { istio: 'newest' };
-    expect(validateWhen([bad])).toEqual(['scenarios/x.yaml:1: scenario x: probe a.when.istio: "newest" is not a semver range (e.g. ">=1.13", "<1.21")']);
+    expect(validateWhen([bad])).toEqual([
+      'scenarios/x.yaml:1: scenario x: probe a.when.istio: "newest" is not a semver range (e.g. ">=1.13", "<1.21")',
+    ]);
   });
 });
 
@@ -59,13 +67,20 @@ describe('planScenario', () => {
   });
   it('reports a refusal with the field and hint', () => {
     const refuse = () => {
-      throw new UnsupportedError('spec.resources[0].spec.rules[0].to[0].operation.hosts', 'the lab does not emulate hosts matches', 'use --target kind');
+      throw new UnsupportedError(
+        'spec.resources[0].spec.rules[0].to[0].operation.hosts',
+        'the lab does not emulate hosts matches',
+        'use --target kind',
+      );
     };
     const p = planScenario(loaded('x', [probe('a')]), lab, refuse);
-    expect(p).toEqual(expect.objectContaining({
-      kind: 'refused',
-      reason: 'the lab target cannot run this scenario: spec.resources[0].spec.rules[0].to[0].operation.hosts: the lab does not emulate hosts matches (use --target kind)',
-    }));
+    expect(p).toEqual(
+      expect.objectContaining({
+        kind: 'refused',
+        reason:
+          'the lab target cannot run this scenario: spec.resources[0].spec.rules[0].to[0].operation.hosts: the lab does not emulate hosts matches (use --target kind)',
+      }),
+    );
   });
   it('skips probes whose when fails and batches the rest per source, uid and bypass', () => {
     const l = loaded('x', [

@@ -17,8 +17,7 @@ import { ensureAgentBundle } from '../targets/lab/helpers.js';
 import { describeAsRoot } from '../support/as-root.js';
 
 describeAsRoot('registry-only (on the lab, as root)', () => {
-
-const scenario = `apiVersion: meshprobe.io/v1
+  const scenario = `apiVersion: meshprobe.io/v1
 kind: Scenario
 metadata: {name: registry-only-https}
 spec:
@@ -54,38 +53,39 @@ spec:
       expect: {reach: false, failure: timeout}
 `;
 
-let dir: string;
-let result: RunResult;
+  let dir: string;
+  let result: RunResult;
 
-beforeAll(async () => {
-  ensureAgentBundle();
-  dir = await mkdtemp(join(tmpdir(), 'mp-registry-only-'));
-  await writeFile(join(dir, 'registry-only.yaml'), scenario);
-  result = await run({ paths: [dir], target: new LabTarget(), settleTimeoutMs: 2_000, consecutive: 6 });
-}, 120_000);
+  beforeAll(async () => {
+    ensureAgentBundle();
+    dir = await mkdtemp(join(tmpdir(), 'mp-registry-only-'));
+    await writeFile(join(dir, 'registry-only.yaml'), scenario);
+    result = await run({ paths: [dir], target: new LabTarget(), settleTimeoutMs: 2_000, consecutive: 6 });
+  }, 120_000);
 
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-const probe = (name: string): ProbeJudgement | undefined => result.scenarios[0]?.probes.find((p) => p.name === name);
-const outcomes = (p: ProbeJudgement | undefined) => (p?.attempts ?? []).map((a) => (a.evaluation.kind === 'judged' ? a.evaluation.facts.outcome : 'infrastructure'));
-
-describe('REGISTRY_ONLY HTTPS denial', () => {
-  test('the connection is closed (reset or eof), nothing arrives, and the verdict is PASS', () => {
-    expect(result.inputErrors).toEqual([]);
-    const p = probe('https-unknown-host');
-    const seen = outcomes(p);
-    expect(seen.length).toBeGreaterThanOrEqual(6);
-    for (const o of seen) expect(['reset', 'eof']).toContain(o);
-    expect(p?.verdict).toBe('PASS');
-    expect(p?.reason).toMatch(/6 times in a row/);
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
   });
-  test('the positive control: a ServiceEntry host is reached over HTTPS', () => {
-    expect(probe('https-registered-host')?.verdict).toBe('PASS');
+
+  const probe = (name: string): ProbeJudgement | undefined => result.scenarios[0]?.probes.find((p) => p.name === name);
+  const outcomes = (p: ProbeJudgement | undefined) =>
+    (p?.attempts ?? []).map((a) => (a.evaluation.kind === 'judged' ? a.evaluation.facts.outcome : 'infrastructure'));
+
+  describe('REGISTRY_ONLY HTTPS denial', () => {
+    test('the connection is closed (reset or eof), nothing arrives, and the verdict is PASS', () => {
+      expect(result.inputErrors).toEqual([]);
+      const p = probe('https-unknown-host');
+      const seen = outcomes(p);
+      expect(seen.length).toBeGreaterThanOrEqual(6);
+      for (const o of seen) expect(['reset', 'eof']).toContain(o);
+      expect(p?.verdict).toBe('PASS');
+      expect(p?.reason).toMatch(/6 times in a row/);
+    });
+    test('the positive control: a ServiceEntry host is reached over HTTPS', () => {
+      expect(probe('https-registered-host')?.verdict).toBe('PASS');
+    });
+    test('an expectation the close does not satisfy is not turned into a pass', () => {
+      expect(probe('https-unknown-host-expecting-timeout')?.verdict).toMatch(/^(FAIL|FLAKY)$/);
+    });
   });
-  test('an expectation the close does not satisfy is not turned into a pass', () => {
-    expect(probe('https-unknown-host-expecting-timeout')?.verdict).toMatch(/^(FAIL|FLAKY)$/);
-  });
-});
 });

@@ -22,7 +22,10 @@ describe('run with a scripted target', () => {
     const { target, result } = await runFake([denyScenario()], { script: { denied: [step.reset()] } });
     expect(result.exitStatus).toBe(0);
     expect(result.scenarios[0]).toMatchObject({ name: 'authz-deny', verdict: 'PASS' });
-    expect(result.scenarios[0].probes.map((p) => [p.name, p.verdict, p.attempts.length])).toEqual([['allowed', 'PASS', 3], ['denied', 'PASS', 3]]);
+    expect(result.scenarios[0].probes.map((p) => [p.name, p.verdict, p.attempts.length])).toEqual([
+      ['allowed', 'PASS', 3],
+      ['denied', 'PASS', 3],
+    ]);
     expect(result.summary.probes).toMatchObject({ PASS: 2, total: 2 });
     expect(target.leftBehind).toEqual([]);
     expect(target.calls.teardown).toBe(1);
@@ -44,7 +47,11 @@ describe('run with a scripted target', () => {
 
   it('converges: early mismatches while policy propagates, then PASS; every attempt kept', async () => {
     // Each target call takes 5 ms, so the second round starts measurably after the first.
-    const { result } = await runFake([denyScenario()], { script: { denied: [step.ok(), step.ok(), step.eof()] }, probeDelayMs: 5 }, { settleTimeoutMs: 5000 });
+    const { result } = await runFake(
+      [denyScenario()],
+      { script: { denied: [step.ok(), step.ok(), step.eof()] }, probeDelayMs: 5 },
+      { settleTimeoutMs: 5000 },
+    );
     const denied = result.scenarios[0].probes[1];
     expect(denied.verdict).toBe('PASS');
     expect(denied.attempts.map((a) => a.phase)).toEqual(['settle', 'settle', 'settle', 'confirm', 'confirm']);
@@ -73,13 +80,17 @@ describe('run with a scripted target', () => {
     });
     expect(result.exitStatus).toBe(2);
     expect(result.scenarios[0]).toMatchObject({ verdict: 'ERROR' });
-    expect(result.scenarios[0].probes[0].reason).toBe('deploy failed: pod app/server did not become ready within 30 s: CrashLoopBackOff (see the pod log)');
+    expect(result.scenarios[0].probes[0].reason).toBe(
+      'deploy failed: pod app/server did not become ready within 30 s: CrashLoopBackOff (see the pod log)',
+    );
     expect(result.scenarios[1].verdict).toBe('PASS');
     expect(target.leftBehind).toEqual([]);
   });
 
   it('an exec failure during probing is ERROR for that probe', async () => {
-    const { result } = await runFake([denyScenario()], { script: { allowed: [step.ok(), { throws: 'exec in app/client failed' }], denied: [step.reset()] } });
+    const { result } = await runFake([denyScenario()], {
+      script: { allowed: [step.ok(), { throws: 'exec in app/client failed' }], denied: [step.reset()] },
+    });
     // Both probes share the batch, so the failing exec makes both ERROR.
     expect(result.scenarios[0].probes.map((p) => p.verdict)).toEqual(['ERROR', 'ERROR']);
     expect(result.scenarios[0].probes[0].reason).toBe('probing from app/client failed: exec in app/client failed');
@@ -87,7 +98,10 @@ describe('run with a scripted target', () => {
 
   it('invalid input: exit 2 and nothing deployed, not even the target prepared', async () => {
     const target = new FakeTarget();
-    const result = await run({ target, load: loader({ scenarios: [denyScenario()], errors: ['scenarios/x.yaml:3:5: spec.probes[0].expect.rech: unknown field'] }) });
+    const result = await run({
+      target,
+      load: loader({ scenarios: [denyScenario()], errors: ['scenarios/x.yaml:3:5: spec.probes[0].expect.rech: unknown field'] }),
+    });
     expect(result.exitStatus).toBe(2);
     expect(result.inputErrors).toEqual(['scenarios/x.yaml:3:5: spec.probes[0].expect.rech: unknown field']);
     expect(target.calls).toMatchObject({ prepare: 0, deployed: [] });
@@ -115,18 +129,29 @@ describe('run with a scripted target', () => {
   });
 
   it('a refused scenario is ERROR naming the field; when.targets excluding the target is SKIPPED', async () => {
-    const refuse = (s: { metadata: { name: string } }) => (s.metadata.name === 'refused' ? new UnsupportedError('spec.mesh.outboundTrafficPolicy', 'not emulated by the lab', 'use --target kind') : undefined);
+    const refuse = (s: { metadata: { name: string } }) =>
+      s.metadata.name === 'refused'
+        ? new UnsupportedError('spec.mesh.outboundTrafficPolicy', 'not emulated by the lab', 'use --target kind')
+        : undefined;
     const { target, result } = await runFake(
       [loaded('refused', [probe('a')]), loaded('kind-only', [probe('a')], { when: { targets: ['kind'] } }), loaded('fine', [probe('a')])],
       { refuse },
     );
-    expect(result.scenarios.map((s) => [s.name, s.verdict])).toEqual([['refused', 'ERROR'], ['kind-only', 'SKIPPED'], ['fine', 'PASS']]);
+    expect(result.scenarios.map((s) => [s.name, s.verdict])).toEqual([
+      ['refused', 'ERROR'],
+      ['kind-only', 'SKIPPED'],
+      ['fine', 'PASS'],
+    ]);
     expect(result.scenarios[0].reason).toContain('spec.mesh.outboundTrafficPolicy: not emulated by the lab (use --target kind)');
     expect(target.calls.deployed).toEqual(['fine-0']);
   });
 
   it('--fail-fast starts no further scenario after a FAIL', async () => {
-    const { result } = await runFake([denyScenario(), loaded('later', [probe('a')])], { script: { denied: [step.timeout()] } }, { failFast: true, parallel: 1 });
+    const { result } = await runFake(
+      [denyScenario(), loaded('later', [probe('a')])],
+      { script: { denied: [step.timeout()] } },
+      { failFast: true, parallel: 1 },
+    );
     expect(result.scenarios.map((s) => s.verdict)).toEqual(['FAIL', 'SKIPPED']);
     expect(result.scenarios[1].reason).toBe('not run: --fail-fast stopped the run after authz-deny (FAIL)');
   });

@@ -8,7 +8,8 @@ import { run } from '../../src/engine/run.js';
 import { FakeTarget, loaded, probe, step } from './fake-target.js';
 
 // Every scenario needs a positive control (`allowed`, answered ok by the fake) for its denials to count.
-const scenario = () => loaded('sync', [probe('allowed'), probe('denied', { expect: { reach: false, failure: 'reset' }, protocol: 'tcp', port: 9090 })]);
+const scenario = () =>
+  loaded('sync', [probe('allowed'), probe('denied', { expect: { reach: false, failure: 'reset' }, protocol: 'tcp', port: 9090 })]);
 
 async function runWith(appliesSynchronously: boolean, steps: ReturnType<typeof step.ok>[], settleTimeoutMs: number) {
   const target = new FakeTarget({ appliesSynchronously, script: { denied: steps } });
@@ -40,7 +41,10 @@ describe('a target that applies configuration synchronously', () => {
 describe('a stalled harness', () => {
   it('turns the attempt into ERROR with the reason, even when the timeout is what the probe expects', async () => {
     const stall = 'the lab runtime stalled while this probe waited';
-    const timeoutExpected = loaded('stall', [probe('allowed'), probe('dropped', { expect: { reach: false, failure: 'timeout' }, protocol: 'tcp', port: 9090 })]);
+    const timeoutExpected = loaded('stall', [
+      probe('allowed'),
+      probe('dropped', { expect: { reach: false, failure: 'timeout' }, protocol: 'tcp', port: 9090 }),
+    ]);
     const target = new FakeTarget({ appliesSynchronously: true, script: { dropped: [{ ...step.timeout(), stall }] } });
     const result = await run({ target, load: async () => ({ scenarios: [timeoutExpected], errors: [] }), consecutive: 3 });
     const p = result.scenarios[0].probes.find((x) => x.name === 'dropped')!;

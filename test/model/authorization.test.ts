@@ -4,11 +4,16 @@ import { parsed, SLEEP_BAR, SLEEP_FOO } from './fixtures.js';
 
 const httpbin = { namespace: 'foo', labels: { app: 'httpbin' }, port: 8000 };
 const http = (principal: string | undefined, method = 'GET', path = '/ip', extra: Partial<AuthzRequest> = {}): AuthzRequest => ({
-  destination: httpbin, source: { principal, ip: '10.1.0.5' }, protocol: 'http',
-  http: { method, path, host: 'httpbin.foo:8000', headers: {} }, ...extra,
+  destination: httpbin,
+  source: { principal, ip: '10.1.0.5' },
+  protocol: 'http',
+  http: { method, path, host: 'httpbin.foo:8000', headers: {} },
+  ...extra,
 });
 const tcp = (principal: string | undefined, port = 9000, ip = '10.1.0.5'): AuthzRequest => ({
-  destination: { namespace: 'foo', labels: { app: 'tcp-echo' }, port }, source: { principal, ip }, protocol: 'tcp',
+  destination: { namespace: 'foo', labels: { app: 'tcp-echo' }, port },
+  source: { principal, ip },
+  protocol: 'tcp',
 });
 const ap = (spec: object, ns = 'foo', name = 'p', order = 0) => parsed('AuthorizationPolicy', ns, name, spec, order);
 
@@ -60,8 +65,14 @@ describe('authorize: precedence (istio.io concepts/security "Authorization polic
 describe('authorize: the concepts page example (allow cluster.local/ns/default/sa/sleep or namespace dev, GET, JWT iss)', () => {
   // The doc's example also has `when request.auth.claims[iss]`, which the model refuses; without it the rule reads:
   const policy = ap({
-    selector: { matchLabels: { app: 'httpbin' } }, action: 'ALLOW',
-    rules: [{ from: [{ source: { principals: ['cluster.local/ns/default/sa/sleep'] } }, { source: { namespaces: ['dev'] } }], to: [{ operation: { methods: ['GET'] } }] }],
+    selector: { matchLabels: { app: 'httpbin' } },
+    action: 'ALLOW',
+    rules: [
+      {
+        from: [{ source: { principals: ['cluster.local/ns/default/sa/sleep'] } }, { source: { namespaces: ['dev'] } }],
+        to: [{ operation: { methods: ['GET'] } }],
+      },
+    ],
   });
   it('allows GET from the principal or from namespace dev (from entries ORed)', () => {
     expect(authorize(http('cluster.local/ns/default/sa/sleep'), [policy]).allowed).toBe(true);
@@ -131,7 +142,15 @@ describe('authorize: sources, operations, conditions', () => {
     const allow = (when: object[]) => [ap({ rules: [{ when }] })];
     expect(authorize(http(SLEEP_FOO), allow([{ key: 'source.namespace', values: ['foo'] }])).allowed).toBe(true);
     expect(authorize(http(SLEEP_FOO), allow([{ key: 'source.principal', notValues: [SLEEP_FOO] }])).allowed).toBe(false);
-    expect(authorize(http(SLEEP_FOO), allow([{ key: 'source.ip', values: ['10.0.0.0/8'] }, { key: 'destination.port', values: ['8000'] }])).allowed).toBe(true);
+    expect(
+      authorize(
+        http(SLEEP_FOO),
+        allow([
+          { key: 'source.ip', values: ['10.0.0.0/8'] },
+          { key: 'destination.port', values: ['8000'] },
+        ]),
+      ).allowed,
+    ).toBe(true);
     const withHeader = http(SLEEP_FOO, 'GET', '/ip', { http: { method: 'GET', path: '/ip', host: 'h', headers: { 'X-Token': 'admin-1' } } });
     expect(authorize(withHeader, allow([{ key: 'request.headers[x-token]', values: ['admin*'] }])).allowed).toBe(true);
     expect(authorize(http(SLEEP_FOO), allow([{ key: 'request.headers[x-token]', values: ['*'] }])).allowed).toBe(false);
@@ -151,14 +170,21 @@ describe('authorize: HTTP-only fields on TCP (tasks/security/authorization/authz
   });
 
   it('DENY rule with methods on a TCP port ignores methods → denies port 9000 (authz-tcp "invalid DENY")', () => {
-    const policy = ap({ action: 'DENY', selector: { matchLabels: { app: 'tcp-echo' } }, rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }] });
+    const policy = ap({
+      action: 'DENY',
+      selector: { matchLabels: { app: 'tcp-echo' } },
+      rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }],
+    });
     const d = authorize(tcp(SLEEP_FOO, 9000), [policy]);
     expect(d).toMatchObject({ allowed: false, kind: 'denied-by-policy', matched: { ignoredFields: ['to[0].operation.methods'] } });
     expect(authorize(tcp(SLEEP_FOO, 9001), [policy]).allowed).toBe(true);
   });
 
   it('a DENY of only HTTP-only fields denies ALL TCP traffic, but only matching HTTP requests', () => {
-    const policy = ap({ action: 'DENY', rules: [{ to: [{ operation: { paths: ['/admin'] } }], when: [{ key: 'request.headers[x]', values: ['1'] }] }] });
+    const policy = ap({
+      action: 'DENY',
+      rules: [{ to: [{ operation: { paths: ['/admin'] } }], when: [{ key: 'request.headers[x]', values: ['1'] }] }],
+    });
     expect(authorize({ ...tcp(SLEEP_FOO), destination: httpbin }, [policy]).allowed).toBe(false);
     expect(authorize(http(SLEEP_FOO, 'GET', '/ip'), [policy]).allowed).toBe(true);
   });

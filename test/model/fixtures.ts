@@ -1,7 +1,13 @@
 /** Builders for raw manifests as a scenario's `resources` hold them, parsed through the real parser. */
 import { parseResource, type IstioResource } from '../../src/model/index.js';
 
-export function manifest(kind: string, namespace: string, name: string, spec: object, extra: { creationTimestamp?: string; apiVersion?: string } = {}): object {
+export function manifest(
+  kind: string,
+  namespace: string,
+  name: string,
+  spec: object,
+  extra: { creationTimestamp?: string; apiVersion?: string } = {},
+): object {
   const group = kind === 'PeerAuthentication' || kind === 'AuthorizationPolicy' ? 'security.istio.io' : 'networking.istio.io';
   return {
     apiVersion: extra.apiVersion ?? `${group}/v1`,
@@ -11,7 +17,14 @@ export function manifest(kind: string, namespace: string, name: string, spec: ob
   };
 }
 
-export function parsed<K extends IstioResource['kind']>(kind: K, namespace: string, name: string, spec: object, order = 0, creationTimestamp?: string): Extract<IstioResource, { kind: K }> {
+export function parsed<K extends IstioResource['kind']>(
+  kind: K,
+  namespace: string,
+  name: string,
+  spec: object,
+  order = 0,
+  creationTimestamp?: string,
+): Extract<IstioResource, { kind: K }> {
   const result = parseResource(manifest(kind, namespace, name, spec, { creationTimestamp }), order);
   if (!result.ok) throw new Error(result.error);
   if (result.resource.kind !== kind) throw new Error(`expected ${kind}`);

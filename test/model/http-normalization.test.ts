@@ -1,7 +1,13 @@
 import { describe, expect, it } from '@jest/globals';
 import { authorize, type AuthzRequest } from '../../src/model/index.js';
 import {
-  canonicalPath, mergeSlashes, normalizePath, normalizeRequest, PATH_NORMALIZATIONS, type PathNormalization, type WireRequest,
+  canonicalPath,
+  mergeSlashes,
+  normalizePath,
+  normalizeRequest,
+  PATH_NORMALIZATIONS,
+  type PathNormalization,
+  type WireRequest,
 } from '../../src/model/http-normalization.js';
 import { parsed } from './fixtures.js';
 
@@ -16,45 +22,106 @@ const path = (p: string, option: PathNormalization) => {
  */
 const ISTIO_CASES: Record<PathNormalization, ReadonlyArray<readonly [string, string]>> = {
   NONE: [
-    ['/', '/'], ['/app#foo', '/app'], ['/app/', '/app/'], ['/app/../admin', '/app/../admin'], ['/app', '/app'],
-    ['/app//', '/app//'], ['/app/%2f', '/app/%2f'], ['/app%2f/', '/app%2f/'], ['/xyz%30..//abc', '/xyz%30..//abc'],
-    ['/app/%2E./admin', '/app/%2E./admin'], ['/app\\admin', '/app\\admin'], ['/app/\\/\\/\\admin', '/app/\\/\\/\\admin'],
+    ['/', '/'],
+    ['/app#foo', '/app'],
+    ['/app/', '/app/'],
+    ['/app/../admin', '/app/../admin'],
+    ['/app', '/app'],
+    ['/app//', '/app//'],
+    ['/app/%2f', '/app/%2f'],
+    ['/app%2f/', '/app%2f/'],
+    ['/xyz%30..//abc', '/xyz%30..//abc'],
+    ['/app/%2E./admin', '/app/%2E./admin'],
+    ['/app\\admin', '/app\\admin'],
+    ['/app/\\/\\/\\admin', '/app/\\/\\/\\admin'],
     ['/%2Fapp%5cadmin%5Cabc', '/%2Fapp%5cadmin%5Cabc'],
     ['/%5Capp%2f%5c%2F%2e%2e%2fadmin%5c\\abc', '/%5Capp%2f%5c%2F%2e%2e%2fadmin%5c\\abc'],
-    ['/app//../admin', '/app//../admin'], ['/app//../../admin', '/app//../../admin'],
+    ['/app//../admin', '/app//../admin'],
+    ['/app//../../admin', '/app//../../admin'],
   ],
   BASE: [
-    ['/', '/'], ['/app#foo', '/app'], ['/app/', '/app/'], ['/app/../admin', '/admin'], ['/app', '/app'],
-    ['/app//', '/app//'], ['/app/%2f', '/app/%2f'], ['/app%2f/', '/app%2f/'], ['/xyz%30..//abc', '/xyz0..//abc'],
-    ['/app/%2E./admin', '/admin'], ['/app\\admin', '/app/admin'], ['/app/\\/\\/\\admin', '/app//////admin'],
+    ['/', '/'],
+    ['/app#foo', '/app'],
+    ['/app/', '/app/'],
+    ['/app/../admin', '/admin'],
+    ['/app', '/app'],
+    ['/app//', '/app//'],
+    ['/app/%2f', '/app/%2f'],
+    ['/app%2f/', '/app%2f/'],
+    ['/xyz%30..//abc', '/xyz0..//abc'],
+    ['/app/%2E./admin', '/admin'],
+    ['/app\\admin', '/app/admin'],
+    ['/app/\\/\\/\\admin', '/app//////admin'],
     ['/%2Fapp%5cadmin%5Cabc', '/%2Fapp%5cadmin%5Cabc'],
     ['/%5Capp%2f%5c%2F%2e%2e%2fadmin%5c\\abc', '/%5Capp%2f%5c%2F..%2fadmin%5c/abc'],
-    ['/app//../admin', '/app/admin'], ['/app//../../admin', '/admin'],
+    ['/app//../admin', '/app/admin'],
+    ['/app//../../admin', '/admin'],
   ],
   MERGE_SLASHES: [
-    ['/', '/'], ['/app#foo', '/app'], ['/app/', '/app/'], ['/app/../admin', '/admin'], ['/app', '/app'],
-    ['/app//', '/app/'], ['/app/%2f', '/app/%2f'], ['/app%2f/', '/app%2f/'], ['/xyz%30..//abc', '/xyz0../abc'],
-    ['/app/%2E./admin', '/admin'], ['/app\\admin', '/app/admin'], ['/app/\\/\\/\\admin', '/app/admin'],
+    ['/', '/'],
+    ['/app#foo', '/app'],
+    ['/app/', '/app/'],
+    ['/app/../admin', '/admin'],
+    ['/app', '/app'],
+    ['/app//', '/app/'],
+    ['/app/%2f', '/app/%2f'],
+    ['/app%2f/', '/app%2f/'],
+    ['/xyz%30..//abc', '/xyz0../abc'],
+    ['/app/%2E./admin', '/admin'],
+    ['/app\\admin', '/app/admin'],
+    ['/app/\\/\\/\\admin', '/app/admin'],
     ['/%2Fapp%5cadmin%5Cabc', '/%2Fapp%5cadmin%5Cabc'],
     ['/%5Capp%2f%5c%2F%2e%2e%2fadmin%5c\\abc', '/%5Capp%2f%5c%2F..%2fadmin%5c/abc'],
-    ['/app//../admin', '/app/admin'], ['/app//../../admin', '/admin'],
+    ['/app//../admin', '/app/admin'],
+    ['/app//../../admin', '/admin'],
   ],
   DECODE_AND_MERGE_SLASHES: [
-    ['/', '/'], ['/app#foo', '/app'], ['/app/', '/app/'], ['/app/../admin', '/admin'], ['/app', '/app'],
-    ['/app//', '/app/'], ['/app/%2f', '/app/'], ['/app%2f/', '/app/'], ['/xyz%30..//abc', '/xyz0../abc'],
-    ['/app/%2E./admin', '/admin'], ['/app\\admin', '/app/admin'], ['/app/\\/\\/\\admin', '/app/admin'],
-    ['/%2Fapp%5cadmin%5Cabc', '/app/admin/abc'], ['/%5Capp%2f%5c%2F%2e%2e%2fadmin%5c\\abc', '/app/admin/abc'],
-    ['/app//../admin', '/app/admin'], ['/app//../../admin', '/admin'],
-    ['/%c0%2e%c0%2e/admin', '/%c0.%c0./admin'], ['/%c0%2fadmin', '/%c0/admin'],
+    ['/', '/'],
+    ['/app#foo', '/app'],
+    ['/app/', '/app/'],
+    ['/app/../admin', '/admin'],
+    ['/app', '/app'],
+    ['/app//', '/app/'],
+    ['/app/%2f', '/app/'],
+    ['/app%2f/', '/app/'],
+    ['/xyz%30..//abc', '/xyz0../abc'],
+    ['/app/%2E./admin', '/admin'],
+    ['/app\\admin', '/app/admin'],
+    ['/app/\\/\\/\\admin', '/app/admin'],
+    ['/%2Fapp%5cadmin%5Cabc', '/app/admin/abc'],
+    ['/%5Capp%2f%5c%2F%2e%2e%2fadmin%5c\\abc', '/app/admin/abc'],
+    ['/app//../admin', '/app/admin'],
+    ['/app//../../admin', '/admin'],
+    ['/%c0%2e%c0%2e/admin', '/%c0.%c0./admin'],
+    ['/%c0%2fadmin', '/%c0/admin'],
   ],
 };
 
 /** Same test, "NotNormalized" group (DECODE_AND_MERGE_SLASHES): encodings Istio deliberately leaves alone. */
 const NOT_NORMALIZED = [
-  '/0x2e0x2e/admin', '/0x2e0x2e0x2fadmin', '/0x2e0x2e0x5cadmin', '/0x2f0x2fadmin', '/0x5c0x5cadmin',
-  '/%25c0%25ae%25c1%259cadmin', '/%25c0%25ae%25c0%25ae/admin', '/%25c0%25afadmin', '/%25c1%259cadmin', '/%252e%252e/admin',
-  '/%252e%252e%252fadmin', '/%c1%9cadmin', '/%c0%ae%c0%ae/admin', '/%c0%afadmin', '/.../admin', '/..../admin', '/..;/admin',
-  '/;/admin', '/admin;a=b', '/admin;a=b/xyz', '/admin,a=b/xyz', '/Admin', '/ADMIN',
+  '/0x2e0x2e/admin',
+  '/0x2e0x2e0x2fadmin',
+  '/0x2e0x2e0x5cadmin',
+  '/0x2f0x2fadmin',
+  '/0x5c0x5cadmin',
+  '/%25c0%25ae%25c1%259cadmin',
+  '/%25c0%25ae%25c0%25ae/admin',
+  '/%25c0%25afadmin',
+  '/%25c1%259cadmin',
+  '/%252e%252e/admin',
+  '/%252e%252e%252fadmin',
+  '/%c1%9cadmin',
+  '/%c0%ae%c0%ae/admin',
+  '/%c0%afadmin',
+  '/.../admin',
+  '/..../admin',
+  '/..;/admin',
+  '/;/admin',
+  '/admin;a=b',
+  '/admin;a=b/xyz',
+  '/admin,a=b/xyz',
+  '/Admin',
+  '/ADMIN',
 ];
 
 describe('normalizePath: istio/istio TestNormalization, every option', () => {
@@ -70,7 +137,8 @@ describe('normalizePath: istio/istio TestNormalization, every option', () => {
 
   it('PercentEncoded (DECODE_AND_MERGE_SLASHES): /admin%XX for every byte 01-ff, decoded only for the documented set', () => {
     // Istio's supportedPercentEncode: - . / \ _ ~ 0-9 A-Z a-z; %5c decodes to '\' which then becomes '/'.
-    const supported = (i: number) => [0x2d, 0x2e, 0x2f, 0x5c, 0x5f, 0x7e].includes(i) || (i >= 0x30 && i <= 0x39) || (i >= 0x41 && i <= 0x5a) || (i >= 0x61 && i <= 0x7a);
+    const supported = (i: number) =>
+      [0x2d, 0x2e, 0x2f, 0x5c, 0x5f, 0x7e].includes(i) || (i >= 0x30 && i <= 0x39) || (i >= 0x41 && i <= 0x5a) || (i >= 0x61 && i <= 0x7a);
     for (let i = 1; i <= 0xff; i++) {
       const input = `/admin%${i.toString(16).padStart(2, '0')}`;
       const decoded = i === 0x5c ? '/admin/' : `/admin${String.fromCharCode(i)}`;
@@ -104,7 +172,13 @@ describe('normalizePath: istio/istio TestNormalization, every option', () => {
 });
 
 describe('normalizeRequest: method, version, headers, request-target forms', () => {
-  const req = (over: Partial<WireRequest>): WireRequest => ({ method: 'GET', target: '/', version: '1.1', headers: [['Host', 'server.app:8080']], ...over });
+  const req = (over: Partial<WireRequest>): WireRequest => ({
+    method: 'GET',
+    target: '/',
+    version: '1.1',
+    headers: [['Host', 'server.app:8080']],
+    ...over,
+  });
 
   it('method not upper case, or not one Envoy knows → 400 (normalization reference "Method not in upper case")', () => {
     expect(normalizeRequest(req({ method: 'get' }))).toMatchObject({ ok: false, status: 400 });
@@ -119,11 +193,28 @@ describe('normalizeRequest: method, version, headers, request-target forms', () 
 
   it('HTTP/1.1 without Host → 400; white space in a header name → 400', () => {
     expect(normalizeRequest(req({ headers: [] }))).toMatchObject({ ok: false, status: 400 });
-    expect(normalizeRequest(req({ headers: [['Host', 'a'], ['x y', '1']] }))).toMatchObject({ ok: false, status: 400 });
+    expect(
+      normalizeRequest(
+        req({
+          headers: [
+            ['Host', 'a'],
+            ['x y', '1'],
+          ],
+        }),
+      ),
+    ).toMatchObject({ ok: false, status: 400 });
   });
 
   it('header names compared case-insensitively, duplicates joined with "," (normalization reference "Duplicate headers")', () => {
-    const r = normalizeRequest(req({ headers: [['Host', 'a'], ['X-Header', 'foo'], ['x-header', 'bar']] }));
+    const r = normalizeRequest(
+      req({
+        headers: [
+          ['Host', 'a'],
+          ['X-Header', 'foo'],
+          ['x-header', 'bar'],
+        ],
+      }),
+    );
     expect(r).toMatchObject({ ok: true, headers: { host: 'a', 'x-header': 'foo,bar' } });
   });
 
@@ -141,21 +232,34 @@ describe('normalizeRequest: method, version, headers, request-target forms', () 
 
 /** istio/istio tests/integration/security/authz_test.go TestAuthz_PathNormalization, through authorize(). */
 describe('TestAuthz_PathNormalization: ALLOW paths ["/public*"] methods ["GET"] under the default (BASE)', () => {
-  const policy = parsed('AuthorizationPolicy', 'app', 'b', { selector: { matchLabels: { app: 'b' } }, rules: [{ to: [{ operation: { paths: ['/public*'], methods: ['GET'] } }] }] });
+  const policy = parsed('AuthorizationPolicy', 'app', 'b', {
+    selector: { matchLabels: { app: 'b' } },
+    rules: [{ to: [{ operation: { paths: ['/public*'], methods: ['GET'] } }] }],
+  });
   const decide = (target: string, option: PathNormalization = 'BASE'): boolean => {
     const n = normalizeRequest({ method: 'GET', target, version: '1.1', headers: [['host', 'b.app']] }, option);
     if (!n.ok) throw new Error(n.reason);
     const request: AuthzRequest = {
-      destination: { namespace: 'app', labels: { app: 'b' }, port: 80 }, source: { ip: '10.0.0.1' }, protocol: 'http',
+      destination: { namespace: 'app', labels: { app: 'b' }, port: 80 },
+      source: { ip: '10.0.0.1' },
+      protocol: 'http',
       http: { method: n.method, path: n.policyPath, host: n.host, headers: n.headers },
     };
     return authorize(request, [policy]).allowed;
   };
   const CASES: ReadonlyArray<readonly [string, boolean]> = [
-    ['/public', true], ['/public/../public', true], ['/private', false], ['/public/../private', false],
-    ['/public/./../private', false], ['/public/.././private', false], ['/public/%2E%2E/private', false],
-    ['/public/%2e%2e/private', false], ['/public/%2E/%2E%2E/private', false], ['/public/%2e/%2e%2e/private', false],
-    ['/public/%2E%2E/%2E/private', false], ['/public/%2e%2e/%2e/private', false],
+    ['/public', true],
+    ['/public/../public', true],
+    ['/private', false],
+    ['/public/../private', false],
+    ['/public/./../private', false],
+    ['/public/.././private', false],
+    ['/public/%2E%2E/private', false],
+    ['/public/%2e%2e/private', false],
+    ['/public/%2E/%2E%2E/private', false],
+    ['/public/%2e/%2e%2e/private', false],
+    ['/public/%2E%2E/%2E/private', false],
+    ['/public/%2e%2e/%2e/private', false],
   ];
   it.each(CASES)('%s → allowed %s', (target, allowed) => {
     expect(decide(target)).toBe(allowed);

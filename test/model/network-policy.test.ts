@@ -7,7 +7,8 @@ import { describe, expect, test } from '@jest/globals';
 import { effectivePolicyTypes, matchesSelector, namespaceLabels, NetworkPolicyRefusal, parseNetworkPolicy } from '../../src/model/network-policy.js';
 import type { Resource } from '../../src/scenario/schema.js';
 
-const np = (spec: unknown): Resource => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace: 'x' }, spec }) as Resource;
+const np = (spec: unknown): Resource =>
+  ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace: 'x' }, spec }) as Resource;
 const types = (spec: Record<string, unknown>) => parseNetworkPolicy(np({ podSelector: { matchLabels: { a: 'b' } }, ...spec }), 'default').policyTypes;
 const nsPeer = { to: [{ namespaceSelector: { matchLabels: { c: 'd' } } }] };
 
@@ -18,7 +19,12 @@ describe('policyTypes defaulting (defaults.go SetDefaults_NetworkPolicy)', () =>
     // "Empty Ingress NetworkPolicy should be set to PolicyTypes Ingress"
     expect(types({ ingress: [] })).toEqual(['Ingress']);
     // "Defined Ingress and Egress should be set to Ingress,Egress"
-    expect(types({ ingress: [{ from: [{ podSelector: { matchLabels: { c: 'd' } }, namespaceSelector: { matchLabels: { c: 'd' } } }] }], egress: [nsPeer] })).toEqual(['Ingress', 'Egress']);
+    expect(
+      types({
+        ingress: [{ from: [{ podSelector: { matchLabels: { c: 'd' } }, namespaceSelector: { matchLabels: { c: 'd' } } }] }],
+        egress: [nsPeer],
+      }),
+    ).toEqual(['Ingress', 'Egress']);
     // "Egress only with unset PolicyTypes should be set to Ingress, Egress"
     expect(types({ egress: [nsPeer] })).toEqual(['Ingress', 'Egress']);
     // "Egress only with PolicyTypes set to Egress should be set to only Egress"
@@ -59,7 +65,10 @@ describe('policyTypes defaulting (defaults.go SetDefaults_NetworkPolicy)', () =>
 describe('values that would reach an iptables rule are validated', () => {
   const peer = (ipBlock: unknown) => np({ podSelector: {}, ingress: [{ from: [{ ipBlock }] }] });
   test('ipBlock cidr and except must be IPv4 CIDRs', () => {
-    expect(parseNetworkPolicy(peer({ cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] }), 'x').ingress[0].peers?.[0].ipBlock).toEqual({ cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] });
+    expect(parseNetworkPolicy(peer({ cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] }), 'x').ingress[0].peers?.[0].ipBlock).toEqual({
+      cidr: '10.0.0.0/8',
+      except: ['10.1.0.0/16'],
+    });
     for (const bad of ['10.0.0.0', '10.0.0.0/33', '300.0.0.0/8', '10.0.0.0/8 -j ACCEPT', '10.0.0.0/8\n-A FORWARD -j ACCEPT']) {
       expect(() => parseNetworkPolicy(peer({ cidr: bad }), 'x')).toThrow(/is not an IPv4 CIDR/);
       expect(() => parseNetworkPolicy(peer({ cidr: '10.0.0.0/8', except: [bad] }), 'x')).toThrow(/except\[0\]: .* is not an IPv4 CIDR/);
@@ -86,7 +95,11 @@ describe('label selectors', () => {
 
 describe('namespace labels (format: namespaces[].labels)', () => {
   test('declared labels, istio-injection from sidecarInjection, and kubernetes.io/metadata.name always the name', () => {
-    expect(namespaceLabels('pay', { labels: { team: 'payments' } })).toEqual({ team: 'payments', 'istio-injection': 'enabled', 'kubernetes.io/metadata.name': 'pay' });
+    expect(namespaceLabels('pay', { labels: { team: 'payments' } })).toEqual({
+      team: 'payments',
+      'istio-injection': 'enabled',
+      'kubernetes.io/metadata.name': 'pay',
+    });
     expect(namespaceLabels('old', { sidecarInjection: false })).toEqual({ 'kubernetes.io/metadata.name': 'old' });
     expect(namespaceLabels('x', { labels: { 'kubernetes.io/metadata.name': 'y' } })['kubernetes.io/metadata.name']).toBe('x');
   });

@@ -20,8 +20,11 @@ describe('effectiveMtls (istio.io concepts/security "Peer authentication" preced
 
   it('namespace policy overrides mesh; workload overrides namespace', () => {
     expect(effectiveMtls(httpbin, [mesh('STRICT'), ns('PERMISSIVE')])).toMatchObject({ mode: 'PERMISSIVE', level: 'namespace' });
-    expect(effectiveMtls(httpbin, [mesh('PERMISSIVE'), ns('STRICT'), workload({ mtls: { mode: 'DISABLE' } })]))
-      .toMatchObject({ mode: 'DISABLE', level: 'workload', policy: { name: 'httpbin' } });
+    expect(effectiveMtls(httpbin, [mesh('PERMISSIVE'), ns('STRICT'), workload({ mtls: { mode: 'DISABLE' } })])).toMatchObject({
+      mode: 'DISABLE',
+      level: 'workload',
+      policy: { name: 'httpbin' },
+    });
   });
 
   it('a namespace policy does not reach other namespaces, a workload policy not other workloads', () => {
@@ -52,11 +55,16 @@ describe('effectiveMtls (istio.io concepts/security "Peer authentication" preced
     const d = effectiveMtls(httpbin, [newer, older]);
     expect(d).toMatchObject({ mode: 'DISABLE', policy: { name: 'older' } });
     expect(d.trace.some((t) => t.includes('newer') && t.includes('wins because it is older'))).toBe(true);
-    expect(effectiveMtls(httpbin, [workload({ mtls: { mode: 'STRICT' } }, 0, 'first'), workload({ mtls: { mode: 'DISABLE' } }, 1, 'second')]).mode).toBe('STRICT');
+    expect(
+      effectiveMtls(httpbin, [workload({ mtls: { mode: 'STRICT' } }, 0, 'first'), workload({ mtls: { mode: 'DISABLE' } }, 1, 'second')]).mode,
+    ).toBe('STRICT');
   });
 
   it('ignores selector policies in the root namespace (Istio treats them as neither mesh nor workload policy)', () => {
-    const rootSelector = parsed('PeerAuthentication', 'istio-system', 'sel', { selector: { matchLabels: { app: 'httpbin' } }, mtls: { mode: 'STRICT' } });
+    const rootSelector = parsed('PeerAuthentication', 'istio-system', 'sel', {
+      selector: { matchLabels: { app: 'httpbin' } },
+      mtls: { mode: 'STRICT' },
+    });
     expect(effectiveMtls(httpbin, [rootSelector]).mode).toBe('PERMISSIVE');
   });
 

@@ -9,9 +9,12 @@ import { cellKey, matrixFlows, predictMatrix } from '../../src/predict/matrix.js
 import { diffCommand } from '../../src/cli/diff.js';
 import { externals, manifest, namespaces, workloads, world } from './fixtures.js';
 
-const allowFrom = (nss: string[]) => manifest('AuthorizationPolicy', 'foo', 'httpbin-viewers', {
-  selector: { matchLabels: { app: 'httpbin' } }, action: 'ALLOW', rules: [{ from: [{ source: { namespaces: nss } }] }],
-});
+const allowFrom = (nss: string[]) =>
+  manifest('AuthorizationPolicy', 'foo', 'httpbin-viewers', {
+    selector: { matchLabels: { app: 'httpbin' } },
+    action: 'ALLOW',
+    rules: [{ from: [{ source: { namespaces: nss } }] }],
+  });
 const strictFoo = manifest('PeerAuthentication', 'foo', 'default', { mtls: { mode: 'STRICT' } });
 
 function matrixFor(resources: ReturnType<typeof manifest>[]) {
@@ -20,7 +23,7 @@ function matrixFor(resources: ReturnType<typeof manifest>[]) {
 }
 
 describe('diffMatrices', () => {
-  it('adding a namespace to an ALLOW rule opens exactly the flows from that namespace\'s workloads to the selected workload', () => {
+  it("adding a namespace to an ALLOW rule opens exactly the flows from that namespace's workloads to the selected workload", () => {
     const d = diffMatrices(matrixFor([strictFoo, allowFrom(['foo'])]), matrixFor([strictFoo, allowFrom(['foo', 'bar'])]));
     const expected = workloads.filter((w) => w.namespace === 'bar').map((w) => `bar/${w.name}>foo/httpbin>8000/http`);
     expect(d.changes.map((c) => c.kind)).toEqual(expected.map(() => 'opens'));
@@ -50,7 +53,10 @@ describe('meshprobe diff (predicted)', () => {
   let dir: string;
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'mp-diff-'));
-    for (const [name, nss] of [['before', ['foo']], ['after', ['foo', 'bar']]] as const) {
+    for (const [name, nss] of [
+      ['before', ['foo']],
+      ['after', ['foo', 'bar']],
+    ] as const) {
       await mkdir(join(dir, name));
       await writeFile(join(dir, name, 'policies.yaml'), [strictFoo, allowFrom([...nss])].map((r) => stringify(r)).join('---\n'));
     }
@@ -62,8 +68,17 @@ describe('meshprobe diff (predicted)', () => {
 
   it('prints the opened flows, writes the Markdown and uses workloads.yaml from --after', async () => {
     let text = '';
-    const out = new Writable({ write(chunk, _e, cb) { text += String(chunk); cb(); } });
-    const status = await diffCommand({ before: join(dir, 'before'), after: join(dir, 'after'), target: 'lab', markdown: join(dir, 'pr.md') }, out, out);
+    const out = new Writable({
+      write(chunk, _e, cb) {
+        text += String(chunk);
+        cb();
+      },
+    });
+    const status = await diffCommand(
+      { before: join(dir, 'before'), after: join(dir, 'after'), target: 'lab', markdown: join(dir, 'pr.md') },
+      out,
+      out,
+    );
     expect(status).toBe(0);
     expect(text).toContain('opens   bar/sleep → foo/httpbin 8000/http');
     expect(text.match(/^opens/gm)).toHaveLength(2);
@@ -71,9 +86,17 @@ describe('meshprobe diff (predicted)', () => {
   });
 
   it('reports an invalid manifest by file:line and exits 2', async () => {
-    await writeFile(join(dir, 'after', 'bad.yaml'), 'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\n  namespace: foo\nspec:\n  acton: DENY\n');
+    await writeFile(
+      join(dir, 'after', 'bad.yaml'),
+      'apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata:\n  name: x\n  namespace: foo\nspec:\n  acton: DENY\n',
+    );
     let text = '';
-    const out = new Writable({ write(chunk, _e, cb) { text += String(chunk); cb(); } });
+    const out = new Writable({
+      write(chunk, _e, cb) {
+        text += String(chunk);
+        cb();
+      },
+    });
     const status = await diffCommand({ before: join(dir, 'before'), after: join(dir, 'after'), target: 'lab' }, out, out);
     await rm(join(dir, 'after', 'bad.yaml'));
     expect(status).toBe(2);

@@ -11,7 +11,12 @@ export const namespaces: Namespace[] = [
   { name: 'legacy', sidecarInjection: false },
 ];
 
-const wl = (namespace: string, name: string, ports: Workload['ports'], extra: Partial<Workload> = {}): Workload => ({ name, namespace, ports, ...extra });
+const wl = (namespace: string, name: string, ports: Workload['ports'], extra: Partial<Workload> = {}): Workload => ({
+  name,
+  namespace,
+  ports,
+  ...extra,
+});
 
 export const workloads: Workload[] = [
   wl('foo', 'sleep', []),
@@ -20,16 +25,30 @@ export const workloads: Workload[] = [
   wl('foo', 'httpbin', [{ port: 8000, protocol: 'http' }]),
   wl('bar', 'httpbin', [{ port: 8000, protocol: 'http' }]),
   wl('legacy', 'httpbin', [{ port: 8000, protocol: 'http' }]),
-  wl('foo', 'tcp-echo', [{ port: 9000, protocol: 'tcp' }, { port: 9001, protocol: 'tcp' }, { port: 9002, protocol: 'udp' }]),
+  wl('foo', 'tcp-echo', [
+    { port: 9000, protocol: 'tcp' },
+    { port: 9001, protocol: 'tcp' },
+    { port: 9002, protocol: 'udp' },
+  ]),
 ];
 
 export const externals: External[] = [
-  { name: 'api.partner.test', ports: [{ port: 80, protocol: 'http' }, { port: 443, protocol: 'https', certificate: 'untrusted' }] },
+  {
+    name: 'api.partner.test',
+    ports: [
+      { port: 80, protocol: 'http' },
+      { port: 443, protocol: 'https', certificate: 'untrusted' },
+    ],
+  },
 ];
 
 export function manifest(kind: string, namespace: string, name: string, spec: object): Resource {
-  const apiVersion = kind === 'NetworkPolicy' ? 'networking.k8s.io/v1'
-    : kind === 'PeerAuthentication' || kind === 'AuthorizationPolicy' ? 'security.istio.io/v1' : 'networking.istio.io/v1';
+  const apiVersion =
+    kind === 'NetworkPolicy'
+      ? 'networking.k8s.io/v1'
+      : kind === 'PeerAuthentication' || kind === 'AuthorizationPolicy'
+        ? 'security.istio.io/v1'
+        : 'networking.istio.io/v1';
   return { apiVersion, kind, metadata: { name, namespace }, spec } as Resource;
 }
 

@@ -25,15 +25,31 @@ describeIfChromium('matrix HTML in headless chromium', () => {
     const w = world({ resources: [manifest('PeerAuthentication', 'foo', 'default', { mtls: { mode: 'STRICT' } })] });
     const m = predictMatrix(w, matrixFlows(w, ['http', 'udp']));
     const wrong = m.cells.find((c) => c.flow.from === 'legacy/sleep' && c.flow.to === 'foo/httpbin');
-    const judgements = m.cells.map((c): ProbeJudgement => ({
-      name: c.name, from: c.flow.from, to: c.flow.to, protocol: c.flow.protocol, expected: c.expected, checks: [], attempts: [], durationMs: 1,
-      verdict: c === wrong ? 'FAIL' : 'PASS', reason: c === wrong ? 'expected a TCP reset, but it reached foo/httpbin' : 'ok',
-      observed: { outcome: 'ok', reach: true, mtls: false },
-    }));
+    const judgements = m.cells.map(
+      (c): ProbeJudgement => ({
+        name: c.name,
+        from: c.flow.from,
+        to: c.flow.to,
+        protocol: c.flow.protocol,
+        expected: c.expected,
+        checks: [],
+        attempts: [],
+        durationMs: 1,
+        verdict: c === wrong ? 'FAIL' : 'PASS',
+        reason: c === wrong ? 'expected a TCP reset, but it reached foo/httpbin' : 'ok',
+        observed: { outcome: 'ok', reach: true, mtls: false },
+      }),
+    );
     const file = join(dir, 'm.html');
     await writeFile(file, matrixHtml(observe(m, judgements)));
     const dom = await dumpDom(file);
-    expect(dom.match(/<h2>[^<]*<\/h2>/g)).toEqual(['<h2>By namespace pair</h2>', '<h2>80/http</h2>', '<h2>8000/http</h2>', '<h2>9002/udp</h2>', '<h2>Divergences</h2>']);
+    expect(dom.match(/<h2>[^<]*<\/h2>/g)).toEqual([
+      '<h2>By namespace pair</h2>',
+      '<h2>80/http</h2>',
+      '<h2>8000/http</h2>',
+      '<h2>9002/udp</h2>',
+      '<h2>Divergences</h2>',
+    ]);
     expect(dom.match(/data-status="diverge"/g)).toHaveLength(1);
     expect(dom).toMatch(/data-status="diverge"[^>]*title="legacy\/sleep → foo\/httpbin 8000\/http\npredicted: blocked \(reset\)/);
     expect(dom).toContain('STRICT requires mutual TLS');

@@ -2,7 +2,7 @@
  * The matrix on the lab with real traffic (needs root): predictions agree with the data plane, and a wrong
  * prediction shows up as exactly one divergence carrying the engine's sentence. Also a small audit.
  */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { matrixFlows, predictMatrix } from '../../src/predict/matrix.js';
 import { probeMatrix } from '../../src/predict/probe.js';
 import { buildWorld } from '../../src/predict/world.js';
@@ -12,9 +12,16 @@ import { auditFindings, planAudit, predictAudit } from '../../src/predict/audit.
 import type { Workload } from '../../src/scenario/schema.js';
 import { describeAsRoot } from '../support/as-root.js';
 
-const ports: Workload['ports'] = [{ port: 8080, protocol: 'http' }, { port: 9000, protocol: 'tcp' }, { port: 5353, protocol: 'udp' }];
+const ports: Workload['ports'] = [
+  { port: 8080, protocol: 'http' },
+  { port: 9000, protocol: 'tcp' },
+  { port: 5353, protocol: 'udp' },
+];
 const input = {
-  namespaces: [{ name: 'shop', sidecarInjection: true }, { name: 'legacy', sidecarInjection: false }],
+  namespaces: [
+    { name: 'shop', sidecarInjection: true },
+    { name: 'legacy', sidecarInjection: false },
+  ],
   workloads: [
     { name: 'web', namespace: 'shop', ports },
     { name: 'db', namespace: 'shop', ports, annotations: { 'traffic.sidecar.istio.io/excludeInboundPorts': '9000' } },
@@ -23,7 +30,8 @@ const input = {
   externals: [{ name: 'api.partner.test', ports: [{ port: 80, protocol: 'http' as const }] }],
   resources: [
     manifest('NetworkPolicy', 'shop', 'db-from-shop', {
-      podSelector: { matchLabels: { app: 'db' } }, policyTypes: ['Ingress'],
+      podSelector: { matchLabels: { app: 'db' } },
+      policyTypes: ['Ingress'],
       ingress: [{ from: [{ podSelector: {} }] }],
     }),
   ],
@@ -42,7 +50,10 @@ describeAsRoot('matrix on the lab', () => {
     const probeable = predicted;
     const victim = probeable.cells.find((c) => c.flow.from === 'legacy/old' && c.flow.to === 'shop/web' && c.flow.protocol === 'udp');
     if (!victim) throw new Error('fixture lacks the victim flow');
-    const falsified = { ...probeable, cells: probeable.cells.map((c) => (c === victim ? { ...c, expected: { reach: false, failure: 'timeout' as const } } : c)) };
+    const falsified = {
+      ...probeable,
+      cells: probeable.cells.map((c) => (c === victim ? { ...c, expected: { reach: false, failure: 'timeout' as const } } : c)),
+    };
     const r = await probeMatrix(input, input.resources, falsified, { target: 'lab', name: 'matrix-it' });
     if (!r.ok) throw new Error(r.error);
     const bad = r.matrix.cells.filter((c) => c.status !== 'agree');
@@ -63,7 +74,9 @@ describeAsRoot('audit on the lab', () => {
   test('STRICT stops uid 1337 and flush-capture but not UDP: observed as predicted', async () => {
     ensureAgentBundle();
     // NET_ADMIN and a uid switch are effective only in a container running as uid 0 (kubernetes#56374).
-    const workloads = input.workloads.map((w) => (w.name === 'db' || w.name === 'web' ? { ...w, runAsUser: 0, capabilities: ['NET_ADMIN' as const] } : w));
+    const workloads = input.workloads.map((w) =>
+      w.name === 'db' || w.name === 'web' ? { ...w, runAsUser: 0, capabilities: ['NET_ADMIN' as const] } : w,
+    );
     const strict = { ...input, workloads, resources: [manifest('PeerAuthentication', 'shop', 'default', { mtls: { mode: 'STRICT' } })] };
     const { world } = buildWorld(strict);
     const plan = planAudit(world);
@@ -74,6 +87,9 @@ describeAsRoot('audit on the lab', () => {
     const flush = findings.filter((f) => f.technique === 'flush-capture' && f.cell.flow.to === 'shop/web');
     expect(flush.length).toBeGreaterThan(0);
     expect(flush.every((f) => f.observedThrough === false)).toBe(true);
-    expect(findings.find((f) => f.technique === 'udp' && f.cell.flow.from === 'legacy/old' && f.cell.flow.to === 'shop/web')).toMatchObject({ observedThrough: true, bypass: true });
+    expect(findings.find((f) => f.technique === 'udp' && f.cell.flow.from === 'legacy/old' && f.cell.flow.to === 'shop/web')).toMatchObject({
+      observedThrough: true,
+      bypass: true,
+    });
   }, 60_000);
 });

@@ -58,17 +58,26 @@ describe('matrix generation', () => {
 });
 
 describe('observe and render', () => {
-  it('a FAIL judgement is a divergence: marked ! in the truth table and listed with the prediction\'s explanation', async () => {
+  it("a FAIL judgement is a divergence: marked ! in the truth table and listed with the prediction's explanation", async () => {
     const { world } = await bench();
     const m = predictMatrix(world, matrixFlows(world, ['tcp']));
     const blocked = m.cells.find((c) => !c.prediction.reach);
     if (!blocked) throw new Error('the bench set has blocked flows');
-    const judgements = m.cells.map((c): ProbeJudgement => ({
-      name: c.name, from: c.flow.from, to: c.flow.to, protocol: c.flow.protocol, expected: c.expected, checks: [], attempts: [], durationMs: 1,
-      verdict: c === blocked ? 'FAIL' : 'PASS',
-      reason: c === blocked ? 'expected the request to be blocked, but it reached it' : 'observed as expected once',
-      observed: { outcome: 'ok', reach: c === blocked ? true : c.prediction.reach, mtls: false },
-    }));
+    const judgements = m.cells.map(
+      (c): ProbeJudgement => ({
+        name: c.name,
+        from: c.flow.from,
+        to: c.flow.to,
+        protocol: c.flow.protocol,
+        expected: c.expected,
+        checks: [],
+        attempts: [],
+        durationMs: 1,
+        verdict: c === blocked ? 'FAIL' : 'PASS',
+        reason: c === blocked ? 'expected the request to be blocked, but it reached it' : 'observed as expected once',
+        observed: { outcome: 'ok', reach: c === blocked ? true : c.prediction.reach, mtls: false },
+      }),
+    );
     const o = observe(m, judgements);
     expect(o.cells.filter((c) => c.status === 'diverge')).toHaveLength(1);
     expect(o.cells.filter((c) => c.status === 'agree')).toHaveLength(m.cells.length - 1);

@@ -11,7 +11,10 @@ describe('PeerAuthentication (istio.io tasks/security/authentication/mtls-migrat
     const w = world();
     expect(run(w, flow('legacy/sleep', 'foo/httpbin', 8000))).toMatchObject({ reach: true, mtls: false, viaSidecar: true, status: 200 });
     expect(run(w, flow('bar/sleep', 'foo/httpbin', 8000))).toMatchObject({
-      reach: true, mtls: true, peer: 'spiffe://cluster.local/ns/bar/sa/sleep', viaSidecar: true,
+      reach: true,
+      mtls: true,
+      peer: 'spiffe://cluster.local/ns/bar/sa/sleep',
+      viaSidecar: true,
     });
   });
 
@@ -38,7 +41,9 @@ describe('PeerAuthentication (istio.io tasks/security/authentication/mtls-migrat
 
   it('portLevelMtls DISABLE on one port of a STRICT workload (authn-policy "Enable mutual TLS per port")', () => {
     const wp = manifest('PeerAuthentication', 'foo', 'tcp-echo', {
-      selector: { matchLabels: { app: 'tcp-echo' } }, mtls: { mode: 'STRICT' }, portLevelMtls: { 9001: { mode: 'DISABLE' } },
+      selector: { matchLabels: { app: 'tcp-echo' } },
+      mtls: { mode: 'STRICT' },
+      portLevelMtls: { 9001: { mode: 'DISABLE' } },
     });
     const w = world({ resources: [wp] });
     expect(run(w, flow('legacy/sleep', 'foo/tcp-echo', 9000, 'tcp'))).toMatchObject({ reach: false, failure: 'reset' });
@@ -59,7 +64,9 @@ describe('AuthorizationPolicy (istio.io tasks/security/authorization/authz-http,
 
   it('authz-tcp: ALLOW ports 9000/9001 to tcp-echo; port 9002 (UDP, never captured) is untouched by the policy', () => {
     const allow = manifest('AuthorizationPolicy', 'foo', 'tcp-policy', {
-      selector: { matchLabels: { app: 'tcp-echo' } }, action: 'ALLOW', rules: [{ to: [{ operation: { ports: ['9000'] } }] }],
+      selector: { matchLabels: { app: 'tcp-echo' } },
+      action: 'ALLOW',
+      rules: [{ to: [{ operation: { ports: ['9000'] } }] }],
     });
     const w = world({ resources: [allow] });
     expect(run(w, flow('foo/sleep', 'foo/tcp-echo', 9000, 'tcp'))).toMatchObject({ reach: true });
@@ -71,7 +78,9 @@ describe('AuthorizationPolicy (istio.io tasks/security/authorization/authz-http,
 
   it('authz-tcp: an ALLOW rule with the HTTP-only field methods never matches TCP (connection rejected)', () => {
     const allow = manifest('AuthorizationPolicy', 'foo', 'tcp-policy', {
-      selector: { matchLabels: { app: 'tcp-echo' } }, action: 'ALLOW', rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }],
+      selector: { matchLabels: { app: 'tcp-echo' } },
+      action: 'ALLOW',
+      rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }],
     });
     const p = run(world({ resources: [allow] }), flow('foo/sleep', 'foo/tcp-echo', 9000, 'tcp'));
     expect(p).toMatchObject({ reach: false, failure: 'reset' });
@@ -80,7 +89,9 @@ describe('AuthorizationPolicy (istio.io tasks/security/authorization/authz-http,
 
   it('authz-tcp: a DENY rule with methods on TCP ignores them and denies the whole port', () => {
     const deny = manifest('AuthorizationPolicy', 'foo', 'tcp-policy', {
-      selector: { matchLabels: { app: 'tcp-echo' } }, action: 'DENY', rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }],
+      selector: { matchLabels: { app: 'tcp-echo' } },
+      action: 'DENY',
+      rules: [{ to: [{ operation: { methods: ['GET'], ports: ['9000'] } }] }],
     });
     const w = world({ resources: [deny] });
     expect(run(w, flow('foo/sleep', 'foo/tcp-echo', 9000, 'tcp'))).toMatchObject({ reach: false, failure: 'reset' });
@@ -97,11 +108,15 @@ describe('AuthorizationPolicy (istio.io tasks/security/authorization/authz-http,
 
   it('authz-deny: DENY GET /headers from other namespaces; other paths pass', () => {
     const deny = manifest('AuthorizationPolicy', 'foo', 'deny-get', {
-      selector: { matchLabels: { app: 'httpbin' } }, action: 'DENY',
+      selector: { matchLabels: { app: 'httpbin' } },
+      action: 'DENY',
       rules: [{ from: [{ source: { notNamespaces: ['foo'] } }], to: [{ operation: { methods: ['GET'], paths: ['/headers'] } }] }],
     });
     const w = world({ resources: [deny] });
-    expect(run(w, flow('bar/sleep', 'foo/httpbin', 8000, 'http', { http: { path: '/headers' } }))).toMatchObject({ reach: false, failure: 'http-403' });
+    expect(run(w, flow('bar/sleep', 'foo/httpbin', 8000, 'http', { http: { path: '/headers' } }))).toMatchObject({
+      reach: false,
+      failure: 'http-403',
+    });
     expect(run(w, flow('bar/sleep', 'foo/httpbin', 8000, 'http', { http: { path: '/ip' } }))).toMatchObject({ reach: true });
     expect(run(w, flow('foo/sleep', 'foo/httpbin', 8000, 'http', { http: { path: '/headers' } }))).toMatchObject({ reach: true });
   });
@@ -116,30 +131,36 @@ describe('capture (istio-iptables rules; best-practices "Understand traffic capt
   });
 
   it('flush-capture (NET_ADMIN, uid 0) makes the client plaintext too', () => {
-    const admin: Workload[] = baseWorkloads.map((w) => (w.namespace === 'bar' && w.name === 'sleep' ? { ...w, runAsUser: 0, capabilities: ['NET_ADMIN'] } : w));
+    const admin: Workload[] = baseWorkloads.map((w) =>
+      w.namespace === 'bar' && w.name === 'sleep' ? { ...w, runAsUser: 0, capabilities: ['NET_ADMIN'] } : w,
+    );
     const p = run(world({ workloads: admin, resources: [STRICT_FOO] }), flow('bar/sleep', 'foo/httpbin', 8000, 'http', { bypass: 'flush-capture' }));
     expect(p).toMatchObject({ reach: false, failure: 'reset' });
     expect(layers(p)['source-capture']).toContain('flush-capture');
   });
 
   it('flush-capture by a non-root workload fails whatever it adds (kubernetes#56374): the capture stays, mTLS as usual', () => {
-    const admin: Workload[] = baseWorkloads.map((w) => (w.namespace === 'bar' && w.name === 'sleep' ? { ...w, runAsUser: 1000, capabilities: ['NET_ADMIN'] } : w));
+    const admin: Workload[] = baseWorkloads.map((w) =>
+      w.namespace === 'bar' && w.name === 'sleep' ? { ...w, runAsUser: 1000, capabilities: ['NET_ADMIN'] } : w,
+    );
     const p = run(world({ workloads: admin, resources: [STRICT_FOO] }), flow('bar/sleep', 'foo/httpbin', 8000, 'http', { bypass: 'flush-capture' }));
     expect(p).toMatchObject({ reach: true, mtls: true });
     expect(p.explanation.map((r) => r.text).join('\n')).toMatch(/flush-capture fails .*uid 1000 has no effective capabilities/);
   });
 
   it('excludeOutboundPorts on the client: uncaptured, plaintext', () => {
-    const ws: Workload[] = baseWorkloads.map((w) => (w.namespace === 'bar' && w.name === 'sleep'
-      ? { ...w, annotations: { 'traffic.sidecar.istio.io/excludeOutboundPorts': '8000' } } : w));
+    const ws: Workload[] = baseWorkloads.map((w) =>
+      w.namespace === 'bar' && w.name === 'sleep' ? { ...w, annotations: { 'traffic.sidecar.istio.io/excludeOutboundPorts': '8000' } } : w,
+    );
     const w = world({ workloads: ws, resources: [STRICT_FOO] });
     expect(run(w, flow('bar/sleep', 'foo/httpbin', 8000))).toMatchObject({ reach: false, failure: 'reset' });
     expect(run(w, flow('bar/sleep', 'bar/httpbin', 8000))).toMatchObject({ reach: true, mtls: false, viaSidecar: true });
   });
 
   it('excludeInboundPorts on the server: the application sees the client directly and STRICT does not apply', () => {
-    const ws: Workload[] = baseWorkloads.map((w) => (w.namespace === 'foo' && w.name === 'httpbin'
-      ? { ...w, annotations: { 'traffic.sidecar.istio.io/excludeInboundPorts': '8000' } } : w));
+    const ws: Workload[] = baseWorkloads.map((w) =>
+      w.namespace === 'foo' && w.name === 'httpbin' ? { ...w, annotations: { 'traffic.sidecar.istio.io/excludeInboundPorts': '8000' } } : w,
+    );
     const w = world({ workloads: ws, resources: [STRICT_FOO] });
     const p = run(w, flow('legacy/sleep', 'foo/httpbin', 8000));
     expect(p).toMatchObject({ reach: true, mtls: false, viaSidecar: false });
@@ -181,7 +202,12 @@ describe('egress (istio.io tasks/traffic-management/egress/egress-control, egres
   });
 
   it('REGISTRY_ONLY: a ServiceEntry for host and port opens it; another port stays closed', () => {
-    const se = manifest('ServiceEntry', 'foo', 'partner', { hosts: ['api.partner.test'], ports: [{ number: 80, name: 'http', protocol: 'HTTP' }], location: 'MESH_EXTERNAL', resolution: 'DNS' });
+    const se = manifest('ServiceEntry', 'foo', 'partner', {
+      hosts: ['api.partner.test'],
+      ports: [{ number: 80, name: 'http', protocol: 'HTTP' }],
+      location: 'MESH_EXTERNAL',
+      resolution: 'DNS',
+    });
     const w = world({ mesh, resources: [se] });
     expect(run(w, flow('foo/sleep', 'api.partner.test', 80))).toMatchObject({ reach: true });
     expect(run(w, flow('foo/sleep', 'api.partner.test', 443, 'https'))).toMatchObject({ reach: false, failure: 'reset' });
@@ -194,8 +220,17 @@ describe('egress (istio.io tasks/traffic-management/egress/egress-control, egres
   });
 
   it('TLS origination verifies the server since Istio 1.21: an untrusted certificate fails, insecureSkipVerify passes', () => {
-    const se = manifest('ServiceEntry', 'foo', 'partner', { hosts: ['api.partner.test'], ports: [{ number: 443, name: 'tls', protocol: 'TLS' }], location: 'MESH_EXTERNAL', resolution: 'DNS' });
-    const dr = (tls: object) => manifest('DestinationRule', 'foo', 'partner', { host: 'api.partner.test', trafficPolicy: { portLevelSettings: [{ port: { number: 443 }, tls }] } });
+    const se = manifest('ServiceEntry', 'foo', 'partner', {
+      hosts: ['api.partner.test'],
+      ports: [{ number: 443, name: 'tls', protocol: 'TLS' }],
+      location: 'MESH_EXTERNAL',
+      resolution: 'DNS',
+    });
+    const dr = (tls: object) =>
+      manifest('DestinationRule', 'foo', 'partner', {
+        host: 'api.partner.test',
+        trafficPolicy: { portLevelSettings: [{ port: { number: 443 }, tls }] },
+      });
     const verified = world({ resources: [se, dr({ mode: 'SIMPLE' })] });
     expect(run(verified, flow('foo/sleep', 'api.partner.test', 443, 'tcp'))).toMatchObject({ reach: false, failure: 'any' });
     const skipped = world({ resources: [se, dr({ mode: 'SIMPLE', insecureSkipVerify: true })] });
@@ -209,7 +244,11 @@ describe('NetworkPolicy (kubernetes.io network-policies; drops are timeouts)', (
   const denyIngress = manifest('NetworkPolicy', 'foo', 'default-deny-ingress', { podSelector: {}, policyTypes: ['Ingress'] });
   it('default-deny ingress in foo: every protocol times out, other namespaces unaffected', () => {
     const w = world({ resources: [denyIngress] });
-    for (const [port, protocol] of [[9000, 'tcp'], [9002, 'udp'], [undefined, 'icmp']] as const) {
+    for (const [port, protocol] of [
+      [9000, 'tcp'],
+      [9002, 'udp'],
+      [undefined, 'icmp'],
+    ] as const) {
       const p = run(w, flow('bar/sleep', 'foo/tcp-echo', port, protocol));
       expect(p).toMatchObject({ reach: false, failure: 'timeout' });
       expect(layers(p)['network-policy']).toContain('NetworkPolicy foo/default-deny-ingress');
@@ -232,7 +271,9 @@ describe('NetworkPolicy (kubernetes.io network-policies; drops are timeouts)', (
 
   it('egress isolation of the client blocks the uid-1337 escape (egress gateway + NetworkPolicy pattern)', () => {
     const egress = manifest('NetworkPolicy', 'foo', 'no-external', {
-      podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '10.244.0.0/16' } }] }],
+      podSelector: {},
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ ipBlock: { cidr: '10.244.0.0/16' } }] }],
     });
     const w = world({ resources: [egress] });
     expect(run(w, flow('foo/sleep', 'api.partner.test', 80, 'http', { asUser: 1337 }))).toMatchObject({ reach: false, failure: 'timeout' });
@@ -245,7 +286,7 @@ describe('NetworkPolicy (kubernetes.io network-policies; drops are timeouts)', (
   });
 });
 
-describe('more layers from Istio\'s docs', () => {
+describe("more layers from Istio's docs", () => {
   it('uid 1337 calling its own pod is redirected to the inbound listener in plaintext: STRICT resets it', () => {
     const p = run(world({ resources: [STRICT_FOO] }), flow('foo/httpbin', 'foo/httpbin', 8000, 'http', { asUser: 1337 }));
     expect(p).toMatchObject({ reach: false, failure: 'reset' });
@@ -253,14 +294,19 @@ describe('more layers from Istio\'s docs', () => {
   });
 
   it('includeInboundPorts lists the captured ports; others reach the application directly', () => {
-    const ws: Workload[] = baseWorkloads.map((w) => (w.name === 'tcp-echo' ? { ...w, annotations: { 'traffic.sidecar.istio.io/includeInboundPorts': '9000' } } : w));
+    const ws: Workload[] = baseWorkloads.map((w) =>
+      w.name === 'tcp-echo' ? { ...w, annotations: { 'traffic.sidecar.istio.io/includeInboundPorts': '9000' } } : w,
+    );
     const w = world({ workloads: ws, resources: [STRICT_FOO] });
     expect(run(w, flow('legacy/sleep', 'foo/tcp-echo', 9000, 'tcp'))).toMatchObject({ reach: false, failure: 'reset' });
     expect(run(w, flow('legacy/sleep', 'foo/tcp-echo', 9001, 'tcp'))).toMatchObject({ reach: true, viaSidecar: false });
   });
 
   it('Sidecar egress hosts limit the registry: with REGISTRY_ONLY an unimported mesh service is blackholed (Sidecar reference)', () => {
-    const sidecar = manifest('Sidecar', 'foo', 'default', { egress: [{ hosts: ['./*', 'istio-system/*'] }], outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } });
+    const sidecar = manifest('Sidecar', 'foo', 'default', {
+      egress: [{ hosts: ['./*', 'istio-system/*'] }],
+      outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' },
+    });
     const w = world({ resources: [sidecar] });
     expect(run(w, flow('foo/sleep', 'foo/httpbin', 8000))).toMatchObject({ reach: true });
     const p = run(w, flow('foo/sleep', 'bar/httpbin', 8000));

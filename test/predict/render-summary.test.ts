@@ -9,18 +9,29 @@ import { LARGE_MATRIX_SOURCES, namespacePairs } from '../../src/predict/render-s
 
 function matrix(perNamespace: number, divergent: (from: string, to: string) => boolean): Matrix {
   const keys = ['a', 'b'].flatMap((ns) => Array.from({ length: perNamespace }, (_, i) => `${ns}/w${i}`));
-  const cells = keys.flatMap((from) => keys.map((to): MatrixCell => ({
-    name: `${from}-${to}`.replace(/\//g, '-'), flow: { from, to, port: 80, protocol: 'tcp' },
-    prediction: { reach: from.startsWith('a'), ...(from.startsWith('a') ? {} : { failure: 'timeout' }) } as MatrixCell['prediction'],
-    expected: { reach: from.startsWith('a') }, status: divergent(from, to) ? 'diverge' : 'agree',
-  })));
+  const cells = keys.flatMap((from) =>
+    keys.map(
+      (to): MatrixCell => ({
+        name: `${from}-${to}`.replace(/\//g, '-'),
+        flow: { from, to, port: 80, protocol: 'tcp' },
+        prediction: { reach: from.startsWith('a'), ...(from.startsWith('a') ? {} : { failure: 'timeout' }) } as MatrixCell['prediction'],
+        expected: { reach: from.startsWith('a') },
+        status: divergent(from, to) ? 'diverge' : 'agree',
+      }),
+    ),
+  );
   return { sources: keys, destinations: keys, cells, notes: [] };
 }
 
 describe('namespace pairs', () => {
   it('count every cell once, by pair', () => {
     const rows = namespacePairs(matrix(3, () => false));
-    expect(rows.map((r) => `${r.from}>${r.to}:${r.cells.length}:${r.reach}/${r.blocked}`)).toEqual(['a>a:9:9/0', 'a>b:9:9/0', 'b>a:9:0/9', 'b>b:9:0/9']);
+    expect(rows.map((r) => `${r.from}>${r.to}:${r.cells.length}:${r.reach}/${r.blocked}`)).toEqual([
+      'a>a:9:9/0',
+      'a>b:9:9/0',
+      'b>a:9:0/9',
+      'b>b:9:0/9',
+    ]);
   });
 
   it('a large matrix prints the summary and grids only for the pair that diverges; --json keeps every cell', () => {

@@ -27,7 +27,7 @@ describe('output files', () => {
     await expect(resolveReal(join(dir, 'loop-a'))).rejects.toThrow('too many levels');
   });
 
-  it('makeDirs gives up at once where Node\'s recursive mkdir spins (/proc/x)', async () => {
+  it("makeDirs gives up at once where Node's recursive mkdir spins (/proc/x)", async () => {
     await expect(makeDirs('/proc/x/y')).rejects.toMatchObject({ code: 'ENOENT' });
     await writeFile(join(dir, 'file'), '');
     await expect(makeDirs(join(dir, 'file', 'sub'))).rejects.toMatchObject({ code: 'ENOTDIR' });
@@ -48,11 +48,16 @@ describe('output files', () => {
   });
 
   it('checkOutputFiles: two names of one file are refused, a link planted in the report directory too', async () => {
-    const r = await checkOutputFiles([{ label: '--json', path: join(dir, 'same') }, { label: '--junit', path: `${dir}/in/../../same` }]);
+    const r = await checkOutputFiles([
+      { label: '--json', path: join(dir, 'same') },
+      { label: '--junit', path: `${dir}/in/../../same` },
+    ]);
     expect(r.problems[1]).toContain('is the same file as --json');
     await mkdir(join(dir, 'reports'));
     await symlink(join(dir, 'victim'), join(dir, 'reports', 'report.json'));
-    expect(await checkReports({ dir: join(dir, 'reports') })).toEqual([`--report-dir ${join(dir, 'reports', 'report.json')}: is a symbolic link; meshprobe does not write through links it did not get named`]);
+    expect(await checkReports({ dir: join(dir, 'reports') })).toEqual([
+      `--report-dir ${join(dir, 'reports', 'report.json')}: is a symbolic link; meshprobe does not write through links it did not get named`,
+    ]);
   });
 
   it('writeReports writes every report it can and names the ones it could not', async () => {

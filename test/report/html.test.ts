@@ -55,15 +55,22 @@ describeIfChromium('HTML report in headless chromium', () => {
     expect(section).toContain('<th>app/client · uid 1337</th>');
     expect(section).toContain('<th>app/server:8080/http</th>');
     expect(section).toContain('<th>app/server:9090/tcp</th>');
-    expect(section).toMatch(/class="cell c-FAIL"[^>]*data-probe="probe-strict-mtls-plaintext-denied"[\s\S]*?expected: blocked: reset<\/span><span class="obs">observed: blocked: timeout/);
-    expect(section).toMatch(/data-probe="probe-strict-mtls-mtls-allowed"[\s\S]*?expected: reach, mTLS, peer ns\/app\/sa\/client, 200<\/span><span class="obs">observed: reach, mTLS, via sidecar, 200/);
+    expect(section).toMatch(
+      /class="cell c-FAIL"[^>]*data-probe="probe-strict-mtls-plaintext-denied"[\s\S]*?expected: blocked: reset<\/span><span class="obs">observed: blocked: timeout/,
+    );
+    expect(section).toMatch(
+      /data-probe="probe-strict-mtls-mtls-allowed"[\s\S]*?expected: reach, mTLS, peer ns\/app\/sa\/client, 200<\/span><span class="obs">observed: reach, mTLS, via sidecar, 200/,
+    );
     // Evidence is collapsed until asked for.
     expect(dom).toMatch(/<details class="probe" id="probe-strict-mtls-plaintext-denied">/);
   }, 90_000);
 
-  it('opens a probe\'s evidence and attempts when its cell is linked', async () => {
+  it("opens a probe's evidence and attempts when its cell is linked", async () => {
     const dom = await dumpDom(file, '#probe-strict-mtls-plaintext-denied');
-    const open = dom.match(/<details class="probe highlight" id="probe-strict-mtls-plaintext-denied" open="">[\s\S]*?<\/details>\s*<details class="probe"/)?.[0] ?? '';
+    const open =
+      dom.match(
+        /<details class="probe highlight" id="probe-strict-mtls-plaintext-denied" open="">[\s\S]*?<\/details>\s*<details class="probe"/,
+      )?.[0] ?? '';
     expect(open).toContain('expected a TCP reset, the connection timed out after 2.0 s');
     expect(open).toMatch(/<table class="attempts">[\s\S]*<td>not as expected<\/td><td>timeout, did not arrive<\/td>/);
   }, 90_000);

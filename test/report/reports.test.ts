@@ -66,7 +66,9 @@ describe('console report', () => {
   it('prints a final table and the reason of each non-PASS probe', () => {
     const text = finalReport(result, { color: false, verbose: false });
     expect(text).toMatch(/strict-mtls\s+FAIL\s+3\s+1\s+0\s+0\s+1/);
-    expect(text).toContain('FAIL strict-mtls/plaintext-denied: app/server → app/client:8080 (http)\n  expected a TCP reset, the connection timed out after 2.0 s');
+    expect(text).toContain(
+      'FAIL strict-mtls/plaintext-denied: app/server → app/client:8080 (http)\n  expected a TCP reset, the connection timed out after 2.0 s',
+    );
     expect(text).toContain('scenarios: 0 pass, 2 fail, 0 flaky, 1 error, 1 skipped');
   });
 

@@ -9,8 +9,12 @@ import { join } from 'node:path';
 import { loadScenarios } from '../../src/scenario/loader.js';
 
 const DIR = 'test/fixtures/scenarios';
-const invalid = readdirSync(join(DIR, 'invalid')).filter((f) => f.endsWith('.yaml')).sort();
-const valid = readdirSync(join(DIR, 'valid')).filter((f) => f.endsWith('.yaml')).sort();
+const invalid = readdirSync(join(DIR, 'invalid'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
+const valid = readdirSync(join(DIR, 'valid'))
+  .filter((f) => f.endsWith('.yaml'))
+  .sort();
 
 function expectations(file: string): string[] {
   return readFileSync(file, 'utf8')

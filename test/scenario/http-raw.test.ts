@@ -38,24 +38,41 @@ async function load(text: string) {
 describe('http.raw and spec.mesh.pathNormalization', () => {
   it('accepts every raw form of issue 19 and each normalization option', async () => {
     for (const option of ['NONE', 'BASE', 'MERGE_SLASHES', 'DECODE_AND_MERGE_SLASHES']) {
-      const r = await load(doc(`  mesh: {pathNormalization: ${option}}\n`, `        raw:
+      const r = await load(
+        doc(
+          `  mesh: {pathNormalization: ${option}}\n`,
+          `        raw:
           method: get
           requestTarget: "http://Server.App.:8080/public/..%2f%2E%2E\\\\admin//x?y#z"
           host: "SERVER.app.:8080"
           headers: [[x-a, "1"], [X-A, "2"], ["x y", z]]
-          version: "1.0"`));
+          version: "1.0"`,
+        ),
+      );
       expect(r.errors).toEqual([]);
       expect(r.scenarios[0]?.scenario.spec.mesh?.pathNormalization).toBe(option);
       expect(r.scenarios[0]?.scenario.spec.probes[0]?.http?.raw).toEqual({
-        method: 'get', requestTarget: 'http://Server.App.:8080/public/..%2f%2E%2E\\admin//x?y#z', host: 'SERVER.app.:8080',
-        headers: [['x-a', '1'], ['X-A', '2'], ['x y', 'z']], version: '1.0',
+        method: 'get',
+        requestTarget: 'http://Server.App.:8080/public/..%2f%2E%2E\\admin//x?y#z',
+        host: 'SERVER.app.:8080',
+        headers: [
+          ['x-a', '1'],
+          ['X-A', '2'],
+          ['x y', 'z'],
+        ],
+        version: '1.0',
       });
     }
   });
 
   it('raw excludes http.method/path/headers, with the field named', async () => {
-    const r = await load(doc('', `        path: /x
-        raw: {method: GET, requestTarget: /}`));
+    const r = await load(
+      doc(
+        '',
+        `        path: /x
+        raw: {method: GET, requestTarget: /}`,
+      ),
+    );
     expect(r.errors.join('\n')).toMatch(/:\d+:\d+: .*http\.path cannot be given with http\.raw/);
   });
 

@@ -15,7 +15,10 @@ describe('validateResource', () => {
       ServiceEntry: { hosts: ['a.test'], ports: [{ number: 443, name: 'tls', protocol: 'TLS' }], resolution: 'DNS' },
       DestinationRule: { host: 'a.test', trafficPolicy: { tls: { mode: 'SIMPLE' } } },
       VirtualService: { hosts: ['a.test'], tcp: [{ route: [{ destination: { host: 'a.test' } }] }] },
-      Gateway: { selector: { istio: 'egressgateway' }, servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['a.test'], tls: { mode: 'PASSTHROUGH' } }] },
+      Gateway: {
+        selector: { istio: 'egressgateway' },
+        servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['a.test'], tls: { mode: 'PASSTHROUGH' } }],
+      },
       NetworkPolicy: { podSelector: {}, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '10.0.0.0/8', except: ['10.1.0.0/16'] } }] }] },
     };
     for (const k of RESOURCE_KINDS) {
@@ -43,7 +46,12 @@ describe('validateResource', () => {
   });
 
   it('reports types and missing required fields', async () => {
-    const issues = await validateResource({ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: meta, spec: { trafficPolicy: { tls: { mode: 3 } } } });
+    const issues = await validateResource({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'DestinationRule',
+      metadata: meta,
+      spec: { trafficPolicy: { tls: { mode: 3 } } },
+    });
     expect(issues.map((i) => [i.path.join('.'), i.message])).toEqual([
       ['spec.host', 'required field is missing'],
       ['spec.trafficPolicy.tls.mode', 'must be of type string'],
@@ -54,7 +62,9 @@ describe('validateResource', () => {
   it('names the supported kinds for an unknown kind', async () => {
     const [issue] = await validateResource({ apiVersion: 'v1', kind: 'Pod', metadata: meta });
     expect(issue.path).toEqual(['kind']);
-    expect(issue.message).toMatch(/^unsupported resource kind "Pod"; supported: PeerAuthentication \(security.istio.io\/v1, security.istio.io\/v1beta1\), /);
+    expect(issue.message).toMatch(
+      /^unsupported resource kind "Pod"; supported: PeerAuthentication \(security.istio.io\/v1, security.istio.io\/v1beta1\), /,
+    );
     expect(issue.message).toContain('NetworkPolicy (networking.k8s.io/v1)');
   });
 

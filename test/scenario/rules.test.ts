@@ -11,7 +11,15 @@ function build(probes: ScenarioInput['spec']['probes'], extra: Partial<ScenarioI
     spec: {
       namespaces: [{ name: 'app' }],
       workloads: [
-        { name: 'server', namespace: 'app', ports: [{ port: 80, protocol: 'http' }, { port: 443, protocol: 'https' }, { port: 53, protocol: 'udp' }] },
+        {
+          name: 'server',
+          namespace: 'app',
+          ports: [
+            { port: 80, protocol: 'http' },
+            { port: 443, protocol: 'https' },
+            { port: 53, protocol: 'udp' },
+          ],
+        },
         { name: 'client', namespace: 'app' },
       ],
       probes,
@@ -20,7 +28,15 @@ function build(probes: ScenarioInput['spec']['probes'], extra: Partial<ScenarioI
   });
 }
 
-const probe = (over: Record<string, unknown>) => ({ name: 'p', from: 'app/client', to: 'app/server', port: 80, protocol: 'http' as const, expect: { reach: true }, ...over });
+const probe = (over: Record<string, unknown>) => ({
+  name: 'p',
+  from: 'app/client',
+  to: 'app/server',
+  port: 80,
+  protocol: 'http' as const,
+  expect: { reach: true },
+  ...over,
+});
 
 describe('checkRules', () => {
   it('accepts tcp over http and https ports', () => {
@@ -42,7 +58,10 @@ describe('checkRules', () => {
 
   it('checks probes against externals: declared ports, protocol, https certificate', () => {
     const externals = [{ name: 'api.partner.test', ports: [{ port: 443, protocol: 'https' as const, certificate: 'untrusted' as const }] }];
-    const ok = build([probe({}), probe({ name: 'e', to: 'api.partner.test', port: 443, protocol: 'https', expect: { reach: false, failure: 'tls' } })], { externals });
+    const ok = build(
+      [probe({}), probe({ name: 'e', to: 'api.partner.test', port: 443, protocol: 'https', expect: { reach: false, failure: 'tls' } })],
+      { externals },
+    );
     expect(checkRules(ok)).toEqual([]);
     const bad = build([probe({}), probe({ name: 'e', to: 'api.partner.test', port: 80, protocol: 'http' })], { externals });
     expect(checkRules(bad).map((i) => i.message)).toEqual(['api.partner.test does not declare port 80 (declares: 443/https)']);

@@ -86,7 +86,8 @@ spec:
 `;
 }
 
-const WORKLOADS = 'namespaces: [{name: app}]\nworkloads:\n  - {name: server, namespace: app, ports: [{port: 8080, protocol: http}]}\n  - {name: client, namespace: app}\n';
+const WORKLOADS =
+  'namespaces: [{name: app}]\nworkloads:\n  - {name: server, namespace: app, ports: [{port: 8080, protocol: http}]}\n  - {name: client, namespace: app}\n';
 
 (built ? describe : describe.skip)('CLI output failures and paths', () => {
   let dir: string;
@@ -100,21 +101,26 @@ const WORKLOADS = 'namespaces: [{name: app}]\nworkloads:\n  - {name: server, nam
     await rm(dir, { recursive: true, force: true });
   }, 180_000);
 
-  describeAsRoot('as root', () => it('run | head -1 on the lab: no stack trace, reports written, run status kept, no lab left', async () => {
-    const r = await cli(['run', 'a.yaml', 'b.yaml', '--report-dir', 'pipe-reports'], { cwd: dir, stdout: 'first-line', limitMs: 120_000 });
-    expect(r.stdout.split('\n')[0]).toMatch(/^meshprobe: 2 scenarios, 2 probes on target lab/);
-    expect(r.stderr).not.toMatch(STACK);
-    expect(r.stderr).toContain('meshprobe: could not write to stdout: EPIPE (the reader closed the pipe)');
-    const report = JSON.parse(await readFile(join(dir, 'pipe-reports', 'report.json'), 'utf8')) as { exitStatus: number; summary: { scenarios: { PASS: number } } };
-    expect(report.summary.scenarios.PASS).toBe(2);
-    // EPIPE on stdout keeps the run's own status.
-    expect(r.code).toBe(report.exitStatus);
-    expect(r.code).toBe(0);
-    expect(await readFile(join(dir, 'pipe-reports', 'junit.xml'), 'utf8')).toContain('<testsuite');
-    expect(await readFile(join(dir, 'pipe-reports', 'report.html'), 'utf8')).toContain('<html');
-    expect(r.labs.length).toBeGreaterThan(0); // the lab really came up while stdout was closed
-    for (const id of r.labs) expect(labLeftovers(id)).toEqual([]);
-  }, 150_000));
+  describeAsRoot('as root', () =>
+    it('run | head -1 on the lab: no stack trace, reports written, run status kept, no lab left', async () => {
+      const r = await cli(['run', 'a.yaml', 'b.yaml', '--report-dir', 'pipe-reports'], { cwd: dir, stdout: 'first-line', limitMs: 120_000 });
+      expect(r.stdout.split('\n')[0]).toMatch(/^meshprobe: 2 scenarios, 2 probes on target lab/);
+      expect(r.stderr).not.toMatch(STACK);
+      expect(r.stderr).toContain('meshprobe: could not write to stdout: EPIPE (the reader closed the pipe)');
+      const report = JSON.parse(await readFile(join(dir, 'pipe-reports', 'report.json'), 'utf8')) as {
+        exitStatus: number;
+        summary: { scenarios: { PASS: number } };
+      };
+      expect(report.summary.scenarios.PASS).toBe(2);
+      // EPIPE on stdout keeps the run's own status.
+      expect(r.code).toBe(report.exitStatus);
+      expect(r.code).toBe(0);
+      expect(await readFile(join(dir, 'pipe-reports', 'junit.xml'), 'utf8')).toContain('<testsuite');
+      expect(await readFile(join(dir, 'pipe-reports', 'report.html'), 'utf8')).toContain('<html');
+      expect(r.labs.length).toBeGreaterThan(0); // the lab really came up while stdout was closed
+      for (const id of r.labs) expect(labLeftovers(id)).toEqual([]);
+    }, 150_000),
+  );
 
   it('validate --json >/dev/full: one line naming ENOSPC, no stack trace, exit 2', async () => {
     const full = openSync('/dev/full', 'w');
@@ -164,13 +170,18 @@ const WORKLOADS = 'namespaces: [{name: app}]\nworkloads:\n  - {name: server, nam
     expect(existsSync(join(dir, 'shared', 'report.json'))).toBe(false);
   }, 180_000);
 
-  describeAsRoot('as root', () => it('a report directory the user cannot write (run as uid 65534): exit 2 before deploying', async () => {
-    await mkdir(join(dir, 'root-owned'), { mode: 0o755 });
-    const r = await cli(['run', join(dir, 'a.yaml'), '--report-dir', join(dir, 'root-owned', 'sub')], { cwd: '/', cmd: ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, CLI] });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain('EACCES (permission denied)');
-    expect(r.stderr).not.toMatch(STACK);
-  }, 180_000));
+  describeAsRoot('as root', () =>
+    it('a report directory the user cannot write (run as uid 65534): exit 2 before deploying', async () => {
+      await mkdir(join(dir, 'root-owned'), { mode: 0o755 });
+      const r = await cli(['run', join(dir, 'a.yaml'), '--report-dir', join(dir, 'root-owned', 'sub')], {
+        cwd: '/',
+        cmd: ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, CLI],
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain('EACCES (permission denied)');
+      expect(r.stderr).not.toMatch(STACK);
+    }, 180_000),
+  );
 
   it('matrix, diff and audit check their output paths before doing anything', async () => {
     const matrix = await cli(['matrix', '--workloads', 'w.yaml', '--json', 'm.json', '--html', './m.json'], { cwd: dir });
@@ -190,7 +201,10 @@ const WORKLOADS = 'namespaces: [{name: app}]\nworkloads:\n  - {name: server, nam
   it('matrix --predict-only >/dev/full still writes its files, names the lost stdout, exit 2', async () => {
     const full = openSync('/dev/full', 'w');
     try {
-      const r = await cli(['matrix', '--predict-only', '--workloads', 'w.yaml', '--json', 'full-m.json', '--html', 'full-m.html'], { cwd: dir, stdout: full });
+      const r = await cli(['matrix', '--predict-only', '--workloads', 'w.yaml', '--json', 'full-m.json', '--html', 'full-m.html'], {
+        cwd: dir,
+        stdout: full,
+      });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('could not write to stdout: ENOSPC');
       expect(JSON.parse(await readFile(join(dir, 'full-m.json'), 'utf8'))).toHaveProperty('cells');
@@ -200,18 +214,24 @@ const WORKLOADS = 'namespaces: [{name: app}]\nworkloads:\n  - {name: server, nam
     }
   }, 180_000);
 
-  describeAsRoot('as root', () => it('a report on a full file system: the other report is written, the partial one removed, exit 2', async () => {
-    const mnt = join(dir, 'full-fs');
-    await mkdir(mnt);
-    await mkdir(join(dir, 'fine'));
-    // A private mount namespace: the small tmpfs disappears with the process and is never visible to the host.
-    const script = 'mount -t tmpfs -o size=64k tmpfs "$1" || exit 99; head -c 1048576 /dev/zero > "$1/fill" 2>/dev/null; "$2" "$3" matrix --predict-only --workloads w.yaml --json "$1/m.json" --html fine/m.html; rc=$?; ls -A "$1" >&2; exit $rc';
-    const r = await cli([], { cwd: dir, cmd: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', mnt, process.execPath, CLI] });
-    expect(r.code).toBe(2);
-    expect(r.stderr).toContain(`meshprobe matrix: could not write --json ${mnt}/m.json: ENOSPC (no space left on device)`);
-    expect(r.stderr.trim().split('\n').pop()).toBe('fill'); // no truncated m.json left beside it
-    expect(r.stderr).not.toMatch(STACK);
-    expect(r.stdout).toContain('wrote fine/m.html');
-    expect(await readFile(join(dir, 'fine', 'm.html'), 'utf8')).toContain('<html');
-  }, 180_000));
+  describeAsRoot('as root', () =>
+    it('a report on a full file system: the other report is written, the partial one removed, exit 2', async () => {
+      const mnt = join(dir, 'full-fs');
+      await mkdir(mnt);
+      await mkdir(join(dir, 'fine'));
+      // A private mount namespace: the small tmpfs disappears with the process and is never visible to the host.
+      const script =
+        'mount -t tmpfs -o size=64k tmpfs "$1" || exit 99; head -c 1048576 /dev/zero > "$1/fill" 2>/dev/null; "$2" "$3" matrix --predict-only --workloads w.yaml --json "$1/m.json" --html fine/m.html; rc=$?; ls -A "$1" >&2; exit $rc';
+      const r = await cli([], {
+        cwd: dir,
+        cmd: ['unshare', '--mount', '--propagation', 'private', '--', 'sh', '-c', script, 'sh', mnt, process.execPath, CLI],
+      });
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(`meshprobe matrix: could not write --json ${mnt}/m.json: ENOSPC (no space left on device)`);
+      expect(r.stderr.trim().split('\n').pop()).toBe('fill'); // no truncated m.json left beside it
+      expect(r.stderr).not.toMatch(STACK);
+      expect(r.stdout).toContain('wrote fine/m.html');
+      expect(await readFile(join(dir, 'fine', 'm.html'), 'utf8')).toContain('<html');
+    }, 180_000),
+  );
 });

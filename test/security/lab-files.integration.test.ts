@@ -3,7 +3,7 @@
  * symlinks, FIFOs, hard links, files and directories owned by another uid or writable by others, all under
  * umask 000. Needs root (files owned by other uids are made with chown): skipped otherwise.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { chmodSync, chownSync, linkSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { execFileSync } from 'node:child_process';
@@ -41,7 +41,7 @@ describeAsRoot('lab state files (needs root: chown to other uids)', () => {
     expect(readFileSync(secret, 'utf8')).toBe('root only');
   });
 
-  test('directories: created with the exact mode, a symlink or another owner\'s or a writable one refused', () => {
+  test("directories: created with the exact mode, a symlink or another owner's or a writable one refused", () => {
     rootDir(join(dir, 'd'), 0o700);
     expect(mode(join(dir, 'd'))).toBe('700');
     mkdirSync(join(dir, 'loose'), { mode: 0o755 });

@@ -42,9 +42,19 @@ const HOSTILE_CIDRS = [
 
 describe('token checks', () => {
   const valid: [TokenKind, string][] = [
-    ['cidr', '10.244.0.0/16'], ['cidr', '10.0.0.1'], ['cidr', '0.0.0.0/0'], ['ipv4', '255.255.255.255'], ['port', '65535'], ['portRange', '8000:8100'],
-    ['iface', 'mpab12cdw10'], ['chain', 'MP-EG-1-B0'], ['chain', 'ISTIO_IN_REDIRECT'], ['netns', 'mp-ab12cd-w0-app-client'], ['uid', '1337'],
-    ['hostname', 'api.example.com'], ['capability', 'NET_ADMIN'],
+    ['cidr', '10.244.0.0/16'],
+    ['cidr', '10.0.0.1'],
+    ['cidr', '0.0.0.0/0'],
+    ['ipv4', '255.255.255.255'],
+    ['port', '65535'],
+    ['portRange', '8000:8100'],
+    ['iface', 'mpab12cdw10'],
+    ['chain', 'MP-EG-1-B0'],
+    ['chain', 'ISTIO_IN_REDIRECT'],
+    ['netns', 'mp-ab12cd-w0-app-client'],
+    ['uid', '1337'],
+    ['hostname', 'api.example.com'],
+    ['capability', 'NET_ADMIN'],
   ];
   test.each(valid)('%s accepts %j', (kind, value) => {
     expect(token(kind, value, 'test')).toBe(value);
@@ -52,17 +62,34 @@ describe('token checks', () => {
 
   const invalid: [TokenKind, string][] = [
     ...HOSTILE_CIDRS.map((c): [TokenKind, string] => ['cidr', c]),
-    ['port', '0'], ['port', '70000'], ['port', '-1'], ['port', '80 -j ACCEPT'], ['portRange', '9000:8000'], ['portRange', '1:2:3'],
-    ['iface', '-j'], ['iface', 'eth0\n-A'], ['iface', 'a-very-long-interface'], ['chain', 'ACCEPT -s 0/0'], ['chain', 'lower'],
-    ['netns', 'mp-ab12cd-../../etc'], ['netns', 'mp-ab12cd-a b'], ['netns', 'other'], ['uid', '1337 --gid-owner 0'], ['uid', '-1'],
-    ['hostname', 'a\n1.2.3.4 evil'], ['hostname', '../x'], ['capability', 'net_admin,+sys_admin'],
+    ['port', '0'],
+    ['port', '70000'],
+    ['port', '-1'],
+    ['port', '80 -j ACCEPT'],
+    ['portRange', '9000:8000'],
+    ['portRange', '1:2:3'],
+    ['iface', '-j'],
+    ['iface', 'eth0\n-A'],
+    ['iface', 'a-very-long-interface'],
+    ['chain', 'ACCEPT -s 0/0'],
+    ['chain', 'lower'],
+    ['netns', 'mp-ab12cd-../../etc'],
+    ['netns', 'mp-ab12cd-a b'],
+    ['netns', 'other'],
+    ['uid', '1337 --gid-owner 0'],
+    ['uid', '-1'],
+    ['hostname', 'a\n1.2.3.4 evil'],
+    ['hostname', '../x'],
+    ['capability', 'net_admin,+sys_admin'],
   ];
   test.each(invalid)('%s refuses %j with a TargetError', (kind, value) => {
     expect(() => token(kind, value, 'test')).toThrow(TargetError);
   });
 
   test('a rule is -A CHAIN then options the lab writes, each with a checked value, once', () => {
-    expect(iptablesRule(['-A', 'ISTIO_OUTPUT', '-o', 'lo', '!', '-d', '127.0.0.1/32', '-m', 'owner', '--uid-owner', '1337', '-j', 'RETURN'])).toBe('-A ISTIO_OUTPUT -o lo ! -d 127.0.0.1/32 -m owner --uid-owner 1337 -j RETURN');
+    expect(iptablesRule(['-A', 'ISTIO_OUTPUT', '-o', 'lo', '!', '-d', '127.0.0.1/32', '-m', 'owner', '--uid-owner', '1337', '-j', 'RETURN'])).toBe(
+      '-A ISTIO_OUTPUT -o lo ! -d 127.0.0.1/32 -m owner --uid-owner 1337 -j RETURN',
+    );
     for (const bad of [
       ['-I', 'FORWARD', '-j', 'ACCEPT'],
       ['-A', 'FORWARD', '-j', 'ACCEPT', '-j', 'DROP'],
@@ -71,7 +98,8 @@ describe('token checks', () => {
       ['-A', 'FORWARD', '--to-ports', '1', '-j', 'ACCEPT', '-F'],
       ['-A', 'FORWARD', '-m', 'comment', '-j', 'ACCEPT'],
       ['-A', 'FORWARD', '!', '-j', 'ACCEPT'],
-    ]) expect(() => iptablesRule(bad)).toThrow(TargetError);
+    ])
+      expect(() => iptablesRule(bad)).toThrow(TargetError);
   });
 
   test('iptables-restore input: one table, declared chains, checked rules, COMMIT last', () => {
@@ -84,7 +112,8 @@ describe('token checks', () => {
       '*filter\n:FORWARD - [0:0]\nCOMMIT\n',
       '*filter\n-A FORWARD  -j ACCEPT\nCOMMIT\n',
       '*filter\n-A FORWARD -j ACCEPT # x\nCOMMIT\n',
-    ]) expect(() => checkRestoreInput(bad)).toThrow(TargetError);
+    ])
+      expect(() => checkRestoreInput(bad)).toThrow(TargetError);
   });
 
   test('ip batch input: iproute2 words the lab uses and checked values only', () => {
@@ -98,7 +127,12 @@ describe('token checks', () => {
 
 const endpoints = [{ address: '10.244.1.2', nodeIf: 'mpab12cdw0', namespace: 'app', labels: { app: 'a' } }];
 const policyWith = (cidr: string, except: string[] = []): NetworkPolicy => ({
-  name: 'hostile', namespace: 'app', podSelector: {}, policyTypes: ['Egress'], ingress: [], egress: [{ peers: [{ ipBlock: { cidr, except } }] }],
+  name: 'hostile',
+  namespace: 'app',
+  podSelector: {},
+  policyTypes: ['Egress'],
+  ingress: [],
+  egress: [{ peers: [{ ipBlock: { cidr, except } }] }],
 });
 
 describe('rule builders given values the loader should have refused', () => {
@@ -116,24 +150,38 @@ describe('rule builders given values the loader should have refused', () => {
 
   test('capture rules from a configuration that skipped validation are refused', () => {
     const valid = captureConfigFromAnnotations({});
-    for (const over of [{ excludeOutboundIPRanges: '10.0.0.0/8\n-A OUTPUT -j ACCEPT' }, { excludeInterfaces: 'eth0 -j ACCEPT' }, { includeOutboundPorts: '80\nCOMMIT' }, { proxyUid: '1337 -j ACCEPT' }]) {
+    for (const over of [
+      { excludeOutboundIPRanges: '10.0.0.0/8\n-A OUTPUT -j ACCEPT' },
+      { excludeInterfaces: 'eth0 -j ACCEPT' },
+      { includeOutboundPorts: '80\nCOMMIT' },
+      { proxyUid: '1337 -j ACCEPT' },
+    ]) {
       expect(() => captureRules({ ...valid, ...over }, MODEL_ISTIO_VERSION)).toThrow(TargetError);
     }
   });
 });
 
 describeAsRoot('a live deploy with a crafted NetworkPolicy (it creates namespaces)', () => {
-  const iptablesHost = () => execFileSync('iptables-save', { encoding: 'utf8' }).replace(/^#.*\n/gm, '').replace(/\[\d+:\d+\]/g, '');
+  const iptablesHost = () =>
+    execFileSync('iptables-save', { encoding: 'utf8' })
+      .replace(/^#.*\n/gm, '')
+      .replace(/\[\d+:\d+\]/g, '');
 
   test.each(HOSTILE_CIDRS.slice(0, 3))('cidr %j: refused by the lab, no canary, nothing left, host iptables unchanged', async (cidr) => {
     ensureAgentBundle();
-    const scenario = makeScenario('inject', { workloads: [{ name: 'a', namespace: 'app' }], probes: [{ name: 'p', from: 'app/a', to: 'app/a', port: 80, protocol: 'tcp', expect: { reach: false } }] });
+    const scenario = makeScenario('inject', {
+      workloads: [{ name: 'a', namespace: 'app' }],
+      probes: [{ name: 'p', from: 'app/a', to: 'app/a', port: 80, protocol: 'tcp', expect: { reach: false } }],
+    });
     const hostBefore = iptablesHost();
     const staged = claimLab();
     const runtime = new LabRuntime(RUNTIME_BUNDLE, join(labDir(staged), 'runtime.log'));
     let labId: string | undefined;
     try {
-      const deploying = deployLab(scenario, [policyWith(cidr)], MODEL_ISTIO_VERSION, (d: LabDeployment) => (labId = d.labId), { runtime, programs: async () => stagePrograms(labDir(staged)) });
+      const deploying = deployLab(scenario, [policyWith(cidr)], MODEL_ISTIO_VERSION, (d: LabDeployment) => (labId = d.labId), {
+        runtime,
+        programs: async () => stagePrograms(labDir(staged)),
+      });
       await expect(deploying).rejects.toThrow(TargetError);
       await expect(deploying).rejects.toThrow(/NetworkPolicy app\/hostile: .* is not a valid value of -d/);
     } finally {

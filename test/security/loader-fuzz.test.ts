@@ -41,9 +41,40 @@ function yamlFiles(dir: string): string[] {
 }
 
 const PAYLOADS = [
-  '"10.244.0.0/16\\nCOMMIT\\nMESHPROBE_EOF\\ntouch pwned"', '"$(touch pwned)"', '"`id`"', '"../../../../x"', '"a\\r\\nX-Injected: 1"',
-  '"\\u0000"', '*nope', '&a [*a]', '{', '[', '"', "'", '|', '>-', '!!binary AAAA', '!<tag:x> y', '? complex', '-1', '70000', '0',
-  '1e400', '"\\u2028"', '~', '.nan', '0x1F', 'null', '[]', '{}', '*', '"*.*"', '::', '"\\t"', 'ÿ', '\u{1F600}',
+  '"10.244.0.0/16\\nCOMMIT\\nMESHPROBE_EOF\\ntouch pwned"',
+  '"$(touch pwned)"',
+  '"`id`"',
+  '"../../../../x"',
+  '"a\\r\\nX-Injected: 1"',
+  '"\\u0000"',
+  '*nope',
+  '&a [*a]',
+  '{',
+  '[',
+  '"',
+  "'",
+  '|',
+  '>-',
+  '!!binary AAAA',
+  '!<tag:x> y',
+  '? complex',
+  '-1',
+  '70000',
+  '0',
+  '1e400',
+  '"\\u2028"',
+  '~',
+  '.nan',
+  '0x1F',
+  'null',
+  '[]',
+  '{}',
+  '*',
+  '"*.*"',
+  '::',
+  '"\\t"',
+  'ÿ',
+  '\u{1F600}',
 ];
 const SNIPPETS = ['*', '&', ':', '- ', '[', ']', '{', '}', '\t', '\n', '#', '"', "'", '|', '>', '!', '%', '@', '`', ',', '?', '\u00a0', '\0', '\r'];
 
@@ -104,13 +135,27 @@ function cases(): Mutant[] {
     for (let r = 0; r < rounds && typeof content === 'string'; r++) content = mutate(content, rnd);
     out.push({ name: `mutant-${n}-of-${base.f.replace(/\W+/g, '_')}`, content });
   }
-  for (const [levels, width] of [[5, 10], [9, 10], [10, 10], [12, 10], [30, 2], [3, 1000]]) out.push({ name: `bomb-${levels}x${width}`, content: bomb(levels, width) });
+  for (const [levels, width] of [
+    [5, 10],
+    [9, 10],
+    [10, 10],
+    [12, 10],
+    [30, 2],
+    [3, 1000],
+  ])
+    out.push({ name: `bomb-${levels}x${width}`, content: bomb(levels, width) });
   for (const depth of [50, 65, 500, 5000]) {
     out.push({ name: `deep-flow-${depth}`, content: `kind: ${'['.repeat(depth)}${']'.repeat(depth)}\n` });
-    out.push({ name: `deep-block-${depth}`, content: Array.from({ length: Math.min(depth, 2000) }, (_, i) => `${' '.repeat(i)}k:`).join('\n') + ' v\n' });
+    out.push({
+      name: `deep-block-${depth}`,
+      content: Array.from({ length: Math.min(depth, 2000) }, (_, i) => `${' '.repeat(i)}k:`).join('\n') + ' v\n',
+    });
   }
   out.push({ name: 'huge', content: `# ${'x'.repeat(3 * 1024 * 1024)}\n` });
-  out.push({ name: 'huge-just-under', content: `apiVersion: meshprobe.io/v1\nkind: Scenario\nmetadata:\n${'  k: v\n'.repeat(10)}# ${'y'.repeat(2 * 1024 * 1024 - 200)}\n` });
+  out.push({
+    name: 'huge-just-under',
+    content: `apiVersion: meshprobe.io/v1\nkind: Scenario\nmetadata:\n${'  k: v\n'.repeat(10)}# ${'y'.repeat(2 * 1024 * 1024 - 200)}\n`,
+  });
   out.push({ name: 'latin1', content: Buffer.from([...Buffer.from('apiVersion: meshprobe.io/v1\nkind: Sc'), 0xe9, 0x0a]) });
   out.push({ name: 'utf16', content: Buffer.from('\ufeffkind: Scenario\n', 'utf16le') });
   out.push({ name: 'nul', content: 'kind: Scenario\n\0\0\0' });
@@ -182,7 +227,11 @@ describe('loader fuzzing through the CLI', () => {
     for (const c of picked) {
       const file = join(dir, `${c.name}.yaml`);
       writeFileSync(file, c.content);
-      const r = spawnSync(process.execPath, ['bin/meshprobe.js', 'validate', '--json', file], { encoding: 'utf8', timeout: 60_000, maxBuffer: 64 * 1024 * 1024 });
+      const r = spawnSync(process.execPath, ['bin/meshprobe.js', 'validate', '--json', file], {
+        encoding: 'utf8',
+        timeout: 60_000,
+        maxBuffer: 64 * 1024 * 1024,
+      });
       expect({ name: c.name, status: r.status, stack: NO_STACK.test(r.stderr) }).toEqual({ name: c.name, status: expect.any(Number), stack: false });
       expect([0, 2]).toContain(r.status);
       expect(r.stderr).toBe('');

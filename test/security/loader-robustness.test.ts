@@ -16,15 +16,18 @@ const MINIMAL = readFileSync('test/fixtures/scenarios/valid/minimal.yaml', 'utf8
 let dir: string;
 
 /** 9 levels of 10 aliases inside a resource's spec: 10^9 nodes once expanded, 1 KB of text. */
-export function aliasBomb(levels: number, name = 'bomb'): string {
-  let s = MINIMAL.replace('name: minimal', `name: ${name}`).replace('  probes:', `  resources:
+function aliasBomb(levels: number, name = 'bomb'): string {
+  const s = MINIMAL.replace('name: minimal', `name: ${name}`).replace(
+    '  probes:',
+    `  resources:
     - apiVersion: networking.k8s.io/v1
       kind: NetworkPolicy
       metadata: {name: x}
       spec:
         a0: &a0 [lol]
 ${Array.from({ length: levels }, (_, i) => `        a${i + 1}: &a${i + 1} [${Array(10).fill(`*a${i}`).join(',')}]`).join('\n')}
-  probes:`);
+  probes:`,
+  );
   return s;
 }
 
@@ -57,8 +60,14 @@ describe('YAML limits', () => {
   });
 
   it('many honest aliases are fine (no arbitrary alias count)', async () => {
-    const probes = Array.from({ length: 150 }, (_, i) => `    - {name: p${i}, from: legacy/client, to: app/server, port: 8080, protocol: http, expect: *reach}`).join('\n');
-    const text = MINIMAL.replace(/  probes:[\s\S]*$/, `  probes:\n    - {name: first, from: legacy/client, to: app/server, port: 8080, protocol: http, expect: &reach {reach: true}}\n${probes}\n`);
+    const probes = Array.from(
+      { length: 150 },
+      (_, i) => `    - {name: p${i}, from: legacy/client, to: app/server, port: 8080, protocol: http, expect: *reach}`,
+    ).join('\n');
+    const text = MINIMAL.replace(
+      / {2}probes:[\s\S]*$/,
+      `  probes:\n    - {name: first, from: legacy/client, to: app/server, port: 8080, protocol: http, expect: &reach {reach: true}}\n${probes}\n`,
+    );
     const r = await loadScenarios([write('aliases.yaml', text)]);
     expect(r.errors).toEqual([]);
     expect(r.scenarios[0].scenario.spec.probes).toHaveLength(151);
@@ -89,7 +98,9 @@ describe('YAML limits', () => {
 describe('files', () => {
   it('refuses a file over the size limit without reading it', async () => {
     const file = write('huge.yaml', `# ${'x'.repeat(MAX_FILE_BYTES)}\n`);
-    expect((await loadScenarios([file])).errors.map(formatError)).toEqual([`${file}: file is ${MAX_FILE_BYTES + 3} bytes; the limit is ${MAX_FILE_BYTES} (2 MiB)`]);
+    expect((await loadScenarios([file])).errors.map(formatError)).toEqual([
+      `${file}: file is ${MAX_FILE_BYTES + 3} bytes; the limit is ${MAX_FILE_BYTES} (2 MiB)`,
+    ]);
   });
 
   it('names the first byte that is not UTF-8 by line and column', async () => {
@@ -130,7 +141,10 @@ describe('files', () => {
 
   it('a policies directory with a bad file still checks the others', async () => {
     write('policies/a.yaml', 'kind: *nope\n');
-    write('policies/b.yaml', 'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ok, namespace: app}\nspec: {podSelector: {}, ingress: [{ports: [{port: 0}]}]}\n');
+    write(
+      'policies/b.yaml',
+      'apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {name: ok, namespace: app}\nspec: {podSelector: {}, ingress: [{ports: [{port: 0}]}]}\n',
+    );
     const r = await loadPolicies(join(dir, 'policies'));
     expect(r.ok).toBe(false);
     if (!r.ok) {
@@ -172,7 +186,12 @@ describe('meshprobe validate --json with broken files', () => {
       ['bomb.yaml', false],
       ['nope.yaml', false],
       ['ok.yaml', true],
-      ...(unreadable ? [] : [['secret.yaml', true], ['sub/inner.yaml', true]]),
+      ...(unreadable
+        ? []
+        : [
+            ['secret.yaml', true],
+            ['sub/inner.yaml', true],
+          ]),
     ]);
     expect(report.documents[1].errors).toEqual([`${join(root, 'nope.yaml')}:1:7: unresolved alias *nope: no anchor &nope before it`]);
     if (unreadable) {

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { loadPolicies, loadWorkloadsFile } from '../../src/predict/inputs.js';
 import { formatError, loadScenarios } from '../../src/scenario/loader.js';
 
-const HEREDOC = '10.244.0.0/16\nCOMMIT\nMESHPROBE_EOF\ntouch pwned\ncat <<\'MESHPROBE_EOF\'\n*filter';
+const HEREDOC = "10.244.0.0/16\nCOMMIT\nMESHPROBE_EOF\ntouch pwned\ncat <<'MESHPROBE_EOF'\n*filter";
 const q = (s: unknown) => JSON.stringify(s);
 let dir: string;
 
@@ -67,12 +67,15 @@ async function errorsOf(name: string, text: string): Promise<string[]> {
 
 describe('NetworkPolicy values in a scenario', () => {
   it('refuses a here-document or iptables payload in ipBlock.cidr and except, at the value', async () => {
-    const errors = await errorsOf('cidr-injection', scenario({
-      resources: netpol(`        ingress:
+    const errors = await errorsOf(
+      'cidr-injection',
+      scenario({
+        resources: netpol(`        ingress:
           - from:
               - ipBlock: {cidr: ${q(HEREDOC)}}
               - ipBlock: {cidr: 10.0.0.0/8, except: [${q('10.9.9.9/32\n-I FORWARD 1 -j ACCEPT')}]}`),
-    }));
+      }),
+    );
     expect(errors).toHaveLength(2);
     expect(errors[0]).toMatch(/^23:33: spec\.resources\[0\]\.spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr: .*control character/);
     expect(errors[1]).toMatch(/^24:54: spec\.resources\[0\]\.spec\.ingress\[0\]\.from\[1\]\.ipBlock\.except\[0\]: /);
@@ -84,28 +87,39 @@ describe('NetworkPolicy values in a scenario', () => {
     ['10.0.0.0/33', /is not a CIDR/],
     ['300.1.1.1/8', /is not a CIDR/],
   ])('refuses cidr %s', async (cidr, message) => {
-    const errors = await errorsOf(`cidr-${cidr.replace(/\W/g, '_')}`, scenario({ resources: netpol(`        ingress: [{from: [{ipBlock: {cidr: ${cidr}}}]}]`) }));
+    const errors = await errorsOf(
+      `cidr-${cidr.replace(/\W/g, '_')}`,
+      scenario({ resources: netpol(`        ingress: [{from: [{ipBlock: {cidr: ${cidr}}}]}]`) }),
+    );
     expect(errors).toEqual([expect.stringMatching(/^21:44: spec\.resources\[0\]\.spec\.ingress\[0\]\.from\[0\]\.ipBlock\.cidr: /)]);
     expect(errors[0]).toMatch(message);
   });
 
   it('accepts IPv6 blocks and refuses an except outside cidr', async () => {
-    const errors = await errorsOf('except', scenario({
-      resources: netpol(`        egress:
+    const errors = await errorsOf(
+      'except',
+      scenario({
+        resources: netpol(`        egress:
           - to: [{ipBlock: {cidr: "2001:db8::/32", except: ["2001:db8:1::/48"]}}]
           - to: [{ipBlock: {cidr: 10.0.0.0/16, except: [10.1.0.0/24, 10.0.0.0/16]}}]`),
-    }));
+      }),
+    );
     expect(errors).toEqual([
-      expect.stringMatching(/^23:57: spec\.resources\[0\]\.spec\.egress\[1\]\.to\[0\]\.ipBlock\.except\[0\]: "10\.1\.0\.0\/24" must be a strict subset of cidr/),
+      expect.stringMatching(
+        /^23:57: spec\.resources\[0\]\.spec\.egress\[1\]\.to\[0\]\.ipBlock\.except\[0\]: "10\.1\.0\.0\/24" must be a strict subset of cidr/,
+      ),
       expect.stringMatching(/^23:70: .*except\[1\]: "10\.0\.0\.0\/16" must be a strict subset/),
     ]);
   });
 
   it('refuses ports 0, 70000 and -1, bad port names and a wrong endPort', async () => {
-    const errors = await errorsOf('ports', scenario({
-      resources: netpol(`        ingress:
+    const errors = await errorsOf(
+      'ports',
+      scenario({
+        resources: netpol(`        ingress:
           - ports: [{port: 0}, {port: 70000}, {port: -1}, {port: "Web;x"}, {port: http, endPort: 90}, {port: 100, endPort: 99}, {port: 100, endPort: 65536}, {port: web}, {port: 1, endPort: 65535}]`),
-    }));
+      }),
+    );
     expect(errors.map((e) => e.replace(/^\d+:\d+: spec\.resources\[0\]\.spec\.ingress\[0\]\./, ''))).toEqual([
       'ports[0].port: must be a port from 1 to 65535 (got 0)',
       'ports[1].port: must be a port from 1 to 65535 (got 70000)',
@@ -137,8 +151,10 @@ describe('NetworkPolicy values in a scenario', () => {
 
 describe('Istio hosts and addresses', () => {
   it('checks ServiceEntry, Sidecar, VirtualService, DestinationRule and Gateway hosts', async () => {
-    const errors = await errorsOf('istio', scenario({
-      resources: `    - apiVersion: networking.istio.io/v1
+    const errors = await errorsOf(
+      'istio',
+      scenario({
+        resources: `    - apiVersion: networking.istio.io/v1
       kind: ServiceEntry
       metadata: {name: se}
       spec: {hosts: ["api.partner.test", "foo*.x.com", "*"], addresses: ["10.0.0.1", "1.2.3"], endpoints: [{address: "evil host"}, {address: "10.1.1.1"}], resolution: STATIC, ports: [{number: 0, name: h, protocol: HTTP}]}
@@ -158,7 +174,8 @@ describe('Istio hosts and addresses', () => {
       kind: Gateway
       metadata: {name: gw}
       spec: {selector: {istio: ingressgateway}, servers: [{port: {number: 80, name: http, protocol: HTTP}, hosts: ["*/app.example.com", "10.0.0.1", "x/y*"]}]}`,
-    }));
+      }),
+    );
     const fields = errors.map((e) => e.replace(/^\d+:\d+: spec\.resources/, '').split(':')[0]);
     expect(fields).toEqual([
       '[0].spec.hosts[1]',
@@ -178,14 +195,17 @@ describe('Istio hosts and addresses', () => {
 
 describe('workloads and probes in a scenario', () => {
   it('checks label keys and values, annotation keys and the capture annotation values', async () => {
-    const errors = await errorsOf('workload', scenario({
-      workload: `      labels: {"bad key": v, app: ${q('x\ny')}}
+    const errors = await errorsOf(
+      'workload',
+      scenario({
+        workload: `      labels: {"bad key": v, app: ${q('x\ny')}}
       annotations:
         traffic.sidecar.istio.io/excludeOutboundIPRanges: ${q('10.0.0.0/8\n-A OUTPUT -j ACCEPT')}
         traffic.sidecar.istio.io/excludeInboundPorts: "0,80"
         traffic.sidecar.istio.io/excludeInterfaces: "../../x"
         "not a key": x`,
-    }));
+      }),
+    );
     expect(errors.map((e) => e.replace(/^\d+:\d+: /, '').replace(/: .*/, ''))).toEqual([
       'spec.workloads[1].labels.bad key',
       'spec.workloads[1].labels.app',
@@ -197,12 +217,15 @@ describe('workloads and probes in a scenario', () => {
   });
 
   it('checks the HTTP method, path, header names and values of probes', async () => {
-    const errors = await errorsOf('http', scenario({
-      probe: `      http:
+    const errors = await errorsOf(
+      'http',
+      scenario({
+        probe: `      http:
         method: "GET /x HTTP/1.1\\r\\nHost: evil"
         path: "/a b"
         headers: {"X Bad": v, X-Ok: "a\\r\\nX-Injected: 1", X-Nul: "a\\u0000b"}`,
-    }));
+      }),
+    );
     expect(errors.map((e) => e.replace(/^\d+:\d+: /, '').replace(/: .*/, ''))).toEqual([
       'spec.probes[0].http.method',
       'spec.probes[0].http.path',
@@ -217,37 +240,47 @@ describe('policies directories and workloads files (diff, matrix)', () => {
   it('refuses a hostile cidr in a policies directory with file:line:col', async () => {
     const policies = join(dir, 'policies');
     mkdirSync(policies, { recursive: true });
-    writeFileSync(join(policies, 'np.yaml'), `apiVersion: networking.k8s.io/v1
+    writeFileSync(
+      join(policies, 'np.yaml'),
+      `apiVersion: networking.k8s.io/v1
 kind: NetworkPolicy
 metadata: {name: np, namespace: app}
 spec:
   podSelector: {}
   ingress: [{from: [{ipBlock: {cidr: ${q(HEREDOC)}}}], ports: [{port: 70000}]}]
-`);
+`,
+    );
     const r = await loadPolicies(policies);
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.errors).toEqual([
-      expect.stringMatching(new RegExp(`^${join(policies, 'np.yaml')}:6:38: spec\\.ingress\\[0\\]\\.from\\[0\\]\\.ipBlock\\.cidr: .*control character`)),
+      expect.stringMatching(
+        new RegExp(`^${join(policies, 'np.yaml')}:6:38: spec\\.ingress\\[0\\]\\.from\\[0\\]\\.ipBlock\\.cidr: .*control character`),
+      ),
       `${join(policies, 'np.yaml')}:6:141: spec.ingress[0].ports[0].port: must be a port from 1 to 65535 (got 70000)`,
     ]);
   });
 
   it('refuses hostile labels and annotations in a workloads file', async () => {
     const file = join(dir, 'workloads.yaml');
-    writeFileSync(file, `namespaces: [{name: app}]
+    writeFileSync(
+      file,
+      `namespaces: [{name: app}]
 workloads:
   - name: w
     namespace: app
     labels: {app: "a;b"}
     annotations: {traffic.sidecar.istio.io/includeOutboundIPRanges: "*,10.0.0.0/8\\n*nat"}
-`);
+`,
+    );
     const r = await loadWorkloadsFile(file);
     expect(r.ok).toBe(false);
     if (r.ok) return;
     expect(r.errors).toEqual([
       expect.stringMatching(new RegExp(`^${file}:5:19: workloads\\[0\\]\\.labels\\.app: "a;b" is not a label value`)),
-      expect.stringMatching(new RegExp(`^${file}:6:69: workloads\\[0\\]\\.annotations\\.traffic\\.sidecar\\.istio\\.io/includeOutboundIPRanges: .*control character`)),
+      expect.stringMatching(
+        new RegExp(`^${file}:6:69: workloads\\[0\\]\\.annotations\\.traffic\\.sidecar\\.istio\\.io/includeOutboundIPRanges: .*control character`),
+      ),
     ]);
   });
 });

@@ -6,7 +6,7 @@
  * must be the same after the attacks as before. Needs root (it creates namespaces and switches uids): skipped
  * otherwise.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { execFileSync } from 'node:child_process';
 import { lstatSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +18,6 @@ import type { AttemptResult } from '../../src/targets/target.js';
 import { attempts, ensureAgentBundle, labLeftovers, makeScenario } from '../targets/lab/helpers.js';
 import { describeAsRoot } from '../support/as-root.js';
 
-
 const scenario = makeScenario('local-user', {
   namespaces: [{ name: 'app' }, { name: 'legacy', sidecarInjection: false }],
   workloads: [
@@ -27,8 +26,18 @@ const scenario = makeScenario('local-user', {
     { name: 'db', namespace: 'legacy', ports: [{ port: 5432, protocol: 'tcp' }] },
   ],
   resources: [
-    { apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'default', namespace: 'app' }, spec: { mtls: { mode: 'STRICT' } } },
-    { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'deny-all', namespace: 'legacy' }, spec: { podSelector: {}, policyTypes: ['Ingress'] } },
+    {
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'default', namespace: 'app' },
+      spec: { mtls: { mode: 'STRICT' } },
+    },
+    {
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'deny-all', namespace: 'legacy' },
+      spec: { podSelector: {}, policyTypes: ['Ingress'] },
+    },
   ],
   probes: [
     { name: 'mtls-allowed', from: 'app/client', to: 'app/server', port: 8080, protocol: 'http', expect: { reach: true, mtls: true } },
@@ -73,14 +82,20 @@ console.log(JSON.stringify(out));
 `;
 
 function attack(uid: number, args: object): Record<string, string | number> {
-  const stdout = execFileSync('setpriv', [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', process.execPath, '--input-type=module', '-e', ATTACKER, JSON.stringify(args)], { encoding: 'utf8', timeout: 20_000 });
+  const stdout = execFileSync(
+    'setpriv',
+    [`--reuid=${uid}`, `--regid=${uid}`, '--clear-groups', '--', process.execPath, '--input-type=module', '-e', ATTACKER, JSON.stringify(args)],
+    { encoding: 'utf8', timeout: 20_000 },
+  );
   return JSON.parse(stdout) as Record<string, string | number>;
 }
 
 type Outcome = { kind: string; reached: boolean; identity?: string };
 async function probeAll(target: LabTarget, d: LabDeployment): Promise<Record<string, Outcome>> {
   const results: AttemptResult[] = await target.probe(d, attempts(scenario));
-  return Object.fromEntries(results.map((r) => [r.probeName, { kind: r.client.outcome.kind, reached: r.arrived.length > 0, identity: r.arrived[0]?.peer?.identity }]));
+  return Object.fromEntries(
+    results.map((r) => [r.probeName, { kind: r.client.outcome.kind, reached: r.arrived.length > 0, identity: r.arrived[0]?.peer?.identity }]),
+  );
 }
 
 /** Every entry under `dir` with its owner, type and permission bits (lstat: symlinks are reported, not followed). */
@@ -91,7 +106,13 @@ function walk(dir: string, out: { path: string; uid: number; type: string; mode:
     const p = join(dir, name);
     const s = lstatSync(p);
     if (s.isDirectory()) walk(p, out);
-    else out.push({ path: p, uid: s.uid, type: s.isSocket() ? 'socket' : s.isSymbolicLink() ? 'symlink' : s.isFile() ? 'file' : 'other', mode: s.mode & 0o7777 });
+    else
+      out.push({
+        path: p,
+        uid: s.uid,
+        type: s.isSocket() ? 'socket' : s.isSymbolicLink() ? 'symlink' : s.isFile() ? 'file' : 'other',
+        mode: s.mode & 0o7777,
+      });
   }
   return out;
 }
@@ -105,7 +126,8 @@ describeAsRoot('a local user against a live lab started under umask 000', () => 
   let canary: string;
   const SECRET = `root-only-secret-${process.pid}`;
   let oldUmask: number;
-  const hostSysctls = () => ['ip_forward', 'ping_group_range', 'ip_unprivileged_port_start'].map((k) => readFileSync(`/proc/sys/net/ipv4/${k}`, 'utf8'));
+  const hostSysctls = () =>
+    ['ip_forward', 'ping_group_range', 'ip_unprivileged_port_start'].map((k) => readFileSync(`/proc/sys/net/ipv4/${k}`, 'utf8'));
   let hostBefore: string[];
 
   beforeAll(async () => {
@@ -129,12 +151,12 @@ describeAsRoot('a local user against a live lab started under umask 000', () => 
     if (id) expect(labLeftovers(id)).toEqual([]);
   });
 
-  test('the lab works before the attacks (mTLS with the client\'s identity; NetworkPolicy drops)', () => {
+  test("the lab works before the attacks (mTLS with the client's identity; NetworkPolicy drops)", () => {
     expect(before['mtls-allowed']).toEqual({ kind: 'ok', reached: true, identity: 'spiffe://cluster.local/ns/app/sa/client' });
     expect(before['netpol-blocked'].reached).toBe(false);
   });
 
-  test('the sysctls the lab writes itself (no shell) are set in each namespace, not in the host\'s', () => {
+  test("the sysctls the lab writes itself (no shell) are set in each namespace, not in the host's", () => {
     const get = (ns: string, key: string) => execFileSync('ip', ['netns', 'exec', ns, 'sysctl', '-n', key], { encoding: 'utf8' }).trim();
     expect(get(d.plan.nodeNetns, 'net.ipv4.ip_forward')).toBe('1');
     for (const h of d.plan.hosts) {
@@ -144,25 +166,35 @@ describeAsRoot('a local user against a live lab started under umask 000', () => 
     expect(hostSysctls()).toEqual(hostBefore);
   });
 
-  test('state is root\'s with exact modes despite umask 000: 0700 pod dirs, 0600 files and sockets, public parts read-only', () => {
+  test("state is root's with exact modes despite umask 000: 0700 pod dirs, 0600 files and sockets, public parts read-only", () => {
     const staged = dirname(dirname(d.programs!.agent));
     const entries = [...walk(d.dir), ...walk(staged)];
     expect(entries.length).toBeGreaterThan(10);
     for (const e of entries) {
       expect({ path: e.path, uid: e.uid }).toEqual({ path: e.path, uid: 0 });
       const expected =
-        e.path === d.dir || e.path === staged ? 0o711
-        : e.type === 'dir' ? (e.path.endsWith('/bin') ? 0o755 : 0o700)
-        : e.path.endsWith('.crt') || e.path.endsWith('.mjs') ? 0o644
-        : 0o600;
-      expect({ path: e.path, type: e.type, mode: e.mode.toString(8) }).toEqual({ path: e.path, type: e.type === 'socket' ? 'socket' : e.type === 'dir' ? 'dir' : 'file', mode: expected.toString(8) });
+        e.path === d.dir || e.path === staged
+          ? 0o711
+          : e.type === 'dir'
+            ? e.path.endsWith('/bin')
+              ? 0o755
+              : 0o700
+            : e.path.endsWith('.crt') || e.path.endsWith('.mjs')
+              ? 0o644
+              : 0o600;
+      expect({ path: e.path, type: e.type, mode: e.mode.toString(8) }).toEqual({
+        path: e.path,
+        type: e.type === 'socket' ? 'socket' : e.type === 'dir' ? 'dir' : 'file',
+        mode: expected.toString(8),
+      });
     }
     expect(entries.filter((e) => e.type === 'socket').length).toBe(3); // one control socket per agent
     for (const p of [STATE_ROOT, LABS_DIR]) expect([lstatSync(p).uid, (lstatSync(p).mode & 0o777).toString(8)]).toEqual([0, '755']);
     for (const h of d.plan.hosts) {
       const dir = `/etc/netns/${h.netns}`;
       expect([lstatSync(dir).uid, (lstatSync(dir).mode & 0o777).toString(8)]).toEqual([0, '755']);
-      for (const f of ['hosts', 'resolv.conf']) expect([lstatSync(join(dir, f)).uid, (lstatSync(join(dir, f)).mode & 0o777).toString(8)]).toEqual([0, '644']);
+      for (const f of ['hosts', 'resolv.conf'])
+        expect([lstatSync(join(dir, f)).uid, (lstatSync(join(dir, f)).mode & 0o777).toString(8)]).toEqual([0, '644']);
     }
   });
 
@@ -170,14 +202,22 @@ describeAsRoot('a local user against a live lab started under umask 000', () => 
     const pods = [...d.pods.values()].map((p) => p.dir);
     const staged = dirname(dirname(d.programs!.agent));
     const netnsDirs = d.plan.hosts.map((h) => `/etc/netns/${h.netns}`);
-    const keys = readdirSync(d.dir).filter((f) => f.endsWith('.key')).map((f) => join(d.dir, f));
+    const keys = readdirSync(d.dir)
+      .filter((f) => f.endsWith('.key'))
+      .map((f) => join(d.dir, f));
     expect(keys.length).toBeGreaterThan(0);
     const args = {
       canary,
       lab: d.dir,
       pods,
       dirs: [STATE_ROOT, LABS_DIR, d.dir, staged, dirname(d.programs!.agent), ...netnsDirs, '/etc/netns'],
-      replace: [join(d.dir, 'ca-trusted.crt'), join(d.dir, 'owner.json'), d.programs!.agent, join(staged, 'runtime.log'), ...netnsDirs.map((n) => join(n, 'hosts'))],
+      replace: [
+        join(d.dir, 'ca-trusted.crt'),
+        join(d.dir, 'owner.json'),
+        d.programs!.agent,
+        join(staged, 'runtime.log'),
+        ...netnsDirs.map((n) => join(n, 'hosts')),
+      ],
       secret: [...keys, join(d.dir, 'owner.json'), join(staged, 'runtime.log'), canary],
       readable: [join(d.dir, 'ca-trusted.crt'), d.programs!.agent, join(netnsDirs[0], 'hosts')],
     };
@@ -195,7 +235,10 @@ describeAsRoot('a local user against a live lab started under umask 000', () => 
 
   test('after the attacks the probes give the same results and the diagnostics show only what the lab wrote', async () => {
     expect(await probeAll(target, d)).toEqual(before);
-    const diags = await target.diagnose(d, scenario.spec.probes.map((p) => p.name));
+    const diags = await target.diagnose(
+      d,
+      scenario.spec.probes.map((p) => p.name),
+    );
     const text = diags.map((x) => `${x.title}\n${x.body}`).join('\n');
     expect(text).toContain('sidecar decision log of app/server');
     expect(text).not.toContain(SECRET);

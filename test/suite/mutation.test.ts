@@ -12,7 +12,10 @@ import { labCapable, suiteFiles, writeTemp } from './suite.js';
 import { describeAsRoot } from '../support/as-root.js';
 
 const files = suiteFiles();
-const capable = files.filter((f) => labCapable(f.scenario)).map((f) => f.scenario.metadata.name).sort();
+const capable = files
+  .filter((f) => labCapable(f.scenario))
+  .map((f) => f.scenario.metadata.name)
+  .sort();
 
 function mutated(): ScenarioInput[] {
   return files
@@ -34,8 +37,11 @@ describe('mutation table', () => {
     for (const f of files.filter((x) => labCapable(x.scenario))) {
       const probes = f.scenario.spec.probes.map((p) => p.name);
       const fails = MUTATIONS[f.scenario.metadata.name]?.fails ?? [];
-      expect({ scenario: f.scenario.metadata.name, unknown: fails.filter((n) => !probes.includes(n)), none: fails.length === 0 })
-        .toEqual({ scenario: f.scenario.metadata.name, unknown: [], none: false });
+      expect({ scenario: f.scenario.metadata.name, unknown: fails.filter((n) => !probes.includes(n)), none: fails.length === 0 }).toEqual({
+        scenario: f.scenario.metadata.name,
+        unknown: [],
+        none: false,
+      });
     }
   });
 
@@ -66,9 +72,18 @@ describeAsRoot('mutated suite on the lab', () => {
 
   test.each(Object.entries(MUTATIONS))('%s FAILs when mutated', (name, mutation) => {
     const s = result.scenarios.find((x) => x.name === name);
-    const failed = s?.probes.filter((p) => p.verdict === 'FAIL').map((p) => p.name).sort() ?? [];
+    const failed =
+      s?.probes
+        .filter((p) => p.verdict === 'FAIL')
+        .map((p) => p.name)
+        .sort() ?? [];
     const errors = s?.probes.filter((p) => p.verdict === 'ERROR' || p.verdict === 'FLAKY').map((p) => `${p.name}: ${p.verdict} ${p.reason}`);
-    expect({ scenario: name, mutation: mutation.what, verdict: s?.verdict, failed, errors })
-      .toEqual({ scenario: name, mutation: mutation.what, verdict: 'FAIL', failed: [...mutation.fails].sort(), errors: [] });
+    expect({ scenario: name, mutation: mutation.what, verdict: s?.verdict, failed, errors }).toEqual({
+      scenario: name,
+      mutation: mutation.what,
+      verdict: 'FAIL',
+      failed: [...mutation.fails].sort(),
+      errors: [],
+    });
   });
 });

@@ -55,45 +55,92 @@ function addResource(resource: Resource): (s: ScenarioInput) => void {
 }
 
 const strictNamespace = (namespace: string): Resource => ({
-  apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'mutation-strict', namespace }, spec: { mtls: { mode: 'STRICT' } },
+  apiVersion: 'security.istio.io/v1',
+  kind: 'PeerAuthentication',
+  metadata: { name: 'mutation-strict', namespace },
+  spec: { mtls: { mode: 'STRICT' } },
 });
 
 export const MUTATIONS: Record<string, Mutation> = {
-  'permissive-accepts-both': { fails: ['plaintext-from-legacy-accepted'], what: 'the default PERMISSIVE replaced by a namespace-wide STRICT', apply: addResource(strictNamespace('app')) },
-  'strict-accepts-only-mtls': { fails: ['plaintext-http-from-legacy', 'plaintext-tcp-from-legacy'], what: 'STRICT → PERMISSIVE', apply: setPeerAuthMode('PERMISSIVE') },
+  'permissive-accepts-both': {
+    fails: ['plaintext-from-legacy-accepted'],
+    what: 'the default PERMISSIVE replaced by a namespace-wide STRICT',
+    apply: addResource(strictNamespace('app')),
+  },
+  'strict-accepts-only-mtls': {
+    fails: ['plaintext-http-from-legacy', 'plaintext-tcp-from-legacy'],
+    what: 'STRICT → PERMISSIVE',
+    apply: setPeerAuthMode('PERMISSIVE'),
+  },
   'mtls-authenticates-not-authorizes': {
-    fails: ['any-mesh-identity-gets-in'], what: 'an AuthorizationPolicy added: only app/frontend is authorized',
+    fails: ['any-mesh-identity-gets-in'],
+    what: 'an AuthorizationPolicy added: only app/frontend is authorized',
     apply: addResource({
-      apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'frontend-only', namespace: 'app' },
+      apiVersion: 'security.istio.io/v1',
+      kind: 'AuthorizationPolicy',
+      metadata: { name: 'frontend-only', namespace: 'app' },
       spec: { action: 'ALLOW', rules: [{ from: [{ source: { principals: ['cluster.local/ns/app/sa/frontend'] } }] }] },
     }),
   },
-  'authz-only-app-namespace': { fails: ['http-from-other-namespace', 'tcp-from-other-namespace'], what: 'AuthorizationPolicy deleted', apply: dropKind('AuthorizationPolicy') },
-  'udp-not-captured': { fails: ['http-denied', 'tcp-denied'], what: 'allow-nothing AuthorizationPolicy deleted', apply: dropKind('AuthorizationPolicy') },
+  'authz-only-app-namespace': {
+    fails: ['http-from-other-namespace', 'tcp-from-other-namespace'],
+    what: 'AuthorizationPolicy deleted',
+    apply: dropKind('AuthorizationPolicy'),
+  },
+  'udp-not-captured': {
+    fails: ['http-denied', 'tcp-denied'],
+    what: 'allow-nothing AuthorizationPolicy deleted',
+    apply: dropKind('AuthorizationPolicy'),
+  },
   'icmp-not-captured': { fails: ['http-denied'], what: 'allow-nothing AuthorizationPolicy deleted', apply: dropKind('AuthorizationPolicy') },
-  'exclude-inbound-ports': { fails: ['excluded-port-plaintext-bypasses-strict'], what: 'excludeInboundPorts annotation removed', apply: removeAnnotation('app/server', 'traffic.sidecar.istio.io/excludeInboundPorts') },
-  'exclude-outbound-ports': { fails: ['excluded-port-leaves-as-plaintext'], what: 'excludeOutboundPorts annotation removed', apply: removeAnnotation('app/client', 'traffic.sidecar.istio.io/excludeOutboundPorts') },
+  'exclude-inbound-ports': {
+    fails: ['excluded-port-plaintext-bypasses-strict'],
+    what: 'excludeInboundPorts annotation removed',
+    apply: removeAnnotation('app/server', 'traffic.sidecar.istio.io/excludeInboundPorts'),
+  },
+  'exclude-outbound-ports': {
+    fails: ['excluded-port-leaves-as-plaintext'],
+    what: 'excludeOutboundPorts annotation removed',
+    apply: removeAnnotation('app/client', 'traffic.sidecar.istio.io/excludeOutboundPorts'),
+  },
   'app-bypasses-own-sidecar': {
-    fails: ['captured-request-blocked-by-own-sidecar', 'net-admin-captured-request-blocked'], what: 'Sidecar outboundTrafficPolicy REGISTRY_ONLY → ALLOW_ANY',
+    fails: ['captured-request-blocked-by-own-sidecar', 'net-admin-captured-request-blocked'],
+    what: 'Sidecar outboundTrafficPolicy REGISTRY_ONLY → ALLOW_ANY',
     apply: (s) => {
       const sc = view<{ spec: { outboundTrafficPolicy: { mode: string } } }>(resources(s).find((r) => r.kind === 'Sidecar'));
       if (!sc) throw new Error(`${s.metadata.name}: no Sidecar`);
       sc.spec.outboundTrafficPolicy.mode = 'ALLOW_ANY';
     },
   },
-  'cannot-bypass-another-pods-sidecar': { fails: ['intruder-through-its-sidecar-denied'], what: 'AuthorizationPolicy deleted', apply: dropKind('AuthorizationPolicy') },
-  'networkpolicy-defense-in-depth': { fails: ['excluded-port-9090-dropped', 'port-9091-dropped', 'uid-1337-still-dropped'], what: 'NetworkPolicy dropped', apply: dropKind('NetworkPolicy') },
+  'cannot-bypass-another-pods-sidecar': {
+    fails: ['intruder-through-its-sidecar-denied'],
+    what: 'AuthorizationPolicy deleted',
+    apply: dropKind('AuthorizationPolicy'),
+  },
+  'networkpolicy-defense-in-depth': {
+    fails: ['excluded-port-9090-dropped', 'port-9091-dropped', 'uid-1337-still-dropped'],
+    what: 'NetworkPolicy dropped',
+    apply: dropKind('NetworkPolicy'),
+  },
   'registry-only-not-a-boundary': {
-    fails: ['undeclared-host-blocked'], what: 'mesh REGISTRY_ONLY → ALLOW_ANY',
+    fails: ['undeclared-host-blocked'],
+    what: 'mesh REGISTRY_ONLY → ALLOW_ANY',
     apply: (s) => {
       s.spec.mesh = { ...s.spec.mesh, outboundTrafficPolicy: 'ALLOW_ANY' };
     },
   },
-  'egress-gateway-with-networkpolicy': { fails: ['net-admin-flush-bypass-blocked', 'uid-1337-bypass-blocked'], what: 'NetworkPolicy dropped', apply: dropKind('NetworkPolicy') },
+  'egress-gateway-with-networkpolicy': {
+    fails: ['net-admin-flush-bypass-blocked', 'uid-1337-bypass-blocked'],
+    what: 'NetworkPolicy dropped',
+    apply: dropKind('NetworkPolicy'),
+  },
   'tls-origination-verification': {
-    fails: ['insecure-skip-verify-accepts-forged-server'], what: 'insecureSkipVerify removed (the forged certificate is then verified and refused)',
+    fails: ['insecure-skip-verify-accepts-forged-server'],
+    what: 'insecureSkipVerify removed (the forged certificate is then verified and refused)',
     apply: (s) => {
-      const dr = view<{ spec: { trafficPolicy: { portLevelSettings: { tls: Record<string, unknown> }[] } } }>(resources(s).find((r) => r.metadata.name === 'forged-skip'));
+      const dr = view<{ spec: { trafficPolicy: { portLevelSettings: { tls: Record<string, unknown> }[] } } }>(
+        resources(s).find((r) => r.metadata.name === 'forged-skip'),
+      );
       const tls = dr?.spec.trafficPolicy.portLevelSettings[0]?.tls;
       if (!tls || !('insecureSkipVerify' in tls)) throw new Error(`${s.metadata.name}: no insecureSkipVerify on forged-skip`);
       delete tls.insecureSkipVerify;

@@ -19,20 +19,32 @@ const files = suiteFiles();
 const PAGE_PATH = process.env.MESHPROBE_BEST_PRACTICES_PAGE ?? '';
 const havePage = PAGE_PATH !== '' && existsSync(PAGE_PATH);
 /** The page without link targets and markup, whitespace collapsed: the form a quoted claim is compared against. */
-const pageText = havePage ? readFileSync(PAGE_PATH, 'utf8').replace(/\]\([^)]*\)/g, ']').replace(/[[\]]/g, '').replace(/\s+/g, ' ') : '';
+const pageText = havePage
+  ? readFileSync(PAGE_PATH, 'utf8')
+      .replace(/\]\([^)]*\)/g, ']')
+      .replace(/[[\]]/g, '')
+      .replace(/\s+/g, ' ')
+  : '';
 
 describe('suite content', () => {
   test('one scenario per claim 1-21, each with title, tags and the page section as source', () => {
     expect(files.length).toBeGreaterThanOrEqual(21);
     for (const { file, scenario: s } of files) {
       const m = s.metadata;
-      expect({ file, title: !!m.title, tags: (m.tags ?? []).includes('best-practices'), source: m.source?.startsWith('Istio Security Best Practices / ') })
-        .toEqual({ file, title: true, tags: true, source: true });
+      expect({
+        file,
+        title: !!m.title,
+        tags: (m.tags ?? []).includes('best-practices'),
+        source: m.source?.startsWith('Istio Security Best Practices / '),
+      }).toEqual({ file, title: true, tags: true, source: true });
     }
   });
 
   (havePage ? test : test.skip)('every claim is quoted verbatim from the page (links and whitespace aside)', () => {
-    for (const { file, scenario: { metadata: m } } of files) {
+    for (const {
+      file,
+      scenario: { metadata: m },
+    } of files) {
       expect({ file, quoted: pageText.includes((m.claim ?? '<none>').replace(/\s+/g, ' ')) }).toEqual({ file, quoted: true });
     }
   });
@@ -40,7 +52,11 @@ describe('suite content', () => {
   test('every scenario has a positive control and a negative probe', () => {
     for (const { file, scenario: s } of files) {
       const reach = s.spec.probes.map((p) => p.expect.reach);
-      expect({ file, positive: reach.includes(true), negative: reach.includes(false) || !labCapable(s) }).toEqual({ file, positive: true, negative: true });
+      expect({ file, positive: reach.includes(true), negative: reach.includes(false) || !labCapable(s) }).toEqual({
+        file,
+        positive: true,
+        negative: true,
+      });
     }
   });
 });
@@ -53,7 +69,9 @@ describeAsRoot(`${SUITE_DIR} on the lab`, () => {
 
   test('every lab-capable scenario PASSes', () => {
     const capable = files.filter((f) => labCapable(f.scenario)).map((f) => f.scenario.metadata.name);
-    const verdicts = Object.fromEntries(result.scenarios.filter((s) => capable.includes(s.name)).map((s) => [s.name, `${s.verdict}${s.reason ? `: ${s.reason}` : ''}`]));
+    const verdicts = Object.fromEntries(
+      result.scenarios.filter((s) => capable.includes(s.name)).map((s) => [s.name, `${s.verdict}${s.reason ? `: ${s.reason}` : ''}`]),
+    );
     expect(verdicts).toEqual(Object.fromEntries(capable.map((n) => [n, 'PASS'])));
     expect(result.exitStatus).toBe(0);
   });

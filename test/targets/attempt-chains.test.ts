@@ -5,7 +5,10 @@ import type { ProbeAttempt } from '../../src/targets/target.js';
 import { makeScenario } from './lab/helpers.js';
 
 const s = makeScenario('chains', {
-  workloads: [{ name: 'a', namespace: 'app' }, { name: 'b', namespace: 'app', ports: [{ port: 80, protocol: 'http' }] }],
+  workloads: [
+    { name: 'a', namespace: 'app' },
+    { name: 'b', namespace: 'app', ports: [{ port: 80, protocol: 'http' }] },
+  ],
   probes: ['p', 'q', 'r'].map((name) => ({ name, from: 'app/a', to: 'app/b', port: 80, protocol: 'http' as const, expect: { reach: true } })),
 });
 const attempt = (name: string, n: number): ProbeAttempt => ({ probe: s.spec.probes.find((p) => p.name === name)!, nonce: `${name}${n}`, attempt: n });

@@ -44,7 +44,15 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
     if (this.options.kubeconfig) kc.loadFromFile(this.options.kubeconfig);
     else kc.loadFromDefault();
     if (!kc.getContextObject(context)) {
-      throw new TargetError(`kubeconfig has no context "${context}"`, `known contexts: ${kc.getContexts().map((c) => c.name).join(', ') || '(none)'}`);
+      throw new TargetError(
+        `kubeconfig has no context "${context}"`,
+        `known contexts: ${
+          kc
+            .getContexts()
+            .map((c) => c.name)
+            .join(', ') || '(none)'
+        }`,
+      );
     }
     kc.setCurrentContext(context);
     return kc;
@@ -52,8 +60,16 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
 
   async prepare(signal?: AbortSignal): Promise<TargetInfo> {
     const context = this.options.context;
-    if (!context) throw new TargetError('the existing target needs --context NAME', 'name the kubeconfig context explicitly, e.g. --context staging; meshprobe never uses the current context implicitly');
-    if (!this.options.image) throw new TargetError('the existing target needs --image REF', 'build the probe image (docker build . from a meshprobe checkout) and push it where the cluster can pull it; there is no default a cluster could pull');
+    if (!context)
+      throw new TargetError(
+        'the existing target needs --context NAME',
+        'name the kubeconfig context explicitly, e.g. --context staging; meshprobe never uses the current context implicitly',
+      );
+    if (!this.options.image)
+      throw new TargetError(
+        'the existing target needs --image REF',
+        'build the probe image (docker build . from a meshprobe checkout) and push it where the cluster can pull it; there is no default a cluster could pull',
+      );
     const runner = this.options.runner ?? new ZxRunner(this.options.log);
     if (!this.options.runner) await requireTool('istioctl', this.options.lookup);
     const kube = new Kube(this.kubeConfig(context));
@@ -79,7 +95,9 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
     this.info = {
       name: 'existing',
       istioVersion: mesh.version,
-      notes: [`context ${context}; istiod revision ${mesh.revision}, outboundTrafficPolicy ${mesh.outboundTrafficPolicy} (read from the cluster); per-run namespaces mp-${this.run.options.runId}-*`],
+      notes: [
+        `context ${context}; istiod revision ${mesh.revision}, outboundTrafficPolicy ${mesh.outboundTrafficPolicy} (read from the cluster); per-run namespaces mp-${this.run.options.runId}-*`,
+      ],
     };
     return this.info;
   }
@@ -90,21 +108,37 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
   check(scenario: Scenario): void {
     this.checkCommon(scenario);
     if (scenario.spec.externals.length) {
-      throw new UnsupportedError('spec.externals', 'the existing target cannot run hosts outside the mesh', 'use --target kind, which runs externals as containers on the kind network');
+      throw new UnsupportedError(
+        'spec.externals',
+        'the existing target cannot run hosts outside the mesh',
+        'use --target kind, which runs externals as containers on the kind network',
+      );
     }
     const wanted = scenario.spec.mesh?.outboundTrafficPolicy;
     if (wanted && wanted !== this.meshOutbound) {
-      throw new UnsupportedError('spec.mesh.outboundTrafficPolicy', `the scenario needs ${wanted} but the mesh runs ${this.meshOutbound}; meshprobe never changes an existing mesh's configuration`, 'run it on a cluster configured that way, or with --target kind');
+      throw new UnsupportedError(
+        'spec.mesh.outboundTrafficPolicy',
+        `the scenario needs ${wanted} but the mesh runs ${this.meshOutbound}; meshprobe never changes an existing mesh's configuration`,
+        'run it on a cluster configured that way, or with --target kind',
+      );
     }
     const normalization = scenario.spec.mesh?.pathNormalization;
     if (normalization && normalization !== this.meshNormalization) {
-      throw new UnsupportedError('spec.mesh.pathNormalization', `the scenario needs ${normalization} but the mesh runs ${this.meshNormalization}; meshprobe never changes an existing mesh's configuration`, 'run it on a cluster configured that way, or on the lab');
+      throw new UnsupportedError(
+        'spec.mesh.pathNormalization',
+        `the scenario needs ${normalization} but the mesh runs ${this.meshNormalization}; meshprobe never changes an existing mesh's configuration`,
+        'run it on a cluster configured that way, or on the lab',
+      );
     }
     const own = new Set(scenario.spec.namespaces.map((n) => n.name));
     scenario.spec.resources.forEach((r, i) => {
       const ns = r.metadata.namespace;
       if (ns && !own.has(ns) && !this.options.allowMeshChanges) {
-        throw new UnsupportedError(`spec.resources[${i}].metadata.namespace`, `${r.kind} ${r.metadata.name} in ${ns} would change the mesh outside the run's namespaces`, 'pass --allow-mesh-changes if this cluster may be changed mesh-wide for the duration of the run');
+        throw new UnsupportedError(
+          `spec.resources[${i}].metadata.namespace`,
+          `${r.kind} ${r.metadata.name} in ${ns} would change the mesh outside the run's namespaces`,
+          'pass --allow-mesh-changes if this cluster may be changed mesh-wide for the duration of the run',
+        );
       }
     });
   }

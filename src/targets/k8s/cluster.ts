@@ -9,8 +9,17 @@ import { attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt } from '../target.js';
 import { classifyFindings, describeFinding, parseAnalyzeJson, type Finding } from './analyze.js';
 import { runChecked, type CommandRunner } from './commands.js';
-import { callCommand, groupAttempts, isExternal, parseCallOutput, parseQueryOutput, probeRequest, queryCommand, resolveCommand } from './exec-probe.js';
-import { abortable, exitCodeOf, Kube } from './kube.js';
+import {
+  callCommand,
+  groupAttempts,
+  isExternal,
+  parseCallOutput,
+  parseQueryOutput,
+  probeRequest,
+  queryCommand,
+  resolveCommand,
+} from './exec-probe.js';
+import { abortable, exitCodeOf, type Kube } from './kube.js';
 import { PodLocks } from './pod-locks.js';
 import { AGENT_CONTAINER, renderScenario, WORKLOAD_LABEL, type Manifest, type RenderedScenario } from './manifests.js';
 import { ROOT_NAMESPACE } from '../../model/mesh.js';
@@ -82,7 +91,11 @@ export class ClusterRun {
 
   async deploy(scenario: Scenario, signal?: AbortSignal): Promise<ClusterDeployment> {
     const { kube } = this.options;
-    const rendered = renderScenario(scenario, { runId: this.options.runId, image: this.options.image, imagePullPolicy: this.options.imagePullPolicy });
+    const rendered = renderScenario(scenario, {
+      runId: this.options.runId,
+      image: this.options.image,
+      imagePullPolicy: this.options.imagePullPolicy,
+    });
     const dep: ClusterDeployment = {
       scenario,
       id: `${this.options.runId}-${scenario.metadata.name}`,
@@ -127,7 +140,8 @@ export class ClusterRun {
       const pod = [...dep.pods.values()][0];
       if (!pod) throw new TargetError(`no pod in scenario ${dep.scenario.metadata.name} to resolve ${name} from`);
       const r = await this.options.kube.exec(pod.namespace, pod.name, AGENT_CONTAINER, resolveCommand(name), undefined, signal);
-      if (exitCodeOf(r.status) !== 0) throw new TargetError(`resolving ${name} in ${pod.namespace}/${pod.name} failed: ${r.stderr.trim().slice(-300)}`);
+      if (exitCodeOf(r.status) !== 0)
+        throw new TargetError(`resolving ${name} in ${pod.namespace}/${pod.name} failed: ${r.stderr.trim().slice(-300)}`);
       return JSON.parse(r.stdout.trim() || '[]') as string[];
     };
   }
@@ -199,7 +213,14 @@ export class ClusterRun {
         throw err;
       });
       try {
-        const r = await this.options.kube.exec(source.namespace, source.name, AGENT_CONTAINER, callCommand(group[0].probe), `${JSON.stringify(chains)}\n`, signal);
+        const r = await this.options.kube.exec(
+          source.namespace,
+          source.name,
+          AGENT_CONTAINER,
+          callCommand(group[0].probe),
+          `${JSON.stringify(chains)}\n`,
+          signal,
+        );
         for (const [nonce, result] of parseCallOutput(where, chains.flat(), r)) clients.set(nonce, result);
       } finally {
         release();
@@ -270,7 +291,9 @@ export class ClusterRun {
         return { title, body: `(unavailable: ${(err as Error).message})` };
       }
     };
-    const sidecar = dep.rendered.workloads.some((m) => m.kind === 'Deployment' && m.metadata.namespace === pod.namespace && hasSidecarLabel(m, key.split('/')[1]));
+    const sidecar = dep.rendered.workloads.some(
+      (m) => m.kind === 'Deployment' && m.metadata.namespace === pod.namespace && hasSidecarLabel(m, key.split('/')[1]),
+    );
     const list: Array<Promise<Diagnostic>> = [
       attempt(`${key} events`, async () => (await kube.podEvents(pod.namespace, pod.name)).join('\n')),
       attempt(`${key} agent log`, () => kube.podLogs(pod.namespace, pod.name, AGENT_CONTAINER, 50)),

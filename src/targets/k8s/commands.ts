@@ -31,7 +31,10 @@ const INSTALL_HINT: Record<Tool, string> = {
 };
 
 /** Finds a tool on PATH; a missing tool is an error that says how to install it. */
-export async function requireTool(tool: Tool, lookup: (name: string) => Promise<string | null> = (n) => which(n, { nothrow: true })): Promise<string> {
+export async function requireTool(
+  tool: Tool,
+  lookup: (name: string) => Promise<string | null> = (n) => which(n, { nothrow: true }),
+): Promise<string> {
   const found = await lookup(tool);
   if (!found) throw new TargetError(`${tool} was not found on PATH`, INSTALL_HINT[tool]);
   return found;

@@ -136,9 +136,16 @@ export function parseQueryOutput(where: string, r: ExecResult): Observation[] {
   } catch {
     throw new TargetError(`reading observations in ${where}: the agent's answer is not JSON: ${text.slice(0, 200)}`);
   }
-  const list = Array.isArray(whole) ? whole : whole && typeof whole === 'object' && Object.values(whole).every(Array.isArray) ? Object.values(whole).flat() : undefined;
-  if (!list || !list.every((o) => o && typeof o === 'object' && typeof (o as Observation).nonce === 'string')) {
-    throw new TargetError(`reading observations in ${where}: unexpected answer ${text.slice(0, 200)}`, 'is the probe image the one built from this version of meshprobe?');
+  const list = Array.isArray(whole)
+    ? whole
+    : whole && typeof whole === 'object' && Object.values(whole).every(Array.isArray)
+      ? Object.values(whole).flat()
+      : undefined;
+  if (!list?.every((o) => o && typeof o === 'object' && typeof (o as Observation).nonce === 'string')) {
+    throw new TargetError(
+      `reading observations in ${where}: unexpected answer ${text.slice(0, 200)}`,
+      'is the probe image the one built from this version of meshprobe?',
+    );
   }
   return list as Observation[];
 }

@@ -11,7 +11,7 @@ import {
   AppsV1Api,
   CoreV1Api,
   Exec,
-  KubeConfig,
+  type KubeConfig,
   HttpMethod,
   KubernetesObjectApi,
   PatchStrategy,
@@ -56,7 +56,10 @@ function describeApiError(err: unknown, action: string): TargetError {
           : undefined;
     return new TargetError(`${action}: API answered ${err.code}: ${message}`, hint);
   }
-  return new TargetError(`${action}: ${err instanceof Error ? err.message : String(err)}`, 'check the cluster is reachable with this kubeconfig context');
+  return new TargetError(
+    `${action}: ${err instanceof Error ? err.message : String(err)}`,
+    'check the cluster is reachable with this kubeconfig context',
+  );
 }
 
 function safeJson(text: string): unknown {
@@ -265,7 +268,11 @@ export class Kube {
   }
 
   private async notReadyError(namespace: string, selector: string, timeoutMs: number, pod?: V1Pod): Promise<TargetError> {
-    if (!pod?.metadata?.name) return new TargetError(`no pod matching ${selector} appeared in ${namespace} within ${timeoutMs / 1000}s`, 'check the Deployment and its ReplicaSet events');
+    if (!pod?.metadata?.name)
+      return new TargetError(
+        `no pod matching ${selector} appeared in ${namespace} within ${timeoutMs / 1000}s`,
+        'check the Deployment and its ReplicaSet events',
+      );
     const name = pod.metadata.name;
     const states = (pod.status?.containerStatuses ?? []).map((c) => {
       const w = c.state?.waiting;
@@ -293,7 +300,10 @@ export class Kube {
     let status: V1Status | undefined;
     let ws: Awaited<ReturnType<Exec['exec']>>;
     try {
-      ws = await abortable(new Exec(this.kc).exec(namespace, pod, container, command, out.stream, err.stream, stdin, false, (s) => (status = s)), signal);
+      ws = await abortable(
+        new Exec(this.kc).exec(namespace, pod, container, command, out.stream, err.stream, stdin, false, (s) => (status = s)),
+        signal,
+      );
     } catch (e) {
       throw describeApiError(e, `exec in ${where}`);
     }

@@ -56,7 +56,10 @@ function renderNamespace(scenario: Scenario, map: NamespaceMap, ns: Namespace, r
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
-    metadata: { name: map.forward.get(ns.name)!, labels: { ...(ns.labels ?? {}), ...commonLabels(runId, scenario), ...injectionLabel(scenario, ns) } },
+    metadata: {
+      name: map.forward.get(ns.name)!,
+      labels: { ...(ns.labels ?? {}), ...commonLabels(runId, scenario), ...injectionLabel(scenario, ns) },
+    },
   };
 }
 
@@ -100,7 +103,12 @@ export function capabilityConflict(scenario: Scenario, w: Workload): string | un
   const needs = probeNeeds(scenario, w);
   if (!needs.setuid && !needs.netAdmin) return undefined;
   if (w.runAsUser === undefined || w.runAsUser === 0) return undefined;
-  const what = [needs.setuid ? '`as: {user}` (setpriv needs CAP_SETUID/CAP_SETGID)' : '', needs.netAdmin ? '`bypass: flush-capture` (iptables needs CAP_NET_ADMIN)' : ''].filter(Boolean).join(' and ');
+  const what = [
+    needs.setuid ? '`as: {user}` (setpriv needs CAP_SETUID/CAP_SETGID)' : '',
+    needs.netAdmin ? '`bypass: flush-capture` (iptables needs CAP_NET_ADMIN)' : '',
+  ]
+    .filter(Boolean)
+    .join(' and ');
   return `workload ${w.namespace}/${w.name} runs as uid ${w.runAsUser} but its probes use ${what}; Kubernetes gives a non-root container no effective capabilities (kubernetes/kubernetes#56374), so the command would fail`;
 }
 

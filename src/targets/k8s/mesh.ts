@@ -35,12 +35,19 @@ export function istiodVersion(d: V1Deployment): string | undefined {
 
 /** Picks istiod: the only one, or the `default` revision among several; more than one candidate is refused. */
 export function pickIstiod(deployments: V1Deployment[], context: string): V1Deployment {
-  if (!deployments.length) throw new TargetError(`no istiod deployment (label app=istiod) in ${ROOT_NAMESPACE} on ${context}`, 'install Istio (istioctl install) or pick the context of a cluster that has it');
+  if (!deployments.length)
+    throw new TargetError(
+      `no istiod deployment (label app=istiod) in ${ROOT_NAMESPACE} on ${context}`,
+      'install Istio (istioctl install) or pick the context of a cluster that has it',
+    );
   if (deployments.length === 1) return deployments[0];
   const byRev = deployments.filter((d) => (d.metadata?.labels?.['istio.io/rev'] ?? 'default') === 'default');
   if (byRev.length === 1) return byRev[0];
   const revs = deployments.map((d) => d.metadata?.labels?.['istio.io/rev'] ?? 'default').join(', ');
-  throw new TargetError(`several istiod revisions on ${context} (${revs}) and none is the default`, 'tag one revision as default (istioctl tag set default --revision R) so injected pods and meshprobe agree on it');
+  throw new TargetError(
+    `several istiod revisions on ${context} (${revs}) and none is the default`,
+    'tag one revision as default (istioctl tag set default --revision R) so injected pods and meshprobe agree on it',
+  );
 }
 
 export async function readMesh(kube: Kube, context: string): Promise<MeshInfo> {
@@ -49,7 +56,10 @@ export async function readMesh(kube: Kube, context: string): Promise<MeshInfo> {
   const version = istiodVersion(istiod);
   if (!version) {
     const images = (istiod.spec?.template.spec?.containers ?? []).map((c) => c.image).join(', ');
-    throw new TargetError(`cannot tell the Istio version of ${istiod.metadata?.name} (image ${images}, no version label)`, 'use a tagged istiod image, or label the deployment app.kubernetes.io/version');
+    throw new TargetError(
+      `cannot tell the Istio version of ${istiod.metadata?.name} (image ${images}, no version label)`,
+      'use a tagged istiod image, or label the deployment app.kubernetes.io/version',
+    );
   }
   const name = revision === 'default' ? 'istio' : `istio-${revision}`;
   let mesh: { outboundTrafficPolicy?: { mode?: string }; pathNormalization?: { normalization?: string } } | null;
@@ -57,10 +67,14 @@ export async function readMesh(kube: Kube, context: string): Promise<MeshInfo> {
     const cm = await kube.core.readNamespacedConfigMap({ namespace: ROOT_NAMESPACE, name });
     mesh = YAML.parse(cm.data?.mesh ?? '') as typeof mesh;
   } catch (err) {
-    throw new TargetError(`cannot read the mesh configuration (ConfigMap ${ROOT_NAMESPACE}/${name}) on ${context}: ${(err as Error).message}`, 'meshprobe judges outbound-policy scenarios only on a policy it has read; grant get on that ConfigMap');
+    throw new TargetError(
+      `cannot read the mesh configuration (ConfigMap ${ROOT_NAMESPACE}/${name}) on ${context}: ${(err as Error).message}`,
+      'meshprobe judges outbound-policy scenarios only on a policy it has read; grant get on that ConfigMap',
+    );
   }
   const mode = mesh?.outboundTrafficPolicy?.mode ?? 'ALLOW_ANY';
-  if (mode !== 'ALLOW_ANY' && mode !== 'REGISTRY_ONLY') throw new TargetError(`ConfigMap ${ROOT_NAMESPACE}/${name}: unknown outboundTrafficPolicy.mode ${mode}`);
+  if (mode !== 'ALLOW_ANY' && mode !== 'REGISTRY_ONLY')
+    throw new TargetError(`ConfigMap ${ROOT_NAMESPACE}/${name}: unknown outboundTrafficPolicy.mode ${mode}`);
   const n = mesh?.pathNormalization?.normalization;
   return { revision, version, outboundTrafficPolicy: mode, pathNormalization: n === undefined || n === 'DEFAULT' ? 'BASE' : n };
 }

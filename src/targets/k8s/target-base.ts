@@ -3,8 +3,16 @@
  * checks every cluster target makes on a scenario.
  */
 import type { Scenario } from '../../scenario/schema.js';
-import { TargetError, UnsupportedError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type TargetInfo } from '../target.js';
-import { ClusterRun, type ClusterDeployment } from './cluster.js';
+import {
+  TargetError,
+  UnsupportedError,
+  type AttemptResult,
+  type Deployment,
+  type Diagnostic,
+  type ProbeAttempt,
+  type TargetInfo,
+} from '../target.js';
+import type { ClusterRun, ClusterDeployment } from './cluster.js';
 import { capabilityConflict } from './manifests.js';
 import { RESERVED_NAMESPACES } from './names.js';
 
@@ -21,19 +29,37 @@ export abstract class ClusterTargetBase {
   protected checkCommon(scenario: Scenario): void {
     scenario.spec.namespaces.forEach((ns, i) => {
       if ((RESERVED_NAMESPACES as readonly string[]).includes(ns.name)) {
-        throw new UnsupportedError(`spec.namespaces[${i}].name`, `namespace "${ns.name}" belongs to the cluster; a scenario declares only its own namespaces (they become per-run namespaces)`, 'put mesh-wide resources in istio-system via spec.resources instead');
+        throw new UnsupportedError(
+          `spec.namespaces[${i}].name`,
+          `namespace "${ns.name}" belongs to the cluster; a scenario declares only its own namespaces (they become per-run namespaces)`,
+          'put mesh-wide resources in istio-system via spec.resources instead',
+        );
       }
     });
     scenario.spec.workloads.forEach((w, i) => {
       const j = w.ports.findIndex((p) => p.protocol === 'https');
-      if (j >= 0) throw new UnsupportedError(`spec.workloads[${i}].ports[${j}].protocol`, 'https listeners need certificates, which the cluster targets do not issue yet', 'use --target lab for this scenario');
+      if (j >= 0)
+        throw new UnsupportedError(
+          `spec.workloads[${i}].ports[${j}].protocol`,
+          'https listeners need certificates, which the cluster targets do not issue yet',
+          'use --target lab for this scenario',
+        );
     });
     scenario.spec.workloads.forEach((w, i) => {
       const conflict = capabilityConflict(scenario, w);
-      if (conflict) throw new UnsupportedError(`spec.workloads[${i}].runAsUser`, conflict, 'drop runAsUser from the workload (its container then runs as uid 0 with just the capabilities its probes need), or use --target lab');
+      if (conflict)
+        throw new UnsupportedError(
+          `spec.workloads[${i}].runAsUser`,
+          conflict,
+          'drop runAsUser from the workload (its container then runs as uid 0 with just the capabilities its probes need), or use --target lab',
+        );
     });
     scenario.spec.resources.forEach((r, i) => {
-      if (!r.metadata.namespace) throw new UnsupportedError(`spec.resources[${i}].metadata.namespace`, `${r.kind} ${r.metadata.name} has no namespace; on a cluster every resource needs one`);
+      if (!r.metadata.namespace)
+        throw new UnsupportedError(
+          `spec.resources[${i}].metadata.namespace`,
+          `${r.kind} ${r.metadata.name} has no namespace; on a cluster every resource needs one`,
+        );
     });
   }
 

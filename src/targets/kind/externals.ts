@@ -40,18 +40,31 @@ export function externalConfig(e: Scenario['spec']['externals'][number]): string
 export class KindExternals implements ExternalsHost {
   private running = new Map<string, Running>();
 
-  constructor(private readonly kube: Kube | undefined, private readonly image: string, private readonly options: KindExternalsOptions = {}) {}
+  constructor(
+    private readonly kube: Kube | undefined,
+    private readonly image: string,
+    private readonly options: KindExternalsOptions = {},
+  ) {}
 
   async start(scenario: Scenario, signal?: AbortSignal, resolve?: InClusterResolver): Promise<void> {
     for (const e of scenario.spec.externals) {
       const ports = JSON.stringify(e.ports);
       const have = this.running.get(e.name);
       if (have) {
-        if (have.ports !== ports) throw new TargetError(`external ${e.name} is already running with other ports in this run`, 'give externals with different ports different names');
+        if (have.ports !== ports)
+          throw new TargetError(
+            `external ${e.name} is already running with other ports in this run`,
+            'give externals with different ports different names',
+          );
         have.users++;
         continue;
       }
-      if (e.ports.some((p) => p.protocol === 'https')) throw new UnsupportedError('spec.externals[].ports[].protocol', `external ${e.name}: https externals need certificates the kind target does not issue yet`, 'use --target lab');
+      if (e.ports.some((p) => p.protocol === 'https'))
+        throw new UnsupportedError(
+          'spec.externals[].ports[].protocol',
+          `external ${e.name}: https externals need certificates the kind target does not issue yet`,
+          'use --target lab',
+        );
       if (signal?.aborted) throw new TargetError('interrupted');
       const network = this.options.network ?? 'kind';
       let container: StartedTestContainer;
@@ -66,7 +79,10 @@ export class KindExternals implements ExternalsHost {
           .withStartupTimeout(this.options.startTimeoutMs ?? 60_000)
           .start();
       } catch (err) {
-        throw new TargetError(`external ${e.name} did not start (image ${this.image}): ${(err as Error).message}`, 'check the image runs `serve` (docker run IMAGE serve --config …) and the docker network exists');
+        throw new TargetError(
+          `external ${e.name} did not start (image ${this.image}): ${(err as Error).message}`,
+          'check the image runs `serve` (docker run IMAGE serve --config …) and the docker network exists',
+        );
       }
       this.running.set(e.name, { container, ip: container.getIpAddress(network), ports, users: 1 });
     }
@@ -79,7 +95,10 @@ export class KindExternals implements ExternalsHost {
     const r = this.running.get(name);
     if (!r) throw new TargetError(`external ${name} is not running`);
     const out = await r.container.exec(queryCommand(nonces, EXTERNAL_CONTROL));
-    const status = out.exitCode === 0 ? { status: 'Success' } : { status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(out.exitCode) }] } };
+    const status =
+      out.exitCode === 0
+        ? { status: 'Success' }
+        : { status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(out.exitCode) }] } };
     return parseQueryOutput(`external ${name}`, { stdout: out.stdout, stderr: out.stderr, status });
   }
 
@@ -125,7 +144,12 @@ export class KindExternals implements ExternalsHost {
     const cm = await this.kube.core.readNamespacedConfigMap({ namespace: 'kube-system', name: 'coredns' });
     const entries = [...this.running.entries()].map(([name, r]) => ({ name, ip: r.ip }));
     const corefile = corefileWithHosts(cm.data?.Corefile ?? '', entries);
-    const manifest: Manifest = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'coredns', namespace: 'kube-system' }, data: { Corefile: corefile } };
+    const manifest: Manifest = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'coredns', namespace: 'kube-system' },
+      data: { Corefile: corefile },
+    };
     await this.kube.apply(manifest);
   }
 }

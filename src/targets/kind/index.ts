@@ -90,14 +90,18 @@ export class KindTarget extends ClusterTargetBase implements Target {
   private bundleScriptPresent(script: string): boolean {
     if (existsSync(script)) return true;
     if (existsSync(path.join(REPO_ROOT, AGENT_BUNDLE))) return false;
-    throw new TargetError(`the agent bundle ${AGENT_BUNDLE} is missing and ${BUNDLE_SCRIPT} is not here to build it`, 'run `npm run bootstrap` (or `node scripts/bundle-agent.mjs`) in a meshprobe checkout');
+    throw new TargetError(
+      `the agent bundle ${AGENT_BUNDLE} is missing and ${BUNDLE_SCRIPT} is not here to build it`,
+      'run `npm run bootstrap` (or `node scripts/bundle-agent.mjs`) in a meshprobe checkout',
+    );
   }
 
   private kubePromise?: Promise<Kube>;
   private kube(signal?: AbortSignal): Promise<Kube> {
     this.kubePromise ??= (async () => {
       const kc = this.options.kubeConfig ?? new KubeConfig();
-      if (!this.options.kubeConfig) kc.loadFromString(await runChecked(this.runner, 'kind', ['get', 'kubeconfig', '--name', this.clusterName], { signal }));
+      if (!this.options.kubeConfig)
+        kc.loadFromString(await runChecked(this.runner, 'kind', ['get', 'kubeconfig', '--name', this.clusterName], { signal }));
       return new Kube(kc);
     })();
     return this.kubePromise;
@@ -107,7 +111,9 @@ export class KindTarget extends ClusterTargetBase implements Target {
   private async applyCalico(url: string, signal?: AbortSignal): Promise<void> {
     const kube = await this.kube(signal);
     const text = (await axios.get<string>(url, { responseType: 'text', signal })).data;
-    const docs = YAML.parseAllDocuments(text).map((d) => d.toJS() as Manifest | null).filter((d): d is Manifest => !!d?.kind);
+    const docs = YAML.parseAllDocuments(text)
+      .map((d) => d.toJS() as Manifest | null)
+      .filter((d): d is Manifest => !!d?.kind);
     for (const doc of docs) {
       // kinds defined by CRDs earlier in the same file need a moment to be served
       for (let attempt = 0; ; attempt++) {
@@ -151,7 +157,11 @@ export class KindTarget extends ClusterTargetBase implements Target {
       throw err;
     }
     const profile = this.profile!;
-    this.info = { name: 'kind', istioVersion: this.istioVersion ?? profile.versions.istio, notes: [`kind cluster ${this.clusterName}, profile ${profile.name}: ${profile.description}`] };
+    this.info = {
+      name: 'kind',
+      istioVersion: this.istioVersion ?? profile.versions.istio,
+      notes: [`kind cluster ${this.clusterName}, profile ${profile.name}: ${profile.description}`],
+    };
     return this.info;
   }
 

@@ -29,11 +29,23 @@ export function upPlan(profile: Profile, clusterName: string, image: string, rep
   // Without a CNI (the cni profile, until Calico is applied) nodes never turn Ready, so waiting would only burn time.
   const wait = profile.features.cni ? [] : ['--wait', '180s'];
   return [
-    { cmd: 'kind', args: ['create', 'cluster', '--name', clusterName, '--config', profile.kindConfigPath, ...wait], why: 'create the cluster (node image pinned in clusters/versions.yaml)' },
-    { cmd: 'istioctl', args: ['install', '-y', '-f', profile.istioOperatorPath, '--context', ctx, '--readiness-timeout', '300s'], why: `install Istio ${profile.versions.istio} (${profile.name} profile)` },
+    {
+      cmd: 'kind',
+      args: ['create', 'cluster', '--name', clusterName, '--config', profile.kindConfigPath, ...wait],
+      why: 'create the cluster (node image pinned in clusters/versions.yaml)',
+    },
+    {
+      cmd: 'istioctl',
+      args: ['install', '-y', '-f', profile.istioOperatorPath, '--context', ctx, '--readiness-timeout', '300s'],
+      why: `install Istio ${profile.versions.istio} (${profile.name} profile)`,
+    },
     { cmd: 'node', args: [path.join(repoRoot, BUNDLE_SCRIPT)], why: `bundle the agent into ${AGENT_BUNDLE}, which the Dockerfile copies` },
     { cmd: 'docker', args: ['build', '-t', image, '-f', path.join(repoRoot, 'Dockerfile'), repoRoot], why: 'build the probe image' },
-    { cmd: 'kind', args: ['load', 'docker-image', image, '--name', clusterName], why: 'make the probe image available to the nodes without a registry' },
+    {
+      cmd: 'kind',
+      args: ['load', 'docker-image', image, '--name', clusterName],
+      why: 'make the probe image available to the nodes without a registry',
+    },
   ];
 }
 

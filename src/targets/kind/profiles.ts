@@ -46,9 +46,7 @@ const istioOperator = z.looseObject({
   kind: z.literal('IstioOperator'),
   spec: z.looseObject({
     profile: z.string().optional(),
-    meshConfig: z
-      .looseObject({ outboundTrafficPolicy: z.looseObject({ mode: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']) }).optional() })
-      .optional(),
+    meshConfig: z.looseObject({ outboundTrafficPolicy: z.looseObject({ mode: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']) }).optional() }).optional(),
     components: z
       .looseObject({
         egressGateways: z.array(z.looseObject({ name: z.string(), enabled: z.boolean() })).optional(),
@@ -143,12 +141,16 @@ export function checkConsistent(p: Profile): void {
   }
   const egress = (spec.components?.egressGateways ?? []).some((g) => g.enabled);
   if (egress !== p.features.egressGateway) {
-    throw new ProfileError(`${where}/istio.yaml: egress gateway ${egress ? 'enabled' : 'absent'} but profile.yaml declares egressGateway: ${p.features.egressGateway}`);
+    throw new ProfileError(
+      `${where}/istio.yaml: egress gateway ${egress ? 'enabled' : 'absent'} but profile.yaml declares egressGateway: ${p.features.egressGateway}`,
+    );
   }
   const cni = spec.components?.cni?.enabled ?? false;
   const calico = p.kindConfig.networking?.disableDefaultCNI ?? false;
   if (cni !== p.features.cni || calico !== p.features.cni || (p.features.cni && !p.calicoManifest)) {
-    throw new ProfileError(`${where}: cni profile needs disableDefaultCNI in kind.yaml, components.cni in istio.yaml and calicoManifest in profile.yaml together`);
+    throw new ProfileError(
+      `${where}: cni profile needs disableDefaultCNI in kind.yaml, components.cni in istio.yaml and calicoManifest in profile.yaml together`,
+    );
   }
   for (const node of p.kindConfig.nodes) {
     if (node.image !== p.versions.kindNodeImage) {

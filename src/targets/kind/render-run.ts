@@ -54,29 +54,85 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
       const dir = path.join(name, plainSegment('scenario name', s.metadata.name));
       const manifests = allManifests(rendered);
       let i = 0;
-      for (const m of manifests) await write(path.join(dir, `${String(++i).padStart(2, '0')}-${plainSegment('kind', m.kind.toLowerCase())}-${plainSegment(`${m.kind} metadata.name`, m.metadata.name)}.yaml`), YAML.stringify(m));
+      for (const m of manifests)
+        await write(
+          path.join(
+            dir,
+            `${String(++i).padStart(2, '0')}-${plainSegment('kind', m.kind.toLowerCase())}-${plainSegment(`${m.kind} metadata.name`, m.metadata.name)}.yaml`,
+          ),
+          YAML.stringify(m),
+        );
       commands.push(`# scenario ${s.metadata.name}`);
       for (const f of files.filter((f) => f.startsWith(dir + path.sep))) {
-        commands.push(formatCommand('kubectl', ['--context', ctx, 'apply', '--server-side', '--field-manager=meshprobe', '--force-conflicts', '-f', f]));
+        commands.push(
+          formatCommand('kubectl', ['--context', ctx, 'apply', '--server-side', '--field-manager=meshprobe', '--force-conflicts', '-f', f]),
+        );
       }
       for (const w of s.spec.workloads) {
-        commands.push(formatCommand('kubectl', ['--context', ctx, 'wait', '-n', rendered.map.forward.get(w.namespace)!, '--for=condition=Ready', 'pod', '-l', `${WORKLOAD_LABEL}=${w.name}`, '--timeout=180s']));
+        commands.push(
+          formatCommand('kubectl', [
+            '--context',
+            ctx,
+            'wait',
+            '-n',
+            rendered.map.forward.get(w.namespace)!,
+            '--for=condition=Ready',
+            'pod',
+            '-l',
+            `${WORKLOAD_LABEL}=${w.name}`,
+            '--timeout=180s',
+          ]),
+        );
       }
       for (const ns of rendered.map.forward.values()) commands.push(formatCommand('istioctl', ['analyze', '--context', ctx, '-n', ns, '-o', 'json']));
-      commands.push(formatCommand('kubectl', ['--context', ctx, 'port-forward', '-n', 'istio-system', 'deploy/istiod', '15014']) + '   # GET /metrics: pilot_total_xds_rejects before and after');
+      commands.push(
+        formatCommand('kubectl', ['--context', ctx, 'port-forward', '-n', 'istio-system', 'deploy/istiod', '15014']) +
+          '   # GET /metrics: pilot_total_xds_rejects before and after',
+      );
       for (const p of s.spec.probes) {
         const [ns, w] = p.from.split('/');
-        commands.push(formatCommand('kubectl', ['--context', ctx, 'exec', '-i', '-n', rendered.map.forward.get(ns)!, `deploy/${w}`, '-c', AGENT_CONTAINER, '--', ...callCommand(p)]) + `   # stdin: the attempts of probe ${p.name} as one chain (JSON)`);
+        commands.push(
+          formatCommand('kubectl', [
+            '--context',
+            ctx,
+            'exec',
+            '-i',
+            '-n',
+            rendered.map.forward.get(ns)!,
+            `deploy/${w}`,
+            '-c',
+            AGENT_CONTAINER,
+            '--',
+            ...callCommand(p),
+          ]) + `   # stdin: the attempts of probe ${p.name} as one chain (JSON)`,
+        );
         if (!s.spec.externals.some((e) => e.name === p.to)) {
           const [tns, tw] = p.to.split('/');
-          commands.push(formatCommand('kubectl', ['--context', ctx, 'exec', '-n', rendered.map.forward.get(tns)!, `deploy/${tw}`, '-c', AGENT_CONTAINER, '--', ...queryCommand(['<nonce>'])]));
+          commands.push(
+            formatCommand('kubectl', [
+              '--context',
+              ctx,
+              'exec',
+              '-n',
+              rendered.map.forward.get(tns)!,
+              `deploy/${tw}`,
+              '-c',
+              AGENT_CONTAINER,
+              '--',
+              ...queryCommand(['<nonce>']),
+            ]),
+          );
         }
       }
-      for (const ns of rendered.map.forward.values()) commands.push(formatCommand('kubectl', ['--context', ctx, 'delete', 'namespace', ns, '--wait=false']));
+      for (const ns of rendered.map.forward.values())
+        commands.push(formatCommand('kubectl', ['--context', ctx, 'delete', 'namespace', ns, '--wait=false']));
     }
     for (const c of downPlan(cluster)) commands.push(`${formatCommand(c.cmd, c.args)}   # ${c.why} (skipped with --keep)`);
   }
-  await write('commands.sh', `#!/bin/sh\n# What \`meshprobe run --target kind\` does, step by step (API calls shown as kubectl equivalents).\n${commands.join('\n')}\n`);
+  await write(
+    'commands.sh',
+    `#!/bin/sh\n# What \`meshprobe run --target kind\` does, step by step (API calls shown as kubectl equivalents).\n${commands.join('\n')}\n`,
+  );
   await writeTree(options.outDir, pending);
   return { files, commands };
 }

@@ -24,14 +24,25 @@ export async function verifyCluster(kube: Kube, profile: Profile, cluster: strin
     throw new TargetError(`kind cluster ${cluster} exists but has no ${ROOT_NAMESPACE}: its \`meshprobe up\` did not finish`, redo);
   }
   const mark = labels?.[PROFILE_LABEL];
-  if (!mark) throw new TargetError(`kind cluster ${cluster} exists but \`meshprobe up\` did not finish on it (no ${PROFILE_LABEL} label on ${ROOT_NAMESPACE})`, redo);
-  if (mark !== profile.name) throw new TargetError(`kind cluster ${cluster} was brought up with profile ${mark}, not ${profile.name}`, `pass --profile ${mark}, or ${redo}`);
+  if (!mark)
+    throw new TargetError(
+      `kind cluster ${cluster} exists but \`meshprobe up\` did not finish on it (no ${PROFILE_LABEL} label on ${ROOT_NAMESPACE})`,
+      redo,
+    );
+  if (mark !== profile.name)
+    throw new TargetError(`kind cluster ${cluster} was brought up with profile ${mark}, not ${profile.name}`, `pass --profile ${mark}, or ${redo}`);
   const mesh = await readMesh(kube, `kind cluster ${cluster}`);
   if (mesh.outboundTrafficPolicy !== profile.features.outboundTrafficPolicy) {
-    throw new TargetError(`kind cluster ${cluster} (profile ${profile.name}) runs outboundTrafficPolicy ${mesh.outboundTrafficPolicy}, the profile says ${profile.features.outboundTrafficPolicy}`, redo);
+    throw new TargetError(
+      `kind cluster ${cluster} (profile ${profile.name}) runs outboundTrafficPolicy ${mesh.outboundTrafficPolicy}, the profile says ${profile.features.outboundTrafficPolicy}`,
+      redo,
+    );
   }
   if (profile.features.egressGateway && !(await kube.listDeployments(ROOT_NAMESPACE, 'istio=egressgateway')).length) {
-    throw new TargetError(`kind cluster ${cluster} (profile ${profile.name}) has no egress gateway (no deployment labelled istio=egressgateway)`, redo);
+    throw new TargetError(
+      `kind cluster ${cluster} (profile ${profile.name}) has no egress gateway (no deployment labelled istio=egressgateway)`,
+      redo,
+    );
   }
   return mesh.version;
 }

@@ -15,7 +15,9 @@ export const AGENT_BUNDLE = join(PACKAGE_ROOT, 'dist', 'agent', 'meshprobe-agent
 export const RUNTIME_BUNDLE = join(PACKAGE_ROOT, 'dist', 'lab', 'meshprobe-lab-runtime.mjs');
 const LAB_SOURCES = join(PACKAGE_ROOT, 'src', 'targets', 'lab');
 /** Everything the runtime bundle is built from: the runtime, the sidecar, and the model and agent code they use. */
-const RUNTIME_INPUTS = ['runtime', 'sidecar'].map((d) => join(LAB_SOURCES, d)).concat([join(PACKAGE_ROOT, 'src', 'model'), join(PACKAGE_ROOT, 'src', 'agent')]);
+const RUNTIME_INPUTS = ['runtime', 'sidecar']
+  .map((d) => join(LAB_SOURCES, d))
+  .concat([join(PACKAGE_ROOT, 'src', 'model'), join(PACKAGE_ROOT, 'src', 'agent')]);
 
 export function agentBundle(): string {
   if (!existsSync(AGENT_BUNDLE)) {

@@ -43,9 +43,30 @@ export function captureRules(c: CaptureConfig, istioVersion: string): CaptureRul
 
   const include = c.includeOutboundIPRanges === '*' ? '*' : split(c.includeOutboundIPRanges).filter(isV4);
   const includesLoopback = include !== '*' && include.some(isLoopbackV4);
-  for (const [owner, ids] of [['--uid-owner', c.proxyUid], ['--gid-owner', c.proxyGid]] as const) {
+  for (const [owner, ids] of [
+    ['--uid-owner', c.proxyUid],
+    ['--gid-owner', c.proxyGid],
+  ] as const) {
     for (const id of split(ids)) {
-      add('ISTIO_OUTPUT', '-o', 'lo', '!', '-d', '127.0.0.1/32', '-p', 'tcp', '!', '--dport', tunnel, '-m', 'owner', owner, id, '-j', 'ISTIO_IN_REDIRECT');
+      add(
+        'ISTIO_OUTPUT',
+        '-o',
+        'lo',
+        '!',
+        '-d',
+        '127.0.0.1/32',
+        '-p',
+        'tcp',
+        '!',
+        '--dport',
+        tunnel,
+        '-m',
+        'owner',
+        owner,
+        id,
+        '-j',
+        'ISTIO_IN_REDIRECT',
+      );
       if (!includesLoopback) add('ISTIO_OUTPUT', '-o', 'lo', '-m', 'owner', '!', owner, id, '-j', 'RETURN');
       add('ISTIO_OUTPUT', '-m', 'owner', owner, id, '-j', 'RETURN');
     }

@@ -38,13 +38,16 @@ function nameOnlySubsets(r: Resource): boolean {
 function destinationRuleTlsProblems(r: Resource): string[] {
   const policy = obj(obj(r['spec'])['trafficPolicy']);
   const all: [string, Raw][] = [['spec.trafficPolicy.tls', obj(policy['tls'])]];
-  (Array.isArray(policy['portLevelSettings']) ? policy['portLevelSettings'] : []).forEach((p, i) => all.push([`spec.trafficPolicy.portLevelSettings[${i}].tls`, obj(obj(p)['tls'])]));
+  (Array.isArray(policy['portLevelSettings']) ? policy['portLevelSettings'] : []).forEach((p, i) =>
+    all.push([`spec.trafficPolicy.portLevelSettings[${i}].tls`, obj(obj(p)['tls'])]),
+  );
   const out: string[] = [];
   for (const [path, tls] of all) {
     if (tls['mode'] === 'MUTUAL') out.push(`${path}.mode=MUTUAL`);
     for (const f of ['clientCertificate', 'privateKey', 'subjectAltNames', 'credentialName']) if (tls[f] !== undefined) out.push(`${path}.${f}`);
     const ca = tls['caCertificates'];
-    if (typeof ca === 'string' && !SYSTEM_CA_PATHS.includes(ca)) out.push(`${path}.caCertificates=${ca} (the lab knows only the system bundle ${SYSTEM_CA_PATHS[0]})`);
+    if (typeof ca === 'string' && !SYSTEM_CA_PATHS.includes(ca))
+      out.push(`${path}.caCertificates=${ca} (the lab knows only the system bundle ${SYSTEM_CA_PATHS[0]})`);
   }
   return out;
 }
@@ -75,9 +78,14 @@ function checkIstioResource(r: Resource, i: number): void {
 function checkWorkloads(spec: Scenario['spec']): void {
   spec.workloads.forEach((w, i) => {
     for (const name of Object.keys(w.annotations ?? {})) {
-      const emulated = name.startsWith(ANNOTATION_PREFIX) && (CAPTURE_ANNOTATIONS as readonly string[]).includes(name.slice(ANNOTATION_PREFIX.length));
+      const emulated =
+        name.startsWith(ANNOTATION_PREFIX) && (CAPTURE_ANNOTATIONS as readonly string[]).includes(name.slice(ANNOTATION_PREFIX.length));
       if (ISTIO_ANNOTATION.test(name) && !emulated) {
-        throw new UnsupportedError(`spec.workloads[${i}].annotations.${name}`, `workload ${w.namespace}/${w.name}: annotation ${name} is not emulated by the lab`, KIND_HINT);
+        throw new UnsupportedError(
+          `spec.workloads[${i}].annotations.${name}`,
+          `workload ${w.namespace}/${w.name}: annotation ${name} is not emulated by the lab`,
+          KIND_HINT,
+        );
       }
     }
     try {
@@ -87,7 +95,10 @@ function checkWorkloads(spec: Scenario['spec']): void {
       throw new UnsupportedError(`spec.workloads[${i}].annotations.${err.annotation}`, `workload ${w.namespace}/${w.name}: ${err.message}`);
     }
     if (`${w.namespace}/${w.name}` === EGRESS_GATEWAY_KEY) {
-      throw new UnsupportedError(`spec.workloads[${i}]`, 'workload istio-system/istio-egressgateway: the lab creates the egress gateway itself when a Gateway selects istio: egressgateway');
+      throw new UnsupportedError(
+        `spec.workloads[${i}]`,
+        'workload istio-system/istio-egressgateway: the lab creates the egress gateway itself when a Gateway selects istio: egressgateway',
+      );
     }
   });
 }

@@ -49,12 +49,18 @@ export interface LabDeployment extends Deployment {
 
 /** Stops the pods' programs in the runtime, closing every socket they hold (before the namespaces go). */
 export async function stopPods(d: LabDeployment): Promise<void> {
-  await d.runtime.stop(d.labId, [...d.pods.values()].map((p) => p.runtimeKey));
+  await d.runtime.stop(
+    d.labId,
+    [...d.pods.values()].map((p) => p.runtimeKey),
+  );
 }
 
 function nsLabelsOf(scenario: Scenario) {
   return (ns: string): Record<string, string> => {
-    return namespaceLabels(ns, scenario.spec.namespaces.find((n) => n.name === ns));
+    return namespaceLabels(
+      ns,
+      scenario.spec.namespaces.find((n) => n.name === ns),
+    );
   };
 }
 
@@ -67,7 +73,6 @@ function certificateRequests(plan: LabPlan): ServerCert[] {
       ca: h.external?.ports.some((p) => p.protocol === 'https' && p.certificate === 'untrusted') ? 'untrusted' : 'trusted',
     }));
 }
-
 
 function meshCertificates(plan: LabPlan): MeshCert[] {
   return plan.hosts.flatMap((h) => {
@@ -98,7 +103,10 @@ async function startPod(d: LabDeployment, rt: PodRuntime, istioVersion: string):
     // Read back only as the file the lab created (root's, no symlink): see files.ts.
     rt.sidecarLog = () => {
       try {
-        return readOwnFile(log, 1024 * 1024).split('\n').slice(-200).join('\n');
+        return readOwnFile(log, 1024 * 1024)
+          .split('\n')
+          .slice(-200)
+          .join('\n');
       } catch (err) {
         return `(not shown: ${(err as Error).message})`;
       }
@@ -145,10 +153,24 @@ export async function deployLab(
     await removeLab(labId).catch(() => undefined);
     throw err;
   }
-  const d: LabDeployment = { id: labId, labId, scenario, plan, dir: labDir(labId), caFile: caFile(labDir(labId)), pods: new Map(), runtime: env.runtime };
+  const d: LabDeployment = {
+    id: labId,
+    labId,
+    scenario,
+    plan,
+    dir: labDir(labId),
+    caFile: caFile(labDir(labId)),
+    pods: new Map(),
+    runtime: env.runtime,
+  };
   register(d);
   try {
-    const endpoints = plan.hosts.map((h) => ({ address: h.address, nodeIf: h.nodeIf, namespace: h.workload?.namespace, labels: h.workload ? podLabels(h.workload) : {} }));
+    const endpoints = plan.hosts.map((h) => ({
+      address: h.address,
+      nodeIf: h.nodeIf,
+      namespace: h.workload?.namespace,
+      labels: h.workload ? podLabels(h.workload) : {},
+    }));
     const filter = policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario)));
     for (const h of plan.hosts) d.pods.set(h.key, podRuntime(d, h, istioVersion));
     const certs = certificateRequests(plan);

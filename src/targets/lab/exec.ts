@@ -14,7 +14,9 @@ export function run(cmd: string, args: string[], input?: string): Promise<RunRes
     let stderr = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
-    child.on('error', (err) => reject(new TargetError(`cannot run ${cmd}: ${err.message}`, 'run scripts/bootstrap to install the lab\'s system tools')));
+    child.on('error', (err) =>
+      reject(new TargetError(`cannot run ${cmd}: ${err.message}`, "run scripts/bootstrap to install the lab's system tools")),
+    );
     child.on('close', (code) => {
       if (code === 0) resolve({ stdout, stderr });
       else reject(new TargetError(`${cmd} ${args.join(' ')} failed (exit ${code}): ${stderr.trim() || stdout.trim()}`));

@@ -4,7 +4,19 @@
  * never matters), new files are created exclusively, and no path is opened through a symlink (O_NOFOLLOW). A file
  * is read back into a report only when it is a regular, root-owned, single-link file nobody else may write.
  */
-import { chmodSync, closeSync, constants as C, fchmodSync, fstatSync, lstatSync, mkdirSync, openSync, readSync, writeSync, type Stats } from 'node:fs';
+import {
+  chmodSync,
+  closeSync,
+  constants as C,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  mkdirSync,
+  openSync,
+  readSync,
+  writeSync,
+  type Stats,
+} from 'node:fs';
 import { TargetError } from '../target.js';
 
 /** Root-only state: directories 0700, files and sockets 0600. */
@@ -17,8 +29,13 @@ export const PUBLIC_FILE = 0o644;
 export const LAB_DIR = 0o711;
 
 function checkOwned(path: string, st: Stats, what: string): void {
-  if (st.uid !== 0) throw new TargetError(`${path}: ${what} is owned by uid ${st.uid}, not root; the lab does not use it`, `remove ${path} (as root) and run again`);
-  if ((st.mode & 0o022) !== 0) throw new TargetError(`${path}: ${what} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); the lab does not use it`, `remove ${path} (as root) and run again`);
+  if (st.uid !== 0)
+    throw new TargetError(`${path}: ${what} is owned by uid ${st.uid}, not root; the lab does not use it`, `remove ${path} (as root) and run again`);
+  if ((st.mode & 0o022) !== 0)
+    throw new TargetError(
+      `${path}: ${what} is writable by group or others (mode ${(st.mode & 0o777).toString(8)}); the lab does not use it`,
+      `remove ${path} (as root) and run again`,
+    );
 }
 
 /**
@@ -35,7 +52,10 @@ export function rootDir(path: string, mode: number): void {
   try {
     fd = openSync(path, C.O_RDONLY | C.O_DIRECTORY | C.O_NOFOLLOW);
   } catch (err) {
-    throw new TargetError(`${path}: not a directory the lab can use (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); a symlink is never followed`, `remove ${path} (as root) and run again`);
+    throw new TargetError(
+      `${path}: not a directory the lab can use (${(err as NodeJS.ErrnoException).code ?? (err as Error).message}); a symlink is never followed`,
+      `remove ${path} (as root) and run again`,
+    );
   }
   try {
     checkOwned(path, fstatSync(fd), 'the directory');

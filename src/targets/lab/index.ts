@@ -20,7 +20,7 @@ import { run } from './exec.js';
 
 export const LAB_NOTES = [
   'lab: capture (iptables REDIRECT, uid/gid 1337, ports, NET_ADMIN), routing and NetworkPolicy drops are the real kernel',
-  'lab: the sidecar is the lab\'s own proxy: mTLS with SPIFFE certificates from a lab CA, PeerAuthentication, AuthorizationPolicy, Sidecar, ServiceEntry, DestinationRule and the egress gateway are emulated (Istio\'s semantics as modelled in src/model), not Envoy',
+  "lab: the sidecar is the lab's own proxy: mTLS with SPIFFE certificates from a lab CA, PeerAuthentication, AuthorizationPolicy, Sidecar, ServiceEntry, DestinationRule and the egress gateway are emulated (Istio's semantics as modelled in src/model), not Envoy",
   'lab: service names resolve straight to pod addresses (no ClusterIP, no DNS server)',
 ];
 
@@ -69,10 +69,17 @@ export class LabTarget implements Target {
 
   async prepare(): Promise<TargetInfo> {
     if (process.getuid?.() !== 0) {
-      throw new TargetError('the lab needs root: it creates network namespaces and iptables rules', 'run meshprobe as root (sudo), or use --target kind');
+      throw new TargetError(
+        'the lab needs root: it creates network namespaces and iptables rules',
+        'run meshprobe as root (sudo), or use --target kind',
+      );
     }
     const missing = TOOLS.filter((t) => !findTool(t));
-    if (missing.length) throw new TargetError(`the lab needs ${missing.join(', ')}, not found on PATH`, 'run scripts/bootstrap (installs iproute2, iptables, util-linux)');
+    if (missing.length)
+      throw new TargetError(
+        `the lab needs ${missing.join(', ')}, not found on PATH`,
+        'run scripts/bootstrap (installs iproute2, iptables, util-linux)',
+      );
     await cleanStaleLabs();
     agentBundle();
     await runtimeBundle();
@@ -90,10 +97,16 @@ export class LabTarget implements Target {
       process.on('SIGTERM', this.onSignal);
     }
     let id: string | undefined;
-    const deploying = deployLab(scenario, policies, MODEL_ISTIO_VERSION, (dep) => {
-      id = dep.id;
-      this.deployments.set(dep.id, dep);
-    }, { runtime: this.runtime(), programs: async () => this.stage().programs });
+    const deploying = deployLab(
+      scenario,
+      policies,
+      MODEL_ISTIO_VERSION,
+      (dep) => {
+        id = dep.id;
+        this.deployments.set(dep.id, dep);
+      },
+      { runtime: this.runtime(), programs: async () => this.stage().programs },
+    );
     this.pending.add(deploying);
     try {
       return await deploying;

@@ -12,12 +12,17 @@
  * and the receiver's ingress policy. Blocked traffic is dropped silently, so the client sees a timeout.
  */
 import {
-  matchesSelector, NetworkPolicyRefusal, parseNetworkPolicy as parseModel, type NetworkPolicy, type PolicyPeer, type PolicyPort, type PolicyRule,
+  matchesSelector,
+  NetworkPolicyRefusal,
+  parseNetworkPolicy as parseModel,
+  type NetworkPolicy,
+  type PolicyPeer,
+  type PolicyPort,
+  type PolicyRule,
 } from '../../model/network-policy.js';
 import type { Resource } from '../../scenario/schema.js';
 import { UnsupportedError } from '../target.js';
 import { iptablesRule, restoreInput } from './tokens.js';
-
 
 /** A pod or external as the policy engine sees it. Externals have no namespace and are matched by ipBlock only. */
 export interface PolicyEndpoint {
@@ -68,7 +73,9 @@ function directionRules(
   // is not one is refused, whatever the loader let through.
   const add = (...tokens: string[]) => out.rules.push(iptablesRule(tokens, ctx.where));
   for (const rule of rules) {
-    const peers = rule.peers && rule.peers.length ? rule.peers.map((p) => peerMatch(p, ctx.policyNs, ctx.endpoints, ctx.nsLabels)) : [{ kind: 'any' } as PeerMatch];
+    const peers = rule.peers?.length
+      ? rule.peers.map((p) => peerMatch(p, ctx.policyNs, ctx.endpoints, ctx.nsLabels))
+      : [{ kind: 'any' } as PeerMatch];
     for (const peer of peers) {
       for (const port of portMatches(rule.ports)) {
         if (peer.kind === 'any') add('-A', chain, ...port, '-j', allow);
@@ -113,7 +120,14 @@ export function compileNetworkPolicies(
       const blocks = { n: 0 };
       for (const p of selected) {
         const where = `NetworkPolicy ${p.namespace}/${p.name}`;
-        directionRules(chain, type === 'Ingress' ? p.ingress : p.egress, dir, allow, { policyNs: p.namespace, endpoints, nsLabels, blocks, where }, out);
+        directionRules(
+          chain,
+          type === 'Ingress' ? p.ingress : p.egress,
+          dir,
+          allow,
+          { policyNs: p.namespace, endpoints, nsLabels, blocks, where },
+          out,
+        );
       }
       // Whatever no selecting policy allows is denied: a selected pod is isolated in this direction.
       out.rules.push(`-A ${chain} -j DROP`);

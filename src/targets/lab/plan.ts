@@ -45,7 +45,9 @@ export const EGRESS_GATEWAY_KEY = `${ROOT_NAMESPACE}/istio-egressgateway`;
 
 /** The ports of Gateways selecting the egress gateway; undefined when the scenario has none (no gateway pod then). */
 export function egressGatewayPorts(scenario: Scenario): number[] | undefined {
-  const gws = scenario.spec.resources.filter((r) => r.kind === 'Gateway').map(parseGateway)
+  const gws = scenario.spec.resources
+    .filter((r) => r.kind === 'Gateway')
+    .map(parseGateway)
     .filter((g) => Object.entries(EGRESS_GATEWAY_SELECTOR).every(([k, v]) => g.selector[k] === v));
   if (gws.length === 0) return undefined;
   return [...new Set(gws.flatMap((g) => g.servers.map((s) => s.port)))].sort((a, b) => a - b);
@@ -53,8 +55,11 @@ export function egressGatewayPorts(scenario: Scenario): number[] | undefined {
 
 export function egressGatewayWorkload(ports: number[]): Workload {
   return {
-    name: 'istio-egressgateway', namespace: ROOT_NAMESPACE, serviceAccount: 'istio-egressgateway-service-account',
-    labels: { ...EGRESS_GATEWAY_SELECTOR, app: 'istio-egressgateway' }, ports: ports.map((port) => ({ port, protocol: 'http' as const })),
+    name: 'istio-egressgateway',
+    namespace: ROOT_NAMESPACE,
+    serviceAccount: 'istio-egressgateway-service-account',
+    labels: { ...EGRESS_GATEWAY_SELECTOR, app: 'istio-egressgateway' },
+    ports: ports.map((port) => ({ port, protocol: 'http' as const })),
   };
 }
 
@@ -69,40 +74,53 @@ export function planLab(scenario: Scenario, labId: string): LabPlan {
   const { workloads, externals } = scenario.spec;
   const address = addressPlan(scenario.spec);
   const hosts: LabHost[] = [
-    ...workloads.map((w, i): LabHost => ({
-      kind: 'workload',
-      key: `${w.namespace}/${w.name}`,
-      netns: netnsName(labId, clip(`w${i}-${w.namespace}-${w.name}`, 40)),
-      nodeIf: `mp${labId}w${i}`,
-      address: address.get(`${w.namespace}/${w.name}`)!,
-      gateway: POD_GATEWAY,
-      sidecar: hasSidecar(scenario, w),
-      uid: w.runAsUser ?? IMAGE_DEFAULT_UID,
-      capabilities: w.capabilities ?? [],
-      ports: w.ports,
-      workload: w,
-    })),
-    ...externals.map((e, i): LabHost => ({
-      kind: 'external',
-      key: e.name,
-      netns: netnsName(labId, clip(`x${i}-${e.name.replace(/\./g, '-')}`, 40)),
-      nodeIf: `mp${labId}x${i}`,
-      address: address.get(e.name)!,
-      gateway: EXTERNAL_GATEWAY,
-      sidecar: false,
-      uid: IMAGE_DEFAULT_UID,
-      capabilities: [],
-      ports: e.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
-      external: e,
-    })),
+    ...workloads.map(
+      (w, i): LabHost => ({
+        kind: 'workload',
+        key: `${w.namespace}/${w.name}`,
+        netns: netnsName(labId, clip(`w${i}-${w.namespace}-${w.name}`, 40)),
+        nodeIf: `mp${labId}w${i}`,
+        address: address.get(`${w.namespace}/${w.name}`)!,
+        gateway: POD_GATEWAY,
+        sidecar: hasSidecar(scenario, w),
+        uid: w.runAsUser ?? IMAGE_DEFAULT_UID,
+        capabilities: w.capabilities ?? [],
+        ports: w.ports,
+        workload: w,
+      }),
+    ),
+    ...externals.map(
+      (e, i): LabHost => ({
+        kind: 'external',
+        key: e.name,
+        netns: netnsName(labId, clip(`x${i}-${e.name.replace(/\./g, '-')}`, 40)),
+        nodeIf: `mp${labId}x${i}`,
+        address: address.get(e.name)!,
+        gateway: EXTERNAL_GATEWAY,
+        sidecar: false,
+        uid: IMAGE_DEFAULT_UID,
+        capabilities: [],
+        ports: e.ports.map((p) => ({ port: p.port, protocol: p.protocol })),
+        external: e,
+      }),
+    ),
   ];
   const gatewayPorts = egressGatewayPorts(scenario);
   if (gatewayPorts) {
     const w = egressGatewayWorkload(gatewayPorts);
     hosts.push({
-      kind: 'workload', key: EGRESS_GATEWAY_KEY, netns: netnsName(labId, 'g0-istio-egressgateway'), nodeIf: `mp${labId}g0`,
-      address: podAddress(workloads.length), gateway: POD_GATEWAY, egressGateway: true, sidecar: false, uid: SIDECAR_UID, capabilities: [],
-      ports: w.ports, workload: w,
+      kind: 'workload',
+      key: EGRESS_GATEWAY_KEY,
+      netns: netnsName(labId, 'g0-istio-egressgateway'),
+      nodeIf: `mp${labId}g0`,
+      address: podAddress(workloads.length),
+      gateway: POD_GATEWAY,
+      egressGateway: true,
+      sidecar: false,
+      uid: SIDECAR_UID,
+      capabilities: [],
+      ports: w.ports,
+      workload: w,
     });
   }
   return { labId, nodeNetns: netnsName(labId, 'node'), hosts };

@@ -28,7 +28,10 @@ const gates = new WeakMap<LabDeployment, Gate>();
 
 function gateOf(d: LabDeployment): Gate {
   let g = gates.get(d);
-  if (!g) gates.set(d, (g = new Gate()));
+  if (!g) {
+    g = new Gate();
+    gates.set(d, g);
+  }
   return g;
 }
 
@@ -63,19 +66,36 @@ function chainsTimeoutMs(chains: ProbeRequest[][], concurrency: number): number 
   return TOTAL_TIMEOUT_MS * (Math.ceil(attempts / concurrency) + Math.max(0, ...chains.map((c) => c.length))) + 10_000;
 }
 
-async function callGroup(d: LabDeployment, src: PodRuntime, uid: number, flush: boolean, attempts: ProbeAttempt[]): Promise<Map<string, ProbeResult>> {
+async function callGroup(
+  d: LabDeployment,
+  src: PodRuntime,
+  uid: number,
+  flush: boolean,
+  attempts: ProbeAttempt[],
+): Promise<Map<string, ProbeResult>> {
   const list = attemptChains(attempts).map((c) => c.map((a) => request(d, a)));
   if (!flush && uid === src.host.uid) return callThroughAgent(src, list);
   if (!d.programs) throw new TargetError(`the lab ${d.labId} has no staged agent (deploy did not finish)`);
   const container = { uid: src.host.uid, capabilities: src.host.capabilities };
   // The container's process switches to the probe's uid itself (fails for real unless it runs as uid 0).
-  const argv = [...switchUserArgs(container, uid), process.execPath, d.programs.agent, 'call', '--chains', '--stagger', String(ATTEMPT_STAGGER_MS), '--concurrency', String(CONCURRENCY)];
+  const argv = [
+    ...switchUserArgs(container, uid),
+    process.execPath,
+    d.programs.agent,
+    'call',
+    '--chains',
+    '--stagger',
+    String(ATTEMPT_STAGGER_MS),
+    '--concurrency',
+    String(CONCURRENCY),
+  ];
   try {
     if (flush) {
       // The flush is its own process in the container's identity; one that fails (no effective NET_ADMIN) is an
       // ERROR naming why, never a probe that silently went out captured.
       const f = await runInPod(src.host.netns, container, ['iptables', '-t', 'nat', '-F'], '', TOTAL_TIMEOUT_MS);
-      if (f.code !== 0) throw new TargetError(`flush-capture (iptables -t nat -F) in ${src.host.key} failed (exit ${f.code}): ${f.stderr.trim().slice(0, 500)}`);
+      if (f.code !== 0)
+        throw new TargetError(`flush-capture (iptables -t nat -F) in ${src.host.key} failed (exit ${f.code}): ${f.stderr.trim().slice(0, 500)}`);
     }
     const res = await runInPod(src.host.netns, container, argv, JSON.stringify(list), chainsTimeoutMs(list, CONCURRENCY));
     const results = parseResults(res.stdout);
@@ -139,7 +159,14 @@ async function runBatch(d: LabDeployment, src: PodRuntime, batch: ProbeAttempt[]
     if (!client) throw new TargetError(`the probe client in ${src.host.key} returned no result for probe ${a.probe.name}`);
     const obs = arrived.get(a.nonce);
     const dest = d.pods.get(a.probe.to);
-    return { nonce: a.nonce, probeName: a.probe.name, client, arrived: obs ?? [], destinationQueried: obs !== undefined, destinationAddresses: dest ? [dest.host.address] : [] };
+    return {
+      nonce: a.nonce,
+      probeName: a.probe.name,
+      client,
+      arrived: obs ?? [],
+      destinationQueried: obs !== undefined,
+      destinationAddresses: dest ? [dest.host.address] : [],
+    };
   });
 }
 
@@ -147,7 +174,7 @@ export function probeBatch(d: LabDeployment, batch: ProbeAttempt[]): Promise<Att
   if (batch.length === 0) return Promise.resolve([]);
   const from = batch[0].probe.from;
   const src = d.pods.get(from);
-  if (!src || src.host.kind !== 'workload') return Promise.reject(new TargetError(`probe source ${from} is not a workload of this lab`));
+  if (src?.host.kind !== 'workload') return Promise.reject(new TargetError(`probe source ${from} is not a workload of this lab`));
   if (batch.some((a) => a.probe.from !== from)) return Promise.reject(new TargetError('a probe batch must share one source workload'));
   const next = src.queue.then(() => runBatch(d, src, batch));
   src.queue = next.catch(() => undefined);

@@ -25,7 +25,19 @@ const capList = (caps: string[]) => ['-all', ...caps.map((c) => `+${c.toLowerCas
 /** Enters the container's identity from root (see the header: no ambient or inheritable capabilities). */
 export function setprivArgs(id: Identity): string[] {
   const bounding = capList(boundingSet(id));
-  return ['setpriv', '--reuid', String(id.uid), '--regid', String(id.uid), '--clear-groups', '--inh-caps=-all', `--bounding-set=${bounding}`, '--pdeathsig', 'KILL', '--'];
+  return [
+    'setpriv',
+    '--reuid',
+    String(id.uid),
+    '--regid',
+    String(id.uid),
+    '--clear-groups',
+    '--inh-caps=-all',
+    `--bounding-set=${bounding}`,
+    '--pdeathsig',
+    'KILL',
+    '--',
+  ];
 }
 
 /** What the container's own process runs to become `uid` (as `kubectl exec … setpriv` would); none for its own uid. */
@@ -39,7 +51,13 @@ export function podCommand(netns: string, id: Identity, argv: string[]): string[
 }
 
 /** Runs a short-lived command in a pod with stdin; resolves with stdout whatever the exit status, plus the status. */
-export function runInPod(netns: string, id: Identity, argv: string[], input: string, timeoutMs: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runInPod(
+  netns: string,
+  id: Identity,
+  argv: string[],
+  input: string,
+  timeoutMs: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('ip', podCommand(netns, id, argv), { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';

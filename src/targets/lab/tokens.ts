@@ -40,7 +40,10 @@ const CHECKS: Record<TokenKind, (s: string) => boolean> = {
 /** Returns `value` when it is a `kind` token; otherwise refuses (naming `where` and the value, quoted). */
 export function token(kind: TokenKind, value: unknown, where: string): string {
   if (typeof value !== 'string' || !CHECKS[kind](value)) {
-    throw new TargetError(`${where}: ${JSON.stringify(value)} is not a valid ${kind}; the lab refuses it`, 'fix the value in the scenario (validate should have rejected it)');
+    throw new TargetError(
+      `${where}: ${JSON.stringify(value)} is not a valid ${kind}; the lab refuses it`,
+      'fix the value in the scenario (validate should have rejected it)',
+    );
   }
   return value;
 }

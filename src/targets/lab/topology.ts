@@ -84,7 +84,11 @@ export interface Program {
  * The programs (argv and stdin) that create the topology (pure, for tests): `create` makes every namespace and veth
  * pair; then `node`, `pods` and `restores` (the rules) all at once.
  */
-export function topologyPrograms(plan: LabPlan, nodeFilterRules: string, natRules: ReadonlyMap<string, string>): { create: Program; node: Program; pods: Program[]; restores: Program[] } {
+export function topologyPrograms(
+  plan: LabPlan,
+  nodeFilterRules: string,
+  natRules: ReadonlyMap<string, string>,
+): { create: Program; node: Program; pods: Program[]; restores: Program[] } {
   checkPlan(plan);
   checkRestoreInput(nodeFilterRules);
   for (const input of natRules.values()) checkRestoreInput(input);
@@ -93,7 +97,10 @@ export function topologyPrograms(plan: LabPlan, nodeFilterRules: string, natRule
     create: { argv: ['ip', '-batch', '-'], input: ipBatch(createLines(plan)) },
     node: { argv: ['ip', '-n', plan.nodeNetns, '-batch', '-'], input: ipBatch(nodeLines(plan)) },
     pods: plan.hosts.map((h) => ({ argv: ['ip', '-n', h.netns, '-batch', '-'], input: ipBatch(podLines(h)) })),
-    restores: [restore(plan.nodeNetns, nodeFilterRules), ...plan.hosts.flatMap((h) => (natRules.has(h.netns) ? [restore(h.netns, natRules.get(h.netns)!)] : []))],
+    restores: [
+      restore(plan.nodeNetns, nodeFilterRules),
+      ...plan.hosts.flatMap((h) => (natRules.has(h.netns) ? [restore(h.netns, natRules.get(h.netns)!)] : [])),
+    ],
   };
 }
 

@@ -77,7 +77,14 @@ describe('apply bodies', () => {
     await server.start();
     const kube = new Kube(server.kubeConfig());
     await kube.apply({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'n1' } });
-    const cm: Manifest = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'c', namespace: 'n1', annotations: { 'x/y': '1' } }, data: { a: 'b' }, binaryData: {}, immutable: false };
+    const cm: Manifest = {
+      apiVersion: 'v1',
+      kind: 'ConfigMap',
+      metadata: { name: 'c', namespace: 'n1', annotations: { 'x/y': '1' } },
+      data: { a: 'b' },
+      binaryData: {},
+      immutable: false,
+    };
     await kube.apply(cm);
     expect(JSON.parse(server.applied[1].body)).toEqual(cm);
   });

@@ -8,7 +8,7 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { ProbeRequest } from '../../../src/agent/types.js';
 import type { Scenario } from '../../../src/scenario/schema.js';
 import { callCommand, FLUSH_FAILED, parseCallOutput } from '../../../src/targets/k8s/exec-probe.js';
@@ -33,7 +33,9 @@ const docker = (...args: string[]) => execFileSync('docker', args, { encoding: '
 /** The first container of the workload's rendered Deployment, as `docker run` flags. */
 function podFlags(s: Scenario, workload: string): string[] {
   const d = renderScenario(s, { runId: 'd1' }).workloads.find((m) => m.kind === 'Deployment' && m.metadata.name === workload) as unknown as {
-    spec: { template: { spec: { containers: Array<{ securityContext?: { runAsUser?: number; runAsGroup?: number; capabilities?: { add?: string[] } } }> } } };
+    spec: {
+      template: { spec: { containers: Array<{ securityContext?: { runAsUser?: number; runAsGroup?: number; capabilities?: { add?: string[] } } }> } };
+    };
   };
   const sc = d.spec.template.spec.containers[0].securityContext ?? {};
   const user = sc.runAsUser !== undefined ? [`--user`, `${sc.runAsUser}:${sc.runAsGroup ?? sc.runAsUser}`] : [];
@@ -49,7 +51,10 @@ function startPod(flags: string[]): string {
 
 function exec(id: string, command: string[], input?: string): ExecResult {
   const r = spawnSync('docker', ['exec', ...(input !== undefined ? ['-i'] : []), id, ...command], { input: input ?? '', encoding: 'utf8' });
-  const status = r.status === 0 ? { status: 'Success' } : { status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(r.status) }] } };
+  const status =
+    r.status === 0
+      ? { status: 'Success' }
+      : { status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(r.status) }] } };
   return { stdout: r.stdout, stderr: r.stderr, status };
 }
 
@@ -63,7 +68,9 @@ function scenario(extra: Partial<Scenario['spec']['probes'][number]>): Scenario 
 let ip = '';
 let n = 0;
 function call(id: string, probe: Parameters<typeof callCommand>[0]): { r: ExecResult; requests: ProbeRequest[] } {
-  const requests: ProbeRequest[] = [{ nonce: `d${process.pid}-${++n}`, protocol: 'http', host: ip, port: 80, timeoutMs: { connect: 3000, total: 5000 } }];
+  const requests: ProbeRequest[] = [
+    { nonce: `d${process.pid}-${++n}`, protocol: 'http', host: ip, port: 80, timeoutMs: { connect: 3000, total: 5000 } },
+  ];
   return { r: exec(id, callCommand(probe), `${JSON.stringify([requests])}\n`), requests };
 }
 
@@ -123,7 +130,9 @@ describeAsRoot('cluster probe commands on a real container runtime', () => {
     const s = scenario({ bypass: 'flush-capture' });
     const pod = startPod(podFlags(s, 'meshclient'));
     // stands in for istio-init: the pod's outbound port 80 is redirected to a port where nothing listens
-    expect(exec(pod, ['iptables', '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '80', '-j', 'REDIRECT', '--to-ports', '1']).status.status).toBe('Success');
+    expect(
+      exec(pod, ['iptables', '-t', 'nat', '-A', 'OUTPUT', '-p', 'tcp', '--dport', '80', '-j', 'REDIRECT', '--to-ports', '1']).status.status,
+    ).toBe('Success');
     const captured = call(pod, {});
     expect(parseCallOutput('pod', captured.requests, captured.r).get(captured.requests[0].nonce)?.outcome.kind).not.toBe('ok');
     const bypass = call(pod, { bypass: 'flush-capture' });
@@ -136,7 +145,10 @@ describeAsRoot('cluster probe commands on a real container runtime', () => {
   test('start waits until the name resolves to the container from inside the cluster, stop until it is gone; a name that never resolves is an error (defect 9)', async () => {
     const { KindExternals } = await import('../../../src/targets/kind/externals.js');
     const own = new KindExternals(undefined, tag, { network, dnsPollMs: 20, dnsTimeoutMs: 2_000 });
-    const s = { ...scenario({}), spec: { ...scenario({}).spec, externals: [{ name: 'late.example.test', ports: [{ port: 80, protocol: 'http' as const }] }] } };
+    const s = {
+      ...scenario({}),
+      spec: { ...scenario({}).spec, externals: [{ name: 'late.example.test', ports: [{ port: 80, protocol: 'http' as const }] }] },
+    };
     const answers: string[][] = [];
     let calls = 0;
     // what CoreDNS would answer while kubelet and the reload plugin catch up: nothing twice, then the container

@@ -18,12 +18,23 @@ async function setup(fake: FakeOptions = {}, options: Partial<ExistingTargetOpti
   started.push(server);
   await server.start();
   const runner = new RecordingRunner([{ prefix: 'istioctl analyze', result: { stdout: analyzeOut } }]);
-  const target = new ExistingTarget({ context: 'fake', image: 'registry.example/meshprobe-agent:1', kubeConfig: server.kubeConfig(), runner, runId: 'r1', xdsSettleMs: 10, readyTimeoutMs: 3000, ...options });
+  const target = new ExistingTarget({
+    context: 'fake',
+    image: 'registry.example/meshprobe-agent:1',
+    kubeConfig: server.kubeConfig(),
+    runner,
+    runId: 'r1',
+    xdsSettleMs: 10,
+    readyTimeoutMs: 3000,
+    ...options,
+  });
   return { server, target, runner };
 }
 
 const attempts = (names: string[]): ProbeAttempt[] =>
-  inMeshOnly().spec.probes.filter((p) => names.includes(p.name)).map((probe, i) => ({ probe, nonce: `n${i}-${probe.name}`, attempt: 1 }));
+  inMeshOnly()
+    .spec.probes.filter((p) => names.includes(p.name))
+    .map((probe, i) => ({ probe, nonce: `n${i}-${probe.name}`, attempt: 1 }));
 
 /** Mutating requests and all requests outside the run's namespaces, which must be only istiod / mesh-config reads. */
 function assertStayedInside(s: FakeApiServer, runNamespaces: string[]): void {
@@ -37,7 +48,9 @@ function assertStayedInside(s: FakeApiServer, runNamespaces: string[]): void {
     if (runNamespaces.includes(r.namespace)) continue;
     expect(r.namespace).toBe('istio-system');
     expect(r.method).toBe('GET');
-    expect(r.path).toMatch(/^\/api\/v1\/namespaces\/istio-system\/(pods\?labelSelector=app%3Distiod|pods\/istiod-[^/]+\/portforward\?ports=15014|configmaps\/istio)|^\/apis\/apps\/v1\/namespaces\/istio-system\/deployments(\/istiod|\?labelSelector=app%3Distiod)/);
+    expect(r.path).toMatch(
+      /^\/api\/v1\/namespaces\/istio-system\/(pods\?labelSelector=app%3Distiod|pods\/istiod-[^/]+\/portforward\?ports=15014|configmaps\/istio)|^\/apis\/apps\/v1\/namespaces\/istio-system\/deployments(\/istiod|\?labelSelector=app%3Distiod)/,
+    );
   }
 }
 
@@ -68,23 +81,38 @@ describe.each(['v5.channel.k8s.io', 'v4.channel.k8s.io'] as const)('existing tar
     expect(call.protocol).toBe(protocol);
     expect(call.command.slice(0, 2)).toEqual(['sh', '-c']);
     expect(call.command[2]).toMatch(/ call --chains --stagger 100$/);
-    expect(JSON.parse(call.stdin)[0][0]).toMatchObject({ protocol: 'http', port: 8080, host: expect.stringMatching(/^server\.mp-r1-.*-app\.svc\.cluster\.local$/) });
+    expect(JSON.parse(call.stdin)[0][0]).toMatchObject({
+      protocol: 'http',
+      port: 8080,
+      host: expect.stringMatching(/^server\.mp-r1-.*-app\.svc\.cluster\.local$/),
+    });
     // A probe's repeated attempts go in one chain, in attempt order (the agent sends them one after another).
     const probe = attempts(['mtls-from-mesh'])[0].probe;
     const three = [3, 1, 2].map((n): ProbeAttempt => ({ probe, nonce: `c${n}`, attempt: n }));
-    expect((await target.probe(dep, three)).map((x) => [x.nonce, x.client.outcome.kind])).toEqual([['c3', 'ok'], ['c1', 'ok'], ['c2', 'ok']]);
+    expect((await target.probe(dep, three)).map((x) => [x.nonce, x.client.outcome.kind])).toEqual([
+      ['c3', 'ok'],
+      ['c1', 'ok'],
+      ['c2', 'ok'],
+    ]);
     const chained = server.execs.filter((e) => e.command.join(' ').includes(' call')).at(-1)!;
     expect((JSON.parse(chained.stdin) as { nonce: string }[][]).map((c) => c.map((r) => r.nonce))).toEqual([['c1', 'c2', 'c3']]);
 
     const diags = await target.diagnose(dep, ['mtls-from-mesh']);
-    expect(diags.map((d) => d.title)).toEqual(expect.arrayContaining(['app/meshclient events', 'app/server agent log', 'app/server proxy-config listeners']));
+    expect(diags.map((d) => d.title)).toEqual(
+      expect.arrayContaining(['app/meshclient events', 'app/server agent log', 'app/server proxy-config listeners']),
+    );
     expect(runner.lines().some((l) => /^istioctl proxy-config listeners server-.*\.mp-r1-.*-app --context fake$/.test(l))).toBe(true);
 
     await target.undeploy(dep);
     await target.teardown();
     expect(server.list('Namespace')).toHaveLength(0);
     assertStayedInside(server, runNs);
-    expect(server.log.filter((q) => q.method === 'DELETE').map((q) => q.path.split('?')[0]).sort()).toEqual(runNs.map((n) => `/api/v1/namespaces/${n}`).sort());
+    expect(
+      server.log
+        .filter((q) => q.method === 'DELETE')
+        .map((q) => q.path.split('?')[0])
+        .sort(),
+    ).toEqual(runNs.map((n) => `/api/v1/namespaces/${n}`).sort());
   });
 });
 
@@ -130,7 +158,9 @@ describe('existing target failures', () => {
   });
 
   test('403 from the API: ERROR naming the call and pointing at RBAC', async () => {
-    const { target } = await setup({ forbid: (m, p) => m === 'PATCH' && p.startsWith('/api/v1/namespaces/') && !p.includes('/', '/api/v1/namespaces/'.length) });
+    const { target } = await setup({
+      forbid: (m, p) => m === 'PATCH' && p.startsWith('/api/v1/namespaces/') && !p.includes('/', '/api/v1/namespaces/'.length),
+    });
     await target.prepare();
     const err = await target.deploy(inMeshOnly()).catch((e: unknown) => e);
     expect((err as Error).message).toMatch(/apply Namespace mp-r1-.*: API answered 403/);
@@ -174,11 +204,22 @@ describe('existing target failures', () => {
     const { target } = await setup();
     await target.prepare();
     const s = inMeshOnly();
-    s.spec.resources.push({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'mesh', namespace: 'istio-system' }, spec: {} });
+    s.spec.resources.push({
+      apiVersion: 'security.istio.io/v1',
+      kind: 'PeerAuthentication',
+      metadata: { name: 'mesh', namespace: 'istio-system' },
+      spec: {},
+    });
     expect(() => target.check(s)).toThrow(UnsupportedError);
     expect(() => target.check(s)).toThrow(/istio-system would change the mesh/);
     expect(() => target.check(strictMtls())).toThrow(/cannot run hosts outside the mesh/);
-    const allowed = new ExistingTarget({ context: 'fake', image: 'registry.example/meshprobe-agent:1', kubeConfig: server!.kubeConfig(), runner: new RecordingRunner(), allowMeshChanges: true });
+    const allowed = new ExistingTarget({
+      context: 'fake',
+      image: 'registry.example/meshprobe-agent:1',
+      kubeConfig: server!.kubeConfig(),
+      runner: new RecordingRunner(),
+      allowMeshChanges: true,
+    });
     await allowed.prepare();
     expect(() => allowed.check(s)).not.toThrow();
     const reg = inMeshOnly();

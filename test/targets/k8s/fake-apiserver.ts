@@ -17,7 +17,12 @@ export interface LoggedRequest {
   namespace?: string;
 }
 
-type Obj = { apiVersion: string; kind: string; metadata: { name: string; namespace?: string; labels?: Record<string, string> }; [k: string]: unknown };
+type Obj = {
+  apiVersion: string;
+  kind: string;
+  metadata: { name: string; namespace?: string; labels?: Record<string, string> };
+  [k: string]: unknown;
+};
 
 export interface FakeOptions {
   /** Channel protocol the exec websocket picks. */
@@ -41,12 +46,23 @@ export interface FakeOptions {
 
 const RESOURCES: Record<string, Array<[resource: string, kind: string, namespaced: boolean]>> = {
   '/api/v1': [
-    ['namespaces', 'Namespace', false], ['pods', 'Pod', true], ['services', 'Service', true],
-    ['serviceaccounts', 'ServiceAccount', true], ['configmaps', 'ConfigMap', true], ['events', 'Event', true],
+    ['namespaces', 'Namespace', false],
+    ['pods', 'Pod', true],
+    ['services', 'Service', true],
+    ['serviceaccounts', 'ServiceAccount', true],
+    ['configmaps', 'ConfigMap', true],
+    ['events', 'Event', true],
   ],
   '/apis/apps/v1': [['deployments', 'Deployment', true]],
-  '/apis/security.istio.io/v1': [['peerauthentications', 'PeerAuthentication', true], ['authorizationpolicies', 'AuthorizationPolicy', true]],
-  '/apis/networking.istio.io/v1': [['sidecars', 'Sidecar', true], ['serviceentries', 'ServiceEntry', true], ['destinationrules', 'DestinationRule', true]],
+  '/apis/security.istio.io/v1': [
+    ['peerauthentications', 'PeerAuthentication', true],
+    ['authorizationpolicies', 'AuthorizationPolicy', true],
+  ],
+  '/apis/networking.istio.io/v1': [
+    ['sidecars', 'Sidecar', true],
+    ['serviceentries', 'ServiceEntry', true],
+    ['destinationrules', 'DestinationRule', true],
+  ],
   '/apis/networking.k8s.io/v1': [['networkpolicies', 'NetworkPolicy', true]],
   '/apis/apiextensions.k8s.io/v1': [['customresourcedefinitions', 'CustomResourceDefinition', false]],
 };
@@ -114,9 +130,16 @@ export class FakeApiServer {
   }
 
   private addIstiod(): void {
-    this.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name: 'istiod-7f9c', namespace: 'istio-system', labels: { app: 'istiod' } }, status: { phase: 'Running' } });
     this.put({
-      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'istiod', namespace: 'istio-system', labels: { app: 'istiod' } },
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name: 'istiod-7f9c', namespace: 'istio-system', labels: { app: 'istiod' } },
+      status: { phase: 'Running' },
+    });
+    this.put({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      metadata: { name: 'istiod', namespace: 'istio-system', labels: { app: 'istiod' } },
       spec: { template: { spec: { containers: [{ name: 'discovery', image: this.options.istiodImage ?? 'docker.io/istio/pilot:1.26.2' }] } } },
     });
     if (this.options.meshMode !== 'absent') {
@@ -171,9 +194,16 @@ export class FakeApiServer {
     const group = Object.keys(RESOURCES).find((g) => url.pathname === g || url.pathname.startsWith(`${g}/`));
     if (!group) return this.status(res, 404, 'NotFound', `no route ${url.pathname}`);
     if (url.pathname === group) {
-      return this.send(res, 200, { kind: 'APIResourceList', groupVersion: group.replace(/^\/apis?\//, ''), resources: RESOURCES[group].map(([name, kind, namespaced]) => ({ name, kind, namespaced, singularName: '', verbs: [] })) });
+      return this.send(res, 200, {
+        kind: 'APIResourceList',
+        groupVersion: group.replace(/^\/apis?\//, ''),
+        resources: RESOURCES[group].map(([name, kind, namespaced]) => ({ name, kind, namespaced, singularName: '', verbs: [] })),
+      });
     }
-    const rest = url.pathname.slice(group.length + 1).split('/').map(decodeURIComponent);
+    const rest = url.pathname
+      .slice(group.length + 1)
+      .split('/')
+      .map(decodeURIComponent);
     let namespace: string | undefined;
     if (rest[0] === 'namespaces' && rest.length >= 3) {
       namespace = rest[1];
@@ -183,14 +213,26 @@ export class FakeApiServer {
     const entry = RESOURCES[group].find(([r]) => r === resource);
     if (!entry) return this.status(res, 404, 'NotFound', `unknown resource ${resource}`);
     const kind = entry[1];
-    if (kind === 'Namespace' && rest.length === 1 && namespace) return this.route(req, res, url, method, body, 'Namespace', undefined, namespace, undefined);
+    if (kind === 'Namespace' && rest.length === 1 && namespace)
+      return this.route(req, res, url, method, body, 'Namespace', undefined, namespace, undefined);
     return this.route(req, res, url, method, body, kind, namespace, name, sub);
   }
 
-  private route(req: http.IncomingMessage, res: http.ServerResponse, url: URL, method: string, body: string, kind: string, namespace: string | undefined, name: string | undefined, sub: string | undefined): void {
+  private route(
+    req: http.IncomingMessage,
+    res: http.ServerResponse,
+    url: URL,
+    method: string,
+    body: string,
+    kind: string,
+    namespace: string | undefined,
+    name: string | undefined,
+    sub: string | undefined,
+  ): void {
     if (method === 'PATCH' && name) {
       this.applied.push({ path: url.pathname, contentType: req.headers['content-type'], body });
-      if (req.headers['content-type'] !== 'application/apply-patch+yaml') return this.status(res, 415, 'UnsupportedMediaType', 'only server-side apply');
+      if (req.headers['content-type'] !== 'application/apply-patch+yaml')
+        return this.status(res, 415, 'UnsupportedMediaType', 'only server-side apply');
       if (url.searchParams.get('fieldManager') !== 'meshprobe') return this.status(res, 422, 'Invalid', 'fieldManager missing');
       if (namespace && kind !== 'Namespace' && !this.objects.has(this.key('Namespace', undefined, namespace))) {
         return this.status(res, 404, 'NotFound', `namespaces "${namespace}" not found`);
@@ -220,13 +262,25 @@ export class FakeApiServer {
     const field = url.searchParams.get('fieldSelector');
     if (kind === 'Event' && field?.startsWith('involvedObject.name=')) {
       const pod = field.split('=')[1];
-      items = [{ apiVersion: 'v1', kind: 'Event', metadata: { name: `${pod}.1`, namespace }, type: 'Warning', reason: 'BackOff', message: `Back-off pulling image "meshprobe-agent:dev" for ${pod}` } as Obj];
+      items = [
+        {
+          apiVersion: 'v1',
+          kind: 'Event',
+          metadata: { name: `${pod}.1`, namespace },
+          type: 'Warning',
+          reason: 'BackOff',
+          message: `Back-off pulling image "meshprobe-agent:dev" for ${pod}`,
+        } as Obj,
+      ];
     }
     return this.send(res, 200, { kind: `${kind}List`, apiVersion: 'v1', metadata: {}, items });
   }
 
   private select(kind: string, namespace: string | undefined, selector: string | null): Obj[] {
-    const want = (selector ?? '').split(',').filter(Boolean).map((s) => s.split('='));
+    const want = (selector ?? '')
+      .split(',')
+      .filter(Boolean)
+      .map((s) => s.split('='));
     return this.list(kind, namespace).filter((o) => want.every(([k, v]) => o.metadata.labels?.[k] === v));
   }
 
@@ -256,16 +310,30 @@ export class FakeApiServer {
     const workload = labels['meshprobe.io/workload'];
     const name = `${d.metadata.name}-5d8f9-x2k4q`;
     const ip = `10.244.0.${10 + this.list('Pod').length}`;
-    const pending = { phase: 'Pending', conditions: [{ type: 'Ready', status: 'False' }], containerStatuses: [{ name: 'agent', ready: false, state: { waiting: { reason: 'ContainerCreating' } } }] };
+    const pending = {
+      phase: 'Pending',
+      conditions: [{ type: 'Ready', status: 'False' }],
+      containerStatuses: [{ name: 'agent', ready: false, state: { waiting: { reason: 'ContainerCreating' } } }],
+    };
     this.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: d.metadata.namespace, labels }, status: pending });
     if (this.options.neverReady?.includes(workload)) {
-      const stuck = { ...pending, containerStatuses: [{ name: 'agent', ready: false, state: { waiting: { reason: 'ImagePullBackOff', message: 'image "meshprobe-agent:dev" not present' } } }] };
+      const stuck = {
+        ...pending,
+        containerStatuses: [
+          { name: 'agent', ready: false, state: { waiting: { reason: 'ImagePullBackOff', message: 'image "meshprobe-agent:dev" not present' } } },
+        ],
+      };
       this.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: d.metadata.namespace, labels }, status: stuck });
       return;
     }
     setTimeout(() => {
       if (!this.objects.has(this.key('Pod', d.metadata.namespace, name))) return;
-      this.put({ apiVersion: 'v1', kind: 'Pod', metadata: { name, namespace: d.metadata.namespace, labels }, status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] } });
+      this.put({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name, namespace: d.metadata.namespace, labels },
+        status: { phase: 'Running', podIP: ip, podIPs: [{ ip }], conditions: [{ type: 'Ready', status: 'True' }] },
+      });
     }, this.options.readyAfterMs ?? 30).unref();
   }
 
@@ -319,15 +387,27 @@ export class FakeApiServer {
     } else if (command.includes('query')) {
       const nonces = command.filter((_, i) => command[i - 1] === '--nonce');
       // what the real agent prints: nonce → observations (src/agent/control.ts queryObservations)
-      const seen = Object.fromEntries(nonces.map((n) => {
-        const o = this.observations.get(n);
-        return [n, o && o.pod === `${namespace}/${pod}` ? [o.observation] : []];
-      }));
+      const seen = Object.fromEntries(
+        nonces.map((n) => {
+          const o = this.observations.get(n);
+          return [n, o && o.pod === `${namespace}/${pod}` ? [o.observation] : []];
+        }),
+      );
       this.frame(ws, 1, JSON.stringify(seen));
       this.frame(ws, 3, JSON.stringify(ok));
     } else {
       this.frame(ws, 2, `sh: ${command[0]}: not found\n`);
-      this.frame(ws, 3, JSON.stringify({ metadata: {}, status: 'Failure', reason: 'NonZeroExitCode', message: 'command terminated with non-zero exit code', details: { causes: [{ reason: 'ExitCode', message: '127' }] } }));
+      this.frame(
+        ws,
+        3,
+        JSON.stringify({
+          metadata: {},
+          status: 'Failure',
+          reason: 'NonZeroExitCode',
+          message: 'command terminated with non-zero exit code',
+          details: { causes: [{ reason: 'ExitCode', message: '127' }] },
+        }),
+      );
     }
     setTimeout(() => ws.close(), 5);
   }
@@ -364,7 +444,11 @@ export class FakeApiServer {
       const series = this.options.xdsRejects ?? [0];
       const value = series[Math.min(this.metricsReads++, series.length - 1)];
       const text = `# TYPE pilot_total_xds_rejects counter\npilot_total_xds_rejects{type="lds"} ${value}\n`;
-      this.frame(ws, 0, `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`);
+      this.frame(
+        ws,
+        0,
+        `HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: ${Buffer.byteLength(text)}\r\nConnection: close\r\n\r\n${text}`,
+      );
     });
   }
 }

@@ -44,7 +44,14 @@ export function strictMtls(overrides: Partial<ScenarioInput['spec']> = {}): Scen
         },
       ],
       probes: [
-        { name: 'plaintext-from-legacy', from: 'legacy/client', to: 'app/server', port: 8080, protocol: 'http', expect: { reach: false, failure: 'reset' } },
+        {
+          name: 'plaintext-from-legacy',
+          from: 'legacy/client',
+          to: 'app/server',
+          port: 8080,
+          protocol: 'http',
+          expect: { reach: false, failure: 'reset' },
+        },
         { name: 'mtls-from-mesh', from: 'app/meshclient', to: 'app/server', port: 8080, protocol: 'http', expect: { reach: true, mtls: true } },
         { name: 'to-partner', from: 'app/meshclient', to: 'api.partner.test', port: 80, protocol: 'http', expect: { reach: true } },
       ],

@@ -35,8 +35,16 @@ function containerOf(s: Scenario, name: string): { securityContext?: Record<stri
 
 describe('securityContext for probes that need capabilities (defect 3)', () => {
   test('as: {user} and flush-capture run the agent as uid 0 with SETUID/SETGID and NET_ADMIN', () => {
-    expect(containerOf(withProbes([{ as: { user: 1337 } }]), 'meshclient').securityContext).toEqual({ runAsUser: 0, runAsGroup: 0, capabilities: { add: ['SETUID', 'SETGID'] } });
-    expect(containerOf(withProbes([{ bypass: 'flush-capture' }]), 'meshclient').securityContext).toEqual({ runAsUser: 0, runAsGroup: 0, capabilities: { add: ['NET_ADMIN'] } });
+    expect(containerOf(withProbes([{ as: { user: 1337 } }]), 'meshclient').securityContext).toEqual({
+      runAsUser: 0,
+      runAsGroup: 0,
+      capabilities: { add: ['SETUID', 'SETGID'] },
+    });
+    expect(containerOf(withProbes([{ bypass: 'flush-capture' }]), 'meshclient').securityContext).toEqual({
+      runAsUser: 0,
+      runAsGroup: 0,
+      capabilities: { add: ['NET_ADMIN'] },
+    });
     // a workload without such probes keeps the image's unprivileged user
     expect(containerOf(withProbes([]), 'meshclient').securityContext).toBeUndefined();
   });
@@ -48,7 +56,13 @@ describe('securityContext for probes that need capabilities (defect 3)', () => {
     const server = new FakeApiServer();
     await server.start();
     try {
-      const target = new ExistingTarget({ context: 'fake', image: 'registry.example/meshprobe-agent:1', kubeConfig: server.kubeConfig(), runner: new RecordingRunner(), runId: 'r1' });
+      const target = new ExistingTarget({
+        context: 'fake',
+        image: 'registry.example/meshprobe-agent:1',
+        kubeConfig: server.kubeConfig(),
+        runner: new RecordingRunner(),
+        runId: 'r1',
+      });
       await target.prepare();
       const err = (() => {
         try {
@@ -81,7 +95,12 @@ function fakeTools(behaviour: { saveFails?: boolean; flushFails?: boolean; resto
     writeFileSync(path.join(dir, name), `#!/bin/sh\necho "${name} $*" >>${log}\n${body}\n`);
     chmodSync(path.join(dir, name), 0o755);
   };
-  tool('iptables-nft-save', behaviour.saveFails ? 'echo "Permission denied (you must be root)" >&2; exit 4' : 'echo "*nat"; echo "-A PREROUTING -p tcp -j ISTIO_INBOUND"; echo COMMIT');
+  tool(
+    'iptables-nft-save',
+    behaviour.saveFails
+      ? 'echo "Permission denied (you must be root)" >&2; exit 4'
+      : 'echo "*nat"; echo "-A PREROUTING -p tcp -j ISTIO_INBOUND"; echo COMMIT',
+  );
   tool('iptables-legacy-save', 'echo "iptables-legacy-save: cannot initialize: Table does not exist" >&2; exit 1');
   tool('iptables-nft', behaviour.flushFails ? 'echo "iptables: Permission denied" >&2; exit 4' : 'exit 0');
   tool('iptables-nft-restore', `cat >>${log}; ${behaviour.restoreFails ? 'exit 1' : 'exit 0'}`);
@@ -134,7 +153,8 @@ describe('flush-capture command (defects 3 and 6)', () => {
   });
 
   test('no `|| true` anywhere in the probe commands', () => {
-    for (const probe of [{}, { as: { user: 1337 } }, { bypass: 'flush-capture' as const }]) expect(callCommand(probe).join(' ')).not.toMatch(/\|\|\s*true/);
+    for (const probe of [{}, { as: { user: 1337 } }, { bypass: 'flush-capture' as const }])
+      expect(callCommand(probe).join(' ')).not.toMatch(/\|\|\s*true/);
   });
 });
 
@@ -164,7 +184,15 @@ describe('per-pod lock (defect 6)', () => {
   test('a flush-capture batch never overlaps another exec from or to the same pod', async () => {
     server = new FakeApiServer({ callMs: 60 });
     await server.start();
-    const target = new ExistingTarget({ context: 'fake', image: 'registry.example/meshprobe-agent:1', kubeConfig: server.kubeConfig(), runner: new RecordingRunner(), runId: 'r1', xdsSettleMs: 5, readyTimeoutMs: 3000 });
+    const target = new ExistingTarget({
+      context: 'fake',
+      image: 'registry.example/meshprobe-agent:1',
+      kubeConfig: server.kubeConfig(),
+      runner: new RecordingRunner(),
+      runId: 'r1',
+      xdsSettleMs: 5,
+      readyTimeoutMs: 3000,
+    });
     await target.prepare();
     const s = withProbes([{ bypass: 'flush-capture' }]);
     target.check(s);

@@ -8,7 +8,9 @@ describe('scripts/install-tools', () => {
   test('dry run prints the pinned kind release with its pinned checksum and the istioctl release', () => {
     const r = run('--dry-run', '--os', 'linux', '--arch', 'x86_64', '--dir', '/tmp/mp-tools');
     expect(r.status).toBe(0);
-    expect(r.stdout).toContain('kind v0.27.0: https://github.com/kubernetes-sigs/kind/releases/download/v0.27.0/kind-linux-amd64 sha256=a6875aaea358acf0ac07786b1a6755d08fd640f4c79b7a2e46681cc13f49a04b -> /tmp/mp-tools/kind');
+    expect(r.stdout).toContain(
+      'kind v0.27.0: https://github.com/kubernetes-sigs/kind/releases/download/v0.27.0/kind-linux-amd64 sha256=a6875aaea358acf0ac07786b1a6755d08fd640f4c79b7a2e46681cc13f49a04b -> /tmp/mp-tools/kind',
+    );
     expect(r.stdout).toContain('istioctl 1.26.2: https://github.com/istio/istio/releases/download/1.26.2/istioctl-1.26.2-linux-amd64.tar.gz');
   });
   test('darwin/arm64 maps to Istio osx archives and the darwin kind checksum', () => {

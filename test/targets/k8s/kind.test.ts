@@ -35,14 +35,25 @@ afterEach(async () => {
 async function kindTarget(keep: boolean, existing = '', mark?: string, fake: ConstructorParameters<typeof FakeApiServer>[0] = {}, profile?: string) {
   const server = new FakeApiServer(fake);
   servers.push(server);
-  if (mark !== undefined) server.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system', labels: mark ? { 'meshprobe.io/profile': mark } : {} } });
+  if (mark !== undefined)
+    server.seed({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'istio-system', labels: mark ? { 'meshprobe.io/profile': mark } : {} } });
   await server.start();
   const runner = new RecordingRunner([
     { prefix: 'kind get clusters', result: { stdout: existing } },
     { prefix: 'istioctl analyze', result: { stdout: '[]' } },
   ]);
   const externals = new FakeExternals();
-  const target = new KindTarget({ ...(profile ? { profile } : {}), keep, runner, externals, kubeConfig: server.kubeConfig(), lookup: async (n) => `/usr/local/bin/${n}`, runId: 'k1', xdsSettleMs: 10, readyTimeoutMs: 3000 });
+  const target = new KindTarget({
+    ...(profile ? { profile } : {}),
+    keep,
+    runner,
+    externals,
+    kubeConfig: server.kubeConfig(),
+    lookup: async (n) => `/usr/local/bin/${n}`,
+    runId: 'k1',
+    xdsSettleMs: 10,
+    readyTimeoutMs: 3000,
+  });
   return { server, runner, externals, target };
 }
 
@@ -56,7 +67,10 @@ describe('profiles', () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'mp-profiles-'));
     try {
       await cp(CLUSTERS_DIR, dir, { recursive: true });
-      await writeFile(path.join(dir, 'registry-only', 'istio.yaml'), 'apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec: {profile: minimal}\n');
+      await writeFile(
+        path.join(dir, 'registry-only', 'istio.yaml'),
+        'apiVersion: install.istio.io/v1alpha1\nkind: IstioOperator\nspec: {profile: minimal}\n',
+      );
       await expect(loadProfile('registry-only', dir)).rejects.toThrow(ProfileError);
       await expect(loadProfile('registry-only', dir)).rejects.toThrow(/outboundTrafficPolicy is ALLOW_ANY but profile.yaml declares REGISTRY_ONLY/);
       await expect(loadProfile('nope', dir)).rejects.toThrow(/unknown cluster profile "nope"/);
@@ -64,7 +78,7 @@ describe('profiles', () => {
       await rm(dir, { recursive: true, force: true });
     }
   });
-  test('a pathNormalization other than Istio\'s default BASE is refused by name on kind', async () => {
+  test("a pathNormalization other than Istio's default BASE is refused by name on kind", async () => {
     const profile = await loadProfile('default');
     const s = strictMtls();
     s.spec.mesh = { pathNormalization: 'MERGE_SLASHES' };
@@ -77,14 +91,25 @@ describe('profiles', () => {
     expect(profileFor(strictMtls())).toBe('default');
     expect(profileFor(registryOnly())).toBe('registry-only');
     const egress = strictMtls();
-    egress.spec.resources.push({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'egress', namespace: 'app' }, spec: { selector: { istio: 'egressgateway' } } });
+    egress.spec.resources.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'egress', namespace: 'app' },
+      spec: { selector: { istio: 'egressgateway' } },
+    });
     expect(profileFor(egress)).toBe('egress-gateway');
   });
 
   test('ingress-gateway scenarios are refused on kind with the reason; cni scenarios need the cni profile (defect 5, minor)', async () => {
     const ingress = strictMtls();
-    ingress.spec.resources.push({ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'in', namespace: 'app' }, spec: { selector: { istio: 'ingressgateway' } } });
-    for (const name of PROFILE_NAMES) expect(profileSatisfies((await loadProfile(name)).features, ingress)).toMatch(/no kind profile installs an ingress gateway/);
+    ingress.spec.resources.push({
+      apiVersion: 'networking.istio.io/v1',
+      kind: 'Gateway',
+      metadata: { name: 'in', namespace: 'app' },
+      spec: { selector: { istio: 'ingressgateway' } },
+    });
+    for (const name of PROFILE_NAMES)
+      expect(profileSatisfies((await loadProfile(name)).features, ingress)).toMatch(/no kind profile installs an ingress gateway/);
     const cni = { ...strictMtls(), metadata: { ...strictMtls().metadata, tags: ['cni'] } };
     expect(profileFor(cni)).toBe('cni');
     expect(profileSatisfies((await loadProfile('default')).features, cni)).toMatch(/use --profile cni/);
@@ -92,8 +117,13 @@ describe('profiles', () => {
   });
 
   test("scenario 13's NetworkPolicy lets pods reach cluster DNS in kube-system on port 53 (defect 8)", async () => {
-    const text = await readFile(path.join(process.cwd(), 'scenarios/istio-security-best-practices/13-egress-gateway-with-networkpolicy.yaml'), 'utf8');
-    const doc = YAML.parse(text) as { spec: { resources: Array<{ kind: string; spec: { egress: Array<{ to: unknown[]; ports?: Array<{ protocol: string; port: number }> }> } }> } };
+    const text = await readFile(
+      path.join(process.cwd(), 'scenarios/istio-security-best-practices/13-egress-gateway-with-networkpolicy.yaml'),
+      'utf8',
+    );
+    const doc = YAML.parse(text) as {
+      spec: { resources: Array<{ kind: string; spec: { egress: Array<{ to: unknown[]; ports?: Array<{ protocol: string; port: number }> }> } }> };
+    };
     const np = doc.spec.resources.find((r) => r.kind === 'NetworkPolicy')!;
     const dns = np.spec.egress.find((e) => JSON.stringify(e.to).includes('kube-system'));
     expect(dns?.ports).toEqual(expect.arrayContaining([{ protocol: 'UDP', port: 53 }]));
@@ -115,7 +145,9 @@ describe('kind plan', () => {
 
   test('up builds the agent bundle before the image (the Dockerfile copies it); the cni profile does not wait for nodes without a CNI', async () => {
     const lines = upPlan(await loadProfile('default'), 'm', 'i:1', '/repo').map((c) => [c.cmd, ...c.args].join(' '));
-    expect(lines.findIndex((l) => l.startsWith('node /repo/scripts/bundle-agent.mjs'))).toBe(lines.findIndex((l) => l.startsWith('docker build')) - 1);
+    expect(lines.findIndex((l) => l.startsWith('node /repo/scripts/bundle-agent.mjs'))).toBe(
+      lines.findIndex((l) => l.startsWith('docker build')) - 1,
+    );
     const cni = upPlan(await loadProfile('cni'), 'm', 'i:1', '/repo')[0].args;
     expect(cni).not.toContain('--wait');
   });
@@ -136,8 +168,18 @@ describe('kind target against a fake API server', () => {
     const { server, runner, externals, target } = await kindTarget(false);
     const info = await target.prepare();
     expect(info.istioVersion).toBe('1.26.2');
-    expect(runner.lines().slice(0, 6).map((l) => l.split(' ').slice(0, 3).join(' '))).toEqual([
-      'kind get clusters', 'kind create cluster', 'istioctl install -y', `node ${process.cwd()}/scripts/bundle-agent.mjs`, 'docker build -t', 'kind load docker-image',
+    expect(
+      runner
+        .lines()
+        .slice(0, 6)
+        .map((l) => l.split(' ').slice(0, 3).join(' ')),
+    ).toEqual([
+      'kind get clusters',
+      'kind create cluster',
+      'istioctl install -y',
+      `node ${process.cwd()}/scripts/bundle-agent.mjs`,
+      'docker build -t',
+      'kind load docker-image',
     ]);
     // the last step of up marks the cluster with its profile
     expect(server.list('Namespace').find((n) => n.metadata.name === 'istio-system')?.metadata.labels).toEqual({ 'meshprobe.io/profile': 'default' });
@@ -173,9 +215,19 @@ describe('kind target against a fake API server', () => {
   test('a reused cluster must be what the profile says: finished, same profile, same outbound policy (defect 7)', async () => {
     await expect((await kindTarget(false, 'meshprobe\n', '')).target.prepare()).rejects.toThrow(/did not finish on it/);
     await expect((await kindTarget(false, 'meshprobe\n')).target.prepare()).rejects.toThrow(/has no istio-system/);
-    await expect((await kindTarget(false, 'meshprobe\n', 'default', {}, 'registry-only')).target.prepare()).rejects.toThrow(/brought up with profile default, not registry-only/);
-    await expect((await kindTarget(false, 'meshprobe\n', 'registry-only', {}, 'registry-only')).target.prepare()).rejects.toThrow(/runs outboundTrafficPolicy ALLOW_ANY, the profile says REGISTRY_ONLY/);
-    const ok = await kindTarget(false, 'meshprobe\n', 'registry-only', { meshMode: 'REGISTRY_ONLY', istiodImage: 'docker.io/istio/pilot:1.26.9' }, 'registry-only');
+    await expect((await kindTarget(false, 'meshprobe\n', 'default', {}, 'registry-only')).target.prepare()).rejects.toThrow(
+      /brought up with profile default, not registry-only/,
+    );
+    await expect((await kindTarget(false, 'meshprobe\n', 'registry-only', {}, 'registry-only')).target.prepare()).rejects.toThrow(
+      /runs outboundTrafficPolicy ALLOW_ANY, the profile says REGISTRY_ONLY/,
+    );
+    const ok = await kindTarget(
+      false,
+      'meshprobe\n',
+      'registry-only',
+      { meshMode: 'REGISTRY_ONLY', istiodImage: 'docker.io/istio/pilot:1.26.9' },
+      'registry-only',
+    );
     expect((await ok.target.prepare()).istioVersion).toBe('1.26.9');
     await ok.target.teardown();
   });

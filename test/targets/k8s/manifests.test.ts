@@ -19,7 +19,10 @@ function yamlFiles(dir: string): string[] {
 
 /** The built-in suite (whatever exists under scenarios/ when the test runs) plus the fixtures. */
 function allScenarios(): Array<[string, Scenario]> {
-  const out: Array<[string, Scenario]> = [['fixture strict', strictMtls()], ['fixture registry-only', registryOnly()]];
+  const out: Array<[string, Scenario]> = [
+    ['fixture strict', strictMtls()],
+    ['fixture registry-only', registryOnly()],
+  ];
   for (const file of yamlFiles(path.resolve('scenarios'))) {
     for (const doc of YAML.parseAllDocuments(readFileSync(file, 'utf8'))) {
       const parsed = scenarioSchema.safeParse(doc.toJS());
@@ -56,7 +59,11 @@ describe('renderScenario', () => {
     const r = renderScenario(strictMtls(), { runId: 'r1' });
     const app = find(r.namespaces, 'Namespace', r.map.forward.get('app')!);
     const legacy = find(r.namespaces, 'Namespace', r.map.forward.get('legacy')!);
-    expect(app.metadata.labels).toMatchObject({ 'istio-injection': 'enabled', 'meshprobe.io/run': 'r1', 'app.kubernetes.io/managed-by': 'meshprobe' });
+    expect(app.metadata.labels).toMatchObject({
+      'istio-injection': 'enabled',
+      'meshprobe.io/run': 'r1',
+      'app.kubernetes.io/managed-by': 'meshprobe',
+    });
     expect(legacy.metadata.labels!['istio-injection']).toBe('disabled');
   });
 
@@ -73,7 +80,12 @@ describe('renderScenario', () => {
     const r = renderScenario(strictMtls(), { runId: 'r1', image: 'example/probe:1' });
     expect(find(r.workloads, 'ServiceAccount', 'caller').metadata.namespace).toBe(r.map.forward.get('app'));
     const d = find(r.workloads, 'Deployment', 'server') as unknown as {
-      spec: { template: { metadata: { labels: Record<string, string>; annotations: Record<string, string> }; spec: { serviceAccountName: string; containers: Array<Record<string, unknown>> } } };
+      spec: {
+        template: {
+          metadata: { labels: Record<string, string>; annotations: Record<string, string> };
+          spec: { serviceAccountName: string; containers: Array<Record<string, unknown>> };
+        };
+      };
     };
     const pod = d.spec.template;
     expect(pod.metadata.labels).toMatchObject({ app: 'server', 'meshprobe.io/workload': 'server', 'sidecar.istio.io/inject': 'true' });
@@ -84,7 +96,14 @@ describe('renderScenario', () => {
     expect(c.command).toEqual(['node', '/agent/meshprobe-agent.mjs', 'serve', '--config', '/etc/meshprobe/config.json']);
     expect(c.securityContext).toEqual({ runAsUser: 1000, capabilities: { add: ['NET_ADMIN'] } });
     const config = JSON.parse((find(r.workloads, 'ConfigMap', 'server-agent').data as Record<string, string>)['config.json']);
-    expect(config).toMatchObject({ ports: [{ port: 8080, protocol: 'http' }, { port: 9090, protocol: 'tcp' }, { port: 5353, protocol: 'udp' }], behindSidecar: true });
+    expect(config).toMatchObject({
+      ports: [
+        { port: 8080, protocol: 'http' },
+        { port: 9090, protocol: 'tcp' },
+        { port: 5353, protocol: 'udp' },
+      ],
+      behindSidecar: true,
+    });
     const svc = find(r.workloads, 'Service', 'server').spec as { ports: Array<{ name: string; protocol: string }> };
     expect(svc.ports.map((p) => `${p.name}/${p.protocol}`)).toEqual(['http-8080/TCP', 'tcp-9090/TCP', 'udp-5353/UDP']);
     expect(r.workloads.some((m) => m.kind === 'Service' && m.metadata.name === 'client')).toBe(false);
@@ -94,14 +113,19 @@ describe('renderScenario', () => {
     const s = strictMtls();
     s.spec.probes[1] = { ...s.spec.probes[1], as: { user: 1337 } };
     const r = renderScenario(s, { runId: 'r1' });
-    const d = find(r.workloads, 'Deployment', 'meshclient') as unknown as { spec: { template: { spec: { containers: Array<{ securityContext?: unknown }> } } } };
+    const d = find(r.workloads, 'Deployment', 'meshclient') as unknown as {
+      spec: { template: { spec: { containers: Array<{ securityContext?: unknown }> } } };
+    };
     expect(d.spec.template.spec.containers[0].securityContext).toEqual({ runAsUser: 0, runAsGroup: 0, capabilities: { add: ['SETUID', 'SETGID'] } });
   });
 
   test('resources are rewritten into the run namespaces (principals included)', () => {
     const r = renderScenario(strictMtls(), { runId: 'r1' });
     const app = r.map.forward.get('app')!;
-    const ap = find(r.resources, 'AuthorizationPolicy', 'allow-caller') as unknown as { metadata: { namespace: string }; spec: { rules: Array<{ from: Array<{ source: { principals: string[] } }> }> } };
+    const ap = find(r.resources, 'AuthorizationPolicy', 'allow-caller') as unknown as {
+      metadata: { namespace: string };
+      spec: { rules: Array<{ from: Array<{ source: { principals: string[] } }> }> };
+    };
     expect(ap.metadata.namespace).toBe(app);
     expect(ap.spec.rules[0].from[0].source.principals).toEqual([`cluster.local/ns/${app}/sa/caller`]);
   });

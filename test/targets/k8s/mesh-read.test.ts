@@ -16,7 +16,13 @@ async function target(fake: FakeOptions, image: string | null = 'registry.exampl
   server = new FakeApiServer(fake);
   seed?.(server);
   await server.start();
-  return new ExistingTarget({ context: 'fake', ...(image ? { image } : {}), kubeConfig: server.kubeConfig(), runner: new RecordingRunner(), runId: 'r1' });
+  return new ExistingTarget({
+    context: 'fake',
+    ...(image ? { image } : {}),
+    kubeConfig: server.kubeConfig(),
+    runner: new RecordingRunner(),
+    runId: 'r1',
+  });
 }
 
 describe('existing target reads the mesh, failing closed', () => {
@@ -25,7 +31,9 @@ describe('existing target reads the mesh, failing closed', () => {
   });
 
   test('an unreadable mesh ConfigMap is an error, not ALLOW_ANY', async () => {
-    await expect((await target({ meshMode: 'absent' })).prepare()).rejects.toThrow(/cannot read the mesh configuration \(ConfigMap istio-system\/istio\)/);
+    await expect((await target({ meshMode: 'absent' })).prepare()).rejects.toThrow(
+      /cannot read the mesh configuration \(ConfigMap istio-system\/istio\)/,
+    );
   });
 
   test('REGISTRY_ONLY is read from the ConfigMap and judged on', async () => {
@@ -47,14 +55,21 @@ describe('existing target reads the mesh, failing closed', () => {
   });
 
   test('a digest-only image without a version label is refused with what to do', async () => {
-    await expect((await target({ istiodImage: 'docker.io/istio/pilot@sha256:' + 'b'.repeat(64) })).prepare()).rejects.toThrow(/cannot tell the Istio version/);
+    await expect((await target({ istiodImage: 'docker.io/istio/pilot@sha256:' + 'b'.repeat(64) })).prepare()).rejects.toThrow(
+      /cannot tell the Istio version/,
+    );
   });
 
   test('a revisioned istiod reads its own istio-<rev> ConfigMap', async () => {
     const t = await target({ meshMode: 'absent' }, 'x/y:1', (s) => {
       const d = s.list('Deployment', 'istio-system')[0];
       d.metadata.labels = { app: 'istiod', 'istio.io/rev': '1-26' };
-      s.seed({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'istio-1-26', namespace: 'istio-system' }, data: { mesh: 'outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n' } });
+      s.seed({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'istio-1-26', namespace: 'istio-system' },
+        data: { mesh: 'outboundTrafficPolicy:\n  mode: REGISTRY_ONLY\n' },
+      });
     });
     const info = await t.prepare();
     expect(info.notes?.join(' ')).toMatch(/istiod revision 1-26, outboundTrafficPolicy REGISTRY_ONLY/);

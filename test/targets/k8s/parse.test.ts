@@ -40,14 +40,27 @@ describe('istioctl analyze -o json', () => {
   const map = namespaceMap('r1', strictMtls());
   const app = map.forward.get('app')!;
   const out = JSON.stringify([
-    { code: 'IST0101', level: 'Error', message: `Referenced selector not found: "app=nope"`, origin: `AuthorizationPolicy ${app}/allow-caller`, documentationUrl: 'https://istio.io/v1.26/docs/reference/config/analysis/ist0101/' },
-    { code: 'IST0102', level: 'Info', message: `The namespace is not enabled for Istio injection.`, origin: `Namespace ${map.forward.get('legacy')}` },
+    {
+      code: 'IST0101',
+      level: 'Error',
+      message: `Referenced selector not found: "app=nope"`,
+      origin: `AuthorizationPolicy ${app}/allow-caller`,
+      documentationUrl: 'https://istio.io/v1.26/docs/reference/config/analysis/ist0101/',
+    },
+    {
+      code: 'IST0102',
+      level: 'Info',
+      message: `The namespace is not enabled for Istio injection.`,
+      origin: `Namespace ${map.forward.get('legacy')}`,
+    },
     { code: 'IST0144', level: 'Warning', message: 'User ID (UID) 1337 is reserved for the sidecar proxy.', origin: `Deployment server.${app}` },
   ]);
 
   test('errors make the scenario ERROR; warnings/info are kept for the report, in the scenario names', () => {
     const r = classifyFindings(parseAnalyzeJson(out), map);
-    expect(r.errors.map(describeFinding)).toEqual(['Error IST0101 (AuthorizationPolicy app/allow-caller): Referenced selector not found: "app=nope"']);
+    expect(r.errors.map(describeFinding)).toEqual([
+      'Error IST0101 (AuthorizationPolicy app/allow-caller): Referenced selector not found: "app=nope"',
+    ]);
     expect(r.others.map((f) => f.code)).toEqual(['IST0102', 'IST0144']);
     expect(r.others[1].origin).toBe('Deployment server.app');
   });
@@ -61,7 +74,13 @@ describe('istioctl analyze -o json', () => {
 
 describe('agent query output', () => {
   const ok = { status: 'Success' };
-  const obs = (nonce: string) => ({ nonce, protocol: 'http', source: { address: '10.0.0.1', port: 1 }, local: { address: '10.0.0.2', port: 80 }, at: '1970-01-01T00:00:00.000Z' });
+  const obs = (nonce: string) => ({
+    nonce,
+    protocol: 'http',
+    source: { address: '10.0.0.1', port: 1 },
+    local: { address: '10.0.0.2', port: 80 },
+    at: '1970-01-01T00:00:00.000Z',
+  });
   test("the agent's own format (nonce → observations) is read, not taken for one observation", () => {
     const stdout = JSON.stringify({ a: [obs('a')], b: [], c: [obs('c'), obs('c')] });
     expect(parseQueryOutput('p', { stdout, stderr: '', status: ok }).map((o) => o.nonce)).toEqual(['a', 'c', 'c']);

@@ -26,7 +26,9 @@ describe('meshprobe render --target kind', () => {
     expect(script).toMatch(/^kind create cluster --name meshprobe --config .*clusters\/default\/kind\.yaml --wait 180s/m);
     expect(script).toMatch(/^kind create cluster --name meshprobe --config .*clusters\/registry-only\/kind\.yaml/m);
     expect(script).toMatch(/^istioctl analyze --context kind-meshprobe -n mp-rr1-[0-9a-f]{4}-app -o json$/m);
-    expect(script).toMatch(/kubectl --context kind-meshprobe exec -i -n mp-rr1-.*-legacy deploy\/client -c agent -- sh -c 'head -n 1 \| node \/agent\/meshprobe-agent.mjs call --chains --stagger 100'/);
+    expect(script).toMatch(
+      /kubectl --context kind-meshprobe exec -i -n mp-rr1-.*-legacy deploy\/client -c agent -- sh -c 'head -n 1 \| node \/agent\/meshprobe-agent.mjs call --chains --stagger 100'/,
+    );
     expect(script).toMatch(/^kind delete cluster --name meshprobe/m);
   });
 });

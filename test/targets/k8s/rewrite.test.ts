@@ -34,9 +34,7 @@ describe('rewriteResource', () => {
   test('source.namespaces / notNamespaces, including prefix patterns; suffix patterns and * unchanged', () => {
     const policy = {
       spec: {
-        rules: [
-          { from: [{ source: { namespaces: ['app', 'istio-system', 'leg*', '*-prod', '*'], notNamespaces: ['legacy'] } }] },
-        ],
+        rules: [{ from: [{ source: { namespaces: ['app', 'istio-system', 'leg*', '*-prod', '*'], notNamespaces: ['legacy'] } }] }],
       },
     };
     const out = rewriteResource(map, policy);
@@ -86,9 +84,16 @@ describe('rewriteResource', () => {
   });
 
   test('Sidecar egress hosts <ns>/<host>: mapped namespace, ./~/* kept, FQDN after the slash mapped', () => {
-    const sidecar = { spec: { egress: [{ hosts: ['./*', 'istio-system/*', 'app/*', '~/*', '*/server.legacy.svc.cluster.local', 'legacy/api.partner.test'] }] } };
+    const sidecar = {
+      spec: { egress: [{ hosts: ['./*', 'istio-system/*', 'app/*', '~/*', '*/server.legacy.svc.cluster.local', 'legacy/api.partner.test'] }] },
+    };
     expect(rewriteResource(map, sidecar).spec.egress[0].hosts).toEqual([
-      './*', 'istio-system/*', `${APP}/*`, '~/*', `*/server.${LEGACY}.svc.cluster.local`, `${LEGACY}/api.partner.test`,
+      './*',
+      'istio-system/*',
+      `${APP}/*`,
+      '~/*',
+      `*/server.${LEGACY}.svc.cluster.local`,
+      `${LEGACY}/api.partner.test`,
     ]);
   });
 
@@ -124,7 +129,11 @@ describe('rewriteResource', () => {
 
   test('exportTo maps names and keeps . * ~', () => {
     expect(rewriteResource(map, { spec: { exportTo: ['.', '*', '~', 'legacy', 'istio-system'] } }).spec.exportTo).toEqual([
-      '.', '*', '~', LEGACY, 'istio-system',
+      '.',
+      '*',
+      '~',
+      LEGACY,
+      'istio-system',
     ]);
   });
 
@@ -134,12 +143,26 @@ describe('rewriteResource', () => {
         podSelector: { matchLabels: { app: 'server' } },
         ingress: [
           { from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'legacy', team: 'app' } } }] },
-          { from: [{ namespaceSelector: { matchExpressions: [{ key: 'kubernetes.io/metadata.name', operator: 'In', values: ['app', 'kube-system'] }, { key: 'team', operator: 'In', values: ['app'] }] } }] },
+          {
+            from: [
+              {
+                namespaceSelector: {
+                  matchExpressions: [
+                    { key: 'kubernetes.io/metadata.name', operator: 'In', values: ['app', 'kube-system'] },
+                    { key: 'team', operator: 'In', values: ['app'] },
+                  ],
+                },
+              },
+            ],
+          },
         ],
       },
     };
     const out = rewriteResource(map, np);
-    expect((out.spec.ingress[0].from[0].namespaceSelector as Record<string, unknown>).matchLabels).toEqual({ 'kubernetes.io/metadata.name': LEGACY, team: 'app' });
+    expect((out.spec.ingress[0].from[0].namespaceSelector as Record<string, unknown>).matchLabels).toEqual({
+      'kubernetes.io/metadata.name': LEGACY,
+      team: 'app',
+    });
     expect((out.spec.ingress[1].from[0].namespaceSelector as Record<string, unknown>).matchExpressions).toEqual([
       { key: 'kubernetes.io/metadata.name', operator: 'In', values: [APP, 'kube-system'] },
       { key: 'team', operator: 'In', values: ['app'] },

@@ -19,8 +19,24 @@ const scenario = makeScenario('capabilities', {
   externals: [{ name: 'undeclared.example.test', ports: [{ port: 80, protocol: 'http' }] }],
   probes: [
     { name: 'root-captured', from: 'app/root-admin', to: 'undeclared.example.test', port: 80, protocol: 'http', expect: { reach: false } },
-    { name: 'root-flush', from: 'app/root-admin', to: 'undeclared.example.test', port: 80, protocol: 'http', bypass: 'flush-capture', expect: { reach: true } },
-    { name: 'root-as-1337', from: 'app/root-admin', to: 'undeclared.example.test', port: 80, protocol: 'http', as: { user: 1337 }, expect: { reach: true } },
+    {
+      name: 'root-flush',
+      from: 'app/root-admin',
+      to: 'undeclared.example.test',
+      port: 80,
+      protocol: 'http',
+      bypass: 'flush-capture',
+      expect: { reach: true },
+    },
+    {
+      name: 'root-as-1337',
+      from: 'app/root-admin',
+      to: 'undeclared.example.test',
+      port: 80,
+      protocol: 'http',
+      as: { user: 1337 },
+      expect: { reach: true },
+    },
   ],
 });
 
@@ -33,9 +49,19 @@ describe('NET_ADMIN', () => {
     expect(r('root-flush')).toMatchObject({ reached: true, outcome: 'ok' });
   });
   test('uid 1000 with NET_ADMIN added cannot flush (iptables: Permission denied): an ERROR, never a probe sent captured', async () => {
-    const probe = { name: 'user-flush', from: 'app/user-admin', to: 'undeclared.example.test', port: 80, protocol: 'http' as const, bypass: 'flush-capture' as const, expect: { reach: false } };
+    const probe = {
+      name: 'user-flush',
+      from: 'app/user-admin',
+      to: 'undeclared.example.test',
+      port: 80,
+      protocol: 'http' as const,
+      bypass: 'flush-capture' as const,
+      expect: { reach: false },
+    };
     const batch = attempts({ ...scenario, spec: { ...scenario.spec, probes: [probe] } });
-    await expect(lab.ran.target.probe(lab.ran.d, batch)).rejects.toThrow(/flush-capture \(iptables -t nat -F\) in app\/user-admin failed .*(Permission denied|not permitted)/);
+    await expect(lab.ran.target.probe(lab.ran.d, batch)).rejects.toThrow(
+      /flush-capture \(iptables -t nat -F\) in app\/user-admin failed .*(Permission denied|not permitted)/,
+    );
   });
 });
 
@@ -44,9 +70,19 @@ describe('SETUID/SETGID (a probe as another uid)', () => {
     expect(r('root-as-1337')).toMatchObject({ reached: true, outcome: 'ok' });
   });
   test('a container running as uid 1000 cannot, even with SETUID and SETGID added: setpriv fails for real', async () => {
-    const probe = { name: 'user-as-1337', from: 'app/user-admin', to: 'undeclared.example.test', port: 80, protocol: 'http' as const, as: { user: 1337 }, expect: { reach: true } };
+    const probe = {
+      name: 'user-as-1337',
+      from: 'app/user-admin',
+      to: 'undeclared.example.test',
+      port: 80,
+      protocol: 'http' as const,
+      as: { user: 1337 },
+      expect: { reach: true },
+    };
     const withUserProbe = { ...scenario, spec: { ...scenario.spec, probes: [probe] } };
     const batch = attempts(withUserProbe);
-    await expect(lab.ran.target.probe(lab.ran.d, batch)).rejects.toThrow(/setresuid failed: Operation not permitted|setgroups failed: Operation not permitted|setresgid failed: Operation not permitted/);
+    await expect(lab.ran.target.probe(lab.ran.d, batch)).rejects.toThrow(
+      /setresuid failed: Operation not permitted|setgroups failed: Operation not permitted|setresgid failed: Operation not permitted/,
+    );
   });
 });

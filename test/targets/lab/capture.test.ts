@@ -79,7 +79,11 @@ describe('capture rules match istio-iptables golden listings', () => {
 -A ISTIO_OUTPUT -p tcp --dport 32000 -j ISTIO_REDIRECT
 -A ISTIO_OUTPUT -p tcp --dport 31000 -j ISTIO_REDIRECT`,
     ],
-    ['ipnets', { includeOutboundIPRanges: '10.0.0.0/8' }, `${HEAD}\n-A OUTPUT -j ISTIO_OUTPUT${OWNER}\n-A ISTIO_OUTPUT -d 10.0.0.0/8 -j ISTIO_REDIRECT`],
+    [
+      'ipnets',
+      { includeOutboundIPRanges: '10.0.0.0/8' },
+      `${HEAD}\n-A OUTPUT -j ISTIO_OUTPUT${OWNER}\n-A ISTIO_OUTPUT -d 10.0.0.0/8 -j ISTIO_REDIRECT`,
+    ],
     [
       'ip-range (without its DNS rules)',
       { includeOutboundIPRanges: '9.9.0.0/16', excludeOutboundIPRanges: '1.1.0.0/16' },
@@ -102,7 +106,13 @@ describe('capture rules match istio-iptables golden listings', () => {
     ],
     [
       'ipv6-uid-gid (IPv4 table, several uids and gids)',
-      { includeInboundPorts: '4000,5000', excludeInboundPorts: '6000,7000', proxyUid: '3,4', proxyGid: '1,2', includeOutboundIPRanges: '2001:db8::/32' },
+      {
+        includeInboundPorts: '4000,5000',
+        excludeInboundPorts: '6000,7000',
+        proxyUid: '3,4',
+        proxyGid: '1,2',
+        includeOutboundIPRanges: '2001:db8::/32',
+      },
       `${HEAD}
 -A PREROUTING -p tcp -j ISTIO_INBOUND
 -A ISTIO_INBOUND -p tcp --dport 4000 -j ISTIO_IN_REDIRECT
@@ -136,10 +146,13 @@ const sortedMatches = (rule: string) => {
   const groups: string[][] = [];
   for (const t of tokens) {
     const last = groups.at(-1);
-    if (last && (last.at(-1) === '!' || !t.startsWith('-') && t !== '!')) last.push(t);
+    if (last && (last.at(-1) === '!' || (!t.startsWith('-') && t !== '!'))) last.push(t);
     else groups.push([t]);
   }
-  return `${chain}|${groups.map((g) => g.join(' ')).sort().join(' ')}|${target}`;
+  return `${chain}|${groups
+    .map((g) => g.join(' '))
+    .sort()
+    .join(' ')}|${target}`;
 };
 
 describe('a pod injected with default settings', () => {
@@ -169,7 +182,13 @@ describe('a pod injected with default settings', () => {
 
   test('restore input declares the four chains and replaces the nat table', () => {
     const text = toRestoreInput(captureRules(captureConfigFromAnnotations({}), '1.30.0'));
-    expect(text.split('\n').slice(0, 5)).toEqual(['*nat', ':ISTIO_INBOUND - [0:0]', ':ISTIO_REDIRECT - [0:0]', ':ISTIO_IN_REDIRECT - [0:0]', ':ISTIO_OUTPUT - [0:0]']);
+    expect(text.split('\n').slice(0, 5)).toEqual([
+      '*nat',
+      ':ISTIO_INBOUND - [0:0]',
+      ':ISTIO_REDIRECT - [0:0]',
+      ':ISTIO_IN_REDIRECT - [0:0]',
+      ':ISTIO_OUTPUT - [0:0]',
+    ]);
     expect(text.trim().endsWith('COMMIT')).toBe(true);
   });
 });
@@ -209,7 +228,11 @@ describe('annotations', () => {
 
   test('excludeOutboundIPRanges come after the 127.0.0.1 rule and before the include ranges', () => {
     const rules = rulesFor({ [A + 'excludeOutboundIPRanges']: '10.96.0.0/12', [A + 'includeOutboundIPRanges']: '10.0.0.0/8' });
-    expect(rules.slice(-3)).toEqual(['-A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN', '-A ISTIO_OUTPUT -d 10.96.0.0/12 -j RETURN', '-A ISTIO_OUTPUT -d 10.0.0.0/8 -j ISTIO_REDIRECT']);
+    expect(rules.slice(-3)).toEqual([
+      '-A ISTIO_OUTPUT -d 127.0.0.1/32 -j RETURN',
+      '-A ISTIO_OUTPUT -d 10.96.0.0/12 -j RETURN',
+      '-A ISTIO_OUTPUT -d 10.0.0.0/8 -j ISTIO_REDIRECT',
+    ]);
   });
 
   test('port 22 is excluded inbound up to Istio 1.12 and captured since 1.13', () => {

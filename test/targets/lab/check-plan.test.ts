@@ -25,27 +25,83 @@ const refusal = (fn: () => unknown) => {
 
 describe('what the lab refuses', () => {
   test('resource kinds it does not emulate, named, with --target kind suggested', () => {
-    const s = makeScenario('x', { ...base, resources: [{ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'jwt', namespace: 'app' }, spec: {} }] });
+    const s = makeScenario('x', {
+      ...base,
+      resources: [{ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'jwt', namespace: 'app' }, spec: {} }],
+    });
     expect(refusal(() => checkScenario(s))).toMatch(/^spec\.resources\[0\] :: .*RequestAuthentication app\/jwt.* :: .*--target kind/);
   });
   test('fields of emulated kinds that the model does not implement, by path', () => {
-    const custom = makeScenario('x', { ...base, resources: [{ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name: 'ext', namespace: 'app' }, spec: { action: 'CUSTOM', provider: { name: 'opa' } } }] });
+    const custom = makeScenario('x', {
+      ...base,
+      resources: [
+        {
+          apiVersion: 'security.istio.io/v1',
+          kind: 'AuthorizationPolicy',
+          metadata: { name: 'ext', namespace: 'app' },
+          spec: { action: 'CUSTOM', provider: { name: 'opa' } },
+        },
+      ],
+    });
     expect(refusal(() => checkScenario(custom))).toMatch(/^spec\.resources\[0\]\.spec\.action=CUSTOM :: .*spec\.provider/);
-    const lb = makeScenario('x', { ...base, resources: [{ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'd', namespace: 'app' }, spec: { host: 'x', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } } }] });
+    const lb = makeScenario('x', {
+      ...base,
+      resources: [
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'DestinationRule',
+          metadata: { name: 'd', namespace: 'app' },
+          spec: { host: 'x', trafficPolicy: { loadBalancer: { simple: 'ROUND_ROBIN' } } },
+        },
+      ],
+    });
     expect(refusal(() => checkScenario(lb))).toMatch(/spec\.trafficPolicy\.loadBalancer/);
-    const ca = makeScenario('x', { ...base, resources: [{ apiVersion: 'networking.istio.io/v1', kind: 'DestinationRule', metadata: { name: 'd', namespace: 'app' }, spec: { host: 'x', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: '/etc/certs/mine.pem' } } } }] });
+    const ca = makeScenario('x', {
+      ...base,
+      resources: [
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'DestinationRule',
+          metadata: { name: 'd', namespace: 'app' },
+          spec: { host: 'x', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: '/etc/certs/mine.pem' } } },
+        },
+      ],
+    });
     expect(refusal(() => checkScenario(ca))).toMatch(/caCertificates=\/etc\/certs\/mine\.pem/);
-    const tcpRoute = makeScenario('x', { ...base, resources: [{ apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'v', namespace: 'app' }, spec: { hosts: ['x'], tcp: [] } }] });
+    const tcpRoute = makeScenario('x', {
+      ...base,
+      resources: [
+        { apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'v', namespace: 'app' }, spec: { hosts: ['x'], tcp: [] } },
+      ],
+    });
     expect(refusal(() => checkScenario(tcpRoute))).toMatch(/^spec\.resources\[0\]\.spec\.tcp/);
-    const ingress = makeScenario('x', { ...base, resources: [{ apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'g', namespace: 'app' }, spec: { selector: { istio: 'ingressgateway' }, servers: [] } }] });
+    const ingress = makeScenario('x', {
+      ...base,
+      resources: [
+        {
+          apiVersion: 'networking.istio.io/v1',
+          kind: 'Gateway',
+          metadata: { name: 'g', namespace: 'app' },
+          spec: { selector: { istio: 'ingressgateway' }, servers: [] },
+        },
+      ],
+    });
     expect(refusal(() => checkScenario(ingress))).toMatch(/spec\.selector \(only the egress gateway/);
   });
   test('Istio annotations other than the capture ones', () => {
-    const s = makeScenario('x', { ...base, workloads: [{ ...base.workloads[0], annotations: { 'sidecar.istio.io/interceptionMode': 'TPROXY' } }, base.workloads[1]] });
+    const s = makeScenario('x', {
+      ...base,
+      workloads: [{ ...base.workloads[0], annotations: { 'sidecar.istio.io/interceptionMode': 'TPROXY' } }, base.workloads[1]],
+    });
     expect(refusal(() => checkScenario(s))).toMatch(/annotations\.sidecar\.istio\.io\/interceptionMode/);
   });
   test('REGISTRY_ONLY, mTLS expectations and the Istio policy kinds the sidecar emulates are accepted', () => {
-    const istio = (kind: string, spec: Record<string, unknown>) => ({ apiVersion: `${kind.endsWith('Policy') || kind === 'PeerAuthentication' ? 'security' : 'networking'}.istio.io/v1`, kind, metadata: { name: 'n', namespace: 'app' }, spec });
+    const istio = (kind: string, spec: Record<string, unknown>) => ({
+      apiVersion: `${kind.endsWith('Policy') || kind === 'PeerAuthentication' ? 'security' : 'networking'}.istio.io/v1`,
+      kind,
+      metadata: { name: 'n', namespace: 'app' },
+      spec,
+    });
     const s = makeScenario('x', {
       ...base,
       mesh: { outboundTrafficPolicy: 'REGISTRY_ONLY' },
@@ -55,7 +111,10 @@ describe('what the lab refuses', () => {
         istio('AuthorizationPolicy', { rules: [{ from: [{ source: { namespaces: ['app'] } }] }] }),
         istio('Sidecar', { outboundTrafficPolicy: { mode: 'REGISTRY_ONLY' } }),
         istio('ServiceEntry', { hosts: ['api.partner.test'], ports: [{ number: 443, name: 'https', protocol: 'TLS' }] }),
-        istio('DestinationRule', { host: 'api.partner.test', trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: '/etc/ssl/certs/ca-certificates.crt' } } }),
+        istio('DestinationRule', {
+          host: 'api.partner.test',
+          trafficPolicy: { tls: { mode: 'SIMPLE', caCertificates: '/etc/ssl/certs/ca-certificates.crt' } },
+        }),
       ],
     });
     expect(checkScenario(s)).toEqual([]);
@@ -64,7 +123,9 @@ describe('what the lab refuses', () => {
     const s = makeScenario('x', {
       ...base,
       workloads: [{ ...base.workloads[0], annotations: { 'traffic.sidecar.istio.io/excludeInboundPorts': '8080' } }, base.workloads[1]],
-      resources: [{ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'n', namespace: 'app' }, spec: { podSelector: {} } }],
+      resources: [
+        { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'n', namespace: 'app' }, spec: { podSelector: {} } },
+      ],
     });
     expect(checkScenario(s).map((p) => p.name)).toEqual(['n']);
   });

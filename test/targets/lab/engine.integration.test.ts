@@ -14,8 +14,7 @@ import { ensureAgentBundle } from './helpers.js';
 import { describeAsRoot } from '../../support/as-root.js';
 
 describeAsRoot('engine (on the lab, as root)', () => {
-
-const scenario = (name: string, mode: string) => `apiVersion: meshprobe.io/v1
+  const scenario = (name: string, mode: string) => `apiVersion: meshprobe.io/v1
 kind: Scenario
 metadata: {name: ${name}}
 spec:
@@ -44,34 +43,34 @@ spec:
       expect: {reach: false, failure: reset}
 `;
 
-let dir: string;
-let result: RunResult;
+  let dir: string;
+  let result: RunResult;
 
-beforeAll(async () => {
-  ensureAgentBundle();
-  dir = await mkdtemp(join(tmpdir(), 'mp-lab-engine-'));
-  await writeFile(join(dir, 'strict.yaml'), scenario('strict-holds', 'STRICT'));
-  await writeFile(join(dir, 'inverted.yaml'), scenario('strict-inverted', 'PERMISSIVE'));
-  result = await run({ paths: [dir], target: new LabTarget(), settleTimeoutMs: 3_000 });
-}, 90_000);
+  beforeAll(async () => {
+    ensureAgentBundle();
+    dir = await mkdtemp(join(tmpdir(), 'mp-lab-engine-'));
+    await writeFile(join(dir, 'strict.yaml'), scenario('strict-holds', 'STRICT'));
+    await writeFile(join(dir, 'inverted.yaml'), scenario('strict-inverted', 'PERMISSIVE'));
+    result = await run({ paths: [dir], target: new LabTarget(), settleTimeoutMs: 3_000 });
+  }, 90_000);
 
-afterAll(async () => {
-  await rm(dir, { recursive: true, force: true });
-});
-
-const verdict = (name: string) => result.scenarios.find((s) => s.name === name);
-
-describe('the engine on the lab', () => {
-  test('STRICT: mTLS with the peer identity on TCP (from the sidecar record) and plaintext closed — PASS', () => {
-    expect(result.inputErrors).toEqual([]);
-    expect(verdict('strict-holds')?.verdict).toBe('PASS');
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
   });
-  test('the inverted policy (PERMISSIVE) lets plaintext in: FAIL, with the sidecar decision log attached', () => {
-    const inverted = verdict('strict-inverted');
-    expect(inverted?.verdict).toBe('FAIL');
-    expect(inverted?.probes.find((p) => p.name === 'plaintext-tcp')?.verdict).toBe('FAIL');
-    expect(inverted?.probes.find((p) => p.name === 'mtls-tcp')?.verdict).toBe('PASS');
-    expect(inverted?.diagnostics.map((d) => d.title).join('\n')).toMatch(/sidecar decision log of app\/db/);
+
+  const verdict = (name: string) => result.scenarios.find((s) => s.name === name);
+
+  describe('the engine on the lab', () => {
+    test('STRICT: mTLS with the peer identity on TCP (from the sidecar record) and plaintext closed — PASS', () => {
+      expect(result.inputErrors).toEqual([]);
+      expect(verdict('strict-holds')?.verdict).toBe('PASS');
+    });
+    test('the inverted policy (PERMISSIVE) lets plaintext in: FAIL, with the sidecar decision log attached', () => {
+      const inverted = verdict('strict-inverted');
+      expect(inverted?.verdict).toBe('FAIL');
+      expect(inverted?.probes.find((p) => p.name === 'plaintext-tcp')?.verdict).toBe('FAIL');
+      expect(inverted?.probes.find((p) => p.name === 'mtls-tcp')?.verdict).toBe('PASS');
+      expect(inverted?.diagnostics.map((d) => d.title).join('\n')).toMatch(/sidecar decision log of app\/db/);
+    });
   });
-});
 });

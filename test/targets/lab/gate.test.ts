@@ -8,12 +8,13 @@ describe('lab probe gate (flush-capture runs alone)', () => {
     const g = new Gate();
     let inside = 0;
     let most = 0;
-    const job = () => g.shared(async () => {
-      inside += 1;
-      most = Math.max(most, inside);
-      await tick(20);
-      inside -= 1;
-    });
+    const job = () =>
+      g.shared(async () => {
+        inside += 1;
+        most = Math.max(most, inside);
+        await tick(20);
+        inside -= 1;
+      });
     await Promise.all([job(), job(), job()]);
     expect(most).toBe(3);
   });

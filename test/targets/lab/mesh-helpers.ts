@@ -58,8 +58,24 @@ export function seen(r: AttemptResult | undefined) {
   };
 }
 
-export const pa = (namespace: string, name: string, spec: Record<string, unknown>) => ({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name, namespace }, spec });
-export const authz = (namespace: string, name: string, spec: Record<string, unknown>) => ({ apiVersion: 'security.istio.io/v1', kind: 'AuthorizationPolicy', metadata: { name, namespace }, spec });
+export const pa = (namespace: string, name: string, spec: Record<string, unknown>) => ({
+  apiVersion: 'security.istio.io/v1',
+  kind: 'PeerAuthentication',
+  metadata: { name, namespace },
+  spec,
+});
+export const authz = (namespace: string, name: string, spec: Record<string, unknown>) => ({
+  apiVersion: 'security.istio.io/v1',
+  kind: 'AuthorizationPolicy',
+  metadata: { name, namespace },
+  spec,
+});
 export const server = (name: string, namespace: string, labels?: Record<string, string>) => ({
-  name, namespace, ...(labels ? { labels } : {}), ports: [{ port: 8080, protocol: 'http' as const }, { port: 9000, protocol: 'tcp' as const }],
+  name,
+  namespace,
+  ...(labels ? { labels } : {}),
+  ports: [
+    { port: 8080, protocol: 'http' as const },
+    { port: 9000, protocol: 'tcp' as const },
+  ],
 });

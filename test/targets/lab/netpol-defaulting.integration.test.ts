@@ -11,7 +11,7 @@
  * (no egress isolation), policyTypes: [] (defaulted to Ingress, not ignored), egress rules without policyTypes
  * (Ingress AND Egress: ingress denied too). Needs root.
  */
-import { describe, expect, test } from '@jest/globals';
+import { expect, test } from '@jest/globals';
 import { matrixFlows, predictMatrix } from '../../../src/predict/matrix.js';
 import { probeMatrix } from '../../../src/predict/probe.js';
 import { buildWorld } from '../../../src/predict/world.js';
@@ -30,7 +30,7 @@ const FORMS: Record<string, Record<string, unknown>> = {
   'egress-null': { ingress: [{}], egress: null },
   'types-empty': { policyTypes: [] },
   'egress-rules': { egress: [{ to: [{ podSelector: {} }] }] },
-  'open': { ingress: [{}] },
+  open: { ingress: [{}] },
 };
 const ports: Workload['ports'] = [{ port: 9000, protocol: 'tcp' }];
 const input = {

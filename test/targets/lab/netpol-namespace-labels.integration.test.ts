@@ -25,28 +25,39 @@ const input = {
   externals: [],
   resources: [
     {
-      apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'payments-only', namespace: 'db' },
+      apiVersion: 'networking.k8s.io/v1',
+      kind: 'NetworkPolicy',
+      metadata: { name: 'payments-only', namespace: 'db' },
       spec: {
-        podSelector: {}, policyTypes: ['Ingress'],
-        ingress: [{ from: [{ namespaceSelector: { matchLabels: { team: 'payments' } } }, { namespaceSelector: { matchExpressions: [{ key: 'tier', operator: 'In', values: ['front'] }] } }] }],
+        podSelector: {},
+        policyTypes: ['Ingress'],
+        ingress: [
+          {
+            from: [
+              { namespaceSelector: { matchLabels: { team: 'payments' } } },
+              { namespaceSelector: { matchExpressions: [{ key: 'tier', operator: 'In', values: ['front'] }] } },
+            ],
+          },
+        ],
       },
     } as Resource,
   ],
 };
 
-
 describe('namespace labels on the lab', () => {
-  describeAsRoot('as root', () => test('namespaceSelector matches declared labels: pay (team) and shop (tier) reach db, misc does not', async () => {
-    ensureAgentBundle();
-    const { world, errors } = buildWorld(input);
-    expect(errors).toEqual([]);
-    const matrix = predictMatrix(world, matrixFlows(world, ['tcp']));
-    const toDb = (from: string) => matrix.cells.find((c) => c.flow.from === `${from}/w` && c.flow.to === 'db/w')?.prediction.reach;
-    expect([toDb('pay'), toDb('shop'), toDb('misc')]).toEqual([true, true, false]);
-    const r = await probeMatrix(input, input.resources, matrix, { target: 'lab', name: 'ns-labels' });
-    if (!r.ok) throw new Error(r.error);
-    expect(r.matrix.cells.filter((c) => c.status !== 'agree').map((c) => `${c.flow.from} -> ${c.flow.to}: ${c.observed?.reason}`)).toEqual([]);
-    const observed = (from: string) => r.matrix.cells.find((c) => c.flow.from === `${from}/w` && c.flow.to === 'db/w')?.observed?.facts?.reach;
-    expect([observed('pay'), observed('shop'), observed('misc')]).toEqual([true, true, false]);
-  }, 120_000));
+  describeAsRoot('as root', () =>
+    test('namespaceSelector matches declared labels: pay (team) and shop (tier) reach db, misc does not', async () => {
+      ensureAgentBundle();
+      const { world, errors } = buildWorld(input);
+      expect(errors).toEqual([]);
+      const matrix = predictMatrix(world, matrixFlows(world, ['tcp']));
+      const toDb = (from: string) => matrix.cells.find((c) => c.flow.from === `${from}/w` && c.flow.to === 'db/w')?.prediction.reach;
+      expect([toDb('pay'), toDb('shop'), toDb('misc')]).toEqual([true, true, false]);
+      const r = await probeMatrix(input, input.resources, matrix, { target: 'lab', name: 'ns-labels' });
+      if (!r.ok) throw new Error(r.error);
+      expect(r.matrix.cells.filter((c) => c.status !== 'agree').map((c) => `${c.flow.from} -> ${c.flow.to}: ${c.observed?.reason}`)).toEqual([]);
+      const observed = (from: string) => r.matrix.cells.find((c) => c.flow.from === `${from}/w` && c.flow.to === 'db/w')?.observed?.facts?.reach;
+      expect([observed('pay'), observed('shop'), observed('misc')]).toEqual([true, true, false]);
+    }, 120_000),
+  );
 });

@@ -11,8 +11,14 @@ const endpoints: PolicyEndpoint[] = [
   { address: '172.18.0.2', nodeIf: 'if3', labels: {} },
 ];
 const nsLabels = (ns: string) => ({ 'kubernetes.io/metadata.name': ns });
-const np = (spec: object, namespace = 'app'): Resource => ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace }, spec }) as Resource;
-const compile = (...specs: object[]) => compileNetworkPolicies(specs.map((s) => parseNetworkPolicy(np(s), 'app')), endpoints, nsLabels).rules;
+const np = (spec: object, namespace = 'app'): Resource =>
+  ({ apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'p', namespace }, spec }) as Resource;
+const compile = (...specs: object[]) =>
+  compileNetworkPolicies(
+    specs.map((s) => parseNetworkPolicy(np(s), 'app')),
+    endpoints,
+    nsLabels,
+  ).rules;
 const chain = (rules: string[], name: string) => rules.filter((r) => r.startsWith(`-A ${name} `));
 
 describe('NetworkPolicy compilation', () => {
@@ -37,19 +43,36 @@ describe('NetworkPolicy compilation', () => {
   });
 
   test('podSelector peers are pods of the policy namespace; namespaceSelector by kubernetes.io/metadata.name picks another', () => {
-    const same = compile({ podSelector: { matchLabels: { app: 'server' } }, ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }] }] });
+    const same = compile({
+      podSelector: { matchLabels: { app: 'server' } },
+      ingress: [{ from: [{ podSelector: { matchLabels: { app: 'client' } } }] }],
+    });
     expect(chain(same, 'MP-IN-0')).toEqual(['-A MP-IN-0 -s 10.244.1.3/32 -j ACCEPT', '-A MP-IN-0 -j DROP']);
     const other = compile({
       podSelector: { matchLabels: { app: 'server' } },
-      ingress: [{ from: [{ namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'legacy' } }, podSelector: { matchLabels: { app: 'client' } } }], ports: [{ protocol: 'UDP', port: 5353 }] }],
+      ingress: [
+        {
+          from: [
+            { namespaceSelector: { matchLabels: { 'kubernetes.io/metadata.name': 'legacy' } }, podSelector: { matchLabels: { app: 'client' } } },
+          ],
+          ports: [{ protocol: 'UDP', port: 5353 }],
+        },
+      ],
     });
     expect(chain(other, 'MP-IN-0')).toEqual(['-A MP-IN-0 -s 10.244.1.4/32 -p udp --dport 5353 -j ACCEPT', '-A MP-IN-0 -j DROP']);
   });
 
   test('ipBlock with except gets a sub-chain in which excepted addresses return unmatched', () => {
-    const rules = compile({ podSelector: { matchLabels: { app: 'client' } }, policyTypes: ['Egress'], egress: [{ to: [{ ipBlock: { cidr: '172.18.0.0/16', except: ['172.18.0.2/32'] } }], ports: [{ port: 8000, endPort: 8100 }] }] });
+    const rules = compile({
+      podSelector: { matchLabels: { app: 'client' } },
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ ipBlock: { cidr: '172.18.0.0/16', except: ['172.18.0.2/32'] } }], ports: [{ port: 8000, endPort: 8100 }] }],
+    });
     expect(chain(rules, 'MP-EG-1')).toEqual(['-A MP-EG-1 -j MP-EG-1-B0', '-A MP-EG-1 -j DROP']);
-    expect(chain(rules, 'MP-EG-1-B0')).toEqual(['-A MP-EG-1-B0 -d 172.18.0.2/32 -j RETURN', '-A MP-EG-1-B0 -d 172.18.0.0/16 -p tcp --dport 8000:8100 -j MP-INGRESS']);
+    expect(chain(rules, 'MP-EG-1-B0')).toEqual([
+      '-A MP-EG-1-B0 -d 172.18.0.2/32 -j RETURN',
+      '-A MP-EG-1-B0 -d 172.18.0.0/16 -p tcp --dport 8000:8100 -j MP-INGRESS',
+    ]);
     expect(compileNetworkPolicies([], endpoints, nsLabels).chains).not.toContain('MP-EG-1-B0');
   });
 
@@ -57,7 +80,15 @@ describe('NetworkPolicy compilation', () => {
     const rules = compile({
       podSelector: { matchLabels: { app: 'client' } },
       policyTypes: ['Egress'],
-      egress: [{ ports: [{ protocol: 'UDP', port: 53 }, { protocol: 'TCP', port: 53 }] }, { to: [{ podSelector: { matchLabels: { app: 'server' } } }], ports: [{ port: 8080 }] }],
+      egress: [
+        {
+          ports: [
+            { protocol: 'UDP', port: 53 },
+            { protocol: 'TCP', port: 53 },
+          ],
+        },
+        { to: [{ podSelector: { matchLabels: { app: 'server' } } }], ports: [{ port: 8080 }] },
+      ],
     });
     expect(chain(rules, 'MP-EGRESS')).toEqual(['-A MP-EGRESS -i if1 -j MP-EG-1', '-A MP-EGRESS -j MP-INGRESS']);
     expect(chain(rules, 'MP-EG-1')).toEqual([
@@ -81,7 +112,11 @@ describe('NetworkPolicy compilation', () => {
   test('two policies selecting one pod add up; one DROP ends the chain', () => {
     const a = parseNetworkPolicy(np({ podSelector: { matchLabels: { app: 'server' } }, ingress: [{ ports: [{ port: 1 }] }] }), 'app');
     const b = parseNetworkPolicy(np({ podSelector: {}, ingress: [{ ports: [{ port: 2 }] }] }), 'app');
-    expect(chain(compileNetworkPolicies([a, b], endpoints, nsLabels).rules, 'MP-IN-0')).toEqual(['-A MP-IN-0 -p tcp --dport 1 -j ACCEPT', '-A MP-IN-0 -p tcp --dport 2 -j ACCEPT', '-A MP-IN-0 -j DROP']);
+    expect(chain(compileNetworkPolicies([a, b], endpoints, nsLabels).rules, 'MP-IN-0')).toEqual([
+      '-A MP-IN-0 -p tcp --dport 1 -j ACCEPT',
+      '-A MP-IN-0 -p tcp --dport 2 -j ACCEPT',
+      '-A MP-IN-0 -j DROP',
+    ]);
   });
 });
 
@@ -107,7 +142,9 @@ describe('fields the lab does not emulate are refused by name', () => {
   };
   test('named ports, unknown fields, IPv6 blocks', () => {
     expect(field({ podSelector: {}, ingress: [{ ports: [{ port: 'http' }] }] })).toBe('NetworkPolicy p: spec.ingress[0].ports[0].port');
-    expect(field({ podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: 'fd00::/8' } }] }] })).toBe('NetworkPolicy p: spec.ingress[0].from[0].ipBlock.cidr');
+    expect(field({ podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: 'fd00::/8' } }] }] })).toBe(
+      'NetworkPolicy p: spec.ingress[0].from[0].ipBlock.cidr',
+    );
     expect(field({ podSelector: {}, ingres: [] })).toBe('NetworkPolicy p: spec.ingres');
   });
 });

@@ -15,7 +15,10 @@ function fakeClock() {
 }
 
 const result = (kind: 'ok' | 'timeout'): ProbeResult => ({
-  nonce: 'n', request: { nonce: 'n', protocol: 'tcp', host: 'h', port: 1 }, timings: { totalMs: 1 }, bytes: { sent: 0, received: 0 },
+  nonce: 'n',
+  request: { nonce: 'n', protocol: 'tcp', host: 'h', port: 1 },
+  timings: { totalMs: 1 },
+  bytes: { sent: 0, received: 0 },
   outcome: kind === 'ok' ? { kind: 'ok' } : { kind: 'timeout', phase: 'connect' },
 });
 
@@ -79,7 +82,12 @@ describe('admission', () => {
     setProbeHost(cap);
     try {
       const results = await runChains(chains, { concurrency: 16, staggerMs: 0, send });
-      expect(results.map((r) => r.nonce).sort()).toEqual(chains.flat().map((r) => r.nonce).sort());
+      expect(results.map((r) => r.nonce).sort()).toEqual(
+        chains
+          .flat()
+          .map((r) => r.nonce)
+          .sort(),
+      );
       expect(peak).toBe(3);
     } finally {
       setProbeHost(undefined);

@@ -14,61 +14,74 @@ import { ensureAgentBundle, makeScenario } from './helpers.js';
 import { describeAsRoot } from '../../support/as-root.js';
 
 describeAsRoot('runtime-stall (on the lab, as root)', () => {
-
-// Port 7070 is dropped by NetworkPolicy; the probe claims it is reachable, so without a stall its timeout FAILs.
-const scenario = makeScenario('stall', {
-  workloads: [
-    { name: 'server', namespace: 'app', ports: [{ port: 7070, protocol: 'tcp' }, { port: 8080, protocol: 'tcp' }] },
-    { name: 'client', namespace: 'app' },
-  ],
-  resources: [
-    { apiVersion: 'networking.k8s.io/v1', kind: 'NetworkPolicy', metadata: { name: 'server', namespace: 'app' },
-      spec: { podSelector: { matchLabels: { app: 'server' } }, ingress: [{ ports: [{ port: 8080 }] }] } },
-  ],
-  probes: [{ name: 'claims-reach', from: 'app/client', to: 'app/server', port: 7070, protocol: 'tcp', expect: { reach: true } }],
-});
-
-/**
- * The lab, with the runtime blocked for 3 s starting 1 s into every probe call, while the probe waits (its sidecar
- * accepted the connection: a 5 s response timeout).
- */
-class StallingLab extends LabTarget {
-  holds: Promise<void>[] = [];
-  constructor(private readonly stall: boolean) {
-    super();
-  }
-  override probe(dep: Deployment, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
-    const d = dep as LabDeployment;
-    if (this.stall) this.holds.push(d.runtime.hold(d.labId, 3_000, 1_000));
-    return super.probe(dep, batch);
-  }
-}
-
-async function runWith(stall: boolean): Promise<RunResult> {
-  const target = new StallingLab(stall);
-  const result = await run({
-    paths: ['<stall>'], target, consecutive: 1, settleTimeoutMs: 0,
-    load: async () => ({ scenarios: [{ scenario, file: '<stall>', doc: 0, line: 1 }], errors: [] }),
+  // Port 7070 is dropped by NetworkPolicy; the probe claims it is reachable, so without a stall its timeout FAILs.
+  const scenario = makeScenario('stall', {
+    workloads: [
+      {
+        name: 'server',
+        namespace: 'app',
+        ports: [
+          { port: 7070, protocol: 'tcp' },
+          { port: 8080, protocol: 'tcp' },
+        ],
+      },
+      { name: 'client', namespace: 'app' },
+    ],
+    resources: [
+      {
+        apiVersion: 'networking.k8s.io/v1',
+        kind: 'NetworkPolicy',
+        metadata: { name: 'server', namespace: 'app' },
+        spec: { podSelector: { matchLabels: { app: 'server' } }, ingress: [{ ports: [{ port: 8080 }] }] },
+      },
+    ],
+    probes: [{ name: 'claims-reach', from: 'app/client', to: 'app/server', port: 7070, protocol: 'tcp', expect: { reach: true } }],
   });
-  await Promise.all(target.holds);
-  return result;
-}
 
-describe('a stalled runtime', () => {
-  test('a timeout that waited through the stall is ERROR with the reason, never FAIL', async () => {
-    ensureAgentBundle();
-    const [probe] = (await runWith(true)).scenarios[0].probes;
-    expect(probe.verdict).toBe('ERROR');
-    expect(probe.reason).toMatch(/the lab runtime stalled while this probe waited for its (connect|response) timeout/);
-    // The stall is in the attempt's evidence too, with the client's timeout it explains.
-    expect(probe.attempts[0].client?.outcome.kind).toBe('timeout');
-    expect(probe.attempts[0].client?.harness?.stall).toMatch(/stalled/);
-  }, 90_000);
+  /**
+   * The lab, with the runtime blocked for 3 s starting 1 s into every probe call, while the probe waits (its sidecar
+   * accepted the connection: a 5 s response timeout).
+   */
+  class StallingLab extends LabTarget {
+    holds: Promise<void>[] = [];
+    constructor(private readonly stall: boolean) {
+      super();
+    }
+    override probe(dep: Deployment, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
+      const d = dep as LabDeployment;
+      if (this.stall) this.holds.push(d.runtime.hold(d.labId, 3_000, 1_000));
+      return super.probe(dep, batch);
+    }
+  }
 
-  test('without the stall the same timeout is evidence: FAIL', async () => {
-    const [probe] = (await runWith(false)).scenarios[0].probes;
-    expect(probe.verdict).toBe('FAIL');
-    expect(probe.attempts[0].client?.harness).toBeUndefined();
-  }, 90_000);
-});
+  async function runWith(stall: boolean): Promise<RunResult> {
+    const target = new StallingLab(stall);
+    const result = await run({
+      paths: ['<stall>'],
+      target,
+      consecutive: 1,
+      settleTimeoutMs: 0,
+      load: async () => ({ scenarios: [{ scenario, file: '<stall>', doc: 0, line: 1 }], errors: [] }),
+    });
+    await Promise.all(target.holds);
+    return result;
+  }
+
+  describe('a stalled runtime', () => {
+    test('a timeout that waited through the stall is ERROR with the reason, never FAIL', async () => {
+      ensureAgentBundle();
+      const [probe] = (await runWith(true)).scenarios[0].probes;
+      expect(probe.verdict).toBe('ERROR');
+      expect(probe.reason).toMatch(/the lab runtime stalled while this probe waited for its (connect|response) timeout/);
+      // The stall is in the attempt's evidence too, with the client's timeout it explains.
+      expect(probe.attempts[0].client?.outcome.kind).toBe('timeout');
+      expect(probe.attempts[0].client?.harness?.stall).toMatch(/stalled/);
+    }, 90_000);
+
+    test('without the stall the same timeout is evidence: FAIL', async () => {
+      const [probe] = (await runWith(false)).scenarios[0].probes;
+      expect(probe.verdict).toBe('FAIL');
+      expect(probe.attempts[0].client?.harness).toBeUndefined();
+    }, 90_000);
+  });
 });

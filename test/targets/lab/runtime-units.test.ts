@@ -6,7 +6,10 @@ import { topologyPrograms } from '../../../src/targets/lab/topology.js';
 import { makeScenario } from './helpers.js';
 
 const scenario = makeScenario('units', {
-  workloads: [{ name: 'a', namespace: 'app' }, { name: 'b', namespace: 'legacy', ports: [{ port: 80, protocol: 'http' }] }],
+  workloads: [
+    { name: 'a', namespace: 'app' },
+    { name: 'b', namespace: 'legacy', ports: [{ port: 80, protocol: 'http' }] },
+  ],
   externals: [{ name: 'api.example.com', ports: [{ port: 443, protocol: 'https' }] }],
   probes: [{ name: 'p', from: 'app/a', to: 'legacy/b', port: 80, protocol: 'http', expect: { reach: true } }],
 });
@@ -14,10 +17,14 @@ const plan = planLab(scenario, 'unit01');
 
 type Answer = { err: NodeJS.ErrnoException | null; address?: unknown; family?: number };
 function lookup(table: ReturnType<typeof parseHosts>, name: string, options: object = {}): Promise<Answer> {
-  return new Promise((resolve) => tableLookup(table).lookup(name, options, (err: NodeJS.ErrnoException | null, address?: unknown, family?: number) => resolve({ err, address, family })));
+  return new Promise((resolve) =>
+    tableLookup(table).lookup(name, options, (err: NodeJS.ErrnoException | null, address?: unknown, family?: number) =>
+      resolve({ err, address, family }),
+    ),
+  );
 }
 
-describe('a pod\'s hosts table', () => {
+describe("a pod's hosts table", () => {
   const table = parseHosts(hostsFile(plan, plan.hosts[0]));
 
   test('service names of every workload and the externals resolve to their lab addresses', async () => {
@@ -34,11 +41,16 @@ describe('a pod\'s hosts table', () => {
   });
 
   test('all: true, family filters, IP literals and the single-address form', async () => {
-    expect((await lookup(table, 'localhost', { all: true })).address).toEqual([{ address: '127.0.0.1', family: 4 }, { address: '::1', family: 6 }]);
+    expect((await lookup(table, 'localhost', { all: true })).address).toEqual([
+      { address: '127.0.0.1', family: 4 },
+      { address: '::1', family: 6 },
+    ]);
     expect((await lookup(table, 'localhost', { family: 6 })).address).toBe('::1');
     expect((await lookup(table, 'b.legacy', { family: 6 })).err?.code).toBe('ENOTFOUND');
     expect(await lookup(table, '10.9.8.7')).toMatchObject({ err: null, address: '10.9.8.7', family: 4 });
-    const one = await new Promise((resolve) => tableLookup(table).lookupOne('b.legacy', { all: true }, (err, address, family) => resolve({ err, address, family })));
+    const one = await new Promise((resolve) =>
+      tableLookup(table).lookupOne('b.legacy', { all: true }, (err, address, family) => resolve({ err, address, family })),
+    );
     expect(one).toEqual({ err: null, address: '10.244.1.3', family: 4 });
   });
 });
@@ -86,7 +98,7 @@ describe('topology programs', () => {
   });
 });
 
-test('a lab of 250 workloads needs no long argument: every program\'s input goes on stdin (no spawn E2BIG)', () => {
+test("a lab of 250 workloads needs no long argument: every program's input goes on stdin (no spawn E2BIG)", () => {
   const big = makeScenario('big', {
     workloads: Array.from({ length: 250 }, (_, i) => ({ name: `w${i}`, namespace: 'app', ports: [{ port: 80, protocol: 'tcp' as const }] })),
     probes: [{ name: 'p', from: 'app/w0', to: 'app/w1', port: 80, protocol: 'tcp', expect: { reach: true } }],

@@ -13,11 +13,13 @@ import { makeScenario } from './helpers.js';
 /** The ClientHello node's TLS client really sends with these ALPN protocols (captured by a plain TCP server). */
 function realClientHello(alpn: string[]): Promise<Buffer> {
   return new Promise((resolve) => {
-    const server = createServer((s) => s.once('data', (d: Buffer) => {
-      resolve(d);
-      s.destroy();
-      server.close();
-    }));
+    const server = createServer((s) =>
+      s.once('data', (d: Buffer) => {
+        resolve(d);
+        s.destroy();
+        server.close();
+      }),
+    );
     server.listen(0, '127.0.0.1', () => {
       const port = (server.address() as { port: number }).port;
       const c = tlsConnect({ host: '127.0.0.1', port, ALPNProtocols: alpn, rejectUnauthorized: false });
@@ -26,7 +28,7 @@ function realClientHello(alpn: string[]): Promise<Buffer> {
   });
 }
 
-describe('ClientHello ALPN (how inbound tells mesh mTLS from an application\'s own TLS)', () => {
+describe("ClientHello ALPN (how inbound tells mesh mTLS from an application's own TLS)", () => {
   test('reads the offered protocols from a real ClientHello', async () => {
     expect(clientHelloAlpn(await realClientHello(['istio-peer-exchange', 'istio']))).toEqual(['istio-peer-exchange', 'istio']);
     expect(clientHelloAlpn(await realClientHello(['http/1.1']))).toEqual(['http/1.1']);
@@ -44,14 +46,28 @@ describe('ClientHello ALPN (how inbound tells mesh mTLS from an application\'s o
   });
 });
 
-const GW = { apiVersion: 'networking.istio.io/v1', kind: 'Gateway', metadata: { name: 'istio-egressgateway', namespace: 'istio-system' }, spec: { selector: { istio: 'egressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['edition.cnn.com'] }] } };
+const GW = {
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'Gateway',
+  metadata: { name: 'istio-egressgateway', namespace: 'istio-system' },
+  spec: { selector: { istio: 'egressgateway' }, servers: [{ port: { number: 80, name: 'http', protocol: 'HTTP' }, hosts: ['edition.cnn.com'] }] },
+};
 const VS = {
-  apiVersion: 'networking.istio.io/v1', kind: 'VirtualService', metadata: { name: 'direct-cnn', namespace: 'default' },
+  apiVersion: 'networking.istio.io/v1',
+  kind: 'VirtualService',
+  metadata: { name: 'direct-cnn', namespace: 'default' },
   spec: {
-    hosts: ['edition.cnn.com'], gateways: ['istio-system/istio-egressgateway', 'mesh'],
+    hosts: ['edition.cnn.com'],
+    gateways: ['istio-system/istio-egressgateway', 'mesh'],
     http: [
-      { match: [{ gateways: ['mesh'], port: 80 }], route: [{ destination: { host: 'istio-egressgateway.istio-system.svc.cluster.local', subset: 'cnn', port: { number: 80 } }, weight: 100 }] },
-      { match: [{ gateways: ['istio-system/istio-egressgateway'], port: 80 }], route: [{ destination: { host: 'edition.cnn.com', port: { number: 80 } }, weight: 100 }] },
+      {
+        match: [{ gateways: ['mesh'], port: 80 }],
+        route: [{ destination: { host: 'istio-egressgateway.istio-system.svc.cluster.local', subset: 'cnn', port: { number: 80 } }, weight: 100 }],
+      },
+      {
+        match: [{ gateways: ['istio-system/istio-egressgateway'], port: 80 }],
+        route: [{ destination: { host: 'edition.cnn.com', port: { number: 80 } }, weight: 100 }],
+      },
     ],
   },
 };
@@ -77,9 +93,26 @@ describe("routing: the egress-gateway task's resources", () => {
     expect(unsupportedRoutingFields(VS)).toEqual([]);
     expect(unsupportedRoutingFields(GW)).toEqual([]);
     expect(unsupportedRoutingFields({ ...VS, spec: { ...VS.spec, tls: [] } })).toEqual(['spec.tls']);
-    const split = { ...VS, spec: { hosts: ['x'], http: [{ route: [{ destination: { host: 'a' }, weight: 50 }, { destination: { host: 'b' }, weight: 50 }], retries: {} }] } };
+    const split = {
+      ...VS,
+      spec: {
+        hosts: ['x'],
+        http: [
+          {
+            route: [
+              { destination: { host: 'a' }, weight: 50 },
+              { destination: { host: 'b' }, weight: 50 },
+            ],
+            retries: {},
+          },
+        ],
+      },
+    };
     expect(unsupportedRoutingFields(split)).toEqual(['spec.http[0].retries', 'spec.http[0].route[1] (traffic splitting)']);
-    const tlsServer = { ...GW, spec: { ...GW.spec, servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['x'], tls: { mode: 'PASSTHROUGH' } }] } };
+    const tlsServer = {
+      ...GW,
+      spec: { ...GW.spec, servers: [{ port: { number: 443, name: 'tls', protocol: 'TLS' }, hosts: ['x'], tls: { mode: 'PASSTHROUGH' } }] },
+    };
     expect(unsupportedRoutingFields(tlsServer)).toEqual(['spec.servers[0].tls', 'spec.servers[0].port.protocol=TLS']);
   });
 });
@@ -118,7 +151,16 @@ describe('the lab registry and sidecar config', () => {
   });
   test('port protocol: declared port, then a ServiceEntry port, else tcp', () => {
     const reg = new Registry(registryOf(plan));
-    const se = [{ kind: 'ServiceEntry' as const, metadata: { name: 's', namespace: 'app', order: 0 }, hosts: ['api.test'], ports: [{ number: 8000, protocol: 'HTTP' }], location: 'MESH_EXTERNAL' as const, exportTo: [] }];
+    const se = [
+      {
+        kind: 'ServiceEntry' as const,
+        metadata: { name: 's', namespace: 'app', order: 0 },
+        hosts: ['api.test'],
+        ports: [{ number: 8000, protocol: 'HTTP' }],
+        location: 'MESH_EXTERNAL' as const,
+        exportTo: [],
+      },
+    ];
     expect(portProtocol(reg.address('10.244.1.2'), 'web.app.svc.cluster.local', 8080, [])).toBe('http');
     expect(portProtocol(undefined, 'api.test', 8000, se)).toBe('http');
     expect(portProtocol(undefined, 'api.test', 9000, se)).toBe('tcp');
@@ -126,15 +168,32 @@ describe('the lab registry and sidecar config', () => {
   test('the gateway runs in gateway mode on the Gateway ports; sidecars get the mesh policy and the lab CAs', () => {
     const s2 = { ...scenario, spec: { ...scenario.spec, mesh: { outboundTrafficPolicy: 'REGISTRY_ONLY' as const } } };
     const gw = sidecarConfig(s2, plan, plan.hosts.find((h) => h.egressGateway)!, '/lab', '1.30.0');
-    expect(gw).toMatchObject({ mode: 'gateway', gatewayPorts: [80], meshOutboundPolicy: 'REGISTRY_ONLY', meshCaFile: '/lab/ca-mesh.crt', systemCaFile: '/lab/ca-trusted.crt' });
-    expect(sidecarConfig(s2, plan, plan.hosts[0], '/lab', '1.30.0')).toMatchObject({ mode: 'sidecar', self: { spiffe: 'spiffe://cluster.local/ns/app/sa/web-sa' } });
+    expect(gw).toMatchObject({
+      mode: 'gateway',
+      gatewayPorts: [80],
+      meshOutboundPolicy: 'REGISTRY_ONLY',
+      meshCaFile: '/lab/ca-mesh.crt',
+      systemCaFile: '/lab/ca-trusted.crt',
+    });
+    expect(sidecarConfig(s2, plan, plan.hosts[0], '/lab', '1.30.0')).toMatchObject({
+      mode: 'sidecar',
+      self: { spiffe: 'spiffe://cluster.local/ns/app/sa/web-sa' },
+    });
     expect(() => sidecarConfig(s2, plan, plan.hosts[1], '/lab', '1.30.0')).toThrow(/no sidecar identity/);
   });
 });
 
 describe('decision-log lines', () => {
   test('the JSON after " | " is the record; other lines are ignored', () => {
-    const rec = { dir: 'inbound', from: '10.244.1.3:4000', to: '10.244.1.2:9000', result: 'connected', reason: 'allowed | by x', upstream: '127.0.0.6:5000', peer: 'spiffe://cluster.local/ns/a/sa/b' };
+    const rec = {
+      dir: 'inbound',
+      from: '10.244.1.3:4000',
+      to: '10.244.1.2:9000',
+      result: 'connected',
+      reason: 'allowed | by x',
+      upstream: '127.0.0.6:5000',
+      peer: 'spiffe://cluster.local/ns/a/sa/b',
+    };
     expect(parseRecordLine(`2026-01-01T00:00:00Z inbound a -> b connected | ${JSON.stringify(rec)}`)).toEqual(rec);
     expect(parseRecordLine('ready')).toBeUndefined();
     expect(parseRecordLine('x | {broken')).toBeUndefined();

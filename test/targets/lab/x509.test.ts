@@ -36,9 +36,13 @@ describe('issued certificates', () => {
 
   test('openssl verifies the chain for TLS server and client use, and only against the issuing CA', () => {
     for (const purpose of ['sslserver', 'sslclient']) {
-      expect(openssl('verify', '-purpose', purpose, '-CAfile', join(dir, 'ca.crt'), join(dir, 'workload.crt'), join(dir, 'server.crt'))).toMatch(/workload.crt: OK\n.*server.crt: OK/s);
+      expect(openssl('verify', '-purpose', purpose, '-CAfile', join(dir, 'ca.crt'), join(dir, 'workload.crt'), join(dir, 'server.crt'))).toMatch(
+        /workload.crt: OK\n.*server.crt: OK/s,
+      );
     }
-    expect(() => openssl('verify', '-CAfile', join(dir, 'other.crt'), join(dir, 'workload.crt'))).toThrow(/unable to get local issuer certificate|verification failed/);
+    expect(() => openssl('verify', '-CAfile', join(dir, 'other.crt'), join(dir, 'workload.crt'))).toThrow(
+      /unable to get local issuer certificate|verification failed/,
+    );
   });
 
   test('fields as a workload certificate from istiod carries them: empty subject, critical URI SAN', () => {
@@ -63,15 +67,27 @@ describe('issued certificates', () => {
     expect(Date.parse(x.validTo)).toBeGreaterThan(now + 24 * 3600 * 1000);
   });
 
-  test('a mutual-TLS handshake with them succeeds, and the client sees the server\'s identity', async () => {
-    const srv = createServer({ key: keyPem(workload.key), cert: certificatePem(workload.der), ca: certificatePem(ca.der), requestCert: true, rejectUnauthorized: true }, (s) => s.end('ok'));
+  test("a mutual-TLS handshake with them succeeds, and the client sees the server's identity", async () => {
+    const srv = createServer(
+      { key: keyPem(workload.key), cert: certificatePem(workload.der), ca: certificatePem(ca.der), requestCert: true, rejectUnauthorized: true },
+      (s) => s.end('ok'),
+    );
     await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
     try {
       const port = (srv.address() as { port: number }).port;
       const got = await new Promise<{ san?: string; data: string }>((resolve, reject) => {
-        const c: TLSSocket = connect({ host: '127.0.0.1', port, key: keyPem(server.key), cert: certificatePem(server.der), ca: certificatePem(ca.der), checkServerIdentity: () => undefined });
+        const c: TLSSocket = connect({
+          host: '127.0.0.1',
+          port,
+          key: keyPem(server.key),
+          cert: certificatePem(server.der),
+          ca: certificatePem(ca.der),
+          checkServerIdentity: () => undefined,
+        });
         let data = '';
-        c.on('data', (d) => (data += d)).on('end', () => resolve({ san: c.getPeerX509Certificate()?.subjectAltName, data })).on('error', reject);
+        c.on('data', (d) => (data += d))
+          .on('end', () => resolve({ san: c.getPeerX509Certificate()?.subjectAltName, data }))
+          .on('error', reject);
       });
       expect(got).toEqual({ san: `URI:${spiffe}`, data: 'ok' });
     } finally {
@@ -85,11 +101,15 @@ describe('issued certificates', () => {
   });
 });
 
-describe('a lab\'s certificate files', () => {
-  test('the CAs\' certificates readable by all, each leaf\'s key root\'s only (0600), and no CA key on disk', () => {
+describe("a lab's certificate files", () => {
+  test("the CAs' certificates readable by all, each leaf's key root's only (0600), and no CA key on disk", () => {
     const lab = join(dir, 'lab');
     execFileSync('mkdir', ['-p', lab]);
-    issueCertificates(lab, [{ key: 'srv', names: ['api.example.com', '172.18.0.2'], ca: 'untrusted' }], [{ key: 'wl', spiffe: 'spiffe://cluster.local/ns/a/sa/b' }]);
+    issueCertificates(
+      lab,
+      [{ key: 'srv', names: ['api.example.com', '172.18.0.2'], ca: 'untrusted' }],
+      [{ key: 'wl', spiffe: 'spiffe://cluster.local/ns/a/sa/b' }],
+    );
     const { certFile, keyFile } = certPaths(lab, 'wl');
     for (const key of [keyFile, certPaths(lab, 'srv').keyFile]) {
       expect(statSync(key).uid).toBe(process.getuid?.());
@@ -99,7 +119,11 @@ describe('a lab\'s certificate files', () => {
     expect(openssl('verify', '-CAfile', caFile(lab, 'mesh'), certFile)).toMatch(/OK/);
     expect(openssl('verify', '-CAfile', caFile(lab, 'untrusted'), certPaths(lab, 'srv').certFile)).toMatch(/OK/);
     expect(() => openssl('verify', '-CAfile', caFile(lab, 'trusted'), certPaths(lab, 'srv').certFile)).toThrow();
-    expect(execFileSync('ls', [lab], { encoding: 'utf8' }).split('\n').filter((f) => f.startsWith('ca-') && f.endsWith('.key'))).toEqual([]);
+    expect(
+      execFileSync('ls', [lab], { encoding: 'utf8' })
+        .split('\n')
+        .filter((f) => f.startsWith('ca-') && f.endsWith('.key')),
+    ).toEqual([]);
     expect(readFileSync(keyFile, 'utf8')).toMatch(/^-----BEGIN PRIVATE KEY-----/);
   });
 });

@@ -24,22 +24,34 @@ type Callback = (err: NodeJS.ErrnoException | null, address?: string | LookupAdd
 export function tableLookup(table: Map<string, string[]>) {
   const lookup = (hostname: string, options: unknown, callback?: Callback): void => {
     const cb = (typeof options === 'function' ? options : callback) as Callback;
-    const opts = typeof options === 'number' ? { family: options } : typeof options === 'object' && options ? (options as { family?: number | string; all?: boolean }) : {};
+    const opts =
+      typeof options === 'number'
+        ? { family: options }
+        : typeof options === 'object' && options
+          ? (options as { family?: number | string; all?: boolean })
+          : {};
     const family = opts.family === 'IPv4' ? 4 : opts.family === 'IPv6' ? 6 : Number(opts.family ?? 0);
     const literal = isIP(hostname);
-    const found = (literal ? [hostname] : table.get(hostname.toLowerCase().replace(/\.$/, '')) ?? [])
+    const found = (literal ? [hostname] : (table.get(hostname.toLowerCase().replace(/\.$/, '')) ?? []))
       .map((address) => ({ address, family: isIP(address) }))
       .filter((a) => family === 0 || a.family === family);
     process.nextTick(() => {
       if (found.length === 0) {
-        return cb(Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname }));
+        return cb(
+          Object.assign(new Error(`getaddrinfo ENOTFOUND ${hostname}`), { code: 'ENOTFOUND', errno: -3008, syscall: 'getaddrinfo', hostname }),
+        );
       }
       if (opts.all) return cb(null, found);
       cb(null, found[0].address, found[0].family);
     });
   };
-  const lookupOne = (hostname: string, options: unknown, callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void): void =>
+  const lookupOne = (
+    hostname: string,
+    options: unknown,
+    callback: (err: NodeJS.ErrnoException | null, address: string, family: number) => void,
+  ): void =>
     lookup(hostname, { ...(typeof options === 'object' && options ? options : {}), all: false }, (err, address, family) =>
-      callback(err, typeof address === 'string' ? address : '', family ?? 0));
+      callback(err, typeof address === 'string' ? address : '', family ?? 0),
+    );
   return { lookup, lookupOne };
 }

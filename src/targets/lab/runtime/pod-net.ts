@@ -94,6 +94,7 @@ export function podNet(netnsPath: string, uid: number, hosts: string): PodNet {
     } finally {
       c.setfsuid(0);
       c.setfsgid(0);
+      // biome-ignore lint/correctness/noUnsafeFinally: a thread left in the pod's namespace must never create another socket; this replaces any error from the try block on purpose
       if (c.setns(home, CLONE_NEWNET) !== 0) throw errnoError('setns(back to the lab runtime)', koffi.errno(), c); // cannot happen: the fd stays open
     }
   };
@@ -147,7 +148,11 @@ export function podNet(netnsPath: string, uid: number, hosts: string): PodNet {
         socket.bind({ fd }, () => resolve());
       }),
     execFile: (file, args, options, callback) =>
-      inPod(() => cpExecFile(file, args, { ...options, uid, gid: uid, encoding: 'utf8' }, (err, stdout, stderr) => callback(err, String(stdout), String(stderr)))),
+      inPod(() =>
+        cpExecFile(file, args, { ...options, uid, gid: uid, encoding: 'utf8' }, (err, stdout, stderr) =>
+          callback(err, String(stdout), String(stderr)),
+        ),
+      ),
     lookup: lookup as Net['lookup'],
     lookupOne: lookupOne as Net['lookupOne'],
     destroyAll: () => {

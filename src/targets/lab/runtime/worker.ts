@@ -36,10 +36,13 @@ setProbeHost(new Capacity().start());
 /** Blocks this thread for `ms` (no CPU spent), `afterMs` from now: a stall, on purpose. */
 function hold(ms: number, afterMs: number): Promise<void> {
   return new Promise((resolve) =>
-    setTimeout(() => {
-      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, Math.min(ms, 60_000)));
-      resolve();
-    }, Math.max(0, afterMs)),
+    setTimeout(
+      () => {
+        Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, Math.max(0, Math.min(ms, 60_000)));
+        resolve();
+      },
+      Math.max(0, afterMs),
+    ),
   );
 }
 

@@ -6,7 +6,13 @@ import { closeSync, constants, openSync, readFileSync, writeSync } from 'node:fs
 import { Agent as HttpAgent, type ServerResponse } from 'node:http';
 import { createSecureContext, type SecureContext } from 'node:tls';
 import {
-  parseResources, type AuthorizationPolicy, type DestinationRule, type IstioResource, type PeerAuthentication, type ServiceEntry, type Sidecar,
+  parseResources,
+  type AuthorizationPolicy,
+  type DestinationRule,
+  type IstioResource,
+  type PeerAuthentication,
+  type ServiceEntry,
+  type Sidecar,
 } from '../../../model/index.js';
 import { nativeNet, type Net } from '../../../agent/net.js';
 import { INBOUND_SOURCE, type SidecarConfig } from './config.js';

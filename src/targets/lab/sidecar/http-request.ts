@@ -39,11 +39,25 @@ export function replyRejected(res: ServerResponse, r: RejectedRequest): void {
  * target, a space in a header name): Envoy's HTTP/1 codec refuses these too and answers 400 before any filter
  * runs (HPE_INVALID_METHOD and friends); so does the lab, instead of just dropping the connection.
  */
-export function onClientError(ctx: Context, err: NodeJS.ErrnoException, socket: Socket, c: { from: string; dst: { address: string; port: number } } | undefined, dir: Direction = 'inbound'): void {
+export function onClientError(
+  ctx: Context,
+  err: NodeJS.ErrnoException,
+  socket: Socket,
+  c: { from: string; dst: { address: string; port: number } } | undefined,
+  dir: Direction = 'inbound',
+): void {
   if (c && socket.writable && !(err.code === 'ECONNRESET' || err.code === 'EPIPE')) {
-    ctx.log({ dir, from: c.from, to: `${c.dst.address}:${c.dst.port}`, result: 'rejected', reason: `HTTP/1 codec error ${err.code ?? err.message}: 400` });
+    ctx.log({
+      dir,
+      from: c.from,
+      to: `${c.dst.address}:${c.dst.port}`,
+      result: 'rejected',
+      reason: `HTTP/1 codec error ${err.code ?? err.message}: 400`,
+    });
     const body = 'Bad Request';
-    socket.end(`HTTP/1.1 400 Bad Request\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n${body}`);
+    socket.end(
+      `HTTP/1.1 400 Bad Request\r\ncontent-length: ${body.length}\r\ncontent-type: text/plain\r\nserver: istio-envoy\r\nconnection: close\r\n\r\n${body}`,
+    );
     return;
   }
   socket.destroy();

@@ -10,7 +10,14 @@ import { createServer as createHttpServer, request, type IncomingMessage, type S
 import type { Socket } from 'node:net';
 import { TLSSocket } from 'node:tls';
 import {
-  authorize, DEFAULT_PATH_NORMALIZATION, effectiveMtls, formatRef, inboundTransport, normalizeRequest, type AuthzDecision, type PolicyMatch,
+  authorize,
+  DEFAULT_PATH_NORMALIZATION,
+  effectiveMtls,
+  formatRef,
+  inboundTransport,
+  normalizeRequest,
+  type AuthzDecision,
+  type PolicyMatch,
 } from '../../../model/index.js';
 import { uriSanOf } from '../../../agent/observe.js';
 import { INBOUND_SOURCE } from './config.js';
@@ -39,25 +46,42 @@ const ruleName = (m: PolicyMatch) => `${formatRef(m.policy)} rule ${m.ruleIndex}
 
 function decisionFields(d: AuthzDecision): Pick<DecisionRecord, 'result' | 'reason' | 'trace' | 'policy' | 'audited'> {
   return {
-    result: d.allowed ? 'allowed' : 'denied', reason: d.reason, trace: d.trace,
+    result: d.allowed ? 'allowed' : 'denied',
+    reason: d.reason,
+    trace: d.trace,
     ...('matched' in d ? { policy: ruleName(d.matched) } : {}),
     ...(d.audited.length ? { audited: d.audited.map(ruleName) } : {}),
   };
 }
 
-function authorizeConn(ctx: Context, c: Conn, http?: { method: string; path: string; host: string; headers: Readonly<Record<string, string>> }): AuthzDecision {
+function authorizeConn(
+  ctx: Context,
+  c: Conn,
+  http?: { method: string; path: string; host: string; headers: Readonly<Record<string, string>> },
+): AuthzDecision {
   const self = ctx.config.self;
-  return authorize({
-    destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
-    source: { ...(c.peer ? { principal: c.peer } : {}), ip: c.clientIp },
-    protocol: http ? 'http' : 'tcp',
-    ...(http ? { http } : {}),
-  }, ctx.authorizationPolicies);
+  return authorize(
+    {
+      destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
+      source: { ...(c.peer ? { principal: c.peer } : {}), ip: c.clientIp },
+      protocol: http ? 'http' : 'tcp',
+      ...(http ? { http } : {}),
+    },
+    ctx.authorizationPolicies,
+  );
 }
 
 function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
   const decision = authorizeConn(ctx, c);
-  const base = { dir: 'inbound' as const, from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, mtlsMode: c.mtlsMode, ...(c.peer ? { peer: c.peer } : {}), ...(c.resumed ? { resumed: true } : {}) };
+  const base = {
+    dir: 'inbound' as const,
+    from: c.from,
+    to: `${c.dst.address}:${c.dst.port}`,
+    transport: c.transport,
+    mtlsMode: c.mtlsMode,
+    ...(c.peer ? { peer: c.peer } : {}),
+    ...(c.resumed ? { resumed: true } : {}),
+  };
   if (!decision.allowed) {
     ctx.log({ ...base, ...decisionFields(decision) });
     // Istio's TCP RBAC filter closes an accepted connection it denies.
@@ -86,13 +110,23 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   if (!c) return void res.destroy();
   const wire = wireRequest(req);
   const base = {
-    dir: 'inbound' as const, from: c.from, to: `${c.dst.address}:${c.dst.port}`, transport: c.transport, mtlsMode: c.mtlsMode, ...(c.peer ? { peer: c.peer } : {}),
+    dir: 'inbound' as const,
+    from: c.from,
+    to: `${c.dst.address}:${c.dst.port}`,
+    transport: c.transport,
+    mtlsMode: c.mtlsMode,
+    ...(c.peer ? { peer: c.peer } : {}),
     ...(c.resumed ? { resumed: true } : {}),
   };
   // Istio normalises before authorization and forwards the normalised request (model/http-normalization.ts).
   const n = normalizeRequest(wire, ctx.config.pathNormalization ?? DEFAULT_PATH_NORMALIZATION);
   if (!n.ok) {
-    ctx.log({ ...base, result: 'rejected', reason: n.reason, http: { method: wire.method, path: wire.target, received: wire.target, status: n.status } });
+    ctx.log({
+      ...base,
+      result: 'rejected',
+      reason: n.reason,
+      http: { method: wire.method, path: wire.target, received: wire.target, status: n.status },
+    });
     return replyRejected(res, n);
   }
   const http = { method: n.method, path: n.policyPath, host: n.host.replace(/:\d+$/, ''), headers: { ...n.headers } };
@@ -108,7 +142,14 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   // The sidecar owns this header: whatever the client sent is dropped, and on mTLS it describes the real peer.
   delete headers[XFCC];
   if (c.peer) headers[XFCC] = `By=${ctx.config.self.spiffe};Hash=${c.certHash ?? ''};Subject="";URI=${c.peer}`;
-  const up = request({ host: c.dst.address, port: c.dst.port, method: n.method, path: n.path, headers: endToEndHeaders(headers), agent: ctx.appAgent });
+  const up = request({
+    host: c.dst.address,
+    port: c.dst.port,
+    method: n.method,
+    path: n.path,
+    headers: endToEndHeaders(headers),
+    agent: ctx.appAgent,
+  });
   up.on('response', (upRes) => {
     ctx.log({ ...record, http: { ...seen, status: upRes.statusCode } });
     res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
@@ -136,7 +177,12 @@ function isHttpPort(ctx: Context, port: number): boolean {
 }
 
 /** Handles one redirected inbound connection; `socket` was accepted paused (nothing read yet). */
-export async function handleInbound(ctx: Context, socket: Socket, dst: OriginalDestination, http: ReturnType<typeof inboundHttpServer>): Promise<void> {
+export async function handleInbound(
+  ctx: Context,
+  socket: Socket,
+  dst: OriginalDestination,
+  http: ReturnType<typeof inboundHttpServer>,
+): Promise<void> {
   socket.on('error', () => socket.destroy());
   const clientIp = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
   const from = `${clientIp}:${socket.remotePort}`;
@@ -148,12 +194,27 @@ export async function handleInbound(ctx: Context, socket: Socket, dst: OriginalD
   const mtls = effectiveMtls({ namespace: self.namespace, labels: self.labels, port: dst.port }, ctx.peerAuthentications);
   const transport = inboundTransport(mtls.mode, meshTls ? 'mtls' : 'plaintext');
   if (transport.kind === 'reject') {
-    ctx.log({ dir: 'inbound', from, to, result: 'rejected', reason: `${mtls.reason}; ${transport.reason}`, trace: mtls.trace, transport: 'plaintext', mtlsMode: mtls.mode });
+    ctx.log({
+      dir: 'inbound',
+      from,
+      to,
+      result: 'rejected',
+      reason: `${mtls.reason}; ${transport.reason}`,
+      trace: mtls.trace,
+      transport: 'plaintext',
+      mtlsMode: mtls.mode,
+    });
     return void socket.destroy();
   }
   const conn: Conn = { dst, clientIp, from, mtlsMode: mtls.mode, transport: first[0] === 0x16 ? 'tls-passthrough' : 'plaintext' };
   if (transport.kind === 'accept' && transport.transport === 'mtls') {
-    const tls = new TLSSocket(socket, { isServer: true, secureContext: ctx.meshTls, requestCert: true, rejectUnauthorized: true, ALPNProtocols: ['istio-peer-exchange', 'istio'] });
+    const tls = new TLSSocket(socket, {
+      isServer: true,
+      secureContext: ctx.meshTls,
+      requestCert: true,
+      rejectUnauthorized: true,
+      ALPNProtocols: ['istio-peer-exchange', 'istio'],
+    });
     tls.on('error', (err) => {
       ctx.log({ dir: 'inbound', from, to, result: 'rejected', reason: `mTLS handshake failed: ${err.message}`, transport: 'mtls' });
       tls.destroy();
@@ -161,7 +222,9 @@ export async function handleInbound(ctx: Context, socket: Socket, dst: OriginalD
     tls.once('secure', () => {
       const cert = tls.getPeerX509Certificate();
       Object.assign(conn, {
-        transport: 'mtls', peer: uriSanOf(cert?.subjectAltName), certHash: cert ? createHash('sha256').update(cert.raw).digest('hex') : undefined,
+        transport: 'mtls',
+        peer: uriSanOf(cert?.subjectAltName),
+        certHash: cert ? createHash('sha256').update(cert.raw).digest('hex') : undefined,
         resumed: tls.isSessionReused(),
       });
       conns.set(tls, conn);

@@ -9,7 +9,12 @@ import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
 import {
-  authorize, DEFAULT_PATH_NORMALIZATION, normalizeRequest, outboundDecision, type NormalizedRequest, type OutboundDecision,
+  authorize,
+  DEFAULT_PATH_NORMALIZATION,
+  normalizeRequest,
+  outboundDecision,
+  type NormalizedRequest,
+  type OutboundDecision,
 } from '../../../model/index.js';
 import { uriSanOf } from '../../../agent/observe.js';
 import type { RegistryHost } from './config.js';
@@ -36,7 +41,11 @@ function decide(ctx: Context, host: string, port: number, protocol: 'tcp' | 'htt
   return outboundDecision({
     source: { namespace: self.namespace, labels: self.labels },
     destination: {
-      host, port, protocol, isMeshService: workload, hasSidecar: workload && dest.sidecar && !dest.gateway,
+      host,
+      port,
+      protocol,
+      isMeshService: workload,
+      hasSidecar: workload && dest.sidecar && !dest.gateway,
       ...(dest?.namespace ? { namespace: dest.namespace } : {}),
       ...(workload ? { workload: { labels: dest.labels, targetPort: port } } : {}),
     },
@@ -78,17 +87,27 @@ function upstreamFor(ctx: Context, d: OutboundDecision, host: string, port: numb
       return { address, port };
     case 'mtls':
       return {
-        address, port, ...(dest?.spiffe ? { expectedIdentity: dest.spiffe } : {}),
+        address,
+        port,
+        ...(dest?.spiffe ? { expectedIdentity: dest.spiffe } : {}),
         tls: {
-          secureContext: ctx.meshTls, ALPNProtocols: MESH_ALPN,
-          servername: `outbound_.${port}_._.${host}`, checkServerIdentity: meshIdentityCheck(dest?.spiffe),
+          secureContext: ctx.meshTls,
+          ALPNProtocols: MESH_ALPN,
+          servername: `outbound_.${port}_._.${host}`,
+          checkServerIdentity: meshIdentityCheck(dest?.spiffe),
         },
       };
     case 'tls-originate': {
       const verify = d.verification.verify;
       return {
-        address, port: targetPort(ctx, host, port),
-        tls: { ...(isIP(d.sni) ? {} : { servername: d.sni }), rejectUnauthorized: verify, secureContext: ctx.originationTls(), ALPNProtocols: ['http/1.1'] },
+        address,
+        port: targetPort(ctx, host, port),
+        tls: {
+          ...(isIP(d.sni) ? {} : { servername: d.sni }),
+          rejectUnauthorized: verify,
+          secureContext: ctx.originationTls(),
+          ALPNProtocols: ['http/1.1'],
+        },
       };
     }
   }
@@ -183,7 +202,11 @@ function routeRequest(ctx: Context, host: string, port: number): { route?: Route
     const route = routeFor(ctx.virtualServices, `${g.namespace}/${g.name}`, host, port);
     if (route) return { route };
   }
-  return { missing: bound.length ? `no VirtualService bound to Gateway ${bound.map((g) => `${g.namespace}/${g.name}`).join(', ')} routes ${host}:${port}` : `no Gateway server accepts ${host}:${port}` };
+  return {
+    missing: bound.length
+      ? `no VirtualService bound to Gateway ${bound.map((g) => `${g.namespace}/${g.name}`).join(', ')} routes ${host}:${port}`
+      : `no Gateway server accepts ${host}:${port}`,
+  };
 }
 
 /**
@@ -192,12 +215,15 @@ function routeRequest(ctx: Context, host: string, port: number): { route?: Route
  */
 function gatewayAuthorized(ctx: Context, n: NormalizedRequest, c: OutConn, host: string, res: ServerResponse): boolean {
   const self = ctx.config.self;
-  const d = authorize({
-    destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
-    source: { ip: c.from.slice(0, c.from.lastIndexOf(':')) },
-    protocol: 'http',
-    http: { method: n.method, path: n.policyPath, host, headers: n.headers },
-  }, ctx.authorizationPolicies);
+  const d = authorize(
+    {
+      destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
+      source: { ip: c.from.slice(0, c.from.lastIndexOf(':')) },
+      protocol: 'http',
+      http: { method: n.method, path: n.policyPath, host, headers: n.headers },
+    },
+    ctx.authorizationPolicies,
+  );
   if (d.allowed) return true;
   ctx.log({ dir: 'gateway', from: c.from, to: `${c.dst.address}:${c.dst.port}`, host, result: 'denied', reason: d.reason, trace: d.trace });
   replyRbacDenied(res);
@@ -212,13 +238,20 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const wire = wireRequest(req);
   const n = normalizeRequest(wire, ctx.config.pathNormalization ?? DEFAULT_PATH_NORMALIZATION);
   if (!n.ok) {
-    ctx.log({ dir, from: c.from, to: `${c.dst.address}:${c.dst.port}`, result: 'rejected', reason: n.reason, http: { method: wire.method, path: wire.target, status: n.status } });
+    ctx.log({
+      dir,
+      from: c.from,
+      to: `${c.dst.address}:${c.dst.port}`,
+      result: 'rejected',
+      reason: n.reason,
+      http: { method: wire.method, path: wire.target, status: n.status },
+    });
     return replyRejected(res, n);
   }
   const hostHeader = n.host.replace(/:\d+$/, '');
   const named = hostHeader ? ctx.registry.name(hostHeader, ctx.config.self.namespace) : undefined;
   const fallback = ctx.config.mode === 'gateway' ? undefined : ctx.registry.address(c.dst.address);
-  const asked = named?.host ?? (hostHeader && !isIP(hostHeader) ? hostHeader : fallback?.host ?? c.dst.address);
+  const asked = named?.host ?? (hostHeader && !isIP(hostHeader) ? hostHeader : (fallback?.host ?? c.dst.address));
   if (dir === 'gateway' && !gatewayAuthorized(ctx, n, c, asked, res)) return;
   const { route, missing } = routeRequest(ctx, asked, c.dst.port);
   if (missing) {
@@ -231,13 +264,24 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const d = decide(ctx, host, port, 'http', dest);
   const trace = route ? [route.reason, ...d.trace] : d.trace;
   const up = upstreamFor(ctx, d, host, port, route ? (dest?.address ?? host) : c.dst.address);
-  const record = { ...recordOf(dir, c.from, up, `${c.dst.address}:${c.dst.port}`, host, d), trace, http: { method: n.method, path: n.path, received: wire.target } };
+  const record = {
+    ...recordOf(dir, c.from, up, `${c.dst.address}:${c.dst.port}`, host, d),
+    trace,
+    http: { method: n.method, path: n.path, received: wire.target },
+  };
   if (!up) {
     ctx.log({ ...record, http: { ...record.http, status: 502 } });
     return reply(res, 502, '');
   }
   const send = up.tls ? httpsRequest : httpRequest;
-  const upReq = send({ host: up.address, port: up.port, method: n.method, path: n.path, headers: endToEndHeaders(forwardHeaders(req, n.host)), agent: agentFor(ctx, up) });
+  const upReq = send({
+    host: up.address,
+    port: up.port,
+    method: n.method,
+    path: n.path,
+    headers: endToEndHeaders(forwardHeaders(req, n.host)),
+    agent: agentFor(ctx, up),
+  });
   upReq.on('response', (upRes) => {
     ctx.log({ ...record, http: { ...record.http, status: upRes.statusCode } });
     res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
@@ -255,7 +299,9 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
 export function outboundHttpServer(ctx: Context) {
   const server = createHttpServer((req, res) => onRequest(ctx, req, res));
   server.keepAliveTimeout = IDLE.downstreamMs;
-  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => onClientError(ctx, err, socket, outConns.get(socket), ctx.config.mode === 'gateway' ? 'gateway' : 'outbound'));
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) =>
+    onClientError(ctx, err, socket, outConns.get(socket), ctx.config.mode === 'gateway' ? 'gateway' : 'outbound'),
+  );
   return server;
 }
 

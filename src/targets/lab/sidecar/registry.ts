@@ -22,7 +22,11 @@ export class Registry {
   /** `name` as a client wrote it (Host header, `reviews`, `reviews.ns`): resolved with the client's search list. */
   name(name: string, clientNamespace?: string): RegistryHost | undefined {
     const n = name.toLowerCase().replace(/\.$/, '');
-    return this.byName.get(n) ?? (clientNamespace ? this.byName.get(`${n}.${clientNamespace}.svc.cluster.local`) : undefined) ?? this.byName.get(`${n}.svc.cluster.local`);
+    return (
+      this.byName.get(n) ??
+      (clientNamespace ? this.byName.get(`${n}.${clientNamespace}.svc.cluster.local`) : undefined) ??
+      this.byName.get(`${n}.svc.cluster.local`)
+    );
   }
 }
 

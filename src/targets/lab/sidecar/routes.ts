@@ -84,11 +84,17 @@ export function routeFor(services: readonly VirtualService[], gateway: string, h
     if (!vs.gateways.includes(gateway)) continue;
     if (!vs.hosts.some((h) => hostMatches(resolveHost(h, vs.namespace), host))) continue;
     for (const [i, route] of vs.http.entries()) {
-      const hit = route.match.length === 0 || route.match.some((m) => (!m.gateways || m.gateways.includes(gateway)) && (m.port === undefined || m.port === port));
+      const hit =
+        route.match.length === 0 ||
+        route.match.some((m) => (!m.gateways || m.gateways.includes(gateway)) && (m.port === undefined || m.port === port));
       if (!hit) continue;
       const dest = resolveHost(route.destination.host, vs.namespace);
       const to = route.destination.port ?? port;
-      return { host: dest, port: to, reason: `VirtualService ${vs.namespace}/${vs.name} http[${i}] (gateway ${gateway}) routes ${host}:${port} to ${dest}:${to}` };
+      return {
+        host: dest,
+        port: to,
+        reason: `VirtualService ${vs.namespace}/${vs.name} http[${i}] (gateway ${gateway}) routes ${host}:${port} to ${dest}:${to}`,
+      };
     }
   }
   return undefined;

@@ -30,7 +30,13 @@ function sidecarServers(ctx: Context): Array<[Server, number]> {
     const dst = originalDestination(socket);
     if (!dst || selfPorts.has(dst.port)) {
       // Not redirected (someone dialled the sidecar's own port): forwarding it would loop back here.
-      ctx.log({ dir, from: `${socket.remoteAddress}:${socket.remotePort}`, to: dst ? `${dst.address}:${dst.port}` : '-', result: 'closed', reason: 'no original destination' });
+      ctx.log({
+        dir,
+        from: `${socket.remoteAddress}:${socket.remotePort}`,
+        to: dst ? `${dst.address}:${dst.port}` : '-',
+        result: 'closed',
+        reason: 'no original destination',
+      });
       return void socket.destroy();
     }
     if (dir === 'inbound') void handleInbound(ctx, socket, dst, inHttp);
