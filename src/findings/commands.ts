@@ -61,10 +61,16 @@ function labSection(s: Scenario, p: Probe, nonce: string): string[] {
   const dstSuffix = dst?.netns.slice('mp-xxxx-'.length) ?? '';
   const lines = [
     '# --- on the lab (as root, from the repository) ---',
-    '# 1. deploy the minimal scenario and leave it up:',
-    'node bin/meshprobe.js run "$HERE/scenario.yaml" --keep',
-    '# 2. the lab id (the newest lab left up unless LAB is set):',
-    `LAB="\${LAB:-$(ls -t ${shq(LABS_DIR)} | head -n 1)}"`,
+    '# 1. deploy the minimal scenario and hold it up (the lab\'s agents and sidecars live in this process):',
+    'node bin/meshprobe.js repro --hold "$HERE/scenario.yaml" < /dev/null > "$HERE/hold.log" 2>&1 &',
+    'HOLD=$!',
+    'trap \'kill -TERM "$HOLD" 2>/dev/null; wait "$HOLD" || true\' EXIT',
+    'for _ in $(seq 1200); do grep -q "^ready lab=" "$HERE/hold.log" && break; kill -0 "$HOLD" || { cat "$HERE/hold.log"; exit 2; }; sleep 0.5; done',
+    'cat "$HERE/hold.log"',
+    '#    (to look around longer, run that line alone in another shell and set LAB to the id it prints)',
+    '# 2. the lab id (or set LAB to a lab held elsewhere):',
+    'LAB="${LAB:-$(sed -n \'s/^ready lab=\\([a-z0-9]*\\)$/\\1/p\' "$HERE/hold.log")}"',
+    '[[ -n "$LAB" ]] || { echo "the lab did not come up: see $HERE/hold.log" >&2; exit 2; }',
   ];
   if (p.protocol === 'http' || p.protocol === 'https') {
     lines.push(
@@ -83,7 +89,7 @@ function labSection(s: Scenario, p: Probe, nonce: string): string[] {
       `grep -F -- ${shq(nonce)} "${LABS_DIR}/$LAB/"${shq(dstSuffix)}/sidecar.log || tail -n 20 "${LABS_DIR}/$LAB/"${shq(dstSuffix)}/sidecar.log`,
     );
   }
-  lines.push(`# 5. the capture rules of the source pod:`, `ip netns exec "mp-$LAB-"${shq(srcSuffix)} iptables-save -t nat`, '# 6. remove the lab:', 'node bin/meshprobe.js lab clean');
+  lines.push(`# 5. the capture rules of the source pod:`, `ip netns exec "mp-$LAB-"${shq(srcSuffix)} iptables-save -t nat`, '# 6. the lab is removed when this script exits (the hold ends).');
   return lines;
 }
 
