@@ -7,6 +7,7 @@
  * `reach: false, failure: http-403` (or http-502), so `status` with `reach: false` is an error that says so.
  */
 import type { External, Probe, Scenario, Workload } from './schema.js';
+import { checkSteps } from './steps.js';
 
 export type PathSegment = string | number;
 
@@ -85,7 +86,9 @@ function checkExternals(s: Scenario): RuleIssue[] {
 function checkProbes(s: Scenario): RuleIssue[] {
   const out: RuleIssue[] = [];
   s.spec.probes.forEach((p, i) => out.push(...checkProbe(s, p, ['spec', 'probes', i])));
-  if (!s.spec.probes.some((p) => p.expect.reach)) {
+  out.push(...checkSteps(s, (p, at) => checkProbe(s, p, at)));
+  // Without steps an empty list is reported by checkSteps; with steps each step has its own control.
+  if (!s.spec.steps && s.spec.probes.length > 0 && !s.spec.probes.some((p) => p.expect.reach)) {
     out.push({
       path: ['spec', 'probes'],
       message: 'no positive control: at least one probe must expect reach: true, or the scenario would pass on a broken setup',

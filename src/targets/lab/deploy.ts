@@ -48,7 +48,7 @@ export async function stopPods(d: LabDeployment): Promise<void> {
   await d.runtime.stop(d.labId, [...d.pods.values()].map((p) => p.runtimeKey));
 }
 
-function nsLabelsOf(scenario: Scenario) {
+export function nsLabelsOf(scenario: Scenario) {
   return (ns: string): Record<string, string> => {
     const decl = scenario.spec.namespaces.find((n) => n.name === ns);
     return { 'kubernetes.io/metadata.name': ns, ...(decl?.sidecarInjection !== false ? { 'istio-injection': 'enabled' } : {}) };

@@ -14,6 +14,10 @@ export interface PodSpec {
   sidecar?: { config: SidecarConfig; uid: number };
 }
 
-export type RuntimeRequest = { op: 'start'; id: number; pod: PodSpec } | { op: 'stop'; id: number; pods: string[] };
+export type RuntimeRequest =
+  | { op: 'start'; id: number; pod: PodSpec }
+  | { op: 'stop'; id: number; pods: string[] }
+  /** A step of the scenario: the pod's sidecar takes this configuration for its new connections. */
+  | { op: 'reconfigure'; id: number; pod: string; sidecar: SidecarConfig };
 
 export type RuntimeReply = { op: 'done'; id: number; error?: string } | { op: 'log'; message: string };

@@ -11,7 +11,7 @@ import { parentPort } from 'node:worker_threads';
 import { parseServeConfig } from '../../../probe/config.js';
 import { startAgent, type RunningAgent } from '../../../probe/serve.js';
 import type { Observation } from '../../../probe/types.js';
-import { INBOUND_SOURCE } from '../sidecar/config.js';
+import { INBOUND_SOURCE, type SidecarConfig } from '../sidecar/config.js';
 import { startSidecar, type RunningSidecar } from '../sidecar/server.js';
 import { podNet, type PodNet } from './pod-net.js';
 import type { PodSpec, RuntimeReply, RuntimeRequest } from './protocol.js';
@@ -69,8 +69,14 @@ async function startPod(spec: PodSpec): Promise<void> {
   }
 }
 
+async function reconfigure(key: string, config: SidecarConfig): Promise<void> {
+  const sidecar = pods.get(key)?.sidecar;
+  if (!sidecar) throw new Error(`pod ${key} has no running sidecar`);
+  sidecar.reconfigure(config);
+}
+
 port.on('message', (m: RuntimeRequest) => {
-  const work = m.op === 'start' ? startPod(m.pod) : Promise.all(m.pods.map(stopPod)).then(() => undefined);
+  const work = m.op === 'start' ? startPod(m.pod) : m.op === 'reconfigure' ? reconfigure(m.pod, m.sidecar) : Promise.all(m.pods.map(stopPod)).then(() => undefined);
   work.then(
     () => reply({ op: 'done', id: m.id }),
     (err: unknown) => reply({ op: 'done', id: m.id, error: err instanceof Error ? err.message : String(err) }),
