@@ -105,5 +105,16 @@ describe('repro from a JSON report on the lab', () => {
     expect((await repro({ input: join(dir, 'missing.json'), probe: PROBE, target: 'lab' })).status).toBe(2);
     expect(existsSync('meshprobe-findings')).toBe(false);
   }, 600_000);
-});
 
+  test('from a scenario file: the original is run first, then the minimal one; the CLI exits 0 and writes the three files', async () => {
+    const { reproCommand } = await import('../../src/cli/repro.js');
+    const out = join(dir, 'from-scenario');
+    let text = '';
+    const sink = { write: (c: string) => ((text += c), true) } as unknown as NodeJS.WritableStream;
+    expect(await reproCommand(FIXTURE, { probe: PROBE, out, target: 'lab' }, sink, sink)).toBe(0);
+    expect(text).toContain(`running public-prefix-bypass to observe dot-segments`);
+    expect(text).toContain('original FAIL, minimal scenario FAIL: reproduced');
+    for (const f of ['scenario.yaml', 'finding.md', 'commands.sh']) expect(existsSync(join(out, f))).toBe(true);
+    expect(await reproCommand(FIXTURE, {}, sink, sink)).toBe(2);
+  }, 600_000);
+});
