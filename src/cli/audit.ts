@@ -57,7 +57,7 @@ export function auditText(plan: AuditPlan, findings: readonly AuditFinding[]): s
     lines.push(`${p.destination} — protected by ${p.by.join('; ')}`);
     lines.push(`  ${mine.length} attempts, ${open.length} get through, ${mine.filter((f) => f.bypass).length} bypass the protection`);
     for (const f of open) {
-      lines.push(`  ${f.bypass ? 'BYPASS' : 'through'} ${f.technique.padEnd(22)} ${flowText(f.cell)}: predicted ${describePrediction(f.cell.prediction)}; observed: ${through(f.observedThrough)}`);
+      lines.push(`  ${f.bypass ? 'BYPASS' : 'through'} ${f.technique.padEnd(22)} ${flowText(f.cell)}${f.variant ? ` [${f.variant}]` : ''}: predicted ${describePrediction(f.cell.prediction)}; observed: ${through(f.observedThrough)}`);
       if (f.bypass) lines.push(...formatExplanation(f.cell.prediction).split('\n').map((l) => `      ${l}`));
     }
   }
@@ -109,7 +109,7 @@ export async function auditCommand(paths: string[], o: AuditCommandOptions, out:
       report.push({
         name: s.name,
         protections: r.plan?.protections,
-        findings: r.findings.map((f) => ({ technique: f.technique, flow: f.cell.flow, predictedThrough: f.predictedThrough, observedThrough: f.observedThrough, bypass: f.bypass, status: f.cell.status, explanation: f.cell.prediction.explanation, observed: f.cell.observed })),
+        findings: r.findings.map((f) => ({ technique: f.technique, ...(f.variant ? { variant: f.variant } : {}), flow: f.cell.flow, predictedThrough: f.predictedThrough, observedThrough: f.observedThrough, bypass: f.bypass, status: f.cell.status, explanation: f.cell.prediction.explanation, observed: f.cell.observed })),
       });
     }
   }
@@ -120,7 +120,7 @@ export async function auditCommand(paths: string[], o: AuditCommandOptions, out:
 export const registerAudit: RegisterCommand = (program: Command, setStatus) => {
   program
     .command('audit')
-    .description('try every bypass technique (plaintext, UDP, ICMP, uid 1337, NET_ADMIN flush, excluded ports) against every protected destination; report what gets through')
+    .description('try every bypass technique (plaintext, UDP, ICMP, uid 1337, NET_ADMIN flush, excluded ports, L7 request variants) against every protected destination; report what gets through')
     .argument('[paths...]', 'scenario files or directories whose workloads and policies to audit')
     .option('--workloads <file>', 'audit these workloads instead of scenarios')
     .option('--policies <dir>', 'with --workloads: the manifests')

@@ -49,7 +49,7 @@ export async function stopPods(d: LabDeployment): Promise<void> {
   await d.runtime.stop(d.labId, [...d.pods.values()].map((p) => p.runtimeKey));
 }
 
-function nsLabelsOf(scenario: Scenario) {
+export function nsLabelsOf(scenario: Scenario) {
   return (ns: string): Record<string, string> => {
     return namespaceLabels(ns, scenario.spec.namespaces.find((n) => n.name === ns));
   };
