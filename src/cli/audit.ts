@@ -61,7 +61,7 @@ export function auditText(plan: AuditPlan, findings: readonly AuditFinding[]): s
     lines.push(`  ${mine.length} attempts, ${open.length} get through, ${mine.filter((f) => f.bypass).length} bypass the protection`);
     for (const f of open) {
       lines.push(
-        `  ${f.bypass ? 'BYPASS' : 'through'} ${f.technique.padEnd(22)} ${flowText(f.cell)}: predicted ${describePrediction(f.cell.prediction)}; observed: ${through(f.observedThrough)}`,
+        `  ${f.bypass ? 'BYPASS' : 'through'} ${f.technique.padEnd(22)} ${flowText(f.cell)}${f.variant ? ` [${f.variant}]` : ''}: predicted ${describePrediction(f.cell.prediction)}; observed: ${through(f.observedThrough)}`,
       );
       if (f.bypass)
         lines.push(
@@ -131,6 +131,7 @@ export async function auditCommand(
         protections: r.plan?.protections,
         findings: r.findings.map((f) => ({
           technique: f.technique,
+          ...(f.variant ? { variant: f.variant } : {}),
           flow: f.cell.flow,
           predictedThrough: f.predictedThrough,
           observedThrough: f.observedThrough,
@@ -148,14 +149,14 @@ export async function auditCommand(
     out,
     err,
   );
-  return wrote ? status : EXIT.invalid;
+  return wrote ? status : 2;
 }
 
 export const registerAudit: RegisterCommand = (program: Command, setStatus) => {
   program
     .command('audit')
     .description(
-      'try every bypass technique (plaintext, UDP, ICMP, uid 1337, NET_ADMIN flush, excluded ports) against every protected destination; report what gets through',
+      'try every bypass technique (plaintext, UDP, ICMP, uid 1337, NET_ADMIN flush, excluded ports, L7 request variants) against every protected destination; report what gets through',
     )
     .argument('[paths...]', 'scenario files or directories whose workloads and policies to audit')
     .option('--workloads <file>', 'audit these workloads instead of scenarios')

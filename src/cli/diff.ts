@@ -12,7 +12,10 @@ import { diffMarkdown, diffMatrices, diffText } from '../predict/diff.js';
 import { countStatus, matrixFlows, predictMatrix, type Matrix } from '../predict/matrix.js';
 import { probeMatrix } from '../predict/probe.js';
 import { divergenceReport } from '../predict/render.js';
-import { buildWorld } from '../predict/world.js';
+import { buildWorld, type WorldInput } from '../predict/world.js';
+import type { Resource } from '../scenario/schema.js';
+import { twoStepScenario } from '../findings/two-step.js';
+import { stringify } from 'yaml';
 import { TARGETS } from '../scenario/schema.js';
 import type { TargetName } from '../targets/target.js';
 import { EXIT, loadInputs, outputsUsable, writeNamedOutputs, type RegisterCommand } from './common.js';
@@ -24,6 +27,8 @@ export interface DiffCommandOptions {
   probe?: boolean;
   target: TargetName;
   markdown?: string;
+  /** Write the before/after pair as a two-step scenario (steps `before` and `after`). */
+  emitScenario?: string;
 }
 
 function defaultWorkloads(o: DiffCommandOptions): string | undefined {
@@ -33,7 +38,7 @@ function defaultWorkloads(o: DiffCommandOptions): string | undefined {
   return undefined;
 }
 
-type Side = { ok: true; matrix: Matrix } | { ok: false; errors: string[] };
+type Side = { ok: true; matrix: Matrix; input: WorldInput; resources: readonly Resource[] } | { ok: false; errors: string[] };
 
 async function side(label: string, workloads: string, policies: string, o: DiffCommandOptions): Promise<Side> {
   const loaded = await loadInputs(workloads, policies);
@@ -41,9 +46,10 @@ async function side(label: string, workloads: string, policies: string, o: DiffC
   const built = buildWorld(loaded.value.input);
   if (built.errors.length) return { ok: false, errors: built.errors.map((e) => `${label}: ${e}`) };
   const predicted = predictMatrix(built.world, matrixFlows(built.world));
-  if (!o.probe) return { ok: true, matrix: predicted };
+  const sides = { input: loaded.value.input, resources: loaded.value.resources };
+  if (!o.probe) return { ok: true, matrix: predicted, ...sides };
   const probed = await probeMatrix(loaded.value.input, loaded.value.resources, predicted, { target: o.target, name: `diff-${label}` });
-  return probed.ok ? { ok: true, matrix: probed.matrix } : { ok: false, errors: [`${label}: ${probed.error}`] };
+  return probed.ok ? { ok: true, matrix: probed.matrix, ...sides } : { ok: false, errors: [`${label}: ${probed.error}`] };
 }
 
 export async function diffCommand(
@@ -51,7 +57,17 @@ export async function diffCommand(
   out: NodeJS.WritableStream = process.stdout,
   err: NodeJS.WritableStream = process.stderr,
 ): Promise<number> {
-  if (!(await outputsUsable('diff', [{ option: '--markdown', path: o.markdown }], err))) return EXIT.invalid;
+  if (
+    !(await outputsUsable(
+      'diff',
+      [
+        { option: '--markdown', path: o.markdown },
+        { option: '--emit-scenario', path: o.emitScenario },
+      ],
+      err,
+    ))
+  )
+    return EXIT.invalid;
   const workloads = o.workloads ?? defaultWorkloads(o);
   if (!workloads) {
     err.write(`meshprobe diff: no --workloads given and no workloads.yaml in ${o.after} or ${o.before}\n`);
@@ -65,7 +81,30 @@ export async function diffCommand(
   }
   const d = diffMatrices(before.matrix, after.matrix);
   out.write(`${diffText(d)}\n`);
-  const wrote = await writeNamedOutputs('diff', [{ option: '--markdown', path: o.markdown, text: () => diffMarkdown(d) }], out, err);
+  let scenario: string | undefined;
+  if (o.emitScenario) {
+    const s = twoStepScenario(
+      'policy-change',
+      after.input,
+      { before: before.resources, after: after.resources },
+      { before: before.matrix, after: after.matrix },
+      d.changes,
+    );
+    if (typeof s === 'string') {
+      err.write(`meshprobe diff: --emit-scenario: ${s}\n`);
+      return EXIT.invalid;
+    }
+    scenario = `# meshprobe diff --emit-scenario: the change as two steps\n${stringify(s)}`;
+  }
+  const wrote = await writeNamedOutputs(
+    'diff',
+    [
+      { option: '--markdown', path: o.markdown, text: () => diffMarkdown(d) },
+      { option: '--emit-scenario', path: o.emitScenario, text: () => scenario ?? '' },
+    ],
+    out,
+    err,
+  );
   if (!wrote) return EXIT.invalid;
   if (!o.probe) return EXIT.ok;
   let status: number = EXIT.ok;
@@ -92,6 +131,7 @@ export const registerDiff: RegisterCommand = (program: Command, setStatus) => {
     .option('--probe', 'also deploy and probe both policy sets on the target')
     .addOption(new Option('--target <name>', 'where to probe').choices([...TARGETS]).default('lab'))
     .option('--markdown <file>', 'write the diff as Markdown (a pull-request comment)')
+    .option('--emit-scenario <file>', 'write a two-step scenario (before, after) that checks the changed flows on a target')
     .action(async (options: DiffCommandOptions) => {
       setStatus(await diffCommand(options));
     });

@@ -61,6 +61,7 @@ const COMMANDS: Record<string, () => Promise<RegisterCommand>> = {
   up: async () => (await import('./up.js')).registerUp,
   down: async () => (await import('./down.js')).registerDown,
   render: async () => (await import('./render.js')).registerRender,
+  repro: async () => (await import('./repro.js')).registerRepro,
 };
 
 async function commands(invoked: string | undefined): Promise<RegisterCommand[]> {

@@ -4,12 +4,13 @@
  * evaluate.ts.
  */
 import { randomBytes } from 'node:crypto';
-import type { Probe } from '../scenario/schema.js';
+import type { Probe, Scenario } from '../scenario/schema.js';
+import { allProbes, probesWithSteps } from '../scenario/steps.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type Target } from '../targets/target.js';
 import { advance, initialState, nextDelayMs, type ConvergeSettings, type ConvergeState } from './converge.js';
 import { evaluate } from './evaluate.js';
 import type { OnEvent } from './events.js';
-import type { Batch, ScenarioPlan } from './plan.js';
+import { batches, type Batch, type ScenarioPlan } from './plan.js';
 import type { AttemptRecord, Evaluation, Evidence, ProbeJudgement, ScenarioResult, Verdict } from './types.js';
 import { scenarioVerdict } from './verdict.js';
 
@@ -45,7 +46,7 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-function judgement(probe: Probe, verdict: Verdict, reason: string, attempts: AttemptRecord[] = [], durationMs = 0): ProbeJudgement {
+function judgement(probe: Probe, verdict: Verdict, reason: string, attempts: AttemptRecord[] = [], durationMs = 0, step?: string): ProbeJudgement {
   // The deciding attempt: attempts sent in the same round after the verdict are kept but decide nothing.
   const last = attempts.filter((a) => a.phase !== 'after-verdict').at(-1);
   const judged = last?.evaluation.kind === 'judged' ? last.evaluation : undefined;
@@ -62,6 +63,7 @@ function judgement(probe: Probe, verdict: Verdict, reason: string, attempts: Att
     attempts,
     durationMs,
   };
+  if (step !== undefined) j.step = step;
   if (probe.port !== undefined) j.port = probe.port;
   if (probe.as) j.as = probe.as;
   if (probe.bypass) j.bypass = probe.bypass;
@@ -214,7 +216,7 @@ function baseResult(plan: ScenarioPlan): Omit<ScenarioResult, 'verdict' | 'probe
 
 /** A scenario that is not run: every probe gets the same verdict and reason. */
 export function notRun(plan: ScenarioPlan, verdict: 'SKIPPED' | 'ERROR', reason: string): ScenarioResult {
-  const probes = plan.loaded.scenario.spec.probes.map((p) => judgement(p, verdict, reason));
+  const probes = probesWithSteps(plan.loaded.scenario).map((p) => judgement(p.probe, verdict, reason, [], 0, p.step));
   return { ...baseResult(plan), verdict, reason, probes, durationMs: 0 };
 }
 
@@ -228,7 +230,7 @@ export async function executeScenario(plan: ScenarioPlan, ctx: ExecuteContext): 
   phase('deploying');
   let dep: Deployment;
   try {
-    dep = await ctx.target.deploy(plan.loaded.scenario, ctx.signal);
+    dep = await ctx.target.deploy(deployable(plan.loaded.scenario), ctx.signal);
   } catch (err) {
     if (ctx.signal.aborted) return { ...notRun(plan, 'SKIPPED', 'interrupted before a verdict'), durationMs: Date.now() - started };
     return { ...notRun(plan, 'ERROR', `deploy failed: ${message(err)}`), durationMs: Date.now() - started };
@@ -258,10 +260,14 @@ async function probeAndJudge(
 ): Promise<ScenarioResult> {
   phase('probing');
   const probingStarted = Date.now();
-  const judged = (await Promise.all(plan.batches.map((b) => runBatch(ctx, dep, b, plan.loaded.scenario.metadata.name)))).flat();
+  const judged = plan.loaded.scenario.spec.steps
+    ? await runSteps(plan, ctx, dep)
+    : (await Promise.all(plan.batches.map((b) => runBatch(ctx, dep, b, plan.loaded.scenario.metadata.name)))).flat();
   ctx.stats.intervals.push([probingStarted, Date.now()]);
   const byName = new Map(judged.map((j) => [j.name, j]));
-  const probes = plan.probes.map((p) => byName.get(p.probe.name) ?? judgement(p.probe, 'SKIPPED', p.skip ?? 'interrupted before a verdict'));
+  const probes = plan.probes.map(
+    (p) => byName.get(p.probe.name) ?? judgement(p.probe, 'SKIPPED', p.skip ?? 'interrupted before a verdict', [], 0, p.step),
+  );
   let rolled = scenarioVerdict(probes);
   const unjudged = probes.filter((p) => p.reason === 'interrupted before a verdict').length;
   // An interrupted scenario is not a PASS: some of its claims were never checked. Findings (FAIL, ERROR) stand.
@@ -276,6 +282,41 @@ async function probeAndJudge(
     result.diagnostics = await diagnose(ctx.target, dep, troubled);
   }
   return result;
+}
+
+/**
+ * What a target deploys: the top-level resources, and every probe of every step (a target prepares its pods for
+ * the probes they will send, e.g. the capabilities to change uid), so a step only changes manifests.
+ */
+export function deployable(s: Scenario): Scenario {
+  return s.spec.steps ? { ...s, spec: { ...s.spec, probes: allProbes(s) } } : s;
+}
+
+/** Steps in order: the change, then that step's probes converge; a step that cannot be applied ends the run of the rest. */
+async function runSteps(plan: Extract<ScenarioPlan, { kind: 'run' }>, ctx: ExecuteContext, dep: Deployment): Promise<ProbeJudgement[]> {
+  const out: ProbeJudgement[] = [];
+  const name = plan.loaded.scenario.metadata.name;
+  let broken: string | undefined;
+  for (const st of plan.loaded.scenario.spec.steps ?? []) {
+    const mine = plan.probes.filter((p) => p.step === st.name && !p.skip).map((p) => p.probe);
+    if (ctx.signal.aborted) break;
+    if (!broken) {
+      try {
+        if (!ctx.target.applyStep) throw new TargetError(`the ${ctx.target.name} target cannot apply steps`);
+        ctx.onEvent({ kind: 'log', message: `${name}: step ${st.name}: applying ${st.apply.length}, deleting ${st.delete.length}` });
+        await ctx.target.applyStep(dep, st, ctx.signal);
+      } catch (err) {
+        broken = `step ${st.name} could not be applied: ${message(err)}`;
+      }
+    }
+    if (broken) {
+      out.push(...mine.map((p) => judgement(p, 'ERROR', broken!, [], 0, st.name)));
+      continue;
+    }
+    const judged = (await Promise.all(batches(mine).map((b) => runBatch(ctx, dep, b, name)))).flat();
+    out.push(...judged.map((j) => ({ ...j, step: st.name })));
+  }
+  return out;
 }
 
 async function diagnose(target: Target, dep: Deployment, probeNames: string[]): Promise<Diagnostic[]> {

@@ -4,6 +4,7 @@
  */
 import semver from 'semver';
 import type { Probe, Scenario, When } from '../scenario/schema.js';
+import { allProbes, everyResource, probesWithSteps } from '../scenario/steps.js';
 import { UnsupportedError, type TargetInfo, type TargetName } from '../targets/target.js';
 import type { LoadedScenario } from './loader.js';
 
@@ -53,7 +54,7 @@ export function validateWhen(loaded: LoadedScenario[]): string[] {
   };
   for (const l of loaded) {
     check(l, `scenario ${l.scenario.metadata.name}: spec`, l.scenario.spec.when);
-    for (const p of l.scenario.spec.probes) check(l, `scenario ${l.scenario.metadata.name}: probe ${p.name}`, p.when);
+    for (const p of allProbes(l.scenario)) check(l, `scenario ${l.scenario.metadata.name}: probe ${p.name}`, p.when);
   }
   return errors;
 }
@@ -86,6 +87,8 @@ export interface Batch {
 export interface ProbePlan {
   probe: Probe;
   skip?: string;
+  /** The step it belongs to, in a scenario with steps. */
+  step?: string;
 }
 
 export type ScenarioPlan =
@@ -126,13 +129,14 @@ export function planScenario(loaded: LoadedScenario, info: Pick<TargetInfo, 'nam
   const skip = whenFails(s.spec.when, info);
   if (skip) return { kind: 'skip', loaded, reason: skip };
   try {
-    check(s);
+    // Every manifest any step applies must be honoured too: refuse before anything is deployed.
+    check(s.spec.steps ? { ...s, spec: { ...s.spec, resources: everyResource(s), probes: allProbes(s) } } : s);
   } catch (err) {
     return { kind: 'refused', loaded, reason: refusal(err, info.name) };
   }
-  const probes: ProbePlan[] = s.spec.probes.map((probe) => {
+  const probes: ProbePlan[] = probesWithSteps(s).map(({ probe, step }) => {
     const why = whenFails(probe.when, info);
-    return why ? { probe, skip: why } : { probe };
+    return { probe, ...(why ? { skip: why } : {}), ...(step !== undefined ? { step } : {}) };
   });
   const runnable = probes.filter((p) => !p.skip).map((p) => p.probe);
   if (runnable.length === 0) return { kind: 'skip', loaded, reason: 'every probe is skipped on this target' };

@@ -13,6 +13,7 @@ import { loadWithScenarioLoader, type Load, type LoadedScenario } from './loader
 import { compileFilters, planScenario, select, validateWhen, type ScenarioPlan } from './plan.js';
 import type { RunResult, ScenarioResult } from './types.js';
 import { exitStatusOf, summarize } from './verdict.js';
+import { allProbes } from '../scenario/steps.js';
 
 /** The built-in suites shipped with the package. */
 export const BUILTIN_SCENARIOS = fileURLToPath(new URL('../../scenarios', import.meta.url));
@@ -132,7 +133,7 @@ async function runOnTarget(
     );
   }
   const plans = selected.map((l) => planScenario(l, info, (s) => target.check(s)));
-  onEvent({ kind: 'run-start', target: info, scenarios: plans.length, probes: plans.reduce((n, p) => n + p.loaded.scenario.spec.probes.length, 0) });
+  onEvent({ kind: 'run-start', target: info, scenarios: plans.length, probes: plans.reduce((n, p) => n + allProbes(p.loaded.scenario).length, 0) });
   const stats = { probes: 0, attempts: 0, intervals: [] as Array<[number, number]> };
   // Nothing propagates on a target that applies configuration synchronously: waiting out the settle timeout
   // would only delay a FAIL (consecutive identical observations still decide every verdict).

@@ -90,6 +90,8 @@ export interface Evidence {
 
 export interface ProbeJudgement {
   name: string;
+  /** The step of `spec.steps` the probe belongs to (absent in a scenario without steps). */
+  step?: string;
   from: string;
   to: string;
   port?: number;

@@ -18,12 +18,22 @@
 import { canFlushCapture, canRunAs } from '../model/capabilities.js';
 import { effectiveMtls, formatRef, policyApplies, refOf } from '../model/index.js';
 import { matchesSelector } from '../model/network-policy.js';
-import { SIDECAR_UID } from '../model/mesh.js';
+import { serviceFqdn, SIDECAR_UID } from '../model/mesh.js';
+import { l7Attempts, type L7Technique } from './audit-l7.js';
 import { inboundCapture } from './capture.js';
 import { predictMatrix, type Matrix, type MatrixCell } from './matrix.js';
 import type { Flow, WorkloadInfo, World } from './types.js';
 
-export type Technique = 'baseline' | 'plaintext' | 'uid-1337' | 'flush-capture' | 'excluded-outbound-port' | 'excluded-inbound-port' | 'udp' | 'icmp';
+export type Technique =
+  | 'baseline'
+  | 'plaintext'
+  | 'uid-1337'
+  | 'flush-capture'
+  | 'excluded-outbound-port'
+  | 'excluded-inbound-port'
+  | 'udp'
+  | 'icmp'
+  | L7Technique;
 
 export interface Protection {
   readonly destination: string;
@@ -37,6 +47,8 @@ export interface AuditPlan {
   readonly protections: readonly Protection[];
   readonly flows: readonly Flow[];
   readonly techniques: readonly Technique[];
+  /** L7 attempts (audit-l7.ts): what the variant is, and the index of its canonical request; parallel to flows. */
+  readonly l7: ReadonlyArray<{ readonly variant: string; readonly canonical?: number } | undefined>;
 }
 
 export interface AuditFinding {
@@ -46,6 +58,8 @@ export interface AuditFinding {
   /** undefined until probed (or when the probe produced no observation). */
   readonly observedThrough?: boolean;
   readonly bypass: boolean;
+  /** L7 techniques: the request variant, e.g. "double slash: //admin". */
+  readonly variant?: string;
 }
 
 /** What protects a workload, or undefined when nothing does. */
@@ -105,10 +119,29 @@ function techniquesFor(world: World, src: WorkloadInfo, dst: WorkloadInfo): Arra
   return out;
 }
 
+/**
+ * L7 variants against each HTTP port of a sidecar-protected destination, from one source with a sidecar (the
+ * first declared): the variants test the destination's normalisation and policy, which do not depend on who asks.
+ */
+function l7For(world: World, dst: WorkloadInfo, out: { flows: Flow[]; techniques: Technique[]; l7: AuditPlan['l7'][number][] }): void {
+  const src = world.workloads.find((w) => w.sidecar && w.key !== dst.key);
+  if (!dst.sidecar || !src) return;
+  const policies = world.istio.authorizationPolicies.filter((ap) => policyApplies(ap, { namespace: dst.namespace, labels: dst.labels, port: 0 }));
+  for (const p of dst.ports.filter((x) => x.protocol === 'http')) {
+    const offset = out.flows.length;
+    for (const a of l7Attempts({ from: src.key, to: dst.key, port: p.port, host: serviceFqdn(dst.name, dst.namespace) }, policies)) {
+      out.flows.push(a.flow);
+      out.techniques.push(a.technique);
+      out.l7.push({ variant: a.variant, ...(a.canonical !== undefined ? { canonical: offset + a.canonical } : {}) });
+    }
+  }
+}
+
 export function planAudit(world: World): AuditPlan {
   const protections: Protection[] = [];
   const flows: Flow[] = [];
   const techniques: Technique[] = [];
+  const l7: AuditPlan['l7'][number][] = [];
   for (const dst of world.workloads) {
     const protection = protectionOf(world, dst);
     if (!protection) continue;
@@ -118,10 +151,12 @@ export function planAudit(world: World): AuditPlan {
       for (const t of techniquesFor(world, src, dst)) {
         flows.push(t.flow);
         techniques.push(t.technique);
+        l7.push(undefined);
       }
     }
+    l7For(world, dst, { flows, techniques, l7 });
   }
-  return { protections, flows, techniques };
+  return { protections, flows, techniques, l7 };
 }
 
 export function predictAudit(world: World, plan: AuditPlan): Matrix {
@@ -135,12 +170,26 @@ export function auditFindings(plan: AuditPlan, matrix: Matrix): AuditFinding[] {
   const istioProtected = new Set(plan.protections.filter((p) => p.istio).map((p) => p.destination));
   const baselineBlocked = (c: MatrixCell) =>
     matrix.cells.some((b, i) => ['baseline', 'plaintext'].includes(plan.techniques[i]) && sameTarget(b.flow, c.flow) && !b.prediction.reach);
+  const reached = (c: MatrixCell) => (c.observed?.facts ? c.observed.facts.reach : c.prediction.reach);
   return matrix.cells.map((cell, i) => {
     const technique = plan.techniques[i];
     const through = cell.prediction.reach;
     const observed = cell.observed?.facts ? cell.observed.facts.reach : undefined;
+    const l7 = plan.l7[i];
+    const found = {
+      cell,
+      technique,
+      predictedThrough: through,
+      ...(observed !== undefined ? { observedThrough: observed } : {}),
+      ...(l7 ? { variant: l7.variant } : {}),
+    };
+    if (l7) {
+      // observed when probed, else predicted: a variant through while its canonical request is blocked
+      const canonical = l7.canonical !== undefined ? matrix.cells[l7.canonical] : undefined;
+      return { ...found, bypass: canonical !== undefined && reached(cell) && !reached(canonical) };
+    }
     const skipsSidecar = through && cell.prediction.viaSidecar === false && istioProtected.has(cell.flow.to);
     const bypass = technique !== 'baseline' && through && (baselineBlocked(cell) || skipsSidecar);
-    return { cell, technique, predictedThrough: through, ...(observed !== undefined ? { observedThrough: observed } : {}), bypass };
+    return { ...found, bypass };
   });
 }

@@ -4,7 +4,7 @@
  */
 import type { RunEvent, ScenarioPhase } from '../engine/events.js';
 import type { RunResult, ScenarioResult, Verdict } from '../engine/types.js';
-import { describeProbePath, duration, evidenceText, targetLine } from './text.js';
+import { describeProbePath, duration, evidenceText, probeLabel, targetLine } from './text.js';
 
 export interface ConsoleOptions {
   write: (s: string) => void;
@@ -72,7 +72,7 @@ export class ConsoleReporter {
       case 'probe-done':
         this.done.probes += 1;
         this.counts[e.probe.verdict] += 1;
-        if (this.o.verbose) this.line(`    ${this.paint(e.probe.verdict)} ${e.scenario}/${e.probe.name}: ${e.probe.reason}`);
+        if (this.o.verbose) this.line(`    ${this.paint(e.probe.verdict)} ${e.scenario}/${probeLabel(e.probe)}: ${e.probe.reason}`);
         else this.drawStatus();
         break;
       case 'scenario-done':
@@ -128,7 +128,7 @@ export function finalReport(r: RunResult, o: Pick<ConsoleOptions, 'color' | 'ver
   if (troubled.length) {
     out.push('');
     for (const { s, p } of troubled) {
-      out.push(`${paint(p.verdict, p.verdict)} ${s.name}/${p.name}: ${describeProbePath(p)}`, `  ${p.reason}`);
+      out.push(`${paint(p.verdict, p.verdict)} ${s.name}/${probeLabel(p)}: ${describeProbePath(p)}`, `  ${p.reason}`);
       if (o.verbose)
         out.push(
           ...evidenceText(p)

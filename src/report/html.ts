@@ -5,7 +5,7 @@
 import { describeFacts } from '../engine/converge.js';
 import type { ProbeJudgement, RunResult, ScenarioResult, Verdict } from '../engine/types.js';
 import { STYLE, SCRIPT } from './html-assets.js';
-import { describeExpectation, duration, evidenceText } from './text.js';
+import { describeExpectation, duration, evidenceText, probeLabel } from './text.js';
 
 export function htmlEscape(s: string): string {
   return s.replace(/[<>&"']/g, (c) => `&${{ '<': 'lt', '>': 'gt', '&': 'amp', '"': 'quot', "'": '#39' }[c]};`);
@@ -63,7 +63,7 @@ function truthTable(s: ScenarioResult): string {
         const links = here.map(
           (p) =>
             `<a class="cell c-${p.verdict}" href="#${h(probeId(s, p))}" data-probe="${h(probeId(s, p))}" title="${h(p.reason)}">` +
-            `<span class="n">${h(p.name)}</span> ${badge(p.verdict)}<span class="exp">expected: ${h(shortExpected(p))}</span>` +
+            `<span class="n">${h(probeLabel(p))}</span> ${badge(p.verdict)}<span class="exp">expected: ${h(shortExpected(p))}</span>` +
             `<span class="obs">observed: ${h(shortObserved(p))}</span></a>`,
         );
         return `<td>${links.join('')}</td>`;
@@ -88,7 +88,7 @@ function attemptsTable(p: ProbeJudgement): string {
 
 function probeDetails(s: ScenarioResult, p: ProbeJudgement): string {
   return (
-    `<details class="probe" id="${h(probeId(s, p))}"><summary>${badge(p.verdict)} <b>${h(p.name)}</b> — ${h(p.reason)}</summary>` +
+    `<details class="probe" id="${h(probeId(s, p))}"><summary>${badge(p.verdict)} <b>${h(probeLabel(p))}</b> — ${h(p.reason)}</summary>` +
     `<p>expected: <code>${h(describeExpectation(p.expected))}</code></p>` +
     `<pre>${h(evidenceText(p, false))}</pre>${attemptsTable(p)}</details>`
   );

@@ -4,7 +4,7 @@
  * Istio version and the target's notes (e.g. what the lab emulates).
  */
 import type { ProbeJudgement, RunResult, ScenarioResult } from '../engine/types.js';
-import { evidenceText } from './text.js';
+import { evidenceText, probeLabel } from './text.js';
 
 export function xmlEscape(s: string): string {
   // XML 1.0 cannot carry most control characters at all, even escaped.
@@ -29,7 +29,7 @@ function properties(r: RunResult, s: ScenarioResult): string {
 }
 
 function testcase(s: ScenarioResult, p: ProbeJudgement): string {
-  const open = `    <testcase ${attr('name', p.name)} ${attr('classname', s.name)} ${attr('time', secs(p.durationMs))}`;
+  const open = `    <testcase ${attr('name', probeLabel(p))} ${attr('classname', s.name)} ${attr('time', secs(p.durationMs))}`;
   const diagnostics = s.diagnostics.map((d) => `\n--- ${d.title} ---\n${d.body}`).join('');
   const body = xmlEscape(evidenceText(p) + diagnostics);
   switch (p.verdict) {

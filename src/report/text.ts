@@ -4,6 +4,11 @@ import { describeClient } from '../engine/sentences.js';
 import type { AttemptRecord, ProbeJudgement, RunResult } from '../engine/types.js';
 import type { Expectation } from '../scenario/schema.js';
 
+/** A probe as reports name it: `[step] name` in a scenario with steps (scenario-v1-additions: reports show each probe's step). */
+export function probeLabel(p: { name: string; step?: string }): string {
+  return p.step ? `[${p.step}] ${p.name}` : p.name;
+}
+
 export function duration(ms: number): string {
   return ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`;
 }

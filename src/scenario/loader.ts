@@ -260,14 +260,20 @@ function nameOf(data: unknown): string | undefined {
 }
 
 async function resourceIssues(data: unknown): Promise<Array<{ path: PathSegment[]; at: 'key' | 'value'; message: string }>> {
-  const resources = (data as { spec?: { resources?: unknown } } | null)?.spec?.resources;
-  if (!Array.isArray(resources)) return [];
+  const spec = (data as { spec?: { resources?: unknown; steps?: unknown } } | null)?.spec;
+  // Manifests live in spec.resources and in each step's apply list (scenario-v1-additions).
+  const lists: Array<[unknown, PathSegment[]]> = [[spec?.resources, ['spec', 'resources']]];
+  if (Array.isArray(spec?.steps))
+    spec.steps.forEach((st: unknown, i) => lists.push([(st as { apply?: unknown } | null)?.apply, ['spec', 'steps', i, 'apply']]));
   const out = [];
-  for (const [i, r] of resources.entries()) {
-    const typed = r as { apiVersion?: unknown; kind?: unknown } | null;
-    // Without a string apiVersion and kind the scenario schema already reports the problem.
-    if (typeof typed?.apiVersion !== 'string' || typeof typed.kind !== 'string') continue;
-    for (const issue of await validateResource(r)) out.push({ ...issue, path: ['spec', 'resources', i, ...issue.path] });
+  for (const [resources, at] of lists) {
+    if (!Array.isArray(resources)) continue;
+    for (const [i, r] of resources.entries()) {
+      const typed = r as { apiVersion?: unknown; kind?: unknown } | null;
+      // Without a string apiVersion and kind the scenario schema already reports the problem.
+      if (typeof typed?.apiVersion !== 'string' || typeof typed.kind !== 'string') continue;
+      for (const issue of await validateResource(r)) out.push({ ...issue, path: [...at, i, ...issue.path] });
+    }
   }
   return out;
 }

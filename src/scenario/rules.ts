@@ -8,6 +8,7 @@
  */
 import { canFlushCapture, canRunAs, IMAGE_DEFAULT_UID, nonRootNote } from '../model/capabilities.js';
 import type { External, Probe, Scenario, Workload } from './schema.js';
+import { checkSteps } from './steps.js';
 
 export type PathSegment = string | number;
 
@@ -143,7 +144,9 @@ function checkExternals(s: Scenario): RuleIssue[] {
 function checkProbes(s: Scenario): RuleIssue[] {
   const out: RuleIssue[] = [];
   s.spec.probes.forEach((p, i) => out.push(...checkProbe(s, p, ['spec', 'probes', i])));
-  if (!s.spec.probes.some((p) => p.expect.reach)) {
+  out.push(...checkSteps(s, (p, at) => checkProbe(s, p, at)));
+  // Without steps an empty list is reported by checkSteps; with steps each step has its own control.
+  if (!s.spec.steps && s.spec.probes.length > 0 && !s.spec.probes.some((p) => p.expect.reach)) {
     out.push({
       path: ['spec', 'probes'],
       message: 'no positive control: at least one probe must expect reach: true, or the scenario would pass on a broken setup',

@@ -224,6 +224,23 @@ export const probe = z.strictObject({
   when: when.optional(),
 });
 
+/** What a step deletes: one manifest applied earlier in the scenario, by kind, namespace and name. */
+export const resourceRef = z.strictObject({
+  apiVersion: z.string().min(1),
+  kind: z.string().min(1),
+  namespace: z.string().min(1).optional(),
+  name: z.string().min(1),
+});
+
+export const step = z
+  .strictObject({
+    name: dnsLabel,
+    apply: z.array(resource).default([]).describe('manifests created or updated (server-side apply on clusters)'),
+    delete: z.array(resourceRef).default([]).describe('manifests applied earlier in the scenario, deleted'),
+    probes: z.array(probe).default([]).describe('judged after this step converges; needs its own positive control'),
+  })
+  .describe('scenario-v1-additions: steps run in order, each changing resources and then judging its probes');
+
 export const mesh = z.strictObject({
   outboundTrafficPolicy: z.enum(['ALLOW_ANY', 'REGISTRY_ONLY']).optional(),
   pathNormalization: z.enum(PATH_NORMALIZATIONS).optional().describe("meshConfig.pathNormalization.normalization; default BASE, as Istio's"),
@@ -246,7 +263,9 @@ export const scenario = z.strictObject({
     workloads: z.array(workload).min(1),
     externals: z.array(external).default([]),
     resources: z.array(resource).default([]),
-    probes: z.array(probe).min(1),
+    // At least one probe, unless spec.steps carries them (rules.ts: steps exclude top-level probes).
+    probes: z.array(probe).default([]),
+    steps: z.array(step).min(1).optional().describe('top-level resources are applied before the first step'),
   }),
 });
 
@@ -258,6 +277,8 @@ export type WorkloadPort = Workload['ports'][number];
 export type External = Scenario['spec']['externals'][number];
 export type Resource = Scenario['spec']['resources'][number];
 export type Probe = Scenario['spec']['probes'][number];
+export type Step = NonNullable<Scenario['spec']['steps']>[number];
+export type ResourceRef = Step['delete'][number];
 export type Expectation = Probe['expect'];
 export type RawRequest = NonNullable<NonNullable<Probe['http']>['raw']>;
 export type When = z.output<typeof when>;

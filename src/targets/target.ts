@@ -3,7 +3,7 @@
  * one it has.
  */
 import type { Observation, ProbeResult } from '../agent/types.js';
-import type { Probe, Scenario, TargetName } from '../scenario/schema.js';
+import type { Probe, Scenario, Step, TargetName } from '../scenario/schema.js';
 
 export type { TargetName };
 
@@ -88,6 +88,12 @@ export interface Target {
   /** Runs a batch of attempts that share one source workload. */
   probe(deployment: Deployment, batch: ProbeAttempt[], signal?: AbortSignal): Promise<AttemptResult[]>;
   diagnose(deployment: Deployment, probeNames: string[]): Promise<Diagnostic[]>;
+  /**
+   * Optional: one step of `spec.steps` — deletes its `delete` manifests and creates or updates its `apply` ones on
+   * the running deployment, returning once the change is in force for new connections. A target without it
+   * cannot run scenarios with steps (the engine reports them ERROR by name).
+   */
+  applyStep?(deployment: Deployment, step: Step, signal?: AbortSignal): Promise<void>;
   /** Optional: how a person reaches a deployment left up by `--keep` (one line each, printed as given). */
   access?(deployment: Deployment): string[];
   undeploy(deployment: Deployment): Promise<void>;

@@ -159,7 +159,7 @@ export class FakeTarget implements Target {
 }
 
 /** A probe in the scenario format; `expect` defaults to reach: true. */
-export function probe(name: string, extra: Partial<Probe> = {}): ScenarioInput['spec']['probes'][number] {
+export function probe(name: string, extra: Partial<Probe> = {}): NonNullable<ScenarioInput['spec']['probes']>[number] {
   return { name, from: 'app/client', to: 'app/server', port: 8080, protocol: 'http', expect: { reach: true }, ...extra };
 }
 

@@ -35,7 +35,7 @@ describe('mutation table', () => {
 
   test('names only probes that exist in its scenario', () => {
     for (const f of files.filter((x) => labCapable(x.scenario))) {
-      const probes = f.scenario.spec.probes.map((p) => p.name);
+      const probes = (f.scenario.spec.probes ?? []).map((p) => p.name);
       const fails = MUTATIONS[f.scenario.metadata.name]?.fails ?? [];
       expect({ scenario: f.scenario.metadata.name, unknown: fails.filter((n) => !probes.includes(n)), none: fails.length === 0 }).toEqual({
         scenario: f.scenario.metadata.name,

@@ -51,7 +51,7 @@ describe('suite content', () => {
 
   test('every scenario has a positive control and a negative probe', () => {
     for (const { file, scenario: s } of files) {
-      const reach = s.spec.probes.map((p) => p.expect.reach);
+      const reach = (s.spec.probes ?? []).map((p) => p.expect.reach);
       expect({ file, positive: reach.includes(true), negative: reach.includes(false) || !labCapable(s) }).toEqual({
         file,
         positive: true,

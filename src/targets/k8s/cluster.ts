@@ -4,7 +4,8 @@
  * what the run created. The two targets differ in how the cluster comes to exist and what they refuse.
  */
 import type { Observation } from '../../agent/types.js';
-import type { Scenario } from '../../scenario/schema.js';
+import type { Scenario, Step } from '../../scenario/schema.js';
+import { resourceKey } from '../../scenario/steps.js';
 import { attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt } from '../target.js';
 import { classifyFindings, describeFinding, parseAnalyzeJson, type Finding } from './analyze.js';
@@ -25,7 +26,7 @@ import { AGENT_CONTAINER, renderScenario, WORKLOAD_LABEL, type Manifest, type Re
 import { ROOT_NAMESPACE } from '../../model/mesh.js';
 import type { NamespaceMap } from './names.js';
 import { metricTotal, parsePrometheusText, XDS_REJECTS } from './prometheus.js';
-import { reverseText } from './rewrite.js';
+import { reverseText, rewriteResource } from './rewrite.js';
 
 /** The addresses a name resolves to from inside the cluster (a pod of the run); [] when it does not resolve. */
 export type InClusterResolver = (name: string, signal?: AbortSignal) => Promise<string[]>;
@@ -161,6 +162,44 @@ export class ClusterRun {
       throw new TargetError(
         `the proxies rejected configuration after scenario ${dep.scenario.metadata.name} was applied (${XDS_REJECTS} rose from ${before} to ${after})`,
         'run `istioctl proxy-status` and check istiod logs for the rejected resource; the scenario was not judged',
+      );
+    }
+  }
+
+  /**
+   * A step: its deletions, then its manifests by server-side apply (create or update), in the run's namespaces,
+   * with the same rejected-config check as the first apply. Propagation to the proxies is what the engine's settle
+   * phase waits for, probe by probe.
+   */
+  async applyStep(dep: ClusterDeployment, step: Step, signal?: AbortSignal): Promise<void> {
+    const before = await this.xdsRejects(dep);
+    const deleted = new Set<string>();
+    for (const d of step.delete) {
+      const ref = rewriteResource(dep.map, {
+        apiVersion: d.apiVersion,
+        kind: d.kind,
+        metadata: { name: d.name, ...(d.namespace ? { namespace: d.namespace } : {}) },
+      }) as Manifest;
+      await this.options.kube.deleteObject(ref);
+      deleted.add(resourceKey(ref));
+    }
+    const applied = step.apply.map((r) => rewriteResource(dep.map, r) as Manifest);
+    for (const m of applied) {
+      if (m.metadata.namespace && !this.created.has(m.metadata.namespace)) this.outside.push(m);
+      await this.options.kube.apply(m, signal);
+    }
+    const replaced = new Set(applied.map(resourceKey));
+    dep.rendered = {
+      ...dep.rendered,
+      resources: [...dep.rendered.resources.filter((m) => !deleted.has(resourceKey(m)) && !replaced.has(resourceKey(m))), ...applied],
+    };
+    if (before === undefined || applied.length === 0) return;
+    await sleep(this.options.xdsSettleMs ?? 5_000, signal);
+    const after = await this.xdsRejects(dep);
+    if (after !== undefined && after > before) {
+      throw new TargetError(
+        `the proxies rejected configuration after step ${step.name} was applied (${XDS_REJECTS} rose from ${before} to ${after})`,
+        'run `istioctl proxy-status` and check istiod logs for the rejected resource',
       );
     }
   }

@@ -2,7 +2,7 @@
  * The Target methods the kind and existing targets share once prepare() has produced a ClusterRun, plus the
  * checks every cluster target makes on a scenario.
  */
-import type { Scenario } from '../../scenario/schema.js';
+import type { Scenario, Step } from '../../scenario/schema.js';
 import {
   TargetError,
   UnsupportedError,
@@ -65,6 +65,10 @@ export abstract class ClusterTargetBase {
 
   async deploy(scenario: Scenario, signal?: AbortSignal): Promise<Deployment> {
     return this.cluster().deploy(scenario, signal);
+  }
+
+  async applyStep(deployment: Deployment, step: Step, signal?: AbortSignal): Promise<void> {
+    await this.cluster().applyStep(deployment as ClusterDeployment, step, signal);
   }
 
   async probe(deployment: Deployment, batch: ProbeAttempt[], signal?: AbortSignal): Promise<AttemptResult[]> {

@@ -55,7 +55,7 @@ export async function stopPods(d: LabDeployment): Promise<void> {
   );
 }
 
-function nsLabelsOf(scenario: Scenario) {
+export function nsLabelsOf(scenario: Scenario) {
   return (ns: string): Record<string, string> => {
     return namespaceLabels(
       ns,

@@ -6,7 +6,7 @@
  */
 import { accessSync, constants } from 'node:fs';
 import { MODEL_ISTIO_VERSION } from '../../model/mesh.js';
-import type { Scenario } from '../../scenario/schema.js';
+import type { Scenario, Step } from '../../scenario/schema.js';
 import { TargetError, type AttemptResult, type Deployment, type Diagnostic, type ProbeAttempt, type Target, type TargetInfo } from '../target.js';
 import { join } from 'node:path';
 import { agentBundle, RUNTIME_BUNDLE, runtimeBundle, stagePrograms, type LabPrograms } from './bundles.js';
@@ -15,6 +15,7 @@ import { PRIVATE_FILE, readOwnFile, writeNewFile } from './files.js';
 import { deployLab, stopPods, type LabDeployment } from './deploy.js';
 import { LabRuntime } from './runtime/index.js';
 import { probeBatch } from './probe.js';
+import { applyLabStep } from './steps.js';
 import { claimLab, cleanStaleLabs, labDir, removeLab } from './state.js';
 import { run } from './exec.js';
 
@@ -120,6 +121,11 @@ export class LabTarget implements Target {
 
   probe(deployment: Deployment, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
     return probeBatch(this.lab(deployment), batch);
+  }
+
+  /** A step: new manifests for new connections (see steps.ts for what happens to open ones, here and in Istio). */
+  applyStep(deployment: Deployment, step: Step): Promise<void> {
+    return applyLabStep(this.lab(deployment), step, MODEL_ISTIO_VERSION);
   }
 
   async diagnose(deployment: Deployment, probeNames: string[]): Promise<Diagnostic[]> {

@@ -4,6 +4,7 @@
  * A runtime thread is part of the lab's process: it ends with it, so nothing of it outlives a crash.
  */
 import { availableParallelism } from 'node:os';
+import type { SidecarConfig } from '../sidecar/config.js';
 import { Worker } from 'node:worker_threads';
 import { TargetError } from '../../target.js';
 import { appendOwnFile } from '../files.js';
@@ -92,6 +93,13 @@ export class LabRuntime {
   /** Starts a pod's programs; resolves once its listeners are up. */
   start(lab: string, pod: PodSpec): Promise<void> {
     return this.request(this.threadFor(lab), { op: 'start', pod }, POD_START_TIMEOUT_MS, `starting pod ${pod.key}`);
+  }
+
+  /** Gives a running pod's sidecar a new configuration (a step); resolves once it handles new connections with it. */
+  reconfigure(lab: string, key: string, sidecar: SidecarConfig): Promise<void> {
+    const t = this.placement.get(lab);
+    if (!t) return Promise.reject(new TargetError(`lab ${lab} has no running pods`));
+    return this.request(t, { op: 'reconfigure', pod: key, sidecar }, POD_START_TIMEOUT_MS, `reconfiguring the sidecar of ${key}`);
   }
 
   /** Stops pods (closing every socket they have open); a lab's last stop forgets its placement. */

@@ -16,11 +16,13 @@ export interface PodSpec {
 
 /**
  * `hold` blocks the thread for `ms`, `afterMs` from now, without running anything (as a long garbage collection
- * or a starved CPU would): how the tests prove that a stall turns a timeout into ERROR.
+ * or a starved CPU would): how the tests prove that a stall turns a timeout into ERROR. `reconfigure` is a step
+ * of the scenario: the pod's sidecar takes this configuration for its new connections.
  */
 export type RuntimeRequest =
   | { op: 'start'; id: number; pod: PodSpec }
   | { op: 'stop'; id: number; pods: string[] }
-  | { op: 'hold'; id: number; ms: number; afterMs: number };
+  | { op: 'hold'; id: number; ms: number; afterMs: number }
+  | { op: 'reconfigure'; id: number; pod: string; sidecar: SidecarConfig };
 
 export type RuntimeReply = { op: 'done'; id: number; error?: string } | { op: 'log'; message: string };

@@ -15,7 +15,7 @@ import { setProbeHost } from '../../../agent/call.js';
 import { parseServeConfig } from '../../../agent/config.js';
 import { startAgent, type RunningAgent } from '../../../agent/serve.js';
 import type { Observation } from '../../../agent/types.js';
-import { INBOUND_SOURCE } from '../sidecar/config.js';
+import { INBOUND_SOURCE, type SidecarConfig } from '../sidecar/config.js';
 import { startSidecar, type RunningSidecar } from '../sidecar/server.js';
 import { Capacity } from './capacity.js';
 import { podNet, type PodNet } from './pod-net.js';
@@ -88,8 +88,21 @@ async function startPod(spec: PodSpec): Promise<void> {
   }
 }
 
+async function reconfigure(key: string, config: SidecarConfig): Promise<void> {
+  const sidecar = pods.get(key)?.sidecar;
+  if (!sidecar) throw new Error(`pod ${key} has no running sidecar`);
+  sidecar.reconfigure(config);
+}
+
 port.on('message', (m: RuntimeRequest) => {
-  const work = m.op === 'start' ? startPod(m.pod) : m.op === 'hold' ? hold(m.ms, m.afterMs) : Promise.all(m.pods.map(stopPod)).then(() => undefined);
+  const work =
+    m.op === 'start'
+      ? startPod(m.pod)
+      : m.op === 'hold'
+        ? hold(m.ms, m.afterMs)
+        : m.op === 'reconfigure'
+          ? reconfigure(m.pod, m.sidecar)
+          : Promise.all(m.pods.map(stopPod)).then(() => undefined);
   work.then(
     () => reply({ op: 'done', id: m.id }),
     (err: unknown) => reply({ op: 'done', id: m.id, error: err instanceof Error ? err.message : String(err) }),

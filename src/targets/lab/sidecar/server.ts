@@ -19,14 +19,28 @@ export const INBOUND_PORT = 15006;
 export interface RunningSidecar {
   /** The inbound connection this sidecar opened towards the application from `address:port`, if any. */
   inboundVia(address: string, port: number): DecisionRecord | undefined;
+  /**
+   * New resources (a step of the scenario): connections accepted from now on are handled with them; connections
+   * already open keep the configuration they were accepted with, as Envoy keeps a draining listener's filter
+   * chain for its existing connections after an LDS update.
+   */
+  reconfigure(config: SidecarConfig): void;
   close(): Promise<void>;
 }
 
-function sidecarServers(ctx: Context): Array<[Server, number]> {
+interface Handlers {
+  ctx: Context;
+  outHttp: ReturnType<typeof outboundHttpServer>;
+  inHttp: ReturnType<typeof inboundHttpServer>;
+}
+
+const handlersOf = (ctx: Context): Handlers => ({ ctx, outHttp: outboundHttpServer(ctx), inHttp: inboundHttpServer(ctx) });
+
+/** `current()` is read once per accepted connection: the connection stays with that configuration. */
+function sidecarServers(current: () => Handlers): Array<[Server, number]> {
   const selfPorts = new Set([OUTBOUND_PORT, INBOUND_PORT]);
-  const outHttp = outboundHttpServer(ctx);
-  const inHttp = inboundHttpServer(ctx);
   const accept = (dir: 'inbound' | 'outbound') => (socket: Socket) => {
+    const { ctx, outHttp, inHttp } = current();
     const dst = originalDestination(socket);
     if (!dst || selfPorts.has(dst.port)) {
       // Not redirected (someone dialled the sidecar's own port): forwarding it would loop back here.
@@ -49,18 +63,23 @@ function sidecarServers(ctx: Context): Array<[Server, number]> {
   ];
 }
 
-function gatewayServers(ctx: Context): Array<[Server, number]> {
-  const http = outboundHttpServer(ctx);
-  return (ctx.config.gatewayPorts ?? []).map((port) => [
-    createServer({ noDelay: true }, (socket) => handleOutbound(ctx, socket, { address: ctx.config.self.address, port }, http)),
+function gatewayServers(current: () => Handlers): Array<[Server, number]> {
+  return (current().ctx.config.gatewayPorts ?? []).map((port) => [
+    createServer({ noDelay: true }, (socket) => {
+      const { ctx, outHttp } = current();
+      handleOutbound(ctx, socket, { address: ctx.config.self.address, port }, outHttp);
+    }),
     port,
   ]);
 }
 
 /** Starts listening; resolves once every listener is up (rejects, closing what opened, if one cannot). */
 export async function startSidecar(config: SidecarConfig, net: Net = nativeNet): Promise<RunningSidecar> {
-  const ctx = loadContext(config, net);
-  const servers = config.mode === 'gateway' ? gatewayServers(ctx) : sidecarServers(ctx);
+  let handlers = handlersOf(loadContext(config, net));
+  // Every configuration this sidecar has had: older ones still serve the connections they accepted.
+  const contexts: Context[] = [handlers.ctx];
+  const current = () => handlers;
+  const servers = config.mode === 'gateway' ? gatewayServers(current) : sidecarServers(current);
   const accepted = new Set<Socket>();
   for (const [server] of servers) {
     server.on('connection', (s: Socket) => {
@@ -72,7 +91,7 @@ export async function startSidecar(config: SidecarConfig, net: Net = nativeNet):
   const close = async () => {
     const closed = servers.map(([server]) => new Promise<void>((r) => server.close(() => r())));
     for (const s of accepted) s.destroy();
-    ctx.close();
+    for (const c of contexts) c.close();
     await Promise.all(closed);
   };
   const results = await Promise.allSettled(servers.map(([server, port]) => net.listen(server, port)));
@@ -82,5 +101,18 @@ export async function startSidecar(config: SidecarConfig, net: Net = nativeNet):
     await close();
     throw new Error(`the sidecar cannot listen: ${(failed.reason as Error).message}`);
   }
-  return { close, inboundVia: (address, port) => ctx.inbound.get(`${address}:${port}`) };
+  return {
+    close,
+    inboundVia: (address, port) => {
+      for (const c of [...contexts].reverse()) {
+        const r = c.inbound.get(`${address}:${port}`);
+        if (r) return r;
+      }
+      return undefined;
+    },
+    reconfigure: (next) => {
+      handlers = handlersOf(loadContext(next, net));
+      contexts.push(handlers.ctx);
+    },
+  };
 }
