@@ -68,7 +68,7 @@ function sizes(spec) {
 }
 
 async function once() {
-  const { loadInputs } = await import('../dist/cli/matrix.js');
+  const { loadInputs } = await import('../dist/cli/common.js');
   const { buildWorld } = await import('../dist/predict/world.js');
   const { matrixFlows, predictMatrix, countStatus } = await import('../dist/predict/matrix.js');
   const { probeMatrix } = await import('../dist/predict/probe.js');
