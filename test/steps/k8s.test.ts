@@ -27,7 +27,15 @@ test('applied, updated and deleted policy through the fake API server', async ()
   started.push(server);
   await server.start();
   const runner = new RecordingRunner([{ prefix: 'istioctl analyze', result: { stdout: '[]' } }]);
-  const target = new ExistingTarget({ context: 'fake', image: 'registry.example/meshprobe-agent:1', kubeConfig: server.kubeConfig(), runner, runId: 'r1', xdsSettleMs: 10, readyTimeoutMs: 3000 });
+  const target = new ExistingTarget({
+    context: 'fake',
+    image: 'registry.example/meshprobe-agent:1',
+    kubeConfig: server.kubeConfig(),
+    runner,
+    runId: 'r1',
+    xdsSettleMs: 10,
+    readyTimeoutMs: 3000,
+  });
   await target.prepare();
   target.check(deployable(scenario));
   const dep = await target.deploy(deployable(scenario));
