@@ -4,8 +4,8 @@ import { fileURLToPath } from 'node:url';
 
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 
-/** Runs argv and sends SIGINT after `afterMs`, or as soon as `ready()` holds (polled) when it is given. */
-export function runAndInterrupt(argv: string[], afterMs: number, ready?: () => boolean): Promise<{ code: number | null; out: string }> {
+/** Runs argv and sends SIGINT after `afterMs`, or as soon as `ready(output so far)` holds (polled) when it is given. */
+export function runAndInterrupt(argv: string[], afterMs: number, ready?: (out: string) => boolean): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, CI: 'true' } });
     let out = '';
@@ -14,7 +14,7 @@ export function runAndInterrupt(argv: string[], afterMs: number, ready?: () => b
     const started = Date.now();
     const timer = setInterval(
       () => {
-        if (Date.now() - started >= afterMs || ready?.()) {
+        if (Date.now() - started >= afterMs || ready?.(out)) {
           clearInterval(timer);
           child.kill('SIGINT');
         }

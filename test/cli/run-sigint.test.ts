@@ -27,7 +27,7 @@ describe('SIGINT during meshprobe run', () => {
         logLevel: 'silent',
       });
       const state = join(dir, 'state.json');
-      const { code, out } = await runAndInterrupt([bundle, state, join(dir, 'reports')], 1500);
+      const { code, out } = await runAndInterrupt([bundle, state, join(dir, 'reports')], 30_000, (out) => out.includes('child: deployed'));
       expect(out).toContain('SIGINT: stopping probes and cleaning up');
       expect(code).toBe(130);
       const s = JSON.parse(await readFile(state, 'utf8'));
