@@ -5,25 +5,10 @@
  * reaches on that side), so the scenario passes the loader's rules and can be re-run as a regression test.
  */
 import type { FlowChange } from '../predict/diff.js';
-import type { Matrix, MatrixCell } from '../predict/matrix.js';
+import { probeOf, type Matrix, type MatrixCell } from '../predict/matrix.js';
 import type { WorldInput } from '../predict/world.js';
 import type { Probe, Resource, Scenario } from '../scenario/schema.js';
 import { resourceKey } from '../scenario/steps.js';
-
-function probeOf(cell: MatrixCell, name: string): Probe {
-  const f = cell.flow;
-  return {
-    name,
-    from: f.from,
-    to: f.to,
-    protocol: f.protocol,
-    ...(f.port !== undefined ? { port: f.port } : {}),
-    ...(f.asUser !== undefined ? { as: { user: f.asUser } } : {}),
-    ...(f.bypass ? { bypass: f.bypass } : {}),
-    ...(f.http ? { http: f.http } : {}),
-    expect: cell.expected,
-  };
-}
 
 const label = (prefix: string, name: string, i: number) => `${prefix}-${i}-${name}`.slice(0, 63).replace(/-+$/, '');
 

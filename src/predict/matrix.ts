@@ -86,10 +86,11 @@ export function predictMatrix(world: World, flows: readonly Flow[], options: Exp
   };
 }
 
-function probeOf(cell: MatrixCell): Probe {
+/** A cell as a scenario probe expecting what was predicted (named after the cell unless a name is given). */
+export function probeOf(cell: MatrixCell, name: string = cell.name): Probe {
   const f = cell.flow;
   return {
-    name: cell.name,
+    name,
     from: f.from,
     to: f.to,
     protocol: f.protocol,
@@ -113,7 +114,7 @@ export function matrixScenario(name: string, input: WorldInput, resources: reado
       workloads: [...input.workloads],
       externals: [...input.externals],
       resources: [...resources],
-      probes: matrix.cells.map(probeOf),
+      probes: matrix.cells.map((c) => probeOf(c)),
     },
   };
 }

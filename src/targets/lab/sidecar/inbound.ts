@@ -71,9 +71,9 @@ function authorizeConn(
   );
 }
 
-function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
-  const decision = authorizeConn(ctx, c);
-  const base = {
+/** What every inbound decision-log line says of its connection. */
+function logBase(c: Conn) {
+  return {
     dir: 'inbound' as const,
     from: c.from,
     to: `${c.dst.address}:${c.dst.port}`,
@@ -82,6 +82,11 @@ function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
     ...(c.peer ? { peer: c.peer } : {}),
     ...(c.resumed ? { resumed: true } : {}),
   };
+}
+
+function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
+  const decision = authorizeConn(ctx, c);
+  const base = logBase(c);
   if (!decision.allowed) {
     ctx.log({ ...base, ...decisionFields(decision) });
     // Istio's TCP RBAC filter closes an accepted connection it denies.
@@ -109,15 +114,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const c = conns.get(req.socket);
   if (!c) return void res.destroy();
   const wire = wireRequest(req);
-  const base = {
-    dir: 'inbound' as const,
-    from: c.from,
-    to: `${c.dst.address}:${c.dst.port}`,
-    transport: c.transport,
-    mtlsMode: c.mtlsMode,
-    ...(c.peer ? { peer: c.peer } : {}),
-    ...(c.resumed ? { resumed: true } : {}),
-  };
+  const base = logBase(c);
   // Istio normalises before authorization and forwards the normalised request (model/http-normalization.ts).
   const n = normalizeRequest(wire, ctx.config.pathNormalization ?? DEFAULT_PATH_NORMALIZATION);
   if (!n.ok) {
