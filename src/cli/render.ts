@@ -4,6 +4,7 @@ import { newRunId } from '../targets/k8s/names.js';
 import { renderRun } from '../targets/kind/render-run.js';
 import { describeError, UnsafePathError } from '../report/files.js';
 import { EXIT, type RegisterCommand } from './common.js';
+import { AgentBundleError } from '../targets/k8s/agent-process.js';
 
 export const registerRender: RegisterCommand = (program, setStatus) => {
   program
@@ -13,8 +14,9 @@ export const registerRender: RegisterCommand = (program, setStatus) => {
     .option('--target <target>', 'cluster target to render for (kind)', 'kind')
     .requiredOption('--out <dir>', 'directory to write into')
     .option('--run-id <id>', 'run id used in namespace names (default: random)')
-    .option('--image <image>', 'probe image')
-    .action(async (paths: string[], o: { target: string; out: string; runId?: string; image?: string }) => {
+    .option('--image <image>', 'probe image, for scenarios whose probes need it (default: the one `meshprobe up` builds)')
+    .option('--stock-image <image>', 'stock Node image the agent is mounted into where the probes allow it (default node:22-slim)')
+    .action(async (paths: string[], o: { target: string; out: string; runId?: string; image?: string; stockImage?: string }) => {
       if (o.target !== 'kind') {
         process.stderr.write(`meshprobe render: --target ${o.target} is not supported; only kind renders a full run\n`);
         return setStatus(EXIT.invalid);
@@ -28,14 +30,19 @@ export const registerRender: RegisterCommand = (program, setStatus) => {
       try {
         r = await renderRun(
           loaded.scenarios.map((l) => l.scenario),
-          { outDir: o.out, runId: o.runId ?? newRunId(), image: o.image },
+          { outDir: o.out, runId: o.runId ?? newRunId(), image: o.image, stockImage: o.stockImage },
         );
       } catch (err) {
-        process.stderr.write(
-          `meshprobe render: ${err instanceof UnsafePathError ? err.message : `could not write into ${o.out}: ${describeError(err)}`}\n`,
-        );
+        const why =
+          err instanceof UnsafePathError
+            ? err.message
+            : err instanceof AgentBundleError
+              ? `${err.message}\n  ${err.hint}`
+              : `could not write into ${o.out}: ${describeError(err)}`;
+        process.stderr.write(`meshprobe render: ${why}\n`);
         return setStatus(EXIT.invalid);
       }
+      for (const a of r.agents) process.stdout.write(`${a.scenario}: ${a.line}\n`);
       process.stdout.write(
         `wrote ${r.files.length} files to ${o.out} (${r.commands.filter((c) => !c.startsWith('#')).length} commands in commands.sh)\n`,
       );

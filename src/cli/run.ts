@@ -18,6 +18,7 @@ export interface RunCommandOptions {
   kubeconfig?: string;
   profile?: string;
   image?: string;
+  stockImage?: string;
   allowMeshChanges?: boolean;
   scenario?: string[];
   tag?: string[];
@@ -80,6 +81,7 @@ export async function runCommand(paths: string[], o: RunCommandOptions, deps: Ru
         ...(o.kubeconfig ? { kubeconfig: o.kubeconfig } : {}),
         ...(o.profile ? { profile: o.profile } : {}),
         ...(o.image ? { image: o.image } : {}),
+        ...(o.stockImage ? { stockImage: o.stockImage } : {}),
         ...(o.allowMeshChanges ? { allowMeshChanges: true } : {}),
         verbose: o.verbose ?? false,
         log: (m) => reporter.onEvent({ kind: 'log', message: m }),
@@ -130,7 +132,11 @@ export const registerRun: RegisterCommand = (program: Command, setStatus) => {
     .option('--context <name>', 'kubeconfig context (required by --target existing)')
     .option('--kubeconfig <file>', 'kubeconfig file (existing; default $KUBECONFIG or ~/.kube/config)')
     .option('--profile <name>', 'cluster profile from clusters/ (kind; default: default)')
-    .option('--image <ref>', 'probe image (existing: one the cluster can pull; kind: the tag to build and load)')
+    .option(
+      '--image <ref>',
+      'probe image, for scenarios whose probes need ping, iptables or setpriv (existing: one the cluster can pull; kind: the tag to build and load)',
+    )
+    .option('--stock-image <ref>', 'stock Node image the agent is mounted into where the probes allow it (default node:22-slim)')
     .option('--allow-mesh-changes', 'existing: allow resources in istio-system and mesh-wide settings')
     .option('-s, --scenario <regex>', 'only scenarios whose name matches; a leading ! excludes; repeatable', collect)
     .option('-t, --tag <regex>', 'only scenarios with a matching tag; a leading ! excludes; repeatable', collect)

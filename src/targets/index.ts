@@ -12,8 +12,10 @@ export interface TargetOptions {
   profile?: string;
   /** kubeconfig file (existing; default: $KUBECONFIG or ~/.kube/config). */
   kubeconfig?: string;
-  /** Probe image the cluster pulls (existing) or that is built and loaded (kind). */
+  /** Probe image the cluster pulls (existing) or that is built and loaded (kind), for scenarios that need it. */
   image?: string;
+  /** Stock Node image the agent is mounted into where the probes allow it (default node:22-slim). */
+  stockImage?: string;
   /** Allow resources in the mesh root namespace and mesh-wide settings on an existing cluster. */
   allowMeshChanges?: boolean;
   /** Leave what the run created in place (`--keep`). */

@@ -11,6 +11,7 @@ import { Kube } from '../k8s/kube.js';
 import { readMesh } from '../k8s/mesh.js';
 import { newRunId } from '../k8s/names.js';
 import { ClusterTargetBase } from '../k8s/target-base.js';
+import { agentSource, STOCK_IMAGE } from '../k8s/agent-process.js';
 
 export interface ExistingTargetOptions {
   /** kubeconfig context to use; required, so a run never lands on whatever context happens to be current. */
@@ -18,8 +19,13 @@ export interface ExistingTargetOptions {
   kubeconfig?: string;
   allowMeshChanges?: boolean;
   keep?: boolean;
-  /** Probe image the cluster can pull (there is no `kind load` here); required. */
+  /**
+   * Probe image the cluster can pull (there is no `kind load` here), for scenarios whose probes need ping, iptables
+   * or setpriv; the others run the agent from the stock image (agentSource) and need none.
+   */
   image?: string;
+  /** The stock image (default node:22-slim), e.g. a mirror of it the cluster can pull. */
+  stockImage?: string;
   runId?: string;
   readyTimeoutMs?: number;
   xdsSettleMs?: number;
@@ -65,11 +71,6 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
         'the existing target needs --context NAME',
         'name the kubeconfig context explicitly, e.g. --context staging; meshprobe never uses the current context implicitly',
       );
-    if (!this.options.image)
-      throw new TargetError(
-        'the existing target needs --image REF',
-        'build the probe image (docker build . from a meshprobe checkout) and push it where the cluster can pull it; there is no default a cluster could pull',
-      );
     const runner = this.options.runner ?? new ZxRunner(this.options.log);
     if (!this.options.runner) await requireTool('istioctl', this.options.lookup);
     const kube = new Kube(this.kubeConfig(context));
@@ -86,6 +87,7 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
       istioctlArgs,
       runId: this.options.runId ?? newRunId(),
       image: this.options.image,
+      stockImage: this.options.stockImage,
       readyTimeoutMs: this.options.readyTimeoutMs,
       xdsSettleMs: this.options.xdsSettleMs,
       keep: this.options.keep,
@@ -96,7 +98,7 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
       name: 'existing',
       istioVersion: mesh.version,
       notes: [
-        `context ${context}; istiod revision ${mesh.revision}, outboundTrafficPolicy ${mesh.outboundTrafficPolicy} (read from the cluster); per-run namespaces mp-${this.run.options.runId}-*`,
+        `context ${context}; agent from ${this.options.stockImage ?? STOCK_IMAGE} where the probes allow it, else the probe image ${this.options.image ?? '(none given: such scenarios are refused)'}; istiod revision ${mesh.revision}, outboundTrafficPolicy ${mesh.outboundTrafficPolicy} (read from the cluster); per-run namespaces mp-${this.run.options.runId}-*`,
       ],
     };
     return this.info;
@@ -107,6 +109,13 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
 
   check(scenario: Scenario): void {
     this.checkCommon(scenario);
+    const agent = agentSource(scenario);
+    if (agent.mode === 'image' && !this.options.image)
+      throw new UnsupportedError(
+        '--image',
+        `scenario ${scenario.metadata.name} needs the probe image, because ${agent.reasons.join('; ')}`,
+        'build it (docker build . in a meshprobe checkout), push it where the cluster can pull it and pass --image REF',
+      );
     if (scenario.spec.externals.length) {
       throw new UnsupportedError(
         'spec.externals',

@@ -22,6 +22,7 @@ import {
 } from './exec-probe.js';
 import { abortable, exitCodeOf, type Kube } from './kube.js';
 import { PodLocks } from './pod-locks.js';
+import { AGENT_BUNDLE_FILE, agentSource, describeAgentSource, loadAgentBundle, processUid } from './agent-process.js';
 import { AGENT_CONTAINER, renderScenario, WORKLOAD_LABEL, type Manifest, type RenderedScenario } from './manifests.js';
 import { ROOT_NAMESPACE } from '../../model/mesh.js';
 import type { NamespaceMap } from './names.js';
@@ -47,8 +48,12 @@ export interface ClusterOptions {
   /** Passed to istioctl as --context / --kubeconfig so it talks to the same cluster as `kube`. */
   istioctlArgs: string[];
   runId: string;
+  /** The probe image for scenarios that need it (agentSource); without one such scenarios are refused by check(). */
   image?: string;
   imagePullPolicy?: 'IfNotPresent' | 'Never' | 'Always';
+  /** Stock mode: the image (default STOCK_IMAGE) and the agent bundle file (default dist/agent/meshprobe-agent.mjs). */
+  stockImage?: string;
+  agentBundleFile?: string;
   readyTimeoutMs?: number;
   /** Time for istiod to push the new config and proxies to accept or reject it before rejects are read again. */
   xdsSettleMs?: number;
@@ -74,6 +79,12 @@ export interface ClusterDeployment extends Deployment {
   notes: string[];
 }
 
+function workloadOf(scenario: Scenario, ref: string): Scenario['spec']['workloads'][number] {
+  const w = scenario.spec.workloads.find((x) => `${x.namespace}/${x.name}` === ref);
+  if (!w) throw new TargetError(`no workload ${ref} in scenario ${scenario.metadata.name}`);
+  return w;
+}
+
 const sleep = (ms: number, signal?: AbortSignal) => abortable(new Promise<void>((r) => setTimeout(r, ms)), signal);
 
 export class ClusterRun {
@@ -90,13 +101,19 @@ export class ClusterRun {
     this.options.log?.(line);
   }
 
+  private bundle?: Promise<string>;
+
   async deploy(scenario: Scenario, signal?: AbortSignal): Promise<ClusterDeployment> {
     const { kube } = this.options;
+    if (agentSource(scenario).mode === 'stock') this.bundle ??= loadAgentBundle(this.options.agentBundleFile ?? AGENT_BUNDLE_FILE);
     const rendered = renderScenario(scenario, {
       runId: this.options.runId,
       image: this.options.image,
       imagePullPolicy: this.options.imagePullPolicy,
+      stockImage: this.options.stockImage,
+      agentBundle: this.bundle ? await this.bundle : undefined,
     });
+    this.log(`scenario ${scenario.metadata.name}: ${describeAgentSource(rendered.agent, this.options.stockImage)}`);
     const dep: ClusterDeployment = {
       scenario,
       id: `${this.options.runId}-${scenario.metadata.name}`,
@@ -256,7 +273,7 @@ export class ClusterRun {
           source.namespace,
           source.name,
           AGENT_CONTAINER,
-          callCommand(group[0].probe),
+          callCommand(group[0].probe, processUid(dep.scenario, workloadOf(dep.scenario, from))),
           `${JSON.stringify(chains)}\n`,
           signal,
         );
@@ -316,6 +333,7 @@ export class ClusterRun {
       if (!pod) continue;
       out.push(...(await this.podDiagnostics(dep, key, pod)));
     }
+    out.push({ title: 'agent', body: describeAgentSource(dep.rendered.agent, this.options.stockImage) });
     if (dep.findings.length) out.push({ title: 'istioctl analyze', body: dep.findings.map(describeFinding).join('\n') });
     return out;
   }

@@ -66,13 +66,14 @@ function flushWrapped(call: string): string {
  * The command for one exec of `call --chains` (stdin: one line, the group's attempts as chains, one per probe; see
  * attempt-chains.ts). `head -n 1` ends the agent's stdin after the batch line, because with
  * channel protocol v4 the client cannot half-close stdin. `as.user` drops to the uid with setpriv; the container
- * runs as uid 0 with the capabilities this needs (manifests.ts securityContextOf). Probe values reaching the text
+ * runs as uid 0 with the capabilities this needs (manifests.ts securityContextOf). A probe `as` the uid the
+ * process already has (`processUid`, agent-process.ts) needs no setpriv, so none is run. Probe values reaching the text
  * are schema-checked integers.
  */
-export function callCommand(probe: Pick<Probe, 'as' | 'bypass'>): string[] {
+export function callCommand(probe: Pick<Probe, 'as' | 'bypass'>, processUid?: number): string[] {
   const user = probe.as?.user;
   if (user !== undefined && !(Number.isInteger(user) && user >= 0 && user <= 65535)) throw new TargetError(`as.user ${String(user)} is not a uid`);
-  const drop = user !== undefined ? `setpriv --reuid=${user} --regid=${user} --clear-groups ` : '';
+  const drop = user !== undefined && user !== processUid ? `setpriv --reuid=${user} --regid=${user} --clear-groups ` : '';
   const call = `head -n 1 | ${drop}node ${AGENT_PATH} call --chains --stagger ${ATTEMPT_STAGGER_MS}`;
   return ['sh', '-c', probe.bypass === 'flush-capture' ? flushWrapped(call) : call];
 }

@@ -4,16 +4,29 @@
  * own resources with every namespace reference rewritten. `render` and the targets share this one function, so
  * what `meshprobe render` writes is exactly what a run applies.
  */
+import path from 'node:path';
 import { hasSidecar } from '../../model/mesh.js';
 import type { ServeConfig } from '../../agent/config.js';
 import type { Namespace, Scenario, Workload } from '../../scenario/schema.js';
 import { MANAGED_BY_LABEL, namespaceMap, RUN_LABEL, SCENARIO_LABEL, type NamespaceMap } from './names.js';
 import { rewriteResource } from './rewrite.js';
+import {
+  AGENT_BUNDLE_CONFIGMAP,
+  AGENT_BUNDLE_KEY,
+  agentSource,
+  capabilityConflict,
+  probeNeeds,
+  processUid,
+  STOCK_IMAGE,
+  type AgentMode,
+  type AgentSource,
+} from './agent-process.js';
 
 export const AGENT_CONTAINER = 'agent';
 export const AGENT_PATH = '/agent/meshprobe-agent.mjs';
 export const CONTROL_SOCKET = '/tmp/meshprobe/control.sock';
 export const WORKLOAD_LABEL = 'meshprobe.io/workload';
+/** The probe image `meshprobe up` builds and loads into kind. */
 export const DEFAULT_IMAGE = 'meshprobe-agent:dev';
 
 export interface Manifest {
@@ -25,12 +38,18 @@ export interface Manifest {
 
 export interface RenderOptions {
   runId: string;
+  /** The probe image, for scenarios whose probes need it (agentSource); its pull policy. */
   image?: string;
   imagePullPolicy?: 'IfNotPresent' | 'Never' | 'Always';
+  /** The stock mode's image (default STOCK_IMAGE) and the agent bundle mounted into it; stock mode needs the bundle. */
+  stockImage?: string;
+  agentBundle?: string;
 }
 
 export interface RenderedScenario {
   map: NamespaceMap;
+  /** Whether the agent runs from the stock image or the probe image, and why. */
+  agent: AgentSource;
   /** Applied first, in this order: namespaces, then workloads; readiness is awaited before `resources`. */
   namespaces: Manifest[];
   workloads: Manifest[];
@@ -81,79 +100,46 @@ function servicePortName(p: Workload['ports'][number]): string {
   return `${p.protocol}-${p.port}`;
 }
 
-/** What the probes sent from a workload need from its container's process (see probeNeeds). */
-export interface ProbeNeeds {
-  /** `as: {user}` probes: setpriv must change uid and gid. */
-  setuid: boolean;
-  /** `bypass: flush-capture`: iptables must rewrite the pod's nat table. */
-  netAdmin: boolean;
-}
-
-export function probeNeeds(scenario: Scenario, w: Workload): ProbeNeeds {
-  const mine = scenario.spec.probes.filter((p) => p.from === `${w.namespace}/${w.name}`);
-  return { setuid: mine.some((p) => p.as !== undefined), netAdmin: mine.some((p) => p.bypass === 'flush-capture') };
-}
-
 /**
- * Why a workload's probes cannot run on a cluster as declared, or undefined. Real runtimes give a non-root
- * process no effective capabilities whatever the pod adds (kubernetes/kubernetes#56374), so setpriv and iptables
- * work only in a container running as uid 0: a workload that declares another uid cannot send such probes.
+ * The container's securityContext. The uid is always explicit (the probe image's USER is not trusted to be what a
+ * user-supplied --image has; the stock image runs as root by default), with the gid equal to it as setpriv would
+ * set. Probes that need capabilities run the agent as uid 0 with exactly those capabilities added (SETUID/SETGID are
+ * in the runtimes' default set, added anyway so the manifest says why): only then does the exec'd command have them.
  */
-export function capabilityConflict(scenario: Scenario, w: Workload): string | undefined {
-  const needs = probeNeeds(scenario, w);
-  if (!needs.setuid && !needs.netAdmin) return undefined;
-  if (w.runAsUser === undefined || w.runAsUser === 0) return undefined;
-  const what = [
-    needs.setuid ? '`as: {user}` (setpriv needs CAP_SETUID/CAP_SETGID)' : '',
-    needs.netAdmin ? '`bypass: flush-capture` (iptables needs CAP_NET_ADMIN)' : '',
-  ]
-    .filter(Boolean)
-    .join(' and ');
-  return `workload ${w.namespace}/${w.name} runs as uid ${w.runAsUser} but its probes use ${what}; Kubernetes gives a non-root container no effective capabilities (kubernetes/kubernetes#56374), so the command would fail`;
-}
-
-/**
- * The container's securityContext. Probes that need capabilities run the agent as uid 0 with exactly those
- * capabilities added (SETUID/SETGID are in the runtimes' default set, added anyway so the manifest says why):
- * only then does the exec'd command have them. The image's default user (uid 1000) is kept otherwise.
- */
-function securityContextOf(scenario: Scenario, w: Workload): Record<string, unknown> | undefined {
+function securityContextOf(scenario: Scenario, w: Workload): Record<string, unknown> {
   const conflict = capabilityConflict(scenario, w);
   if (conflict) throw new RenderError(`scenario ${scenario.metadata.name}: ${conflict}`);
   const needs = probeNeeds(scenario, w);
   const add = [...(w.capabilities ?? [])];
   const want = [...(needs.setuid ? (['SETUID', 'SETGID'] as const) : []), ...(needs.netAdmin ? (['NET_ADMIN'] as const) : [])];
   for (const c of want) if (!add.includes(c)) add.push(c);
-  const securityContext: Record<string, unknown> = {};
-  if (want.length) {
-    securityContext.runAsUser = 0;
-    securityContext.runAsGroup = 0;
-  } else if (w.runAsUser !== undefined) securityContext.runAsUser = w.runAsUser;
-  if (add.length) securityContext.capabilities = { add };
-  return Object.keys(securityContext).length ? securityContext : undefined;
+  const uid = processUid(scenario, w);
+  return { runAsUser: uid, runAsGroup: uid, ...(add.length ? { capabilities: { add } } : {}) };
 }
 
 /** Ready only once `serve` listens (its control socket exists), not merely once the process started. */
 const READINESS_PROBE = { exec: { command: ['test', '-S', CONTROL_SOCKET] }, periodSeconds: 1, failureThreshold: 60 };
 
-function renderContainer(scenario: Scenario, w: Workload, options: RenderOptions): Record<string, unknown> {
+function renderContainer(scenario: Scenario, w: Workload, options: RenderOptions, mode: AgentMode): Record<string, unknown> {
   const securityContext = securityContextOf(scenario, w);
   return {
     name: AGENT_CONTAINER,
-    image: options.image ?? DEFAULT_IMAGE,
-    imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent',
+    ...(mode === 'stock'
+      ? { image: options.stockImage ?? STOCK_IMAGE, imagePullPolicy: 'IfNotPresent' }
+      : { image: options.image ?? DEFAULT_IMAGE, imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent' }),
     command: ['node', AGENT_PATH, 'serve', '--config', '/etc/meshprobe/config.json'],
     ports: w.ports.map((p) => ({ containerPort: p.port, protocol: p.protocol === 'udp' ? 'UDP' : 'TCP', name: `p${p.port}` })),
     volumeMounts: [
       { name: 'config', mountPath: '/etc/meshprobe', readOnly: true },
       { name: 'control', mountPath: '/tmp/meshprobe' },
+      ...(mode === 'stock' ? [{ name: 'agent', mountPath: path.posix.dirname(AGENT_PATH), readOnly: true }] : []),
     ],
     readinessProbe: READINESS_PROBE,
-    ...(securityContext ? { securityContext } : {}),
+    securityContext,
   };
 }
 
-function renderWorkload(scenario: Scenario, map: NamespaceMap, w: Workload, options: RenderOptions): Manifest[] {
+function renderWorkload(scenario: Scenario, map: NamespaceMap, w: Workload, options: RenderOptions, mode: AgentMode): Manifest[] {
   const namespace = map.forward.get(w.namespace)!;
   const labels = commonLabels(options.runId, scenario);
   const selector = { [WORKLOAD_LABEL]: w.name };
@@ -181,10 +167,11 @@ function renderWorkload(scenario: Scenario, map: NamespaceMap, w: Workload, opti
         spec: {
           serviceAccountName: serviceAccountOf(w),
           terminationGracePeriodSeconds: 2,
-          containers: [renderContainer(scenario, w, options)],
+          containers: [renderContainer(scenario, w, options, mode)],
           volumes: [
             { name: 'config', configMap: { name: `${w.name}-agent` } },
             { name: 'control', emptyDir: {} },
+            ...(mode === 'stock' ? [{ name: 'agent', configMap: { name: AGENT_BUNDLE_CONFIGMAP } }] : []),
           ],
         },
       },
@@ -228,8 +215,23 @@ export class RenderError extends Error {
   }
 }
 
+/** Stock mode: the agent bundle as a ConfigMap in each scenario namespace that runs a workload. */
+function renderBundles(scenario: Scenario, map: NamespaceMap, options: RenderOptions): Manifest[] {
+  if (options.agentBundle === undefined)
+    throw new RenderError(
+      `scenario ${scenario.metadata.name}: the agent runs from ${options.stockImage ?? STOCK_IMAGE} and needs the agent bundle to mount`,
+    );
+  return [...new Set(scenario.spec.workloads.map((w) => w.namespace))].map((ns) => ({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: AGENT_BUNDLE_CONFIGMAP, namespace: map.forward.get(ns)!, labels: commonLabels(options.runId, scenario) },
+    data: { [AGENT_BUNDLE_KEY]: options.agentBundle! },
+  }));
+}
+
 export function renderScenario(scenario: Scenario, options: RenderOptions): RenderedScenario {
   const map = namespaceMap(options.runId, scenario);
+  const agent = agentSource(scenario);
   const resources = scenario.spec.resources.map((r, i) => {
     if (!r.metadata.namespace) {
       throw new RenderError(
@@ -240,10 +242,12 @@ export function renderScenario(scenario: Scenario, options: RenderOptions): Rend
   });
   return {
     map,
+    agent,
     namespaces: scenario.spec.namespaces.map((ns) => renderNamespace(scenario, map, ns, options.runId)),
     workloads: [
       ...renderServiceAccounts(scenario, map, options.runId),
-      ...scenario.spec.workloads.flatMap((w) => renderWorkload(scenario, map, w, options)),
+      ...(agent.mode === 'stock' ? renderBundles(scenario, map, options) : []),
+      ...scenario.spec.workloads.flatMap((w) => renderWorkload(scenario, map, w, options, agent.mode)),
     ],
     resources,
   };

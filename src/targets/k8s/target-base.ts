@@ -13,7 +13,7 @@ import {
   type TargetInfo,
 } from '../target.js';
 import type { ClusterRun, ClusterDeployment } from './cluster.js';
-import { capabilityConflict } from './manifests.js';
+import { capabilityConflict } from './agent-process.js';
 import { RESERVED_NAMESPACES } from './names.js';
 
 export abstract class ClusterTargetBase {

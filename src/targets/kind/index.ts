@@ -30,7 +30,9 @@ export interface KindTargetOptions {
   clusterName?: string;
   /** Keep the cluster (and the run's namespaces) after the run. */
   keep?: boolean;
+  /** The probe image tag `up` builds and loads, for scenarios that need it; the others use the stock image. */
   image?: string;
+  stockImage?: string;
   runId?: string;
   readyTimeoutMs?: number;
   xdsSettleMs?: number;
@@ -144,8 +146,9 @@ export class KindTarget extends ClusterTargetBase implements Target {
         istioctlArgs: ['--context', kubeContext(this.clusterName)],
         runId: this.options.runId ?? newRunId(),
         image,
-        // the image exists only inside the nodes (kind load), so it must never be pulled
+        // the probe image exists only inside the nodes (kind load), so it must never be pulled
         imagePullPolicy: 'Never',
+        stockImage: this.options.stockImage,
         readyTimeoutMs: this.options.readyTimeoutMs,
         xdsSettleMs: this.options.xdsSettleMs,
         keep: this.options.keep,

@@ -5,6 +5,7 @@
 import path from 'node:path';
 import YAML from 'yaml';
 import type { Scenario } from '../../scenario/schema.js';
+import { allProbes } from '../../scenario/steps.js';
 import { formatCommand } from '../k8s/commands.js';
 import { AGENT_CONTAINER, allManifests, renderScenario, WORKLOAD_LABEL, DEFAULT_IMAGE } from '../k8s/manifests.js';
 import { DEFAULT_CLUSTER, downPlan, kubeContext, upPlan } from './plan.js';
@@ -12,17 +13,23 @@ import { loadProfile, profileFor, profileSatisfies, type ProfileName } from './p
 import { REPO_ROOT } from './index.js';
 import { callCommand, queryCommand } from '../k8s/exec-probe.js';
 import { plainSegment, writeTree } from '../../report/files.js';
+import { AGENT_BUNDLE_FILE, agentSource, describeAgentSource, loadAgentBundle, processUid } from '../k8s/agent-process.js';
 
 export interface RenderRunOptions {
   outDir: string;
   runId: string;
   clusterName?: string;
   image?: string;
+  stockImage?: string;
+  /** The agent bundle file stock-mode scenarios mount (default dist/agent/meshprobe-agent.mjs). */
+  agentBundleFile?: string;
 }
 
 export interface RenderRunResult {
   files: string[];
   commands: string[];
+  /** Per rendered scenario: where its agent comes from and why (not for scenarios refused on kind). */
+  agents: Array<{ scenario: string; line: string }>;
 }
 
 export async function renderRun(scenarios: Scenario[], options: RenderRunOptions): Promise<RenderRunResult> {
@@ -33,6 +40,8 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
   for (const s of scenarios) byProfile.set(profileFor(s), [...(byProfile.get(profileFor(s)) ?? []), s]);
   const files: string[] = [];
   const commands: string[] = [];
+  let bundle: Promise<string> | undefined;
+  const agents: RenderRunResult['agents'] = [];
   // Names come from scenario input: collected first, then checked and written together by writeTree (which
   // refuses any name that would leave outDir, before writing anything).
   const pending: Array<{ rel: string; text: string }> = [];
@@ -50,7 +59,15 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
         commands.push(`# scenario ${s.metadata.name}: not run on kind: ${refused}`);
         continue;
       }
-      const rendered = renderScenario(s, { runId: options.runId, image, imagePullPolicy: 'Never' });
+      const agent = agentSource(s);
+      if (agent.mode === 'stock') bundle ??= loadAgentBundle(options.agentBundleFile ?? AGENT_BUNDLE_FILE);
+      const rendered = renderScenario(s, {
+        runId: options.runId,
+        image,
+        imagePullPolicy: 'Never',
+        stockImage: options.stockImage,
+        ...(bundle && agent.mode === 'stock' ? { agentBundle: await bundle } : {}),
+      });
       const dir = path.join(name, plainSegment('scenario name', s.metadata.name));
       const manifests = allManifests(rendered);
       let i = 0;
@@ -62,7 +79,8 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
           ),
           YAML.stringify(m),
         );
-      commands.push(`# scenario ${s.metadata.name}`);
+      agents.push({ scenario: s.metadata.name, line: describeAgentSource(agent, options.stockImage) });
+      commands.push(`# scenario ${s.metadata.name}`, `# ${describeAgentSource(agent, options.stockImage)}`);
       for (const f of files.filter((f) => f.startsWith(dir + path.sep))) {
         commands.push(
           formatCommand('kubectl', ['--context', ctx, 'apply', '--server-side', '--field-manager=meshprobe', '--force-conflicts', '-f', f]),
@@ -89,7 +107,7 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
         formatCommand('kubectl', ['--context', ctx, 'port-forward', '-n', 'istio-system', 'deploy/istiod', '15014']) +
           '   # GET /metrics: pilot_total_xds_rejects before and after',
       );
-      for (const p of s.spec.probes) {
+      for (const p of allProbes(s)) {
         const [ns, w] = p.from.split('/');
         commands.push(
           formatCommand('kubectl', [
@@ -103,7 +121,7 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
             '-c',
             AGENT_CONTAINER,
             '--',
-            ...callCommand(p),
+            ...callCommand(p, processUid(s, s.spec.workloads.find((x) => `${x.namespace}/${x.name}` === p.from)!)),
           ]) + `   # stdin: the attempts of probe ${p.name} as one chain (JSON)`,
         );
         if (!s.spec.externals.some((e) => e.name === p.to)) {
@@ -134,5 +152,5 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
     `#!/bin/sh\n# What \`meshprobe run --target kind\` does, step by step (API calls shown as kubectl equivalents).\n${commands.join('\n')}\n`,
   );
   await writeTree(options.outDir, pending);
-  return { files, commands };
+  return { files, commands, agents };
 }

@@ -32,7 +32,9 @@ const docker = (...args: string[]) => execFileSync('docker', args, { encoding: '
 
 /** The first container of the workload's rendered Deployment, as `docker run` flags. */
 function podFlags(s: Scenario, workload: string): string[] {
-  const d = renderScenario(s, { runId: 'd1' }).workloads.find((m) => m.kind === 'Deployment' && m.metadata.name === workload) as unknown as {
+  const d = renderScenario(s, { runId: 'd1', agentBundle: '', image: tag }).workloads.find(
+    (m) => m.kind === 'Deployment' && m.metadata.name === workload,
+  ) as unknown as {
     spec: {
       template: { spec: { containers: Array<{ securityContext?: { runAsUser?: number; runAsGroup?: number; capabilities?: { add?: string[] } } }> } };
     };

@@ -27,7 +27,9 @@ function withProbes(extra: Partial<Scenario['spec']['probes'][number]>[], runAsU
 }
 
 function containerOf(s: Scenario, name: string): { securityContext?: Record<string, unknown>; readinessProbe?: unknown } {
-  const d = renderScenario(s, { runId: 'r1' }).workloads.find((m) => m.kind === 'Deployment' && m.metadata.name === name) as unknown as {
+  const d = renderScenario(s, { runId: 'r1', agentBundle: '// bundle\n' }).workloads.find(
+    (m) => m.kind === 'Deployment' && m.metadata.name === name,
+  ) as unknown as {
     spec: { template: { spec: { containers: Array<{ securityContext?: Record<string, unknown> }> } } };
   };
   return d.spec.template.spec.containers[0];
@@ -45,8 +47,8 @@ describe('securityContext for probes that need capabilities (defect 3)', () => {
       runAsGroup: 0,
       capabilities: { add: ['NET_ADMIN'] },
     });
-    // a workload without such probes keeps the image's unprivileged user
-    expect(containerOf(withProbes([]), 'meshclient').securityContext).toBeUndefined();
+    // a workload without such probes keeps the unprivileged agent uid
+    expect(containerOf(withProbes([]), 'meshclient').securityContext).toEqual({ runAsUser: 1000, runAsGroup: 1000 });
   });
 
   test('a workload declaring a non-root uid cannot send them: render and check refuse, naming why', async () => {

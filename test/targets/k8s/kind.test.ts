@@ -189,7 +189,8 @@ describe('kind target against a fake API server', () => {
     const dep = await target.deploy(s);
     expect(externals.started).toEqual(['api.partner.test']);
     const deployment = server.list('Deployment').find((d) => d.metadata.name === 'server')!;
-    expect(JSON.stringify(deployment)).toContain('"imagePullPolicy":"Never"');
+    // no probe needs the probe image: the stock one, pulled as usual (the probe image is never pulled on kind)
+    expect(JSON.stringify(deployment)).toContain('"image":"node:22-slim","imagePullPolicy":"IfNotPresent"');
     const probe = s.spec.probes.find((p) => p.name === 'mtls-from-mesh')!;
     const [r] = await target.probe(dep, [{ probe, nonce: 'k-1', attempt: 1 }]);
     expect(r.client.outcome.kind).toBe('ok');

@@ -32,11 +32,14 @@ function allScenarios(): Array<[string, Scenario]> {
   return out;
 }
 
+/** Render options with a stand-in for the agent bundle the stock mode mounts. */
+const OPTS = { runId: 'r1', agentBundle: '// agent bundle\n' };
+
 const find = (ms: Manifest[], kind: string, name: string) => ms.find((m) => m.kind === kind && m.metadata.name === name)!;
 
 describe('renderScenario', () => {
   test.each(allScenarios())('%s: every manifest validates against the Kubernetes / Istio schema', async (_name, scenario) => {
-    const rendered = renderScenario(scenario, { runId: 'r1' });
+    const rendered = renderScenario(scenario, OPTS);
     const manifests = allManifests(rendered);
     expect(manifests.length).toBeGreaterThan(scenario.spec.namespaces.length);
     for (const m of manifests) await expect(validateManifest(m)).resolves.toBeUndefined();
@@ -51,12 +54,12 @@ describe('renderScenario', () => {
   });
 
   test('the schema check can fail: a Deployment with a bad field is rejected', async () => {
-    const d = find(allManifests(renderScenario(strictMtls(), { runId: 'r1' })), 'Deployment', 'server');
+    const d = find(allManifests(renderScenario(strictMtls(), OPTS)), 'Deployment', 'server');
     await expect(validateManifest({ ...d, spec: { replicas: 'one' } })).rejects.toThrow();
   });
 
   test('namespaces carry the injection label and the run labels', () => {
-    const r = renderScenario(strictMtls(), { runId: 'r1' });
+    const r = renderScenario(strictMtls(), OPTS);
     const app = find(r.namespaces, 'Namespace', r.map.forward.get('app')!);
     const legacy = find(r.namespaces, 'Namespace', r.map.forward.get('legacy')!);
     expect(app.metadata.labels).toMatchObject({
@@ -70,14 +73,14 @@ describe('renderScenario', () => {
   test('a sidecar workload in a namespace without injection: no disabled label, the pod opts in', () => {
     const s = strictMtls();
     s.spec.workloads[1] = { ...s.spec.workloads[1], sidecar: true };
-    const r = renderScenario(s, { runId: 'r1' });
+    const r = renderScenario(s, OPTS);
     expect(find(r.namespaces, 'Namespace', r.map.forward.get('legacy')!).metadata.labels!['istio-injection']).toBeUndefined();
     const d = find(r.workloads, 'Deployment', 'client') as unknown as { spec: { template: { metadata: { labels: Record<string, string> } } } };
     expect(d.spec.template.metadata.labels['sidecar.istio.io/inject']).toBe('true');
   });
 
   test('workload: ServiceAccount, agent config, uid, capabilities, annotations, labels, Service ports named by protocol', () => {
-    const r = renderScenario(strictMtls(), { runId: 'r1', image: 'example/probe:1' });
+    const r = renderScenario(strictMtls(), { ...OPTS, image: 'example/probe:1' });
     expect(find(r.workloads, 'ServiceAccount', 'caller').metadata.namespace).toBe(r.map.forward.get('app'));
     const d = find(r.workloads, 'Deployment', 'server') as unknown as {
       spec: {
@@ -92,9 +95,11 @@ describe('renderScenario', () => {
     expect(pod.metadata.annotations).toEqual({ 'traffic.sidecar.istio.io/excludeInboundPorts': '9090' });
     expect(pod.spec.serviceAccountName).toBe('server');
     const c = pod.spec.containers[0];
-    expect(c.image).toBe('example/probe:1');
+    // no probe needs ping, iptables or setpriv: the stock image, the agent mounted from the run's ConfigMap
+    expect(c.image).toBe('node:22-slim');
     expect(c.command).toEqual(['node', '/agent/meshprobe-agent.mjs', 'serve', '--config', '/etc/meshprobe/config.json']);
-    expect(c.securityContext).toEqual({ runAsUser: 1000, capabilities: { add: ['NET_ADMIN'] } });
+    expect(c.volumeMounts).toContainEqual({ name: 'agent', mountPath: '/agent', readOnly: true });
+    expect(c.securityContext).toEqual({ runAsUser: 1000, runAsGroup: 1000, capabilities: { add: ['NET_ADMIN'] } });
     const config = JSON.parse((find(r.workloads, 'ConfigMap', 'server-agent').data as Record<string, string>)['config.json']);
     expect(config).toMatchObject({
       ports: [
@@ -112,7 +117,7 @@ describe('renderScenario', () => {
   test('probes run as another uid run the source container as uid 0 with SETUID/SETGID', () => {
     const s = strictMtls();
     s.spec.probes[1] = { ...s.spec.probes[1], as: { user: 1337 } };
-    const r = renderScenario(s, { runId: 'r1' });
+    const r = renderScenario(s, OPTS);
     const d = find(r.workloads, 'Deployment', 'meshclient') as unknown as {
       spec: { template: { spec: { containers: Array<{ securityContext?: unknown }> } } };
     };
@@ -120,7 +125,7 @@ describe('renderScenario', () => {
   });
 
   test('resources are rewritten into the run namespaces (principals included)', () => {
-    const r = renderScenario(strictMtls(), { runId: 'r1' });
+    const r = renderScenario(strictMtls(), OPTS);
     const app = r.map.forward.get('app')!;
     const ap = find(r.resources, 'AuthorizationPolicy', 'allow-caller') as unknown as {
       metadata: { namespace: string };
@@ -133,7 +138,7 @@ describe('renderScenario', () => {
   test('a resource without metadata.namespace is refused with its name', () => {
     const s = strictMtls();
     s.spec.resources.push({ apiVersion: 'security.istio.io/v1', kind: 'PeerAuthentication', metadata: { name: 'nons' } });
-    expect(() => renderScenario(s, { runId: 'r1' })).toThrow(RenderError);
-    expect(() => renderScenario(s, { runId: 'r1' })).toThrow(/PeerAuthentication nons/);
+    expect(() => renderScenario(s, OPTS)).toThrow(RenderError);
+    expect(() => renderScenario(s, OPTS)).toThrow(/PeerAuthentication nons/);
   });
 });

@@ -1,6 +1,6 @@
 /**
  * The mesh a cluster target judges against is read from the cluster and refused when unreadable (issue 18's
- * minor defects of the existing target): --image required, fail closed on the mesh ConfigMap, revisioned istiod,
+ * minor defects of the existing target): no --image needed for stock-mode scenarios, fail closed on the mesh ConfigMap, revisioned istiod,
  * digest-only istiod images.
  */
 import { afterEach, describe, expect, test } from '@jest/globals';
@@ -26,8 +26,8 @@ async function target(fake: FakeOptions, image: string | null = 'registry.exampl
 }
 
 describe('existing target reads the mesh, failing closed', () => {
-  test('--image is required (no default image a cluster could pull)', async () => {
-    await expect((await target({}, null)).prepare()).rejects.toThrow(/needs --image REF/);
+  test('--image is not needed to prepare: scenarios the stock image can run need none (agent-process.test.ts)', async () => {
+    await expect((await target({}, null)).prepare()).resolves.toMatchObject({ istioVersion: '1.26.2' });
   });
 
   test('an unreadable mesh ConfigMap is an error, not ALLOW_ANY', async () => {

@@ -6,6 +6,8 @@ import YAML from 'yaml';
 import { renderRun } from '../../../src/targets/kind/render-run.js';
 import { validateManifest } from './schema-validate.js';
 import { registryOnly, strictMtls } from './fixtures.js';
+import { loadScenarios } from '../../../src/scenario/loader.js';
+import { AGENT_BUNDLE_FILE } from '../../../src/targets/k8s/agent-process.js';
 
 const dirs: string[] = [];
 afterAll(async () => {
@@ -30,5 +32,33 @@ describe('meshprobe render --target kind', () => {
       /kubectl --context kind-meshprobe exec -i -n mp-rr1-.*-legacy deploy\/client -c agent -- sh -c 'head -n 1 \| node \/agent\/meshprobe-agent.mjs call --chains --stagger 100'/,
     );
     expect(script).toMatch(/^kind delete cluster --name meshprobe/m);
+  });
+
+  test('says per scenario where the agent comes from: the stock image with the bundle ConfigMap, or the probe image and why', async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'mp-render-'));
+    dirs.push(out);
+    const loaded = await loadScenarios([
+      'scenarios/istio-security-best-practices/01-permissive-accepts-both.yaml',
+      'scenarios/istio-security-best-practices/06-icmp-not-captured.yaml',
+    ]);
+    expect(loaded.errors).toEqual([]);
+    const r = await renderRun(
+      loaded.scenarios.map((l) => l.scenario),
+      { outDir: out, runId: 'rr2' },
+    );
+    expect(r.agents).toEqual([
+      {
+        scenario: 'permissive-accepts-both',
+        line: expect.stringMatching(/^agent: stock image node:22-slim with the agent mounted from a ConfigMap/),
+      },
+      { scenario: 'icmp-not-captured', line: expect.stringMatching(/^agent: probe image, because probe \S+ is icmp: ping is not in node:22-slim/) },
+    ]);
+    const script = await readFile(path.join(out, 'commands.sh'), 'utf8');
+    expect(script).toMatch(/^# scenario icmp-not-captured\n# agent: probe image, because/m);
+    const bundles = r.files.filter((f) => /-configmap-meshprobe-agent\.yaml$/.test(f));
+    expect(bundles.length).toBeGreaterThan(0);
+    expect(bundles.every((f) => f.startsWith('default/permissive-accepts-both/'))).toBe(true);
+    const cm = YAML.parse(await readFile(path.join(out, bundles[0]), 'utf8')) as { data: Record<string, string> };
+    expect(cm.data['meshprobe-agent.mjs']).toBe(await readFile(AGENT_BUNDLE_FILE, 'utf8'));
   });
 });
