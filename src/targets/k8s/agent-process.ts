@@ -103,7 +103,9 @@ export function agentSource(scenario: Scenario): AgentSource {
       if (p.protocol === 'icmp') reasons.push(`probe ${p.name} is icmp: ping is not in ${STOCK_IMAGE}`);
       if (p.bypass === 'flush-capture') reasons.push(`probe ${p.name} flushes capture: iptables is not in ${STOCK_IMAGE}`);
       if (p.as !== undefined && p.as.user !== uid)
-        reasons.push(`probe ${p.name} runs as uid ${p.as.user}, not the workload's own ${declaredUid(w)}: setpriv is not in ${STOCK_IMAGE}`);
+        reasons.push(
+          `probe ${p.name} runs as uid ${p.as.user}, not the workload's own ${declaredUid(w)}: that takes setpriv (not in ${STOCK_IMAGE}) in a container running as uid 0 with SETUID/SETGID`,
+        );
     }
   }
   return { mode: reasons.length ? 'image' : 'stock', reasons };

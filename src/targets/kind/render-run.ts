@@ -7,7 +7,15 @@ import YAML from 'yaml';
 import type { Scenario } from '../../scenario/schema.js';
 import { allProbes } from '../../scenario/steps.js';
 import { formatCommand } from '../k8s/commands.js';
-import { AGENT_CONTAINER, allManifests, renderScenario, WORKLOAD_LABEL, DEFAULT_IMAGE } from '../k8s/manifests.js';
+import {
+  AGENT_CONTAINER,
+  allManifests,
+  DEFAULT_IMAGE,
+  RenderError,
+  renderScenario,
+  WORKLOAD_LABEL,
+  type RenderedScenario,
+} from '../k8s/manifests.js';
 import { DEFAULT_CLUSTER, downPlan, kubeContext, upPlan } from './plan.js';
 import { loadProfile, profileFor, profileSatisfies, type ProfileName } from './profiles.js';
 import { REPO_ROOT } from './index.js';
@@ -61,13 +69,22 @@ export async function renderRun(scenarios: Scenario[], options: RenderRunOptions
       }
       const agent = agentSource(s);
       if (agent.mode === 'stock') bundle ??= loadAgentBundle(options.agentBundleFile ?? AGENT_BUNDLE_FILE);
-      const rendered = renderScenario(s, {
-        runId: options.runId,
-        image,
-        imagePullPolicy: 'Never',
-        stockImage: options.stockImage,
-        ...(bundle && agent.mode === 'stock' ? { agentBundle: await bundle } : {}),
-      });
+      let rendered: RenderedScenario;
+      try {
+        rendered = renderScenario(s, {
+          runId: options.runId,
+          image,
+          imagePullPolicy: 'Never',
+          stockImage: options.stockImage,
+          ...(bundle && agent.mode === 'stock' ? { agentBundle: await bundle } : {}),
+        });
+      } catch (err) {
+        // what the target's check refuses (the scenario ERRORs there); the other scenarios still render
+        if (!(err instanceof RenderError)) throw err;
+        agents.push({ scenario: s.metadata.name, line: `not run: ${err.message}` });
+        commands.push(`# scenario ${s.metadata.name}: not run on kind: ${err.message}`);
+        continue;
+      }
       const dir = path.join(name, plainSegment('scenario name', s.metadata.name));
       const manifests = allManifests(rendered);
       let i = 0;

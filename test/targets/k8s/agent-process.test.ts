@@ -76,7 +76,10 @@ describe('agent source: stock image unless a probe needs the probe image', () =>
   test.each([
     [{ protocol: 'icmp' as const, port: undefined }, /probe extra is icmp: ping is not in node:22-slim/],
     [{ bypass: 'flush-capture' as const }, /probe extra flushes capture: iptables is not in node:22-slim/],
-    [{ as: { user: 1337 } }, /probe extra runs as uid 1337, not the workload's own 1000: setpriv is not in node:22-slim/],
+    [
+      { as: { user: 1337 } },
+      /probe extra runs as uid 1337, not the workload's own 1000: that takes setpriv \(not in node:22-slim\) in a container running as uid 0 with SETUID\/SETGID/,
+    ],
   ])('%j needs the probe image, and says why', (extra, why) => {
     const s = withProbe(extra);
     const source = agentSource(s);

@@ -61,4 +61,28 @@ describe('meshprobe render --target kind', () => {
     const cm = YAML.parse(await readFile(path.join(out, bundles[0]), 'utf8')) as { data: Record<string, string> };
     expect(cm.data['meshprobe-agent.mjs']).toBe(await readFile(AGENT_BUNDLE_FILE, 'utf8'));
   });
+
+  test('`as` another uid from a workload declaring a non-root uid: render says why it cannot run (setpriv needs uid 0); `as` its own uid renders in stock mode', async () => {
+    const out = await mkdtemp(path.join(os.tmpdir(), 'mp-render-'));
+    dirs.push(out);
+    const withAs = (name: string, user: number) => {
+      const s = strictMtls();
+      const probe = { ...s.spec.probes.find((p) => p.name === 'mtls-from-mesh')!, name: 'as-probe', from: 'app/server', as: { user } };
+      return { ...s, metadata: { ...s.metadata, name }, spec: { ...s.spec, probes: [...s.spec.probes, probe] } };
+    };
+    // the fixture's server declares runAsUser 1000
+    const r = await renderRun([withAs('as-other', 1337), withAs('as-own', 1000)], { outDir: out, runId: 'rr3' });
+    expect(r.agents[0]).toEqual({
+      scenario: 'as-other',
+      line: expect.stringMatching(/^not run: .*runs as uid 1000 but its probes use `as: \{user: 1337\}` \(probe as-probe: setpriv needs CAP_SETUID/),
+    });
+    expect(r.agents[1]).toEqual({ scenario: 'as-own', line: expect.stringMatching(/^agent: stock image/) });
+    expect(r.files.some((f) => f.includes('/as-other/'))).toBe(false);
+    const script = await readFile(path.join(out, 'commands.sh'), 'utf8');
+    expect(script).toMatch(/^# scenario as-other: not run on kind: .*kubernetes#56374/m);
+    expect(script).toMatch(
+      /exec -i -n mp-rr3-[0-9a-f]{4}-app deploy\/server -c agent -- sh -c 'head -n 1 \| node \/agent\/meshprobe-agent\.mjs call/,
+    );
+    expect(script).not.toMatch(/setpriv --reuid/);
+  });
 });
