@@ -4,6 +4,15 @@ import { isProfileName, PROFILE_NAMES } from '../targets/kind/profiles.js';
 import { TargetError } from '../targets/target.js';
 import { EXIT, type RegisterCommand } from './common.js';
 
+/** What `up` reports: the Istio version istiod runs as read from the cluster, not the one clusters/versions.yaml pins. */
+export function upSummary(
+  cluster: string,
+  r: { created: boolean; profile: { name: string; versions: { istio: string } }; istioVersion: string },
+): string {
+  const pinned = r.istioVersion === r.profile.versions.istio ? '' : ` (clusters/versions.yaml pins ${r.profile.versions.istio})`;
+  return `${r.created ? 'created' : 'reused'} kind cluster ${cluster} (profile ${r.profile.name}, istiod runs Istio ${r.istioVersion}${pinned}); context kind-${cluster}\n`;
+}
+
 export const registerUp: RegisterCommand = (program, setStatus) => {
   program
     .command('up')
@@ -22,9 +31,7 @@ export const registerUp: RegisterCommand = (program, setStatus) => {
         const r = await new KindTarget({ profile: o.profile, clusterName: o.name, keep: true, log: (l) => process.stderr.write(`${l}\n`) }).up(
           ctrl.signal,
         );
-        process.stdout.write(
-          `${r.created ? 'created' : 'reused'} kind cluster ${o.name} (profile ${r.profile.name}, Istio ${r.profile.versions.istio}); context kind-${o.name}\n`,
-        );
+        process.stdout.write(upSummary(o.name, r));
         setStatus(EXIT.ok);
       } catch (err) {
         const hint = err instanceof TargetError && err.hint ? `\n  ${err.hint}` : '';

@@ -88,6 +88,7 @@ export class ExistingTarget extends ClusterTargetBase implements Target {
       runId: this.options.runId ?? newRunId(),
       image: this.options.image,
       stockImage: this.options.stockImage,
+      revision: mesh.revision,
       readyTimeoutMs: this.options.readyTimeoutMs,
       xdsSettleMs: this.options.xdsSettleMs,
       keep: this.options.keep,

@@ -54,6 +54,8 @@ export interface ClusterOptions {
   /** Stock mode: the image (default STOCK_IMAGE) and the agent bundle file (default dist/agent/meshprobe-agent.mjs). */
   stockImage?: string;
   agentBundleFile?: string;
+  /** istiod's revision (existing clusters): injection labels and the istiod whose metrics are read. */
+  revision?: string;
   readyTimeoutMs?: number;
   /** Time for istiod to push the new config and proxies to accept or reject it before rejects are read again. */
   xdsSettleMs?: number;
@@ -111,6 +113,7 @@ export class ClusterRun {
       image: this.options.image,
       imagePullPolicy: this.options.imagePullPolicy,
       stockImage: this.options.stockImage,
+      revision: this.options.revision,
       agentBundle: this.bundle ? await this.bundle : undefined,
     });
     this.log(`scenario ${scenario.metadata.name}: ${describeAgentSource(rendered.agent, this.options.stockImage)}`);
@@ -240,7 +243,8 @@ export class ClusterRun {
   /** istiod's pilot_total_xds_rejects, or undefined (with a note) when it cannot be read. */
   private async xdsRejects(dep: ClusterDeployment): Promise<number | undefined> {
     try {
-      const pods = await this.options.kube.listPods(ROOT_NAMESPACE, 'app=istiod');
+      const rev = this.options.revision;
+      const pods = await this.options.kube.listPods(ROOT_NAMESPACE, rev && rev !== 'default' ? `app=istiod,istio.io/rev=${rev}` : 'app=istiod');
       const pod = pods.find((p) => p.status?.phase === 'Running') ?? pods[0];
       if (!pod?.metadata?.name) throw new TargetError(`no istiod pod in ${ROOT_NAMESPACE}`);
       const text = await this.options.kube.portForwardGet(ROOT_NAMESPACE, pod.metadata.name, 15014, '/metrics');

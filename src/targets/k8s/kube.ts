@@ -7,6 +7,7 @@ import net from 'node:net';
 import { PassThrough, Writable } from 'node:stream';
 import axios from 'axios';
 import {
+  AdmissionregistrationV1Api,
   ApiException,
   AppsV1Api,
   CoreV1Api,
@@ -130,11 +131,13 @@ export class RawApplyApi extends KubernetesObjectApi {
 export class Kube {
   readonly core: CoreV1Api;
   readonly apps: AppsV1Api;
+  readonly admission: AdmissionregistrationV1Api;
   private readonly objects: RawApplyApi;
 
   constructor(readonly kc: KubeConfig) {
     this.core = kc.makeApiClient(CoreV1Api);
     this.apps = kc.makeApiClient(AppsV1Api);
+    this.admission = kc.makeApiClient(AdmissionregistrationV1Api);
     this.objects = RawApplyApi.fromConfig(kc);
   }
 
@@ -188,6 +191,15 @@ export class Kube {
       return (await this.apps.listNamespacedDeployment({ namespace, labelSelector })).items;
     } catch (err) {
       throw describeApiError(err, `list deployments in ${namespace} (${labelSelector})`);
+    }
+  }
+
+  /** The labels of the MutatingWebhookConfigurations matching a selector (Istio's revision tags live there). */
+  async listMutatingWebhookLabels(labelSelector: string): Promise<Array<Record<string, string>>> {
+    try {
+      return (await this.admission.listMutatingWebhookConfiguration({ labelSelector })).items.map((w) => w.metadata?.labels ?? {});
+    } catch (err) {
+      throw describeApiError(err, `list mutatingwebhookconfigurations (${labelSelector})`);
     }
   }
 

@@ -44,6 +44,12 @@ export interface RenderOptions {
   /** The stock mode's image (default STOCK_IMAGE) and the agent bundle mounted into it; stock mode needs the bundle. */
   stockImage?: string;
   agentBundle?: string;
+  /**
+   * The istiod revision that must inject the run's pods (existing clusters; `default` when unset): a revisioned
+   * one is selected with istio.io/rev=<rev> on the namespace (and pod), since istio-injection=enabled is served
+   * only by the default revision or tag.
+   */
+  revision?: string;
 }
 
 export interface RenderedScenario {
@@ -65,19 +71,19 @@ function commonLabels(runId: string, scenario: Scenario): Record<string, string>
  * istio-injection=disabled wins over any pod label, so a namespace without injection that holds a workload
  * with a sidecar gets no label at all and that pod opts in with sidecar.istio.io/inject=true.
  */
-function injectionLabel(scenario: Scenario, ns: Namespace): Record<string, string> {
-  if (ns.sidecarInjection) return { 'istio-injection': 'enabled' };
+function injectionLabel(scenario: Scenario, ns: Namespace, revision: string): Record<string, string> {
+  if (ns.sidecarInjection) return revision === 'default' ? { 'istio-injection': 'enabled' } : { 'istio.io/rev': revision };
   const optIn = scenario.spec.workloads.some((w) => w.namespace === ns.name && hasSidecar(scenario, w));
   return optIn ? {} : { 'istio-injection': 'disabled' };
 }
 
-function renderNamespace(scenario: Scenario, map: NamespaceMap, ns: Namespace, runId: string): Manifest {
+function renderNamespace(scenario: Scenario, map: NamespaceMap, ns: Namespace, runId: string, revision: string): Manifest {
   return {
     apiVersion: 'v1',
     kind: 'Namespace',
     metadata: {
       name: map.forward.get(ns.name)!,
-      labels: { ...(ns.labels ?? {}), ...commonLabels(runId, scenario), ...injectionLabel(scenario, ns) },
+      labels: { ...(ns.labels ?? {}), ...commonLabels(runId, scenario), ...injectionLabel(scenario, ns, revision) },
     },
   };
 }
@@ -148,6 +154,8 @@ function renderWorkload(scenario: Scenario, map: NamespaceMap, w: Workload, opti
     ...(w.labels ?? {}),
     ...selector,
     'sidecar.istio.io/inject': String(hasSidecar(scenario, w)),
+    // a revisioned istiod's object-level injector selects pods by their istio.io/rev label
+    ...(hasSidecar(scenario, w) && options.revision && options.revision !== 'default' ? { 'istio.io/rev': options.revision } : {}),
   };
   const configMap: Manifest = {
     apiVersion: 'v1',
@@ -243,7 +251,7 @@ export function renderScenario(scenario: Scenario, options: RenderOptions): Rend
   return {
     map,
     agent,
-    namespaces: scenario.spec.namespaces.map((ns) => renderNamespace(scenario, map, ns, options.runId)),
+    namespaces: scenario.spec.namespaces.map((ns) => renderNamespace(scenario, map, ns, options.runId, options.revision ?? 'default')),
     workloads: [
       ...renderServiceAccounts(scenario, map, options.runId),
       ...(agent.mode === 'stock' ? renderBundles(scenario, map, options) : []),

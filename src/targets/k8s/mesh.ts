@@ -33,26 +33,48 @@ export function istiodVersion(d: V1Deployment): string | undefined {
   return images.map(istioVersionFromImage).find(Boolean) ?? (fromLabel && /^\d+\.\d+\.\d+/.exec(fromLabel)?.[0]);
 }
 
-/** Picks istiod: the only one, or the `default` revision among several; more than one candidate is refused. */
-export function pickIstiod(deployments: V1Deployment[], context: string): V1Deployment {
+const revisionOf = (d: V1Deployment) => d.metadata?.labels?.['istio.io/rev'] ?? 'default';
+
+/**
+ * Picks the istiod that injects pods in a namespace labelled istio-injection=enabled: the only one, the
+ * unrevisioned (`default`) one among several, else the revision the `default` revision tag points at (`istioctl tag
+ * set default` writes it as a MutatingWebhookConfiguration labelled istio.io/tag=default and istio.io/rev=<rev>).
+ * Several candidates and no tag are refused.
+ */
+export function pickIstiod(deployments: V1Deployment[], context: string, defaultTag?: string): V1Deployment {
   if (!deployments.length)
     throw new TargetError(
       `no istiod deployment (label app=istiod) in ${ROOT_NAMESPACE} on ${context}`,
       'install Istio (istioctl install) or pick the context of a cluster that has it',
     );
   if (deployments.length === 1) return deployments[0];
-  const byRev = deployments.filter((d) => (d.metadata?.labels?.['istio.io/rev'] ?? 'default') === 'default');
+  const byRev = deployments.filter((d) => revisionOf(d) === 'default');
   if (byRev.length === 1) return byRev[0];
-  const revs = deployments.map((d) => d.metadata?.labels?.['istio.io/rev'] ?? 'default').join(', ');
+  const tagged = defaultTag === undefined ? [] : deployments.filter((d) => revisionOf(d) === defaultTag);
+  if (tagged.length === 1) return tagged[0];
+  const revs = deployments.map(revisionOf).join(', ');
   throw new TargetError(
-    `several istiod revisions on ${context} (${revs}) and none is the default`,
-    'tag one revision as default (istioctl tag set default --revision R) so injected pods and meshprobe agree on it',
+    `several istiod revisions on ${context} (${revs}) and none is the default${defaultTag !== undefined ? ` (the default tag points at ${defaultTag})` : ''}`,
+    'tag one revision as default (istioctl tag set default --revision R) so meshprobe knows which one to judge against',
   );
 }
 
+/** The revision the `default` revision tag points at, when there is one. */
+async function defaultRevisionTag(kube: Kube, context: string): Promise<string | undefined> {
+  const tags = await kube.listMutatingWebhookLabels('istio.io/tag=default').catch((err: Error) => {
+    throw new TargetError(
+      `several istiod revisions on ${context}, and the default revision tag cannot be read: ${err.message}`,
+      'grant list on mutatingwebhookconfigurations, or tag one revision as default',
+    );
+  });
+  return tags.map((l) => l['istio.io/rev']).find((r) => r !== undefined);
+}
+
 export async function readMesh(kube: Kube, context: string): Promise<MeshInfo> {
-  const istiod = pickIstiod(await kube.listDeployments(ROOT_NAMESPACE, 'app=istiod'), context);
-  const revision = istiod.metadata?.labels?.['istio.io/rev'] ?? 'default';
+  const deployments = await kube.listDeployments(ROOT_NAMESPACE, 'app=istiod');
+  const ambiguous = deployments.length > 1 && deployments.filter((d) => revisionOf(d) === 'default').length !== 1;
+  const istiod = pickIstiod(deployments, context, ambiguous ? await defaultRevisionTag(kube, context) : undefined);
+  const revision = revisionOf(istiod);
   const version = istiodVersion(istiod);
   if (!version) {
     const images = (istiod.spec?.template.spec?.containers ?? []).map((c) => c.image).join(', ');

@@ -65,6 +65,7 @@ const RESOURCES: Record<string, Array<[resource: string, kind: string, namespace
   ],
   '/apis/networking.k8s.io/v1': [['networkpolicies', 'NetworkPolicy', true]],
   '/apis/apiextensions.k8s.io/v1': [['customresourcedefinitions', 'CustomResourceDefinition', false]],
+  '/apis/admissionregistration.k8s.io/v1': [['mutatingwebhookconfigurations', 'MutatingWebhookConfiguration', false]],
 };
 
 export class FakeApiServer {

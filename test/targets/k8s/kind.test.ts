@@ -11,6 +11,7 @@ import { KindTarget } from '../../../src/targets/kind/index.js';
 import { corefileWithHosts, upPlan } from '../../../src/targets/kind/plan.js';
 import { CLUSTERS_DIR, loadProfile, profileFor, profileSatisfies, PROFILE_NAMES, ProfileError } from '../../../src/targets/kind/profiles.js';
 import { FakeApiServer } from './fake-apiserver.js';
+import { upSummary } from '../../../src/cli/up.js';
 import { registryOnly, strictMtls } from './fixtures.js';
 
 class FakeExternals implements ExternalsHost {
@@ -231,6 +232,21 @@ describe('kind target against a fake API server', () => {
     );
     expect((await ok.target.prepare()).istioVersion).toBe('1.26.9');
     await ok.target.teardown();
+  });
+
+  test('`meshprobe up` reports the Istio version istiod runs, read from the cluster, not the pinned one (defect 7)', async () => {
+    // a new cluster: read after istioctl install; a reused one: read when it is checked
+    for (const existing of ['', 'meshprobe\n']) {
+      const { target } = await kindTarget(true, existing, existing ? 'default' : undefined, {
+        istiodImage: 'docker.io/istio/pilot:1.26.9-distroless',
+      });
+      const r = await target.up();
+      expect(r.created).toBe(!existing);
+      expect(r.istioVersion).toBe('1.26.9');
+      expect(upSummary('meshprobe', r)).toMatch(
+        /^(created|reused) kind cluster meshprobe \(profile default, istiod runs Istio 1\.26\.9 \(clusters\/versions\.yaml pins 1\.26\.2\)\); context kind-meshprobe\n$/,
+      );
+    }
   });
 
   test('a missing kind binary is a clear error naming scripts/install-tools', async () => {
