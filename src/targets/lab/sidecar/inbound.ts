@@ -129,7 +129,8 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
     });
     return replyRejected(res, n);
   }
-  const http = { method: n.method, path: n.policyPath, host: n.host.replace(/:\d+$/, ''), headers: { ...n.headers } };
+  // `hosts` match :authority as sent, port included (model/authz-rule.ts): no port stripping here.
+  const http = { method: n.method, path: n.policyPath, host: n.host, headers: { ...n.headers } };
   const decision = authorizeConn(ctx, c, http);
   const trace = n.steps.length > 0 ? [...n.steps.map((t) => `path normalisation: ${t}`), ...decision.trace] : decision.trace;
   const seen = { method: n.method, path: n.path, received: wire.target };
