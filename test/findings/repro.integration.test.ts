@@ -86,7 +86,9 @@ describeAsRoot('repro (on the lab, as root)', () => {
         expect(stdout).toContain('"requestLine":"GET /public/../private HTTP/1.1"');
         expect(stdout).toContain('"nonce":"repro-dot-segments-1"');
         // step 4's `grep -F <nonce> …/sidecar.log` finds web's sidecar decision for that request (not the tail fallback)
-        const decision = stdout.split('\n').find((l) => / inbound \S+ -> \S+ allowed \| \{/.test(l) && l.includes('"nonce":"repro-dot-segments-1"'));
+        const decision = stdout
+          .split('\n')
+          .find((l) => /^\S+Z inbound \S+ -> \S+ allowed \| \{/.test(l) && l.includes('"nonce":"repro-dot-segments-1"'));
         expect(decision).toBeDefined();
         expect(decision).toContain('"policy":"AuthorizationPolicy app/web-public-only rule 0"');
         expect(decision).toContain('"received":"/public/../private"');
