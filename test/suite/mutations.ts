@@ -181,12 +181,12 @@ export const MUTATIONS: Record<string, Mutation> = {
     apply: setOperation('foo', { paths: ['/admin'] }),
   },
   'path-normalization-none': {
-    fails: ['dot-segments-not-resolved'],
+    fails: ['backslash-not-converted', 'dot-segments-not-resolved'],
     what: 'pathNormalization NONE → BASE',
     apply: setPathNormalization('BASE'),
   },
   'path-normalization-base': {
-    fails: ['dot-segments-resolved', 'encoded-dot-segments-resolved'],
+    fails: ['backslash-converted', 'dot-segments-resolved', 'encoded-dot-segments-resolved'],
     what: 'pathNormalization (default BASE) → NONE',
     apply: setPathNormalization('NONE'),
   },
