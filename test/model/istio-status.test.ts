@@ -7,7 +7,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { run } from '../../src/engine/run.js';
 import { featureFlags, releaseStatus } from '../../src/model/index.js';
-import { finalReport, toHtml, toJson } from '../../src/report/index.js';
+import { finalReport, toHtml, toJson, toJunit } from '../../src/report/index.js';
 import { FakeTarget, loaded, probe, step } from '../engine/fake-target.js';
 
 const envoyFilter = { apiVersion: 'networking.istio.io/v1alpha3', kind: 'EnvoyFilter', metadata: { name: 'lua', namespace: 'app' }, spec: {} };
@@ -55,7 +55,7 @@ describe('in the reports of a run', () => {
       load: async () => ({ errors: [], scenarios: [loaded('uses-envoyfilter', [probe('ok')], { resources: [envoyFilter] })] }),
     });
   }
-  test('JSON, console and HTML state the release status and flag the Alpha feature', async () => {
+  test('JSON, console, JUnit and HTML state the release status and flag the Alpha feature', async () => {
     const r = await runWith('1.18.2');
     const json = JSON.parse(toJson(r));
     expect(json.istioRelease).toMatchObject({ version: '1.18.2', state: 'end-of-life' });
@@ -63,6 +63,9 @@ describe('in the reports of a run', () => {
     const text = finalReport(r, { color: false, verbose: false });
     expect(text).toContain('release: Istio 1.18 is no longer supported (end of life Jan 4, 2024)');
     expect(text).toContain('uses-envoyfilter: EnvoyFilter app/lua uses "Enabling custom filters in Envoy" (Alpha)');
+    const junit = toJunit(r);
+    expect(junit).toContain('name="istio.release" value="Istio 1.18 is no longer supported');
+    expect(junit).toContain('name="istio.feature" value="EnvoyFilter app/lua: Enabling custom filters in Envoy (Alpha)"');
     const html = toHtml(r);
     expect(html).toContain('id="istio-release" data-state="end-of-life"');
     expect(html).toContain('EnvoyFilter app/lua uses “Enabling custom filters in Envoy”, Alpha');
