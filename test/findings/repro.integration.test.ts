@@ -68,6 +68,8 @@ describeAsRoot('repro (on the lab, as root)', () => {
       expect(md).toContain('Only /public is reachable on the web workload.');
       expect(md).toContain('web-public-only');
       expect(md).toMatch(/pathNormalization `+ NONE/);
+      // the target's Istio (the lab's 1.30.0) against the supported releases this version knows
+      expect(md).toContain('- release: ` Istio 1.30 is newer than the releases this meshprobe version knows');
       const orig = original.scenarios[0].probes.find((x) => x.name === 'dot-segments')!;
       for (const a of [...orig.attempts, ...(finding.observed?.attempts ?? [])]) expect(md).toContain(a.nonce);
       expect(md).toContain('GET /public/../private HTTP/1.1');
