@@ -3,6 +3,7 @@
  * pass, undeploy. The only engine module with side effects besides run.ts; the decisions are in converge.ts and
  * evaluate.ts.
  */
+import { featureFlags } from '../model/index.js';
 import { randomBytes } from 'node:crypto';
 import type { Probe, Scenario } from '../scenario/schema.js';
 import { allProbes, probesWithSteps } from '../scenario/steps.js';
@@ -211,6 +212,8 @@ function baseResult(plan: ScenarioPlan): Omit<ScenarioResult, 'verdict' | 'probe
   if (m.title !== undefined) r.title = m.title;
   if (m.claim !== undefined) r.claim = m.claim;
   if (m.source !== undefined) r.source = m.source;
+  const features = featureFlags(plan.loaded.scenario.spec);
+  if (features.length > 0) r.features = features;
   return r;
 }
 

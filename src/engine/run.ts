@@ -3,6 +3,7 @@
  * judge → undeploy each scenario (several at once), and tear the target down. Nothing is deployed when any input
  * is invalid. Reports are views of the returned RunResult (src/report/); writing them is the caller's choice.
  */
+import { releaseStatus } from '../model/index.js';
 import { setMaxListeners } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { createTarget, type TargetOptions } from '../targets/index.js';
@@ -89,6 +90,7 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
       summary,
       probePhase: { wallMs: 0, probes: 0, attempts: 0 },
       exitStatus: exitStatusOf({ interrupted, inputErrors: errors, summary }),
+      ...(target.istioVersion ? { istioRelease: releaseStatus(target.istioVersion) } : {}),
       ...extra,
     };
     onEvent({ kind: 'run-done', result });

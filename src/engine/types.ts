@@ -3,6 +3,7 @@
  * a view of RunResult; the JSON report is RunResult itself, so these types are also the JSON report format.
  */
 import type { Endpoint, Observation, ProbeResult } from '../agent/types.js';
+import type { FeatureFlag, ReleaseStatus } from '../model/index.js';
 import type { Expectation } from '../scenario/schema.js';
 import type { Diagnostic, TargetInfo, TargetName } from '../targets/target.js';
 
@@ -125,6 +126,8 @@ export interface ScenarioResult {
   diagnostics: Diagnostic[];
   /** Lines printed by `--keep` telling how to reach the deployment left up. */
   kept?: string[];
+  /** Manifests of the scenario that use a feature Istio marks Alpha or Experimental (model/istio-status.ts). */
+  features?: FeatureFlag[];
   durationMs: number;
 }
 
@@ -143,6 +146,8 @@ export interface RunResult {
   startedAt: string;
   durationMs: number;
   target: TargetInfo | { name: TargetName; istioVersion?: undefined; notes?: string[] };
+  /** The target's Istio version against the supported releases this meshprobe version knows. */
+  istioRelease?: ReleaseStatus;
   settings: { consecutive: number; settleTimeoutMs: number; parallel: number };
   /** True when the run was interrupted (Ctrl-C) or stopped early; not-run probes are SKIPPED with the reason. */
   incomplete: boolean;

@@ -82,6 +82,7 @@ function labSection(s: Scenario, p: Probe, nonce: string): string[] {
     lines.push(
       `# 3. the probe's request from ${p.from}; the application answers with what it received (its observation):`,
       `ip netns exec "mp-$LAB-"${shq(srcSuffix)} ${curlArgs(s, p, nonce).map(shq).join(' ')}`,
+      'echo  # the answer has no final newline',
     );
   } else {
     lines.push(
@@ -92,7 +93,10 @@ function labSection(s: Scenario, p: Probe, nonce: string): string[] {
   if (dst?.sidecar) {
     lines.push(
       `# 4. the decision of ${p.to}'s sidecar for this nonce (which policy matched, and why):`,
-      `grep -F -- ${shq(nonce)} "${LABS_DIR}/$LAB/"${shq(dstSuffix)}/sidecar.log || tail -n 20 "${LABS_DIR}/$LAB/"${shq(dstSuffix)}/sidecar.log`,
+      '#    (the sidecar appends its log shortly after answering: the grep is retried for up to 5 s)',
+      `LOG="${LABS_DIR}/$LAB/"${shq(dstSuffix)}/sidecar.log`,
+      `FOUND=; for _ in $(seq 20); do if grep -F -- ${shq(nonce)} "$LOG"; then FOUND=1; break; fi; sleep 0.25; done`,
+      '[[ -n "$FOUND" ]] || tail -n 20 "$LOG"',
     );
   }
   lines.push(

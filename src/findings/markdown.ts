@@ -4,6 +4,7 @@
  * and of the minimal one, and the model's explanation. Values from the scenario are shown inside code spans or
  * fenced blocks, never as Markdown of their own.
  */
+import { featureFlags, releaseStatus } from '../model/index.js';
 import { stringify } from 'yaml';
 import type { AttemptRecord, ProbeJudgement, RunResult } from '../engine/types.js';
 import { describePrediction, formatExplanation } from '../predict/expectation.js';
@@ -83,6 +84,8 @@ export function findingMarkdown(f: FindingInput): string {
       ? `- minimal scenario run: target ${code(minimal.target.name)}, Istio ${code(minimal.target.istioVersion ?? 'unknown')}`
       : '- minimal scenario: not run',
     `- mesh settings: ${settings(minimal.scenario)}`,
+    ...(original.target.istioVersion ? [`- release: ${code(releaseStatus(original.target.istioVersion).text)}`] : []),
+    ...featureFlags(minimal.scenario.spec).map((ff) => `- ${code(ff.resource)} uses ${code(ff.feature)}, ${ff.maturity} in Istio's feature status`),
     ...(original.target.notes ?? []).map((n) => `- note: ${code(n)}`),
     '',
     '## Minimal scenario',

@@ -71,6 +71,9 @@ function operationTest(field: OperationField, request: AuthzRequest): (value: st
   switch (field) {
     case 'ports':
       return (v) => Number(v) === request.destination.port;
+    // Istio's HostMatcher (pilot/pkg/security/authz/matcher/header.go): the :authority as sent, ignoring case, no port
+    // handling — "exact match authorization policies only match the exact string given for the `hosts` or `notHosts`
+    // fields" (istio.io Security Best Practices, Writing Host Match Policies): `example.com` misses `example.com:80`.
     case 'hosts':
       return (v) => matchesPattern(v, request.http?.host, true);
     case 'methods':

@@ -27,6 +27,7 @@ export {
   type DenyResponse,
 } from './authorization.js';
 export { sidecarFor, sidecarImports, exportedTo, serviceEntryFor, type ClientWorkload } from './registry.js';
+export { releaseStatus, featureFlags, type ReleaseStatus, type FeatureFlag } from './istio-status.js';
 export { destinationRuleFor, tlsForPort, resolveHost } from './destination-rule.js';
 export { tlsVerification, SYSTEM_CA_SINCE, type TlsVerification, type CaSource } from './tls-verification.js';
 export { outboundDecision, type OutboundInput, type OutboundDestination, type OutboundDecision } from './outbound.js';

@@ -228,7 +228,7 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
       ...(transport === 'mtls' ? { principal: spiffeId(src.namespace, src.serviceAccount).slice('spiffe://'.length) } : {}),
     },
     protocol: flow.protocol === 'http' ? 'http' : 'tcp',
-    ...(n ? { http: { method: n.method, path: n.policyPath, host: n.host.replace(/:\d+$/, ''), headers: n.headers } } : {}),
+    ...(n ? { http: { method: n.method, path: n.policyPath, host: n.host, headers: n.headers } } : {}),
   };
   const authz = authorize(request, world.istio.authorizationPolicies);
   why.push({ layer: 'authorization', text: authz.reason });

@@ -138,6 +138,10 @@ export function finalReport(r: RunResult, o: Pick<ConsoleOptions, 'color' | 'ver
     }
   }
   for (const s of r.scenarios) for (const k of s.kept ?? []) out.push(`kept ${s.name}: ${k}`);
+  const flags = r.scenarios.flatMap((s) => (s.features ?? []).map((f) => `${s.name}: ${f.resource} uses "${f.feature}" (${f.maturity})`));
+  if (flags.length)
+    out.push('', 'alpha/experimental features (weaker security guarantees; Istio recommends avoiding them):', ...flags.map((f) => `  ${f}`));
+  if (r.istioRelease) out.push('', `release: ${r.istioRelease.text}`);
   const sc = r.summary.scenarios;
   const pr = r.summary.probes;
   const counts = (c: typeof sc) => (['PASS', 'FAIL', 'FLAKY', 'ERROR', 'SKIPPED'] as Verdict[]).map((v) => `${c[v]} ${v.toLowerCase()}`).join(', ');

@@ -102,6 +102,7 @@ function scenarioSection(s: ScenarioResult): string {
 <h2>${badge(s.verdict)} ${h(s.name)}${s.title ? ` — ${h(s.title)}` : ''}</h2>
 ${s.claim ? `<p class="claim">“${h(s.claim)}”</p>` : ''}
 ${s.source ? `<p class="source">source: ${h(s.source)}</p>` : ''}
+${(s.features ?? []).map((f) => `<p class="reason feature">${h(f.resource)} uses “${h(f.feature)}”, ${h(f.maturity)} in Istio's feature status: weaker security guarantees <span class="source">(${h(f.source)})</span></p>`).join('')}
 ${s.reason && s.verdict !== 'PASS' ? `<p class="reason">${h(s.reason)}</p>` : ''}
 <p class="source">${[s.location ?? '', s.tags.join(', '), duration(s.durationMs)].filter(Boolean).map(h).join(' · ')}</p>
 ${truthTable(s)}
@@ -139,7 +140,7 @@ export function toHtml(r: RunResult): string {
 <style>${STYLE}</style></head>
 <body><header><h1>meshprobe report</h1>
 <div class="meta">target ${h(r.target.name)}${r.target.istioVersion ? ` · Istio ${h(r.target.istioVersion)}` : ''} · started ${h(r.startedAt)} · ${h(duration(r.durationMs))} · exit status ${r.exitStatus} · N=${r.settings.consecutive}, settle ${h(duration(r.settings.settleTimeoutMs))}</div>
-${notes ? `<div class="meta">${notes}</div>` : ''}</header>
+${notes ? `<div class="meta">${notes}</div>` : ''}${r.istioRelease ? `<div class="meta" id="istio-release" data-state="${h(r.istioRelease.state)}">release: ${h(r.istioRelease.text)} <span class="source">(${h(r.istioRelease.source)})</span></div>` : ''}</header>
 <main>${banners}${summary(r)}
 ${r.scenarios.map(scenarioSection).join('\n')}
 </main><script>${SCRIPT}</script></body></html>

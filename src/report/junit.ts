@@ -20,6 +20,8 @@ const secs = (ms: number) => (ms / 1000).toFixed(3);
 function properties(r: RunResult, s: ScenarioResult): string {
   const props: Array<[string, string]> = [['target', r.target.name]];
   if (r.target.istioVersion) props.push(['istio.version', r.target.istioVersion]);
+  if (r.istioRelease) props.push(['istio.release', r.istioRelease.text]);
+  for (const f of s.features ?? []) props.push(['istio.feature', `${f.resource}: ${f.feature} (${f.maturity})`]);
   for (const note of r.target.notes ?? []) props.push(['target.note', note]);
   if (s.claim) props.push(['claim', s.claim]);
   if (s.source) props.push(['source', s.source]);

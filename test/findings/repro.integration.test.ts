@@ -3,7 +3,7 @@
  * (pathNormalization NONE) FAILs; repro turns it into a minimal scenario that validates, is smaller, and FAILs the
  * same way with its positive control passing; finding.md carries the evidence of every attempt; commands.sh, run
  * as written, deploys the scenario on a kept lab and its curl line gets the request through, the application's
- * observation showing the un-normalised request line. A report claiming another verdict is "not reproduced" (1).
+ * observation showing the un-normalised request line, and its grep for the nonce finds the sidecar's decision. A report claiming another verdict is "not reproduced" (1).
  */
 import { execFile, execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
@@ -68,6 +68,8 @@ describeAsRoot('repro (on the lab, as root)', () => {
       expect(md).toContain('Only /public is reachable on the web workload.');
       expect(md).toContain('web-public-only');
       expect(md).toMatch(/pathNormalization `+ NONE/);
+      // the target's Istio (the lab's 1.30.0) against the supported releases this version knows
+      expect(md).toContain('- release: ` Istio 1.30 is newer than the releases this meshprobe version knows');
       const orig = original.scenarios[0].probes.find((x) => x.name === 'dot-segments')!;
       for (const a of [...orig.attempts, ...(finding.observed?.attempts ?? [])]) expect(md).toContain(a.nonce);
       expect(md).toContain('GET /public/../private HTTP/1.1');
@@ -85,6 +87,13 @@ describeAsRoot('repro (on the lab, as root)', () => {
         expect(stdout).toMatch(/HTTP\/1\.1 200/);
         expect(stdout).toContain('"requestLine":"GET /public/../private HTTP/1.1"');
         expect(stdout).toContain('"nonce":"repro-dot-segments-1"');
+        // step 4's `grep -F <nonce> …/sidecar.log` finds web's sidecar decision for that request (not the tail fallback)
+        const decision = stdout
+          .split('\n')
+          .find((l) => /^\S+Z inbound \S+ -> \S+ allowed \| \{/.test(l) && l.includes('"nonce":"repro-dot-segments-1"'));
+        expect(decision).toBeDefined();
+        expect(decision).toContain('"policy":"AuthorizationPolicy app/web-public-only rule 0"');
+        expect(decision).toContain('"received":"/public/../private"');
       } finally {
         // the script ends the hold on exit, which undeploys the lab; whatever it left is removed here
         if (lab && labNetns(lab).length > 0) await removeLab(lab);

@@ -61,6 +61,30 @@ const strictNamespace = (namespace: string): Resource => ({
   spec: { mtls: { mode: 'STRICT' } },
 });
 
+/** The `operation` of the only rule of AuthorizationPolicy `name`; throws when there is none. */
+function operationOf(s: ScenarioInput, name: string): Record<string, unknown> {
+  const ap = view<{ spec: { rules: { to: { operation: Record<string, unknown> }[] }[] } }>(resources(s).find((r) => r.metadata.name === name));
+  const op = ap?.spec.rules[0]?.to[0]?.operation;
+  if (!op) throw new Error(`${s.metadata.name}: no AuthorizationPolicy ${name} with an operation`);
+  return op;
+}
+
+/** Replaces the operation of AuthorizationPolicy `name` (e.g. positive matching swapped for negative matching). */
+function setOperation(name: string, operation: Record<string, unknown>): (s: ScenarioInput) => void {
+  return (s) => {
+    const op = operationOf(s, name);
+    for (const k of Object.keys(op)) delete op[k];
+    Object.assign(op, operation);
+  };
+}
+
+function setPathNormalization(option: 'NONE' | 'BASE' | 'MERGE_SLASHES' | 'DECODE_AND_MERGE_SLASHES'): (s: ScenarioInput) => void {
+  return (s) => {
+    if (s.spec.mesh?.pathNormalization === option) throw new Error(`${s.metadata.name}: already ${option}`);
+    s.spec.mesh = { ...s.spec.mesh, pathNormalization: option };
+  };
+}
+
 export const MUTATIONS: Record<string, Mutation> = {
   'permissive-accepts-both': {
     fails: ['plaintext-from-legacy-accepted'],
@@ -144,6 +168,44 @@ export const MUTATIONS: Record<string, Mutation> = {
       const tls = dr?.spec.trafficPolicy.portLevelSettings[0]?.tls;
       if (!tls || !('insecureSkipVerify' in tls)) throw new Error(`${s.metadata.name}: no insecureSkipVerify on forged-skip`);
       delete tls.insecureSkipVerify;
+    },
+  },
+  'allow-with-positive-matching': {
+    fails: ['double-slash-denied', 'trailing-slash-denied', 'upper-case-denied'],
+    what: 'ALLOW paths [/public] → ALLOW notPaths [/admin] (ALLOW with negative matching)',
+    apply: setOperation('foo', { notPaths: ['/admin'] }),
+  },
+  'deny-with-negative-matching': {
+    fails: ['double-slash-denied', 'public-variant-denied', 'upper-case-denied'],
+    what: 'DENY notPaths [/public] → DENY paths [/admin] (DENY with positive matching)',
+    apply: setOperation('foo', { paths: ['/admin'] }),
+  },
+  'path-normalization-none': {
+    fails: ['backslash-not-converted', 'dot-segments-not-resolved'],
+    what: 'pathNormalization NONE → BASE',
+    apply: setPathNormalization('BASE'),
+  },
+  'path-normalization-base': {
+    fails: ['backslash-converted', 'dot-segments-resolved', 'encoded-dot-segments-resolved'],
+    what: 'pathNormalization (default BASE) → NONE',
+    apply: setPathNormalization('NONE'),
+  },
+  'path-normalization-merge-slashes': {
+    fails: ['dot-segments-resolved', 'double-slash-merged'],
+    what: 'pathNormalization MERGE_SLASHES → BASE',
+    apply: setPathNormalization('BASE'),
+  },
+  'path-normalization-decode-and-merge-slashes': {
+    fails: ['encoded-backslash-decoded', 'encoded-slash-decoded', 'lower-case-encoded-slash-decoded'],
+    what: 'pathNormalization DECODE_AND_MERGE_SLASHES → MERGE_SLASHES',
+    apply: setPathNormalization('MERGE_SLASHES'),
+  },
+  'host-match-policies': {
+    fails: ['host-with-port-gets-through'],
+    what: "the exact-host DENY also lists admin.example.com:* (the page's recommendation)",
+    apply: (s) => {
+      const op = operationOf(s, 'deny-admin-host');
+      op.hosts = [...(op.hosts as string[]), 'admin.example.com:*'];
     },
   },
 };

@@ -145,6 +145,8 @@ export interface DecisionRecord {
   /** Inbound TCP: the sidecar's own address:port towards the application; the application sees it as the source. */
   upstream?: string;
   host?: string;
+  /** HTTP: the probe's nonce, from the request's x-meshprobe-nonce header. */
+  nonce?: string;
   /** `path`: what was matched and forwarded (normalised, with the query); `received`: the request-target as it arrived. */
   http?: { method: string; path: string; received?: string; status?: number };
   /** The AuthorizationPolicy rule that decided (`AuthorizationPolicy ns/name rule N`), and AUDIT rules that matched. */

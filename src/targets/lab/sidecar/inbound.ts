@@ -19,6 +19,7 @@ import {
   type AuthzDecision,
   type PolicyMatch,
 } from '../../../model/index.js';
+import { NONCE_HEADER } from '../../../agent/call-http.js';
 import { uriSanOf } from '../../../agent/observe.js';
 import { INBOUND_SOURCE } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
@@ -114,7 +115,9 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const c = conns.get(req.socket);
   if (!c) return void res.destroy();
   const wire = wireRequest(req);
-  const base = logBase(c);
+  // The probe's nonce (the agent's header) makes the decision findable with `grep -F <nonce> sidecar.log`.
+  const nonce = wire.headers.find(([k]) => k.toLowerCase() === NONCE_HEADER)?.[1];
+  const base = { ...logBase(c), ...(nonce !== undefined ? { nonce } : {}) };
   // Istio normalises before authorization and forwards the normalised request (model/http-normalization.ts).
   const n = normalizeRequest(wire, ctx.config.pathNormalization ?? DEFAULT_PATH_NORMALIZATION);
   if (!n.ok) {
@@ -126,7 +129,8 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
     });
     return replyRejected(res, n);
   }
-  const http = { method: n.method, path: n.policyPath, host: n.host.replace(/:\d+$/, ''), headers: { ...n.headers } };
+  // `hosts` match :authority as sent, port included (model/authz-rule.ts): no port stripping here.
+  const http = { method: n.method, path: n.policyPath, host: n.host, headers: { ...n.headers } };
   const decision = authorizeConn(ctx, c, http);
   const trace = n.steps.length > 0 ? [...n.steps.map((t) => `path normalisation: ${t}`), ...decision.trace] : decision.trace;
   const seen = { method: n.method, path: n.path, received: wire.target };
