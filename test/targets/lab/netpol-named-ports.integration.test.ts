@@ -72,4 +72,33 @@ describeAsRoot('NetworkPolicy named ports on the lab', () => {
     // 80/TCP and 80/UDP on one pod both answer where no policy stands in the way.
     expect([seen('x/b', 'y/c', 80, 'tcp'), seen('x/b', 'y/c', 80, 'udp'), seen('x/a', 'x/b', 80, 'udp')]).toEqual([true, true, true]);
   }, 120_000);
+
+  test('behind sidecars: 53/UDP and 53/TCP of one workload both answer, TCP through the sidecars with mTLS, UDP not captured', async () => {
+    ensureAgentBundle();
+    const mesh = {
+      namespaces: [{ name: 'dns', sidecarInjection: true }],
+      workloads: [
+        {
+          name: 'server',
+          namespace: 'dns',
+          ports: [
+            { port: 53, protocol: 'udp' as const, name: 'dns-udp' },
+            { port: 53, protocol: 'tcp' as const, name: 'dns-tcp' },
+          ],
+        },
+        { name: 'client', namespace: 'dns', ports: [] },
+      ],
+      externals: [],
+      resources: [],
+    };
+    const { world, errors } = buildWorld(mesh);
+    expect(errors).toEqual([]);
+    const matrix = predictMatrix(world, matrixFlows(world, ['tcp', 'udp']));
+    const r = await probeMatrix(mesh, [], matrix, { target: 'lab', name: 'tcp-udp-same-port' });
+    if (!r.ok) throw new Error(r.error);
+    expect(r.matrix.cells.filter((c) => c.status !== 'agree').map((c) => c.observed?.reason)).toEqual([]);
+    const facts = (protocol: string) => r.matrix.cells.find((c) => c.flow.from === 'dns/client' && c.flow.protocol === protocol)?.observed?.facts;
+    expect(facts('tcp')).toMatchObject({ reach: true, mtls: true, viaSidecar: true });
+    expect(facts('udp')).toMatchObject({ reach: true });
+  }, 120_000);
 });
