@@ -4,6 +4,10 @@
  * fidelity-matrix.integration.test.ts and must agree on every one.
  */
 import { describe, expect, test } from '@jest/globals';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadWorkloadsFile } from '../../src/predict/inputs.js';
 import { cellKey } from '../../src/predict/matrix.js';
 import { fidelityInputs, flipPolicyTypes, predictFidelity, reachOf } from './fidelity.js';
 
@@ -25,6 +29,20 @@ describe('fidelity matrix: predictions follow upstream', () => {
       'egress-only',
     ]);
     expect(predictFidelity(inputs).cells).toHaveLength(252);
+  });
+
+  test('paths in a workloads file are request targets: one that is not is an error at its position', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'meshprobe-paths-'));
+    try {
+      const file = join(dir, 'w.yaml');
+      writeFileSync(file, 'namespaces: [{name: app}]\nworkloads: [{name: w, namespace: app}]\npaths:\n  - /ok\n  - "no slash"\n');
+      const r = await loadWorkloadsFile(file);
+      expect(r.ok ? [] : r.errors).toEqual([
+        `${file}:5:5: paths[1]: must start with "/" and hold only visible ASCII: no spaces or control characters (percent-encode the rest)`,
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   test('TestAuthz_PathNormalization: dot segments (also %2e%2e, %2E%2E) denied after BASE normalisation, /public/../public allowed', async () => {
