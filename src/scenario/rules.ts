@@ -127,8 +127,11 @@ function checkWorkloadPorts(w: Workload, i: number): RuleIssue[] {
       if (k === undefined) return void first.set(name, j);
       // A duplicated number already said so; its default names follow from it.
       if (duplicated.has(j) || out.some((o) => o.path[4] === j && o.path[5] === 'name')) return;
-      const whose = p.name === undefined ? `its default ${kind} "${name}"` : `${kind} "${name}"`;
-      out.push({ path: at(j, 'name'), message: `duplicate ${whose} (first used at index ${k}); give the ports distinct names` });
+      const message =
+        p.name === undefined
+          ? `this port's default ${kind} "${name}" is already used at index ${k}; name one of them`
+          : `duplicate ${kind} "${name}" (first used at index ${k}); give the ports distinct names`;
+      out.push({ path: at(j, 'name'), message });
     });
   }
   w.ports.forEach((p, j) => {

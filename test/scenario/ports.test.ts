@@ -75,7 +75,7 @@ describe('workload port names', () => {
     ]);
     const clash = await load(['{port: 53, protocol: udp, name: p54}', '{port: 54, protocol: udp}']);
     expect(clash.errors).toEqual([
-      '13:11: spec.workloads[0].ports[1].name: duplicate its default port name "p54" (first used at index 0); give the ports distinct names',
+      `13:11: spec.workloads[0].ports[1].name: this port's default port name "p54" is already used at index 0; name one of them`,
     ]);
   });
 
