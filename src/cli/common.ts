@@ -54,6 +54,8 @@ export function defaultScenarioPaths(cwd: string = process.cwd()): string[] {
 export interface Inputs {
   input: ReturnType<typeof worldInputOf>;
   resources: Resource[];
+  /** The workloads file's `paths`: request targets every http cell is also probed with. */
+  paths: string[];
 }
 
 /** Loads a workloads file and a policies directory; errors are printed by the caller. */
@@ -67,7 +69,8 @@ export async function loadInputs(
   ]);
   const errors = [...(w.ok ? [] : w.errors), ...(p.ok ? [] : p.errors)];
   if (!w.ok || !p.ok) return { ok: false, errors };
-  return { ok: true, value: { input: worldInputOf(w.value, p.value), resources: p.value } };
+  const { paths = [], ...workloadsOnly } = w.value;
+  return { ok: true, value: { input: worldInputOf(workloadsOnly, p.value), resources: p.value, paths } };
 }
 
 export interface StreamFailure {

@@ -45,7 +45,7 @@ async function side(label: string, workloads: string, policies: string, o: DiffC
   if (!loaded.ok) return { ok: false, errors: loaded.errors };
   const built = buildWorld(loaded.value.input);
   if (built.errors.length) return { ok: false, errors: built.errors.map((e) => `${label}: ${e}`) };
-  const predicted = predictMatrix(built.world, matrixFlows(built.world));
+  const predicted = predictMatrix(built.world, matrixFlows(built.world, undefined, loaded.value.paths));
   const sides = { input: loaded.value.input, resources: loaded.value.resources };
   if (!o.probe) return { ok: true, matrix: predicted, ...sides };
   const probed = await probeMatrix(loaded.value.input, loaded.value.resources, predicted, { target: o.target, name: `diff-${label}` });

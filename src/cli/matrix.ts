@@ -75,13 +75,13 @@ export async function matrixCommand(
     for (const e of loaded.errors) err.write(`${e}\n`);
     return EXIT.invalid;
   }
-  const { input, resources } = loaded.value;
+  const { input, resources, paths } = loaded.value;
   const built = buildWorld(input);
   if (built.errors.length) {
     for (const e of built.errors) err.write(`meshprobe matrix: ${e}\n`);
     return EXIT.invalid;
   }
-  const predicted = predictMatrix(built.world, matrixFlows(built.world, o.protocols ?? DEFAULT_MATRIX_PROTOCOLS));
+  const predicted = predictMatrix(built.world, matrixFlows(built.world, o.protocols ?? DEFAULT_MATRIX_PROTOCOLS, paths));
   let matrix = predicted;
   const started = Date.now();
   if (!o.predictOnly) {

@@ -5,6 +5,8 @@
  * Every field the model does not read is refused by name (NetworkPolicyRefusal), never ignored.
  */
 import type { Resource } from '../scenario/schema.js';
+import { portName } from '../scenario/values.js';
+import type { NamedContainerPort } from './ports.js';
 
 export type PolicyType = 'Ingress' | 'Egress';
 
@@ -19,8 +21,41 @@ export interface PolicyPeer {
 }
 export interface PolicyPort {
   protocol?: 'TCP' | 'UDP' | 'SCTP';
+  /** A number, or a named port: resolved per destination pod (resolvePolicyPort). */
+  port?: number | string;
+  endPort?: number;
+}
+
+/** A policy port with its port resolved to a number (or absent: every port of the protocol). */
+export interface ResolvedPolicyPort {
+  protocol: 'TCP' | 'UDP' | 'SCTP';
   port?: number;
   endPort?: number;
+}
+
+/**
+ * A policy port as it applies to traffic to one destination pod, or undefined when it matches nothing there.
+ * A named port matches the container port of the destination pod with that name AND the rule's protocol
+ * (default TCP); a pod without such a port does not match (Kubernetes API reference NetworkPolicyPort.port: "a
+ * numerical or named port on a pod"; e2e test/e2e/network/netpol "should allow ingress access on one named port",
+ * "should allow egress access on one named port": the name is looked up on the server pod, for egress too).
+ * Destinations that are not pods (externals, ipBlock addresses) have no named ports: `destinationPorts` empty.
+ * The lab's iptables and the predictor both resolve named ports here.
+ */
+export function resolvePolicyPort(p: PolicyPort, destinationPorts: readonly NamedContainerPort[]): ResolvedPolicyPort | undefined {
+  const protocol = p.protocol ?? 'TCP';
+  if (typeof p.port !== 'string')
+    return { protocol, ...(p.port !== undefined ? { port: p.port } : {}), ...(p.endPort !== undefined ? { endPort: p.endPort } : {}) };
+  const hit = destinationPorts.find((c) => c.name === p.port && c.transport === protocol);
+  return hit ? { protocol, port: hit.port } : undefined;
+}
+
+/** Whether a rule's port matches traffic of `transport` to `port` (undefined: a portless protocol such as ICMP). */
+export function resolvedPortMatches(r: ResolvedPolicyPort, transport: string, port: number | undefined): boolean {
+  if (r.protocol !== transport) return false;
+  if (r.port === undefined) return true;
+  if (port === undefined) return false;
+  return r.endPort !== undefined ? port >= r.port && port <= r.endPort : port === r.port;
 }
 export interface PolicyRule {
   peers?: PolicyPeer[];
@@ -160,8 +195,14 @@ function port(v: unknown, at: string): PolicyPort {
   onlyKeys(v, at, ['protocol', 'port', 'endPort']);
   const protocol = (v.protocol ?? 'TCP') as string;
   if (!['TCP', 'UDP', 'SCTP'].includes(protocol)) refuse(`${at}.protocol`, `unknown protocol ${protocol}`);
-  if (typeof v.port === 'string') refuse(`${at}.port`, `named port "${v.port}": lab workloads have no port names; use the number`);
-  if (v.port !== undefined && !isPort(v.port)) refuse(`${at}.port`, 'must be a port number from 1 to 65535');
+  if (typeof v.port === 'string') {
+    // The API server's validation: a named port is an IANA_SVC_NAME, and endPort needs a numeric port.
+    const problem = portName(v.port);
+    if (problem) refuse(`${at}.port`, problem);
+    if (v.endPort !== undefined) refuse(`${at}.endPort`, 'may not be set when port is a named port (the API server refuses it)');
+    return { protocol: protocol as PolicyPort['protocol'], port: v.port };
+  }
+  if (v.port !== undefined && !isPort(v.port)) refuse(`${at}.port`, 'must be a port number from 1 to 65535 or a port name');
   if (v.endPort !== undefined && (!isPort(v.endPort) || v.port === undefined || v.endPort < (v.port as number))) {
     refuse(`${at}.endPort`, 'needs a numeric port and an endPort from port to 65535');
   }

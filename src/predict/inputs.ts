@@ -11,7 +11,7 @@ import { z } from 'zod';
 import { formatPath, locate, type PathSegment } from '../scenario/positions.js';
 import { validateResource } from '../scenario/resources.js';
 import { checkRules } from '../scenario/rules.js';
-import { external, mesh, namespace, workload, type Resource, type Scenario } from '../scenario/schema.js';
+import { external, httpRequest, mesh, namespace, workload, type Resource, type Scenario } from '../scenario/schema.js';
 import { findYamlFiles, isFileProblem, readSource, type FileProblem } from '../scenario/source.js';
 import { guardDocument } from '../scenario/yaml-guard.js';
 import { fromZodIssue } from '../scenario/zod-issues.js';
@@ -22,6 +22,11 @@ export const workloadsFile = z.strictObject({
   namespaces: z.array(namespace).min(1),
   workloads: z.array(workload).min(1),
   externals: z.array(external).default([]),
+  paths: z
+    .array(httpRequest.shape.path.unwrap())
+    .max(32)
+    .optional()
+    .describe('request targets (sent as written) every http cell is also probed with, e.g. /public/../private: path normalisation per cell'),
 });
 export type WorkloadsFile = z.output<typeof workloadsFile>;
 
@@ -116,6 +121,6 @@ export async function loadPolicies(path: string): Promise<Loaded<Resource[]>> {
   return errors.length ? { ok: false, errors } : { ok: true, value: resources };
 }
 
-export function worldInputOf(workloads: WorkloadsFile, resources: readonly Resource[]): WorldInput {
+export function worldInputOf(workloads: Omit<WorkloadsFile, 'paths'>, resources: readonly Resource[]): WorldInput {
   return { ...workloads, resources };
 }

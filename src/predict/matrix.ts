@@ -39,6 +39,8 @@ export interface MatrixCell {
 export interface MatrixColumn {
   readonly port?: number;
   readonly protocol: ProbeProtocolName;
+  /** An http cell's request target when it is not the default `/` (the matrix input's `paths`). */
+  readonly path?: string;
 }
 
 export interface Matrix {
@@ -49,23 +51,36 @@ export interface Matrix {
   readonly notes: readonly string[];
 }
 
-export const columnKey = (c: MatrixColumn) => (c.port === undefined ? c.protocol : `${c.port}/${c.protocol}`);
-export const cellKey = (f: Pick<Flow, 'from' | 'to' | 'port' | 'protocol'>) => `${f.from}>${f.to}>${columnKey(f)}`;
+export const columnKey = (c: MatrixColumn) =>
+  `${c.port === undefined ? c.protocol : `${c.port}/${c.protocol}`}${c.path !== undefined ? ` ${c.path}` : ''}`;
+/** A flow's column; a column given with its `path` (a grid looking a cell up) keeps it. */
+type ColumnSource = Pick<Flow, 'port' | 'protocol'> & { readonly http?: Flow['http']; readonly path?: string };
+const columnOf = (f: ColumnSource): MatrixColumn => {
+  const path = f.http?.path ?? f.path;
+  return { ...(f.port !== undefined ? { port: f.port } : {}), protocol: f.protocol, ...(path !== undefined ? { path } : {}) };
+};
+export const cellKey = (f: ColumnSource & Pick<Flow, 'from' | 'to'>) => `${f.from}>${f.to}>${columnKey(columnOf(f))}`;
 
 function probeName(i: number, f: Flow): string {
   const slug = `c${i}-${f.from.replace('/', '-')}-${f.to.replace(/[/.]/g, '-')}-${f.protocol}${f.port ?? ''}`;
   return slug.slice(0, 63).replace(/-+$/, '');
 }
 
-/** Flows for every pair × port × protocol the listener speaks (tcp listeners: tcp; http: http; …). */
-export function matrixFlows(world: World, protocols: readonly ProbeProtocolName[] = DEFAULT_MATRIX_PROTOCOLS): Flow[] {
+/**
+ * Flows for every pair × port × protocol the listener speaks (tcp listeners: tcp; http: http; …); each http
+ * flow is repeated with every request target of `paths` (sent as written), so path normalisation shows per cell.
+ */
+export function matrixFlows(world: World, protocols: readonly ProbeProtocolName[] = DEFAULT_MATRIX_PROTOCOLS, paths: readonly string[] = []): Flow[] {
   const wanted = new Set(protocols);
   const flows: Flow[] = [];
   const destinations = [...world.workloads, ...world.externals];
   for (const src of world.workloads) {
     for (const dst of destinations) {
       for (const p of dst.ports) {
-        if (wanted.has(p.protocol)) flows.push({ from: src.key, to: dst.key, port: p.port, protocol: p.protocol });
+        if (!wanted.has(p.protocol)) continue;
+        flows.push({ from: src.key, to: dst.key, port: p.port, protocol: p.protocol });
+        if (p.protocol === 'http')
+          for (const path of paths) flows.push({ from: src.key, to: dst.key, port: p.port, protocol: p.protocol, http: { path } });
       }
       if (wanted.has('icmp')) flows.push({ from: src.key, to: dst.key, protocol: 'icmp' });
     }
@@ -135,9 +150,10 @@ export function observe(matrix: Matrix, judgements: readonly ProbeJudgement[], n
 export function columnsOf(matrix: Matrix): MatrixColumn[] {
   const seen = new Map<string, MatrixColumn>();
   for (const c of matrix.cells) {
-    const col = { ...(c.flow.port !== undefined ? { port: c.flow.port } : {}), protocol: c.flow.protocol };
+    const col = columnOf(c.flow);
     seen.set(columnKey(col), col);
   }
+  // A column's path variants follow it in the order they were declared (Map insertion order, stable sort).
   return [...seen.values()].sort((a, b) => (a.port ?? 0) - (b.port ?? 0) || a.protocol.localeCompare(b.protocol));
 }
 

@@ -7,7 +7,16 @@
  * defaulted by the model (src/model/network-policy.ts), the same reading the lab compiles into iptables.
  */
 import { ipInBlock, type Labels } from '../model/index.js';
-import { matchesSelector, type NetworkPolicy, type PolicyPeer, type PolicyPort, type PolicyRule } from '../model/network-policy.js';
+import {
+  matchesSelector,
+  resolvedPortMatches,
+  resolvePolicyPort,
+  type NetworkPolicy,
+  type PolicyPeer,
+  type PolicyPort,
+  type PolicyRule,
+} from '../model/network-policy.js';
+import type { NamedContainerPort } from '../model/ports.js';
 import type { ProbeProtocolName } from './names.js';
 
 export interface NetpolEndpoint {
@@ -15,6 +24,8 @@ export interface NetpolEndpoint {
   /** Absent for externals: they are matched by ipBlock only. */
   readonly namespace?: string;
   readonly labels: Labels;
+  /** A pod's container ports with their names, against which a NetworkPolicy named port resolves (none: externals). */
+  readonly ports?: readonly NamedContainerPort[];
 }
 
 export interface NetpolFlow {
@@ -37,17 +48,16 @@ function peerMatches(peer: PolicyPeer, policyNs: string, other: NetpolEndpoint, 
   return nsOk && matchesSelector(peer.podSelector ?? {}, { ...other.labels });
 }
 
-function portMatches(p: PolicyPort, port: number | undefined, protocol: ProbeProtocolName): boolean {
-  const transport = protocol === 'udp' ? 'UDP' : protocol === 'icmp' ? 'ICMP' : 'TCP';
-  if ((p.protocol ?? 'TCP') !== transport) return false;
-  if (p.port === undefined) return true;
-  if (port === undefined) return false;
-  return p.endPort !== undefined ? port >= p.port && port <= p.endPort : port === p.port;
+/** A named port resolves on the destination pod, whichever direction the rule is for (model: resolvePolicyPort). */
+function portMatches(p: PolicyPort, flow: NetpolFlow): boolean {
+  const transport = flow.protocol === 'udp' ? 'UDP' : flow.protocol === 'icmp' ? 'ICMP' : 'TCP';
+  const resolved = resolvePolicyPort(p, flow.destination.ports ?? []);
+  return resolved !== undefined && resolvedPortMatches(resolved, transport, flow.port);
 }
 
 function ruleAllows(rule: PolicyRule, policyNs: string, other: NetpolEndpoint, flow: NetpolFlow, nsLabels: (ns: string) => Labels): boolean {
   const peersOk = !rule.peers || rule.peers.length === 0 || rule.peers.some((peer) => peerMatches(peer, policyNs, other, nsLabels));
-  const portsOk = !rule.ports || rule.ports.length === 0 || rule.ports.some((p) => portMatches(p, flow.port, flow.protocol));
+  const portsOk = !rule.ports || rule.ports.length === 0 || rule.ports.some((p) => portMatches(p, flow));
   return peersOk && portsOk;
 }
 

@@ -28,6 +28,7 @@ import { serviceFqdn, SIDECAR_UID, spiffeId } from '../model/mesh.js';
 import { inboundCapture, outboundCapture } from './capture.js';
 import type { Failure } from './names.js';
 import { networkPolicyDecision } from './netpol.js';
+import { namedContainerPorts } from '../model/ports.js';
 import type { EndpointInfo, ExternalInfo, Flow, Prediction, Reason, WorkloadInfo, World } from './types.js';
 
 type Transport = 'mtls' | 'plaintext' | 'app-tls';
@@ -261,7 +262,9 @@ export function predict(world: World, flow: Flow): Prediction {
       {
         source: { address: src.address, namespace: src.namespace, labels: src.labels },
         destination:
-          dst.kind === 'workload' ? { address: dst.address, namespace: dst.namespace, labels: dst.labels } : { address: dst.address, labels: {} },
+          dst.kind === 'workload'
+            ? { address: dst.address, namespace: dst.namespace, labels: dst.labels, ports: namedContainerPorts(dst.ports) }
+            : { address: dst.address, labels: {} },
         ...(flow.port !== undefined ? { port: flow.port } : {}),
         protocol: flow.protocol,
       },

@@ -31,7 +31,7 @@ export interface WorkloadInfo {
   /** The uid the application runs as. */
   readonly uid: number;
   readonly capabilities: readonly string[];
-  readonly ports: ReadonlyArray<{ readonly port: number; readonly protocol: ListenProtocolName }>;
+  readonly ports: ReadonlyArray<{ readonly port: number; readonly protocol: ListenProtocolName; readonly name?: string }>;
   /** istio-iptables flags from the pod's annotations (only meaningful with a sidecar). */
   readonly capture: CaptureConfig;
 }

@@ -7,6 +7,7 @@
  * `reach: false, failure: http-403` (or http-502), so `status` with `reach: false` is an error that says so.
  */
 import { canFlushCapture, canRunAs, IMAGE_DEFAULT_UID, nonRootNote } from '../model/capabilities.js';
+import { containerPortName, portNameConflict, servicePortName, transportOf } from '../model/ports.js';
 import type { External, Probe, Scenario, Workload } from './schema.js';
 import { checkSteps } from './steps.js';
 
@@ -95,14 +96,47 @@ function checkWorkloads(s: Scenario): RuleIssue[] {
         message: `namespace "${w.namespace}" is not declared in spec.namespaces (declared: ${[...declared].join(', ')})`,
       });
     }
-    out.push(
-      ...duplicates(
-        w.ports,
-        (p) => String(p.port),
-        (j) => ['spec', 'workloads', i, 'ports', j, 'port'],
-        'port',
-      ),
-    );
+    out.push(...checkWorkloadPorts(w, i));
+  });
+  return out;
+}
+
+/**
+ * A number may be declared once per transport (Kubernetes allows 53/UDP beside 53/TCP in one pod and one Service,
+ * not the same number twice on one protocol); http, https and tcp all listen on TCP. Port names, declared or
+ * default, are unique within the workload (container port names within a pod, Service port names within a
+ * Service), and a declared name must not make Istio select another protocol than the declared one (ports.ts).
+ */
+function checkWorkloadPorts(w: Workload, i: number): RuleIssue[] {
+  const at = (j: number, field: string): PathSegment[] => ['spec', 'workloads', i, 'ports', j, field];
+  const out = duplicates(
+    w.ports,
+    (p) => `${p.port}/${transportOf(p.protocol)}`,
+    (j) => at(j, 'port'),
+    'port',
+  );
+  const duplicated = new Set(out.map((o) => o.path[4]));
+  for (const [kind, nameOf] of [
+    ['port name', (p: Workload['ports'][number]) => containerPortName(p, w.ports)],
+    ['Service port name', servicePortName],
+  ] as const) {
+    const first = new Map<string, number>();
+    w.ports.forEach((p, j) => {
+      const name = nameOf(p);
+      const k = first.get(name);
+      if (k === undefined) return void first.set(name, j);
+      // A duplicated number already said so; its default names follow from it.
+      if (duplicated.has(j) || out.some((o) => o.path[4] === j && o.path[5] === 'name')) return;
+      const message =
+        p.name === undefined
+          ? `this port's default ${kind} "${name}" is already used at index ${k}; name one of them`
+          : `duplicate ${kind} "${name}" (first used at index ${k}); give the ports distinct names`;
+      out.push({ path: at(j, 'name'), message });
+    });
+  }
+  w.ports.forEach((p, j) => {
+    const conflict = portNameConflict(p);
+    if (conflict) out.push({ path: at(j, 'name'), message: conflict });
   });
   return out;
 }
@@ -236,7 +270,9 @@ function checkPort(p: Probe, destination: Destination | undefined, at: PathSegme
   if (!destination) return [];
   const ports = destination.kind === 'workload' ? destination.workload.ports : destination.external.ports;
   const declared = ports.map((q) => `${q.port}/${q.protocol}`).join(', ') || 'none';
-  const listener = ports.find((q) => q.port === p.port);
+  // A number may carry both tcp and udp: the listener is the one on the probe's transport, if any.
+  const listener =
+    ports.find((q) => q.port === p.port && transportOf(q.protocol) === transportOf(p.protocol)) ?? ports.find((q) => q.port === p.port);
   if (!listener) {
     return [{ path: [...at, 'port'], message: `${p.to} does not declare port ${p.port} (declares: ${declared})` }];
   }

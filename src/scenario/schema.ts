@@ -130,6 +130,16 @@ export const namespace = z.strictObject({
 export const workloadPort = z.strictObject({
   port,
   protocol: z.enum(LISTEN_PROTOCOLS),
+  // A regex rather than a refinement so the JSON Schema carries it (the same rule as values.portName).
+  name: z
+    .string()
+    .max(15, 'must be at most 15 characters (IANA_SVC_NAME)')
+    .regex(
+      values.PORT_NAME,
+      'must be a port name (IANA_SVC_NAME): lower-case letters, digits and "-", with a letter, no leading, trailing or double "-"',
+    )
+    .optional()
+    .describe('Service and container port name, usable as a NetworkPolicy named port; default <protocol>-<port> (Service), p<port> (container)'),
 });
 
 export const workload = z.strictObject({

@@ -72,9 +72,11 @@ export function portString(s: string): string | undefined {
   return undefined;
 }
 
+/** IANA_SVC_NAME without its length limit (1-15): a-z, 0-9 and "-", at least one letter, no leading, trailing or double "-". */
+export const PORT_NAME = /^(?=[a-z0-9-]*[a-z])[a-z0-9]+(-[a-z0-9]+)*$/;
+
 export function portName(s: string): string | undefined {
-  const ok =
-    s.length >= 1 && s.length <= 15 && /^[a-z0-9-]+$/.test(s) && /[a-z]/.test(s) && !s.startsWith('-') && !s.endsWith('-') && !s.includes('--');
+  const ok = s.length >= 1 && s.length <= 15 && PORT_NAME.test(s);
   return ok
     ? undefined
     : `${show(s)} is not a port name (IANA_SVC_NAME: at most 15 of a-z, 0-9 and "-", with a letter, no leading, trailing or double "-")`;

@@ -6,6 +6,7 @@
  */
 import path from 'node:path';
 import { hasSidecar } from '../../model/mesh.js';
+import { containerPortName, istioProtocolOfName, servicePortName, transportOf } from '../../model/ports.js';
 import type { ServeConfig } from '../../agent/config.js';
 import type { Namespace, Scenario, Workload } from '../../scenario/schema.js';
 import { MANAGED_BY_LABEL, namespaceMap, RUN_LABEL, SCENARIO_LABEL, type NamespaceMap } from './names.js';
@@ -101,9 +102,14 @@ export function agentConfig(scenario: Scenario, w: Workload): ServeConfig {
   };
 }
 
-/** Istio picks the protocol from the Service port name prefix. */
-function servicePortName(p: Workload['ports'][number]): string {
-  return `${p.protocol}-${p.port}`;
+/**
+ * A Service port: Istio picks the protocol from the name's prefix (model/ports.ts); a declared name without an
+ * Istio prefix gets `appProtocol`, which Istio reads first, so the declared protocol still decides.
+ */
+function servicePort(p: Workload['ports'][number]): Record<string, unknown> {
+  const name = servicePortName(p);
+  const appProtocol = p.protocol !== 'udp' && istioProtocolOfName(name) === undefined ? { appProtocol: p.protocol } : {};
+  return { name, port: p.port, targetPort: p.port, protocol: transportOf(p.protocol), ...appProtocol };
 }
 
 /**
@@ -134,7 +140,7 @@ function renderContainer(scenario: Scenario, w: Workload, options: RenderOptions
       ? { image: options.stockImage ?? STOCK_IMAGE, imagePullPolicy: 'IfNotPresent' }
       : { image: options.image ?? DEFAULT_IMAGE, imagePullPolicy: options.imagePullPolicy ?? 'IfNotPresent' }),
     command: ['node', AGENT_PATH, 'serve', '--config', '/etc/meshprobe/config.json'],
-    ports: w.ports.map((p) => ({ containerPort: p.port, protocol: p.protocol === 'udp' ? 'UDP' : 'TCP', name: `p${p.port}` })),
+    ports: w.ports.map((p) => ({ containerPort: p.port, protocol: transportOf(p.protocol), name: containerPortName(p, w.ports) })),
     volumeMounts: [
       { name: 'config', mountPath: '/etc/meshprobe', readOnly: true },
       { name: 'control', mountPath: '/tmp/meshprobe' },
@@ -193,7 +199,7 @@ function renderWorkload(scenario: Scenario, map: NamespaceMap, w: Workload, opti
       metadata: { name: w.name, namespace, labels },
       spec: {
         selector,
-        ports: w.ports.map((p) => ({ name: servicePortName(p), port: p.port, targetPort: p.port, protocol: p.protocol === 'udp' ? 'UDP' : 'TCP' })),
+        ports: w.ports.map(servicePort),
       },
     });
   }

@@ -13,7 +13,7 @@ import { podLabels, SIDECAR_UID, spiffeId } from '../../model/mesh.js';
 import { captureRules, toRestoreInput } from './capture.js';
 import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import type { NetworkPolicy } from '../../model/network-policy.js';
-import { compileNetworkPolicies, policyRestoreInput } from './netpol.js';
+import { compileNetworkPolicies, policyEndpoints, policyRestoreInput } from './netpol.js';
 import { egressGatewayPorts, hostsFile, planLab, serviceName, workloadNames, type LabHost, type LabPlan } from './plan.js';
 import type { LabRuntime } from './runtime/index.js';
 import type { PodSpec } from './runtime/protocol.js';
@@ -165,12 +165,7 @@ export async function deployLab(
   };
   register(d);
   try {
-    const endpoints = plan.hosts.map((h) => ({
-      address: h.address,
-      nodeIf: h.nodeIf,
-      namespace: h.workload?.namespace,
-      labels: h.workload ? podLabels(h.workload) : {},
-    }));
+    const endpoints = policyEndpoints(plan.hosts);
     const filter = policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario)));
     for (const h of plan.hosts) d.pods.set(h.key, podRuntime(d, h, istioVersion));
     const certs = certificateRequests(plan);

@@ -11,15 +11,20 @@
  * MP-INGRESS always ends in ACCEPT or DROP, so a jump to it is final: a packet must pass both the sender's egress
  * and the receiver's ingress policy. Blocked traffic is dropped silently, so the client sees a timeout.
  */
+import { ipInBlock } from '../../model/match.js';
 import {
   matchesSelector,
   NetworkPolicyRefusal,
   parseNetworkPolicy as parseModel,
+  resolvePolicyPort,
   type NetworkPolicy,
   type PolicyPeer,
-  type PolicyPort,
   type PolicyRule,
+  type ResolvedPolicyPort,
 } from '../../model/network-policy.js';
+import { podLabels } from '../../model/mesh.js';
+import { namedContainerPorts, type NamedContainerPort } from '../../model/ports.js';
+import type { LabHost } from './plan.js';
 import type { Resource } from '../../scenario/schema.js';
 import { UnsupportedError } from '../target.js';
 import { iptablesRule, restoreInput } from './tokens.js';
@@ -30,6 +35,8 @@ export interface PolicyEndpoint {
   nodeIf: string;
   namespace?: string;
   labels: Record<string, string>;
+  /** A pod's container ports with their names, for NetworkPolicy named ports (externals have none). */
+  ports?: readonly NamedContainerPort[];
 }
 
 export interface PolicyRules {
@@ -37,8 +44,8 @@ export interface PolicyRules {
   rules: string[];
 }
 
-/** What a peer selects: pod addresses, or one address block with exceptions. */
-type PeerMatch = { kind: 'any' } | { kind: 'addresses'; addresses: string[] } | { kind: 'block'; cidr: string; except: string[] };
+/** What a peer selects: pods, or one address block with exceptions. */
+type PeerMatch = { kind: 'any' } | { kind: 'pods'; pods: PolicyEndpoint[] } | { kind: 'block'; cidr: string; except: string[] };
 
 function peerMatch(peer: PolicyPeer, policyNs: string, endpoints: PolicyEndpoint[], nsLabels: (ns: string) => Record<string, string>): PeerMatch {
   if (peer.ipBlock) return { kind: 'block', cidr: peer.ipBlock.cidr, except: peer.ipBlock.except ?? [] };
@@ -47,46 +54,87 @@ function peerMatch(peer: PolicyPeer, policyNs: string, endpoints: PolicyEndpoint
     const nsOk = peer.namespaceSelector ? matchesSelector(peer.namespaceSelector, nsLabels(e.namespace)) : e.namespace === policyNs;
     return nsOk && matchesSelector(peer.podSelector ?? {}, e.labels);
   });
-  return { kind: 'addresses', addresses: pods.map((p) => p.address) };
+  return { kind: 'pods', pods };
 }
 
-/** Each port of a rule as iptables tokens (one empty list: any port). */
-function portMatches(ports: PolicyPort[] | undefined): string[][] {
-  if (!ports || ports.length === 0) return [[]];
+/** The pods a peer selects as destinations (an address block: the pods whose address it holds, minus except). */
+function destinationPods(peer: PeerMatch, endpoints: PolicyEndpoint[]): PolicyEndpoint[] {
+  const pods = endpoints.filter((e) => e.namespace !== undefined);
+  if (peer.kind === 'any') return pods;
+  if (peer.kind === 'pods') return peer.pods;
+  return pods.filter((e) => ipInBlock(peer.cidr, e.address) && !peer.except.some((ex) => ipInBlock(ex, e.address)));
+}
+
+/** Resolved ports as iptables tokens; undefined (the rule lists no ports) is one empty list: any port. */
+function portTokens(ports: ResolvedPolicyPort[] | undefined): string[][] {
+  if (ports === undefined) return [[]];
   return ports.map((p) => {
-    const proto = ['-p', (p.protocol ?? 'TCP').toLowerCase()];
+    const proto = ['-p', p.protocol.toLowerCase()];
     if (p.port === undefined) return proto;
     return [...proto, '--dport', p.endPort !== undefined ? `${p.port}:${p.endPort}` : String(p.port)];
   });
 }
 
-/** Rules of one per-pod chain for one direction: `dir` is 's' (ingress: match sources) or 'd' (egress: destinations). */
+const defined = <T>(v: T | undefined): v is T => v !== undefined;
+
+/**
+ * Rules of one per-pod chain for one direction: `dir` is 's' (ingress: match sources) or 'd' (egress: destinations).
+ * A named port resolves on the destination pod (model: resolvePolicyPort): for ingress that is `pod` itself; for
+ * egress each destination pod the peer selects gets its own rule with the number its container port of that name
+ * and protocol has, and a pod without one (or an external) gets none.
+ */
 function directionRules(
   chain: string,
   rules: PolicyRule[],
   dir: 's' | 'd',
   allow: string,
-  ctx: { policyNs: string; endpoints: PolicyEndpoint[]; nsLabels: (ns: string) => Record<string, string>; blocks: { n: number }; where: string },
+  ctx: {
+    pod: PolicyEndpoint;
+    policyNs: string;
+    endpoints: PolicyEndpoint[];
+    nsLabels: (ns: string) => Record<string, string>;
+    blocks: { n: number };
+    where: string;
+  },
   out: PolicyRules,
 ): void {
   // Every value is checked as a token before it becomes part of a line (tokens.ts): an address block or port that
   // is not one is refused, whatever the loader let through.
   const add = (...tokens: string[]) => out.rules.push(iptablesRule(tokens, ctx.where));
+  const emit = (peer: PeerMatch, ports: string[][]) => {
+    for (const port of ports) {
+      if (peer.kind === 'any') add('-A', chain, ...port, '-j', allow);
+      else if (peer.kind === 'pods') for (const p of peer.pods) add('-A', chain, `-${dir}`, `${p.address}/32`, ...port, '-j', allow);
+      else {
+        // An ipBlock with exceptions gets its own chain: an excepted address RETURNs to try the next rule.
+        const sub = `${chain}-B${ctx.blocks.n++}`;
+        out.chains.push(sub);
+        for (const ex of peer.except) add('-A', sub, `-${dir}`, ex, '-j', 'RETURN');
+        add('-A', sub, `-${dir}`, peer.cidr, ...port, '-j', allow);
+        add('-A', chain, '-j', sub);
+      }
+    }
+  };
   for (const rule of rules) {
     const peers = rule.peers?.length
       ? rule.peers.map((p) => peerMatch(p, ctx.policyNs, ctx.endpoints, ctx.nsLabels))
       : [{ kind: 'any' } as PeerMatch];
+    const listed = rule.ports && rule.ports.length > 0 ? rule.ports : undefined;
+    if (dir === 's') {
+      // Ingress: the destination is this pod; ports that resolve to nothing on it allow nothing.
+      const resolved = listed?.map((p) => resolvePolicyPort(p, ctx.pod.ports ?? [])).filter(defined);
+      if (resolved && resolved.length === 0) continue;
+      for (const peer of peers) emit(peer, portTokens(resolved));
+      continue;
+    }
+    const numeric = listed?.filter((p) => typeof p.port !== 'string').map((p) => resolvePolicyPort(p, [])!);
+    const named = (listed ?? []).filter((p) => typeof p.port === 'string');
     for (const peer of peers) {
-      for (const port of portMatches(rule.ports)) {
-        if (peer.kind === 'any') add('-A', chain, ...port, '-j', allow);
-        else if (peer.kind === 'addresses') for (const a of peer.addresses) add('-A', chain, `-${dir}`, `${a}/32`, ...port, '-j', allow);
-        else {
-          // An ipBlock with exceptions gets its own chain: an excepted address RETURNs to try the next rule.
-          const sub = `${chain}-B${ctx.blocks.n++}`;
-          out.chains.push(sub);
-          for (const ex of peer.except) add('-A', sub, `-${dir}`, ex, '-j', 'RETURN');
-          add('-A', sub, `-${dir}`, peer.cidr, ...port, '-j', allow);
-          add('-A', chain, '-j', sub);
+      if (!listed || numeric!.length > 0) emit(peer, portTokens(numeric));
+      for (const p of named) {
+        for (const dst of destinationPods(peer, ctx.endpoints)) {
+          const r = resolvePolicyPort(p, dst.ports ?? []);
+          if (r) for (const port of portTokens([r])) add('-A', chain, '-d', `${dst.address}/32`, ...port, '-j', allow);
         }
       }
     }
@@ -96,6 +144,17 @@ function directionRules(
 /** The policies that select `pod` for a direction (a pod selected by any is isolated in that direction). */
 function selecting(policies: NetworkPolicy[], pod: PolicyEndpoint, type: 'Ingress' | 'Egress'): NetworkPolicy[] {
   return policies.filter((p) => p.namespace === pod.namespace && p.policyTypes.includes(type) && matchesSelector(p.podSelector, pod.labels));
+}
+
+/** The lab's hosts as the policy engine sees them: pods with their labels and named ports; externals by address. */
+export function policyEndpoints(hosts: readonly LabHost[]): PolicyEndpoint[] {
+  return hosts.map((h) => ({
+    address: h.address,
+    nodeIf: h.nodeIf,
+    namespace: h.workload?.namespace,
+    labels: h.workload ? podLabels(h.workload) : {},
+    ...(h.workload ? { ports: namedContainerPorts(h.ports) } : {}),
+  }));
 }
 
 export function compileNetworkPolicies(
@@ -125,7 +184,7 @@ export function compileNetworkPolicies(
           type === 'Ingress' ? p.ingress : p.egress,
           dir,
           allow,
-          { policyNs: p.namespace, endpoints, nsLabels, blocks, where },
+          { pod, policyNs: p.namespace, endpoints, nsLabels, blocks, where },
           out,
         );
       }

@@ -16,20 +16,14 @@ import type { Scenario, Step } from '../../scenario/schema.js';
 import { resourcesAfter } from '../../scenario/steps.js';
 import { checkScenario } from './check.js';
 import { nsLabelsOf, type LabDeployment } from './deploy.js';
-import { compileNetworkPolicies, policyRestoreInput } from './netpol.js';
-import { podLabels } from '../../model/mesh.js';
+import { compileNetworkPolicies, policyEndpoints, policyRestoreInput } from './netpol.js';
 import { sidecarConfig } from './deploy.js';
 import { applyNodeFilter } from './topology.js';
 
 export async function applyLabStep(d: LabDeployment, step: Step, istioVersion: string): Promise<void> {
   const next: Scenario = { ...d.scenario, spec: { ...d.scenario.spec, resources: resourcesAfter(d.scenario, [step]) } };
   const policies = checkScenario(next);
-  const endpoints = d.plan.hosts.map((h) => ({
-    address: h.address,
-    nodeIf: h.nodeIf,
-    namespace: h.workload?.namespace,
-    labels: h.workload ? podLabels(h.workload) : {},
-  }));
+  const endpoints = policyEndpoints(d.plan.hosts);
   await applyNodeFilter(d.plan, policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(next))));
   for (const rt of d.pods.values()) {
     if (!rt.sidecarLog) continue; // a pod without a sidecar or gateway has nothing to reconfigure

@@ -114,6 +114,40 @@ describe('renderScenario', () => {
     expect(r.workloads.some((m) => m.kind === 'Service' && m.metadata.name === 'client')).toBe(false);
   });
 
+  test('named ports: Service and container use the declared name; one number on TCP and UDP renders both', async () => {
+    const s = strictMtls();
+    s.spec.workloads[0].ports = [
+      { port: 8080, protocol: 'http', name: 'http-web' },
+      { port: 9090, protocol: 'tcp', name: 'metrics' },
+      { port: 53, protocol: 'udp', name: 'dns-udp' },
+      { port: 53, protocol: 'tcp', name: 'dns-tcp' },
+      { port: 5353, protocol: 'udp' },
+      { port: 5353, protocol: 'tcp' },
+    ];
+    s.spec.probes = s.spec.probes.filter((p) => p.to !== 'app/server' || p.port === 8080);
+    const r = renderScenario(s, { runId: 'r1' });
+    const svc = find(r.workloads, 'Service', 'server');
+    for (const m of allManifests(r)) await expect(validateManifest(m)).resolves.toBeUndefined();
+    // A name without an Istio protocol prefix gets appProtocol, which Istio reads before the name.
+    expect((svc.spec as { ports: unknown[] }).ports).toEqual([
+      { name: 'http-web', port: 8080, targetPort: 8080, protocol: 'TCP' },
+      { name: 'metrics', port: 9090, targetPort: 9090, protocol: 'TCP', appProtocol: 'tcp' },
+      { name: 'dns-udp', port: 53, targetPort: 53, protocol: 'UDP' },
+      { name: 'dns-tcp', port: 53, targetPort: 53, protocol: 'TCP', appProtocol: 'tcp' },
+      { name: 'udp-5353', port: 5353, targetPort: 5353, protocol: 'UDP' },
+      { name: 'tcp-5353', port: 5353, targetPort: 5353, protocol: 'TCP' },
+    ]);
+    const d = find(r.workloads, 'Deployment', 'server') as unknown as { spec: { template: { spec: { containers: Array<{ ports: unknown[] }> } } } };
+    expect(d.spec.template.spec.containers[0].ports).toEqual([
+      { containerPort: 8080, protocol: 'TCP', name: 'http-web' },
+      { containerPort: 9090, protocol: 'TCP', name: 'metrics' },
+      { containerPort: 53, protocol: 'UDP', name: 'dns-udp' },
+      { containerPort: 53, protocol: 'TCP', name: 'dns-tcp' },
+      { containerPort: 5353, protocol: 'UDP', name: 'p5353-udp' },
+      { containerPort: 5353, protocol: 'TCP', name: 'p5353' },
+    ]);
+  });
+
   test('probes run as another uid run the source container as uid 0 with SETUID/SETGID', () => {
     const s = strictMtls();
     s.spec.probes[1] = { ...s.spec.probes[1], as: { user: 1337 } };

@@ -140,11 +140,69 @@ describe('fields the lab does not emulate are refused by name', () => {
     }
     throw new Error('not refused');
   };
-  test('named ports, unknown fields, IPv6 blocks', () => {
-    expect(field({ podSelector: {}, ingress: [{ ports: [{ port: 'http' }] }] })).toBe('NetworkPolicy p: spec.ingress[0].ports[0].port');
+  test('named ports with endPort, unknown fields, IPv6 blocks', () => {
+    expect(field({ podSelector: {}, ingress: [{ ports: [{ port: 'http', endPort: 90 }] }] })).toBe(
+      'NetworkPolicy p: spec.ingress[0].ports[0].endPort',
+    );
     expect(field({ podSelector: {}, ingress: [{ from: [{ ipBlock: { cidr: 'fd00::/8' } }] }] })).toBe(
       'NetworkPolicy p: spec.ingress[0].from[0].ipBlock.cidr',
     );
     expect(field({ podSelector: {}, ingres: [] })).toBe('NetworkPolicy p: spec.ingres');
+  });
+});
+
+describe('named ports compile per destination pod', () => {
+  // kubernetes test/e2e/network/netpol: pods serve serve-80-tcp and serve-81-tcp; here the client carries the name
+  // on other numbers, so a resolution against the wrong pod would show.
+  const named: PolicyEndpoint[] = [
+    {
+      ...endpoints[0],
+      ports: [
+        { port: 80, transport: 'TCP', name: 'serve-80-tcp' },
+        { port: 81, transport: 'TCP', name: 'serve-81-tcp' },
+      ],
+    },
+    { ...endpoints[1], ports: [{ port: 8080, transport: 'TCP', name: 'serve-80-tcp' }] },
+    { ...endpoints[2], ports: [{ port: 80, transport: 'UDP', name: 'serve-80-tcp' }] },
+    endpoints[3],
+  ];
+  const compileNamed = (spec: object) => compileNetworkPolicies([parseNetworkPolicy(np(spec), 'app')], named, nsLabels).rules;
+
+  test('ingress: the name resolves on the selected pod itself; a pod without it allows nothing for the rule', () => {
+    const rules = compileNamed({ podSelector: {}, ingress: [{ ports: [{ port: 'serve-81-tcp' }] }] });
+    expect(chain(rules, 'MP-IN-0')).toEqual(['-A MP-IN-0 -p tcp --dport 81 -j ACCEPT', '-A MP-IN-0 -j DROP']);
+    expect(chain(rules, 'MP-IN-1')).toEqual(['-A MP-IN-1 -j DROP']);
+  });
+
+  test('egress: one rule per destination pod with the name on the rule protocol; externals and other protocols none', () => {
+    const rules = compileNamed({
+      podSelector: { matchLabels: { app: 'client' } },
+      policyTypes: ['Egress'],
+      egress: [{ ports: [{ port: 'serve-80-tcp' }] }],
+    });
+    expect(chain(rules, 'MP-EG-1')).toEqual([
+      '-A MP-EG-1 -d 10.244.1.2/32 -p tcp --dport 80 -j MP-INGRESS',
+      '-A MP-EG-1 -d 10.244.1.3/32 -p tcp --dport 8080 -j MP-INGRESS',
+      '-A MP-EG-1 -j DROP',
+    ]);
+    const toServer = compileNamed({
+      podSelector: { matchLabels: { app: 'client' } },
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ podSelector: { matchLabels: { app: 'server' } } }], ports: [{ port: 'serve-80-tcp' }, { protocol: 'UDP', port: 53 }] }],
+    });
+    expect(chain(toServer, 'MP-EG-1')).toEqual([
+      '-A MP-EG-1 -d 10.244.1.2/32 -p udp --dport 53 -j MP-INGRESS',
+      '-A MP-EG-1 -d 10.244.1.2/32 -p tcp --dport 80 -j MP-INGRESS',
+      '-A MP-EG-1 -j DROP',
+    ]);
+  });
+
+  test('egress to an ipBlock: the pods in the block, minus except, resolve the name', () => {
+    const rules = compileNamed({
+      podSelector: { matchLabels: { app: 'client' } },
+      policyTypes: ['Egress'],
+      egress: [{ to: [{ ipBlock: { cidr: '10.244.1.0/24', except: ['10.244.1.3/32'] } }], ports: [{ port: 'serve-80-tcp' }] }],
+    });
+    expect(chain(rules, 'MP-EG-1')).toEqual(['-A MP-EG-1 -d 10.244.1.2/32 -p tcp --dport 80 -j MP-INGRESS', '-A MP-EG-1 -j DROP']);
   });
 });
