@@ -24,7 +24,8 @@ import {
   type RejectedRequest,
   type WireRequest,
 } from '../model/index.js';
-import { serviceFqdn, SIDECAR_UID, spiffeId } from '../model/mesh.js';
+import { meshSni, serviceFqdn, SIDECAR_UID, spiffeId } from '../model/mesh.js';
+import { remoteIpOf } from '../model/remote-ip.js';
 import { inboundCapture, outboundCapture } from './capture.js';
 import type { Failure } from './names.js';
 import { networkPolicyDecision } from './netpol.js';
@@ -222,11 +223,13 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
   }
   if (n && n.steps.length > 0) why.push({ layer: 'authorization', text: `${world.pathNormalization} path normalisation: ${n.steps.join('; ')}` });
   const request: AuthzRequest = {
-    destination: { namespace: dst.namespace, labels: dst.labels, port: flow.port ?? 0 },
+    destination: { namespace: dst.namespace, labels: dst.labels, port: flow.port ?? 0, ip: dst.address },
     source: {
       ip: src.address,
+      remoteIp: remoteIpOf(src.address, n?.ok ? n.headers : undefined),
       ...(transport === 'mtls' ? { principal: spiffeId(src.namespace, src.serviceAccount).slice('spiffe://'.length) } : {}),
     },
+    ...(transport === 'mtls' ? { connection: { sni: meshSni(flow.port ?? 0, hostOf(dst)) } } : {}),
     protocol: flow.protocol === 'http' ? 'http' : 'tcp',
     ...(n ? { http: { method: n.method, path: n.policyPath, host: n.host.replace(/:\d+$/, ''), headers: n.headers } } : {}),
   };

@@ -16,6 +16,7 @@ import {
   formatRef,
   inboundTransport,
   normalizeRequest,
+  remoteIpOf,
   type AuthzDecision,
   type PolicyMatch,
 } from '../../../model/index.js';
@@ -34,6 +35,8 @@ interface Conn {
   clientIp: string;
   from: string;
   peer?: string;
+  /** The SNI of the mTLS handshake (`connection.sni`). */
+  sni?: string;
   certHash?: string;
   mtlsMode: string;
   transport: 'mtls' | 'plaintext' | 'tls-passthrough';
@@ -62,8 +65,9 @@ function authorizeConn(
   const self = ctx.config.self;
   return authorize(
     {
-      destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
-      source: { ...(c.peer ? { principal: c.peer } : {}), ip: c.clientIp },
+      destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port, ip: c.dst.address },
+      source: { ...(c.peer ? { principal: c.peer } : {}), ip: c.clientIp, remoteIp: remoteIpOf(c.clientIp, http?.headers) },
+      ...(c.sni ? { connection: { sni: c.sni } } : {}),
       protocol: http ? 'http' : 'tcp',
       ...(http ? { http } : {}),
     },
@@ -221,6 +225,7 @@ export async function handleInbound(
       Object.assign(conn, {
         transport: 'mtls',
         peer: uriSanOf(cert?.subjectAltName),
+        sni: typeof tls.servername === 'string' ? tls.servername : undefined,
         certHash: cert ? createHash('sha256').update(cert.raw).digest('hex') : undefined,
         resumed: tls.isSessionReused(),
       });

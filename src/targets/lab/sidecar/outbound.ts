@@ -16,6 +16,7 @@ import {
   type NormalizedRequest,
   type OutboundDecision,
 } from '../../../model/index.js';
+import { meshSni } from '../../../model/mesh.js';
 import { uriSanOf } from '../../../agent/observe.js';
 import type { RegistryHost } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord, type Direction } from './context.js';
@@ -93,7 +94,7 @@ function upstreamFor(ctx: Context, d: OutboundDecision, host: string, port: numb
         tls: {
           secureContext: ctx.meshTls,
           ALPNProtocols: MESH_ALPN,
-          servername: `outbound_.${port}_._.${host}`,
+          servername: meshSni(port, host),
           checkServerIdentity: meshIdentityCheck(dest?.spiffe),
         },
       };
