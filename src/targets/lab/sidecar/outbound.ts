@@ -218,7 +218,8 @@ function gatewayAuthorized(ctx: Context, n: NormalizedRequest, c: OutConn, host:
   const self = ctx.config.self;
   const d = authorize(
     {
-      destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
+      // A gateway uses the remote address (use_remote_address: true, no trusted hops): remote.ip is the peer.
+      destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port, ip: c.dst.address },
       source: { ip: c.from.slice(0, c.from.lastIndexOf(':')) },
       protocol: 'http',
       http: { method: n.method, path: n.policyPath, host, headers: n.headers },
