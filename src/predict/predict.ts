@@ -229,7 +229,12 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
       remoteIp: remoteIpOf(src.address, n?.ok ? n.headers : undefined),
       ...(transport === 'mtls' ? { principal: spiffeId(src.namespace, src.serviceAccount).slice('spiffe://'.length) } : {}),
     },
-    ...(transport === 'mtls' ? { connection: { sni: meshSni(flow.port ?? 0, hostOf(dst)) } } : {}),
+    // connection.sni: the client sidecar's outbound cluster name over mTLS; the probe's own server name on its TLS.
+    ...(transport === 'mtls'
+      ? { connection: { sni: meshSni(flow.port ?? 0, hostOf(dst)) } }
+      : flow.protocol === 'https'
+        ? { connection: { sni: hostOf(dst) } }
+        : {}),
     protocol: flow.protocol === 'http' ? 'http' : 'tcp',
     ...(n ? { http: { method: n.method, path: n.policyPath, host: n.host.replace(/:\d+$/, ''), headers: n.headers } } : {}),
   };

@@ -23,6 +23,7 @@ const workloads = [
   { name: 'client', namespace: 'legacy' },
   { name: 'client', namespace: 'shop' },
   ...['bysa', 'local', 'sni', 'dstip', 'dstip-other', 'xff', 'tmpl'].map((n) => server(n, 'shop')),
+  { name: 'sni-tls', namespace: 'shop', ports: [{ port: 8443, protocol: 'https' as const }] },
 ];
 const address = addressPlan({ workloads, externals: [] });
 const ipOf = (key: string) => {
@@ -51,6 +52,10 @@ const probes: Probe[] = [
   http('sni-http', 'app/client', 'sni'),
   tcp('sni-other-port', 'app/client', 'sni', false),
   http('sni-plaintext', 'legacy/client', 'sni', {}, false),
+  // An application's own TLS from a client without sidecar passes through with its own SNI; from a sidecar it is
+  // wrapped in mTLS whose SNI is the outbound cluster name.
+  { name: 'sni-app-tls', from: 'legacy/client', to: 'shop/sni-tls', port: 8443, protocol: 'https', expect: { reach: true } } as Probe,
+  { name: 'sni-app-tls-meshed', from: 'app/client', to: 'shop/sni-tls', port: 8443, protocol: 'https', expect: { reach: false } } as Probe,
   http('dstip-own', 'app/client', 'dstip'),
   http('dstip-other', 'app/client', 'dstip-other', {}, false),
   tcp('dstip-own-tcp', 'app/client', 'dstip', true),
@@ -88,6 +93,7 @@ const scenario = makeScenario('authz-features', {
     // Without a namespace, a service account is in the policy's namespace: shop/client.
     authz('shop', 'local', { ...sel('local'), rules: [{ from: [{ source: { serviceAccounts: ['client'] } }] }] }),
     authz('shop', 'sni', { ...sel('sni'), rules: [{ when: [{ key: 'connection.sni', values: ['outbound_.8080_._.sni.shop.svc.cluster.local'] }] }] }),
+    authz('shop', 'sni-tls', { ...sel('sni-tls'), rules: [{ when: [{ key: 'connection.sni', values: ['sni-tls.shop.svc.cluster.local'] }] }] }),
     authz('shop', 'dstip', { ...sel('dstip'), rules: [{ when: [{ key: 'destination.ip', values: [`${ipOf('shop/dstip')}/32`] }] }] }),
     authz('shop', 'dstip-other', { ...sel('dstip-other'), rules: [{ when: [{ key: 'destination.ip', values: [ipOf('shop/dstip')] }] }] }),
     authz('shop', 'xff', { ...sel('xff'), rules: [{ from: [{ source: { remoteIpBlocks: ['203.0.113.0/24'] } }] }] }),
@@ -125,6 +131,8 @@ describeAsRoot('AuthorizationPolicy features (on the lab, as root)', () => {
     expect(r('sni-http').reached).toBe(true);
     closed('sni-other-port');
     expect(r('sni-plaintext')).toMatchObject(DENIED_HTTP);
+    expect(r('sni-app-tls').reached).toBe(true);
+    closed('sni-app-tls-meshed');
     const log = lab.ran.d.pods.get('shop/sni')?.sidecarLog?.() ?? '';
     expect(log).toMatch(/:9000 denied \| .*when\[0\] connection\.sni does not match/);
   });

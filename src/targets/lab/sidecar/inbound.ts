@@ -25,7 +25,7 @@ import { INBOUND_SOURCE } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
 import { forwardHeaders, onClientError, replyRejected, wireRequest } from './http-request.js';
 import type { OriginalDestination } from './original-dst.js';
-import { clientHelloAlpn, peekFirstBytes } from './peek.js';
+import { clientHelloAlpn, clientHelloSni, peekFirstBytes } from './peek.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const XFCC = 'x-forwarded-client-cert';
@@ -208,6 +208,9 @@ export async function handleInbound(
     return void socket.destroy();
   }
   const conn: Conn = { dst, clientIp, from, mtlsMode: mtls.mode, transport: first[0] === 0x16 ? 'tls-passthrough' : 'plaintext' };
+  // An application's own TLS passes through; Envoy's TLS inspector still records its SNI (connection.sni).
+  const appSni = meshTls ? undefined : clientHelloSni(first);
+  if (appSni) conn.sni = appSni;
   if (transport.kind === 'accept' && transport.transport === 'mtls') {
     const tls = new TLSSocket(socket, {
       isServer: true,
