@@ -144,6 +144,27 @@ describe('remote.ip from X-Forwarded-For (Envoy original IP detection, use_remot
   });
 });
 
+describe('remote IP cases of tests/integration/security/authz_test.go TestAuthz_IngressGateway (testdata/authz/ingress-gateway.yaml.tmpl)', () => {
+  // Istio sends one X-Forwarded-For address per call; the policy's rules are split by host there, by policy here.
+  const deny = (source: object | undefined, when?: object) =>
+    ap({ action: 'DENY', rules: [{ ...(source ? { from: [{ source }] } : {}), ...(when ? { when: [when] } : {}) }] });
+  const cases: Array<[string, string, ReturnType<typeof ap>, boolean]> = [
+    ['remoteIpBlocks', '172.17.72.46', deny({ remoteIpBlocks: ['172.17.72.46', '192.168.4.0/23'] }), false],
+    ['remoteIpBlocks', '192.168.5.233', deny({ remoteIpBlocks: ['172.17.72.46', '192.168.4.0/23'] }), false],
+    ['remoteIpBlocks', '10.4.5.6', deny({ remoteIpBlocks: ['172.17.72.46', '192.168.4.0/23'] }), true],
+    ['notRemoteIpBlocks', '10.2.3.4', deny({ notRemoteIpBlocks: ['172.23.240.0/22'] }), false],
+    ['notRemoteIpBlocks', '172.23.242.188', deny({ notRemoteIpBlocks: ['172.23.240.0/22'] }), true],
+    ['remote.ip', '10.242.5.7', deny(undefined, { key: 'remote.ip', values: ['10.242.5.7', '10.124.99.0/24'] }), false],
+    ['remote.ip', '10.124.99.10', deny(undefined, { key: 'remote.ip', values: ['10.242.5.7', '10.124.99.0/24'] }), false],
+    ['remote.ip', '10.4.5.6', deny(undefined, { key: 'remote.ip', values: ['10.242.5.7', '10.124.99.0/24'] }), true],
+  ];
+  it.each(cases)('%s, X-Forwarded-For %s', (_field, ip, policy, allow) => {
+    const headers = { 'x-forwarded-for': ip };
+    const request: AuthzRequest = { ...req({ headers }), source: { ip: '10.1.0.5', remoteIp: remoteIpOf('10.1.0.5', headers) } };
+    expect(authorize(request, [policy]).allowed).toBe(allow);
+  });
+});
+
 describe('path templates (tests/integration/security/authz_test.go TestAuthz_PathTemplating, testdata/authz/path-templating.yaml.tmpl)', () => {
   const cases: Array<[string, string, boolean]> = [
     ['/allow/admin/{**}', '/allow/admin/', true],
