@@ -6,16 +6,26 @@
  * never matches); in a DENY or AUDIT rule those fields are dropped, so the rule gets broader (model.go checkError).
  */
 import { ipInBlock, matchesGlob, matchesPattern } from './match.js';
+import { containsPathTemplate, pathTemplateMatches } from './path-template.js';
+import { serviceAccountMatches } from './service-account.js';
 import type { AuthorizationAction, AuthzRule, OperationField, SourceField, ValueMatch } from './types.js';
 
 export interface AuthzRequest {
-  readonly destination: { readonly namespace: string; readonly labels: Readonly<Record<string, string>>; readonly port: number };
+  readonly destination: {
+    readonly namespace: string;
+    readonly labels: Readonly<Record<string, string>>;
+    readonly port: number;
+    /** The address the connection was sent to (`destination.ip`); absent: no `destination.ip` condition matches. */
+    readonly ip?: string;
+  };
+  /** The TLS connection arriving at the sidecar: `connection.sni` is its SNI (absent for plaintext). */
+  readonly connection?: { readonly sni?: string };
   readonly source: {
     /** Peer identity from the mTLS client certificate, with or without `spiffe://`; absent for plaintext. */
     readonly principal?: string;
     /** Direct peer address. */
     readonly ip: string;
-    /** Original client address (X-Forwarded-For / proxy protocol); defaults to `ip`. */
+    /** Original client address (remote-ip.ts remoteIpOf: X-Forwarded-For on HTTP); defaults to `ip`. */
     readonly remoteIp?: string;
   };
   readonly protocol: 'tcp' | 'http';
@@ -64,6 +74,8 @@ function sourceTest(field: SourceField, request: AuthzRequest): (value: string) 
     // JWT request principals are refused by unsupportedFields; without a JWT there is no request principal.
     case 'requestPrincipals':
       return () => false;
+    case 'serviceAccounts':
+      return (v) => serviceAccountMatches(v, principal);
   }
 }
 
@@ -79,7 +91,8 @@ function operationTest(field: OperationField, request: AuthzRequest): (value: st
     case 'methods':
       return (v) => matchesPattern(v, request.http?.method);
     case 'paths':
-      return (v) => matchesPattern(v, request.http?.path.split('?')[0]);
+      // Path templates ({*}, {**}) are Envoy uri templates; everything else is an Istio string pattern.
+      return (v) => (containsPathTemplate(v) ? pathTemplateMatches(v, request.http?.path) : matchesPattern(v, request.http?.path.split('?')[0]));
   }
 }
 
@@ -95,8 +108,14 @@ function conditionTest(key: string, request: AuthzRequest): ((value: string) => 
       return sourceTest('namespaces', request);
     case 'source.principal':
       return sourceTest('principals', request);
+    case 'source.serviceAccount':
+      return sourceTest('serviceAccounts', request);
     case 'destination.port':
       return operationTest('ports', request);
+    case 'destination.ip':
+      return (v) => ipInBlock(v, request.destination.ip);
+    case 'connection.sni':
+      return (v) => matchesPattern(v, request.connection?.sni);
     default:
       return undefined;
   }

@@ -44,3 +44,7 @@ export {
   type RejectedRequest,
   type PathResult,
 } from './http-normalization.js';
+export { remoteIpOf } from './remote-ip.js';
+export { containsPathTemplate, pathTemplateError, pathTemplateMatches } from './path-template.js';
+export { serviceAccountMatches, serviceAccountError } from './service-account.js';
+export { fieldsNewerThan, SERVICE_ACCOUNTS_SINCE, PATH_TEMPLATES_SINCE } from './authz-versions.js';

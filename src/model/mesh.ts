@@ -28,6 +28,14 @@ export function serviceFqdn(name: string, namespace: string): string {
   return `${name}.${namespace}.svc.${CLUSTER_DOMAIN}`;
 }
 
+/**
+ * The SNI a client sidecar sends with auto mTLS: the name of the outbound cluster, `outbound_.PORT_._.HOST`. The
+ * server's sidecar sees it as `connection.sni` (pilot/pkg/networking/util BuildSubsetKey, no subset).
+ */
+export function meshSni(port: number, host: string): string {
+  return `outbound_.${port}_._.${host}`;
+}
+
 /** Pod labels: the workload's own plus `app: <name>`, the convention selectors in the built-in scenarios use. */
 export function podLabels(w: Workload): Record<string, string> {
   return { app: w.name, ...(w.labels ?? {}) };

@@ -3,7 +3,9 @@
  * Parsing is lenient about fields the model does not use; `unsupportedFields` (unsupported.ts) names those so the
  * caller can refuse them instead of silently ignoring them.
  */
+import { pathTemplateError } from './path-template.js';
 import { arrayAt, isObject, labelsAt, objectAt, stringAt, stringsAt, type RawObject } from './raw.js';
+import { qualifyServiceAccount, serviceAccountError } from './service-account.js';
 import type {
   AuthorizationAction,
   AuthorizationPolicy,
@@ -151,10 +153,33 @@ function fieldsOf<F extends string>(obj: RawObject | undefined, names: readonly 
   return out;
 }
 
-const SOURCE_FIELDS: readonly SourceField[] = ['principals', 'namespaces', 'ipBlocks', 'remoteIpBlocks', 'requestPrincipals'];
+const SOURCE_FIELDS: readonly SourceField[] = ['principals', 'namespaces', 'ipBlocks', 'remoteIpBlocks', 'requestPrincipals', 'serviceAccounts'];
 const OPERATION_FIELDS: readonly OperationField[] = ['ports', 'hosts', 'methods', 'paths'];
 
-function parseRule(raw: unknown): AuthzRule {
+function qualified(match: ValueMatch, namespace: string): ValueMatch {
+  const q = (values: readonly string[]) => values.map((v) => qualifyServiceAccount(v, namespace));
+  return { values: q(match.values), notValues: q(match.notValues) };
+}
+
+/** Istio's validation of the fields the model adds meaning to (pkg/config/validation ValidateAuthorizationPolicy). */
+function validateRule(rule: AuthzRule, i: number): void {
+  const fail = (message: string | undefined) => {
+    if (message !== undefined) throw new InvalidResource(`spec.rules[${i}]: ${message}`);
+  };
+  for (const { fields } of rule.from) {
+    const sa = fields.serviceAccounts;
+    if (sa && (fields.principals || fields.namespaces)) fail(`cannot set serviceAccounts with namespaces or principals, found at rule ${i}`);
+    fail(serviceAccountError('ServiceAccounts', sa?.values ?? []) ?? serviceAccountError('NotServiceAccounts', sa?.notValues ?? []));
+  }
+  for (const { fields } of rule.to) {
+    fail(pathTemplateError('Paths', fields.paths?.values ?? []) ?? pathTemplateError('NotPaths', fields.paths?.notValues ?? []));
+  }
+  for (const w of rule.when) {
+    if (w.key === 'source.serviceAccount') fail(serviceAccountError(w.key, [...w.values, ...w.notValues]));
+  }
+}
+
+function parseRule(raw: unknown, i: number, namespace: string): AuthzRule {
   const rule = isObject(raw) ? raw : {};
   const from: AuthzSource[] = arrayAt(rule, 'from').map((f) => ({
     fields: fieldsOf(isObject(f) ? objectAt(f, 'source') : undefined, SOURCE_FIELDS),
@@ -165,7 +190,15 @@ function parseRule(raw: unknown): AuthzRule {
   const when: AuthzCondition[] = arrayAt(rule, 'when').flatMap((w) =>
     isObject(w) ? [{ key: stringAt(w, 'key') ?? '', values: stringsAt(w, 'values'), notValues: stringsAt(w, 'notValues') }] : [],
   );
-  return { from, to, when };
+  validateRule({ from, to, when }, i);
+  // Service accounts without a namespace are in the policy's namespace (generator.go serviceAccountRegex).
+  return {
+    from: from.map(({ fields }) => ({
+      fields: fields.serviceAccounts ? { ...fields, serviceAccounts: qualified(fields.serviceAccounts, namespace) } : fields,
+    })),
+    to,
+    when: when.map((w) => (w.key === 'source.serviceAccount' ? { key: w.key, ...qualified(w, namespace) } : w)),
+  };
 }
 
 function parseAuthorizationPolicy(metadata: Metadata, spec: RawObject): AuthorizationPolicy {
@@ -174,7 +207,7 @@ function parseAuthorizationPolicy(metadata: Metadata, spec: RawObject): Authoriz
     metadata,
     selector: labelsAt(objectAt(spec, 'selector'), 'matchLabels'),
     action: oneOf(stringAt(spec, 'action'), ACTIONS, 'ALLOW', 'spec.action'),
-    rules: arrayAt(spec, 'rules').map(parseRule),
+    rules: arrayAt(spec, 'rules').map((r, i) => parseRule(r, i, metadata.namespace)),
   };
 }
 

@@ -45,7 +45,8 @@ export interface ValueMatch {
   readonly notValues: readonly string[];
 }
 
-export type SourceField = 'principals' | 'namespaces' | 'ipBlocks' | 'remoteIpBlocks' | 'requestPrincipals';
+/** `serviceAccounts` values are stored qualified, `namespace/name` (parse.ts adds the policy's namespace). */
+export type SourceField = 'principals' | 'namespaces' | 'ipBlocks' | 'remoteIpBlocks' | 'requestPrincipals' | 'serviceAccounts';
 export type OperationField = 'ports' | 'hosts' | 'methods' | 'paths';
 
 export interface AuthzSource {

@@ -3,6 +3,8 @@
  * implement, so the lab can refuse them by name instead of silently ignoring them. Each supported kind is
  * described by the shape of what the model evaluates; anything outside that shape is reported.
  */
+import { fieldsNewerThan } from './authz-versions.js';
+import { MODEL_ISTIO_VERSION } from './mesh.js';
 import { isObject, objectAt, stringAt } from './raw.js';
 
 type Shape =
@@ -20,15 +22,21 @@ const list = (of: Shape): Shape => ({ t: 'list', of });
 const labels: Shape = { t: 'map', of: leaf };
 
 /** `when` keys the model evaluates (pilot/pkg/security/authz/model/model.go knows more: those are refused). */
-export const SUPPORTED_WHEN_KEYS = ['source.ip', 'remote.ip', 'source.namespace', 'source.principal', 'destination.port'] as const;
+export const SUPPORTED_WHEN_KEYS = [
+  'source.ip',
+  'remote.ip',
+  'source.namespace',
+  'source.principal',
+  'source.serviceAccount',
+  'destination.ip',
+  'destination.port',
+  'connection.sni',
+] as const;
 const HEADER_KEY = /^request\.headers\[[^\]]+\]$/;
 
 function isSupportedWhenKey(key: unknown): boolean {
   return typeof key === 'string' && ((SUPPORTED_WHEN_KEYS as readonly string[]).includes(key) || HEADER_KEY.test(key));
 }
-
-/** Path templates (`/foo/{*}/bar`, `{**}`) use Envoy's uri_template matcher, which the model does not implement. */
-const paths: Shape = list({ t: 'leaf', accept: (v) => typeof v === 'string' && !v.includes('{') });
 
 const mtls = obj({ mode: oneOf('UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT') });
 
@@ -43,9 +51,18 @@ const AUTHORIZATION_POLICY = obj({
         obj({
           source: obj(
             Object.fromEntries(
-              ['principals', 'notPrincipals', 'namespaces', 'notNamespaces', 'ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks'].map(
-                (f) => [f, strings],
-              ),
+              [
+                'principals',
+                'notPrincipals',
+                'namespaces',
+                'notNamespaces',
+                'ipBlocks',
+                'notIpBlocks',
+                'remoteIpBlocks',
+                'notRemoteIpBlocks',
+                'serviceAccounts',
+                'notServiceAccounts',
+              ].map((f) => [f, strings]),
             ),
           ),
         }),
@@ -59,8 +76,8 @@ const AUTHORIZATION_POLICY = obj({
             notHosts: strings,
             methods: strings,
             notMethods: strings,
-            paths,
-            notPaths: paths,
+            paths: strings,
+            notPaths: strings,
           }),
         }),
       ),
@@ -130,17 +147,19 @@ function walk(value: unknown, shape: Shape, path: string, out: string[]): void {
 }
 
 /**
+ * Fields newer than `istioVersion` (authz-versions.ts) are reported too, naming the version they need.
  * Paths such as `spec.action=CUSTOM`, `spec.rules[0].from[0].source.requestPrincipals`,
  * `spec.rules[0].when[1].key=request.auth.claims[iss]`, `spec.trafficPolicy.loadBalancer`. Empty for kinds the
  * model does not evaluate (they belong to other parts of the system) and for fully supported manifests.
  */
-export function unsupportedFields(manifest: unknown): string[] {
+export function unsupportedFields(manifest: unknown, istioVersion: string = MODEL_ISTIO_VERSION): string[] {
   if (!isObject(manifest)) return [];
   const kind = stringAt(manifest, 'kind') ?? '';
   const shape = SPEC_SHAPES[kind];
   if (!shape) return [];
   const out: string[] = [];
   walk(manifest['spec'] ?? {}, shape, 'spec', out);
+  out.push(...fieldsNewerThan(manifest, istioVersion));
   const annotations = objectAt(objectAt(manifest, 'metadata'), 'annotations');
   if (kind === 'AuthorizationPolicy' && annotations && 'istio.io/dry-run' in annotations) {
     out.push('metadata.annotations.istio.io/dry-run');

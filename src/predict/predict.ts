@@ -24,7 +24,8 @@ import {
   type RejectedRequest,
   type WireRequest,
 } from '../model/index.js';
-import { serviceFqdn, SIDECAR_UID, spiffeId } from '../model/mesh.js';
+import { meshSni, serviceFqdn, SIDECAR_UID, spiffeId } from '../model/mesh.js';
+import { remoteIpOf } from '../model/remote-ip.js';
 import { inboundCapture, outboundCapture } from './capture.js';
 import type { Failure } from './names.js';
 import { networkPolicyDecision } from './netpol.js';
@@ -223,11 +224,18 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
   }
   if (n && n.steps.length > 0) why.push({ layer: 'authorization', text: `${world.pathNormalization} path normalisation: ${n.steps.join('; ')}` });
   const request: AuthzRequest = {
-    destination: { namespace: dst.namespace, labels: dst.labels, port: flow.port ?? 0 },
+    destination: { namespace: dst.namespace, labels: dst.labels, port: flow.port ?? 0, ip: dst.address },
     source: {
       ip: src.address,
+      remoteIp: remoteIpOf(src.address, n?.ok ? n.headers : undefined),
       ...(transport === 'mtls' ? { principal: spiffeId(src.namespace, src.serviceAccount).slice('spiffe://'.length) } : {}),
     },
+    // connection.sni: the client sidecar's outbound cluster name over mTLS; the probe's own server name on its TLS.
+    ...(transport === 'mtls'
+      ? { connection: { sni: meshSni(flow.port ?? 0, hostOf(dst)) } }
+      : flow.protocol === 'https'
+        ? { connection: { sni: hostOf(dst) } }
+        : {}),
     protocol: flow.protocol === 'http' ? 'http' : 'tcp',
     ...(n ? { http: { method: n.method, path: n.policyPath, host: n.host, headers: n.headers } } : {}),
   };

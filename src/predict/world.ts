@@ -5,6 +5,7 @@
  * predictor reads them exactly as the target does.
  */
 import { DEFAULT_PATH_NORMALIZATION, parseResources, type IstioResource, type Labels, type PathNormalization } from '../model/index.js';
+import { fieldsNewerThan } from '../model/authz-versions.js';
 import { addressPlan } from '../model/addresses.js';
 import { IMAGE_DEFAULT_UID } from '../model/capabilities.js';
 import { captureConfigFromAnnotations, CaptureConfigError } from '../model/capture.js';
@@ -88,6 +89,11 @@ export function buildWorld(input: WorldInput, options: { istioVersion?: string }
   const istioManifests = input.resources.filter((r) => r.kind !== 'NetworkPolicy');
   const parsed = parseResources(istioManifests);
   errors.push(...parsed.errors, ...parsed.notModelled);
+  // Fields the target's Istio does not have yet (e.g. serviceAccounts before 1.25) cannot be predicted as written.
+  for (const r of istioManifests) {
+    for (const field of fieldsNewerThan(r, options.istioVersion))
+      errors.push(`${r.kind} ${r.metadata.namespace ?? 'default'}/${r.metadata.name}: ${field}`);
+  }
   // The lab's default for a NetworkPolicy without a namespace is the first declared namespace; follow it.
   const networkPolicies = readNetworkPolicies(input.resources, input.namespaces[0]?.name ?? 'default', errors);
   const namespaceLabels = (ns: string): Labels =>

@@ -6,6 +6,8 @@
  *
  *   resourceValueIssues(obj, kind) → ResourceIssue[]   (obj already known to be a mapping of that kind)
  */
+import { pathTemplateError } from '../model/path-template.js';
+import { serviceAccountError } from '../model/service-account.js';
 import * as v from './values.js';
 
 type PathSegment = string | number;
@@ -170,10 +172,20 @@ function authorizationPolicy(spec: Obj, issues: Issues): void {
       for (const key of ['ipBlocks', 'notIpBlocks', 'remoteIpBlocks', 'notRemoteIpBlocks']) {
         issues.each(source[key], ['spec', 'rules', i, 'from', j, 'source', key], v.ipOrCidr);
       }
+      for (const key of ['serviceAccounts', 'notServiceAccounts']) {
+        issues.each(source[key], ['spec', 'rules', i, 'from', j, 'source', key], (s) => serviceAccountError(key, [s]));
+      }
     });
     list(rule.to).forEach((t, j) => {
       const op = isObj(t) && isObj(t.operation) ? t.operation : {};
       for (const key of ['ports', 'notPorts']) issues.each(op[key], ['spec', 'rules', i, 'to', j, 'operation', key], v.portString);
+      for (const key of ['paths', 'notPaths'])
+        issues.each(op[key], ['spec', 'rules', i, 'to', j, 'operation', key], (s) => pathTemplateError(key, [s]));
+    });
+    // Istio's ValidateAttribute: IP conditions take IPs or CIDRs.
+    list(rule.when).forEach((w, j) => {
+      if (!isObj(w) || !['source.ip', 'remote.ip', 'destination.ip'].includes(String(w.key))) return;
+      for (const key of ['values', 'notValues']) issues.each(w[key], ['spec', 'rules', i, 'when', j, key], v.ipOrCidr);
     });
   });
 }

@@ -103,7 +103,6 @@ describe('unsupportedFields', () => {
       rules: [
         {
           from: [{ source: { requestPrincipals: ['*'] } }],
-          to: [{ operation: { paths: ['/a/{*}'] } }],
           when: [{ key: 'request.auth.claims[iss]', values: ['x'] }],
         },
       ],
@@ -113,7 +112,6 @@ describe('unsupportedFields', () => {
       'spec.action=CUSTOM',
       'spec.provider',
       'spec.rules[0].from[0].source.requestPrincipals',
-      'spec.rules[0].to[0].operation.paths[0]=/a/{*}',
       'spec.rules[0].when[0].key=request.auth.claims[iss]',
       'metadata.annotations.istio.io/dry-run',
     ]);

@@ -16,6 +16,7 @@ import {
   formatRef,
   inboundTransport,
   normalizeRequest,
+  remoteIpOf,
   type AuthzDecision,
   type PolicyMatch,
 } from '../../../model/index.js';
@@ -25,7 +26,7 @@ import { INBOUND_SOURCE } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
 import { forwardHeaders, onClientError, replyRejected, wireRequest } from './http-request.js';
 import type { OriginalDestination } from './original-dst.js';
-import { clientHelloAlpn, peekFirstBytes } from './peek.js';
+import { clientHelloAlpn, clientHelloSni, peekFirstBytes } from './peek.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const XFCC = 'x-forwarded-client-cert';
@@ -35,6 +36,8 @@ interface Conn {
   clientIp: string;
   from: string;
   peer?: string;
+  /** The SNI of the mTLS handshake (`connection.sni`). */
+  sni?: string;
   certHash?: string;
   mtlsMode: string;
   transport: 'mtls' | 'plaintext' | 'tls-passthrough';
@@ -63,8 +66,9 @@ function authorizeConn(
   const self = ctx.config.self;
   return authorize(
     {
-      destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
-      source: { ...(c.peer ? { principal: c.peer } : {}), ip: c.clientIp },
+      destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port, ip: c.dst.address },
+      source: { ...(c.peer ? { principal: c.peer } : {}), ip: c.clientIp, remoteIp: remoteIpOf(c.clientIp, http?.headers) },
+      ...(c.sni ? { connection: { sni: c.sni } } : {}),
       protocol: http ? 'http' : 'tcp',
       ...(http ? { http } : {}),
     },
@@ -208,6 +212,9 @@ export async function handleInbound(
     return void socket.destroy();
   }
   const conn: Conn = { dst, clientIp, from, mtlsMode: mtls.mode, transport: first[0] === 0x16 ? 'tls-passthrough' : 'plaintext' };
+  // An application's own TLS passes through; Envoy's TLS inspector still records its SNI (connection.sni).
+  const appSni = meshTls ? undefined : clientHelloSni(first);
+  if (appSni) conn.sni = appSni;
   if (transport.kind === 'accept' && transport.transport === 'mtls') {
     const tls = new TLSSocket(socket, {
       isServer: true,
@@ -225,6 +232,7 @@ export async function handleInbound(
       Object.assign(conn, {
         transport: 'mtls',
         peer: uriSanOf(cert?.subjectAltName),
+        sni: typeof tls.servername === 'string' ? tls.servername : undefined,
         certHash: cert ? createHash('sha256').update(cert.raw).digest('hex') : undefined,
         resumed: tls.isSessionReused(),
       });

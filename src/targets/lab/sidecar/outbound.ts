@@ -16,6 +16,7 @@ import {
   type NormalizedRequest,
   type OutboundDecision,
 } from '../../../model/index.js';
+import { meshSni } from '../../../model/mesh.js';
 import { uriSanOf } from '../../../agent/observe.js';
 import type { RegistryHost } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord, type Direction } from './context.js';
@@ -93,7 +94,7 @@ function upstreamFor(ctx: Context, d: OutboundDecision, host: string, port: numb
         tls: {
           secureContext: ctx.meshTls,
           ALPNProtocols: MESH_ALPN,
-          servername: `outbound_.${port}_._.${host}`,
+          servername: meshSni(port, host),
           checkServerIdentity: meshIdentityCheck(dest?.spiffe),
         },
       };
@@ -217,7 +218,8 @@ function gatewayAuthorized(ctx: Context, n: NormalizedRequest, c: OutConn, host:
   const self = ctx.config.self;
   const d = authorize(
     {
-      destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port },
+      // A gateway uses the remote address (use_remote_address: true, no trusted hops): remote.ip is the peer.
+      destination: { namespace: self.namespace, labels: self.labels, port: c.dst.port, ip: c.dst.address },
       source: { ip: c.from.slice(0, c.from.lastIndexOf(':')) },
       protocol: 'http',
       http: { method: n.method, path: n.policyPath, host, headers: n.headers },

@@ -39,37 +39,46 @@ export function peekFirstBytes(socket: Socket, timeoutMs = PEEK_TIMEOUT_MS): Pro
   });
 }
 
+/** The body of extension `type` in a TLS ClientHello, or undefined (not a ClientHello, no such extension, truncated). */
+function helloExtension(hello: Buffer, type: number): Buffer | undefined {
+  try {
+    if (hello[0] !== 0x16 || hello[5] !== 0x01) return undefined;
+    let at = 9 + 2 + 32; // record header 5, handshake header 4, client_version 2, random 32
+    at += 1 + (hello[at] ?? 0); // session id
+    at += 2 + hello.readUInt16BE(at); // cipher suites
+    at += 1 + (hello[at] ?? 0); // compression methods
+    const end = Math.min(hello.length, at + 2 + hello.readUInt16BE(at));
+    at += 2;
+    while (at + 4 <= end) {
+      const len = hello.readUInt16BE(at + 2);
+      if (hello.readUInt16BE(at) === type) return hello.subarray(at + 4, Math.min(end, at + 4 + len));
+      at += 4 + len;
+    }
+  } catch {
+    /* truncated */
+  }
+  return undefined;
+}
+
 /**
  * The ALPN protocols a TLS ClientHello offers (empty when `hello` is not a ClientHello or has no ALPN extension).
  * Istio's sidecars offer `istio-peer-exchange` / `istio`; the inbound side uses that to tell mesh mTLS from an
  * application's own TLS, which passes through.
  */
 export function clientHelloAlpn(hello: Buffer): string[] {
-  try {
-    if (hello[0] !== 0x16 || hello[5] !== 0x01) return [];
-    let at = 9 + 2 + 32; // record header 5, handshake header 4, client_version 2, random 32
-    at += 1 + hello[at]; // session id
-    at += 2 + hello.readUInt16BE(at); // cipher suites
-    at += 1 + hello[at]; // compression methods
-    const end = Math.min(hello.length, at + 2 + hello.readUInt16BE(at));
-    at += 2;
-    while (at + 4 <= end) {
-      const type = hello.readUInt16BE(at);
-      const len = hello.readUInt16BE(at + 2);
-      if (type === 16) {
-        const out: string[] = [];
-        let p = at + 6;
-        while (p < at + 4 + len) {
-          const l = hello[p];
-          out.push(hello.subarray(p + 1, p + 1 + l).toString('latin1'));
-          p += 1 + l;
-        }
-        return out;
-      }
-      at += 4 + len;
-    }
-  } catch {
-    /* truncated: no ALPN */
-  }
-  return [];
+  const ext = helloExtension(hello, 16);
+  const out: string[] = [];
+  for (let p = 2; ext && p < ext.length; p += 1 + (ext[p] ?? 0)) out.push(ext.subarray(p + 1, p + 1 + (ext[p] ?? 0)).toString('latin1'));
+  return out;
+}
+
+/**
+ * The host name a TLS ClientHello asks for (server_name extension, RFC 6066), as Envoy's TLS inspector records it
+ * for `connection.sni` on a connection that passes through; undefined without one.
+ */
+export function clientHelloSni(hello: Buffer): string | undefined {
+  const ext = helloExtension(hello, 0);
+  if (!ext || ext.length < 5 || ext[2] !== 0) return undefined;
+  const len = ext.readUInt16BE(3);
+  return ext.length >= 5 + len ? ext.subarray(5, 5 + len).toString('latin1') : undefined;
 }
