@@ -16,6 +16,20 @@ export {
   type ClientTransport,
   type InboundTransportDecision,
 } from './peer-authentication.js';
+export {
+  authenticateRequest,
+  requestAuthenticationsFor,
+  requestAuthTest,
+  isRequestAuthKey,
+  audiencesOf,
+  JWT_STATUS,
+  CLOCK_SKEW_SECONDS,
+  SUPPORTED_JWT_ALGS,
+  type RequestAuth,
+  type JwtRequest,
+  type AuthnDecision,
+} from './jwt.js';
+export { createIssuer, runIssuer, TOKEN_LIFETIME_SECONDS, type JwtIssuer, type TokenSpec } from './jwt-issuer.js';
 export { matchRule, normalizePrincipal, namespaceOfPrincipal, type RuleResult } from './authz-rule.js';
 export {
   authorize,

@@ -96,7 +96,7 @@ describe('unsupportedFields', () => {
     ).toEqual([]);
   });
 
-  it('names CUSTOM, requestPrincipals, unknown when keys, path templates and dry-run', () => {
+  it('names CUSTOM, unknown when keys, path templates and dry-run', () => {
     const ap = manifest('AuthorizationPolicy', 'foo', 'a', {
       action: 'CUSTOM',
       provider: { name: 'ext' },
@@ -104,7 +104,10 @@ describe('unsupportedFields', () => {
         {
           from: [{ source: { requestPrincipals: ['*'] } }],
           to: [{ operation: { paths: ['/a/{*}'] } }],
-          when: [{ key: 'request.auth.claims[iss]', values: ['x'] }],
+          when: [
+            { key: 'request.auth.claims[iss]', values: ['x'] },
+            { key: 'experimental.envoy.filters.x[y]', values: ['x'] },
+          ],
         },
       ],
     });
@@ -112,9 +115,8 @@ describe('unsupportedFields', () => {
     expect(unsupportedFields(ap)).toEqual([
       'spec.action=CUSTOM',
       'spec.provider',
-      'spec.rules[0].from[0].source.requestPrincipals',
       'spec.rules[0].to[0].operation.paths[0]=/a/{*}',
-      'spec.rules[0].when[0].key=request.auth.claims[iss]',
+      'spec.rules[0].when[1].key=experimental.envoy.filters.x[y]',
       'metadata.annotations.istio.io/dry-run',
     ]);
   });
