@@ -29,7 +29,7 @@ export {
   type JwtRequest,
   type AuthnDecision,
 } from './jwt.js';
-export { createIssuer, runIssuer, TOKEN_LIFETIME_SECONDS, type JwtIssuer, type TokenSpec } from './jwt-issuer.js';
+export { createIssuer, runIssuer, withToken, TOKEN_LIFETIME_SECONDS, type JwtIssuer, type TokenSpec, type TokenPlacement } from './jwt-issuer.js';
 export { matchRule, normalizePrincipal, namespaceOfPrincipal, type RuleResult } from './authz-rule.js';
 export {
   authorize,

@@ -71,3 +71,39 @@ export function runIssuer(): JwtIssuer {
   run ??= createIssuer();
   return run;
 }
+
+/** Where a probe's token travels: a header (default `Authorization: Bearer`) or a query parameter. */
+export interface TokenPlacement {
+  readonly header?: string;
+  readonly prefix?: string;
+  readonly param?: string;
+}
+
+/** The parts of a probe's HTTP request (scenario `http`) that a token changes. */
+interface HttpWithToken {
+  readonly path?: string;
+  readonly headers?: Record<string, string>;
+  readonly raw?: { readonly requestTarget: string; readonly headers?: Array<[string, string]> };
+  readonly jwt?: TokenSpec & TokenPlacement;
+}
+
+const withParam = (target: string, param: string, token: string) => `${target}${target.includes('?') ? '&' : '?'}${param}=${token}`;
+
+/**
+ * The request the client sends for a probe's `http`: `jwt` becomes a freshly minted token in its place (a header
+ * after its prefix, or a query parameter), and is gone from the result. Minted per attempt, so `expired` and the
+ * lifetime are relative to the moment of sending.
+ */
+export function withToken<H extends HttpWithToken>(http: H, issuer: JwtIssuer = runIssuer(), nowSeconds?: number): Omit<H, 'jwt'> {
+  const { jwt, ...rest } = http;
+  if (!jwt) return rest;
+  const token = issuer.mint(jwt, nowSeconds);
+  if (jwt.param !== undefined) {
+    if (rest.raw) return { ...rest, raw: { ...rest.raw, requestTarget: withParam(rest.raw.requestTarget, jwt.param, token) } };
+    return { ...rest, path: withParam(rest.path ?? '/', jwt.param, token) };
+  }
+  const name = jwt.header ?? 'Authorization';
+  const value = `${jwt.header === undefined ? 'Bearer ' : (jwt.prefix ?? '')}${token}`;
+  if (rest.raw) return { ...rest, raw: { ...rest.raw, headers: [...(rest.raw.headers ?? []), [name, value]] } };
+  return { ...rest, headers: { ...rest.headers, [name]: value } };
+}

@@ -10,6 +10,7 @@ import {
   type AuthzRequest,
   type RequestAuth,
   type RequestAuthentication,
+  withToken,
 } from '../../src/model/index.js';
 import { manifest, parsed } from './fixtures.js';
 
@@ -225,5 +226,24 @@ describe('AuthorizationPolicy with request principals and request.auth condition
     expect(
       unsupportedFields(manifest('AuthorizationPolicy', 'foo', 'p', { rules: [{ when: [{ key: 'request.auth.claims[]', values: ['x'] }] }] })),
     ).toEqual(['spec.rules[0].when[0].key=request.auth.claims[]']);
+  });
+});
+
+describe("withToken: where a probe's token travels", () => {
+  const jwt = { issuer: 'lab', subject: 'alice' };
+  type Http = { path?: string; headers?: Record<string, string>; jwt: Parameters<typeof withToken>[0]['jwt'] };
+  const place = (http: Http) => withToken(http, issuer, NOW);
+  it('default: Authorization: Bearer, verified by a rule without jwks', () => {
+    const http = place({ path: '/x', headers: { a: 'b' }, jwt });
+    expect(http).not.toHaveProperty('jwt');
+    expect(http.headers?.['Authorization']).toMatch(/^Bearer [\w-]+\.[\w-]+\.[\w-]+$/);
+    const request = { headers: { authorization: http.headers?.['Authorization'] ?? '' }, path: '/x' };
+    expect(authn(request, [ra({ jwtRules: [{ issuer: 'lab' }] })])).toMatchObject({ kind: 'authenticated', auth: { principal: 'lab/alice' } });
+  });
+  it('a named header with its prefix, a query parameter, or a raw request', () => {
+    expect(place({ jwt: { ...jwt, header: 'x-jwt', prefix: 'Token ' } }).headers?.['x-jwt']).toMatch(/^Token /);
+    expect(place({ path: '/a?b=1', jwt: { ...jwt, param: 'token' } }).path).toMatch(/^\/a\?b=1&token=[\w-]+\./);
+    const raw = withToken({ raw: { requestTarget: '/r', headers: [['x', 'y']] as Array<[string, string]> }, jwt }, issuer, NOW).raw;
+    expect(raw?.headers?.[1]?.[0]).toBe('Authorization');
   });
 });
