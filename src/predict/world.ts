@@ -35,6 +35,7 @@ function splitIstio(resources: readonly IstioResource[]): IstioPolicies {
     sidecars: of('Sidecar'),
     serviceEntries: of('ServiceEntry'),
     destinationRules: of('DestinationRule'),
+    requestAuthentications: of('RequestAuthentication'),
   };
 }
 

@@ -10,6 +10,7 @@ import { TargetError, type Deployment } from '../target.js';
 import type { LabPrograms } from './bundles.js';
 import { captureConfigFromAnnotations } from '../../model/capture.js';
 import { podLabels, SIDECAR_UID, spiffeId } from '../../model/mesh.js';
+import { runIssuer } from '../../model/jwt-issuer.js';
 import { captureRules, toRestoreInput } from './capture.js';
 import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import type { NetworkPolicy } from '../../model/network-policy.js';
@@ -245,6 +246,7 @@ export function sidecarConfig(scenario: Scenario, plan: LabPlan, h: LabHost, dir
     systemCaFile: caFile(dir, 'trusted'),
     ...(mesh ? { meshOutboundPolicy: mesh } : {}),
     ...(scenario.spec.mesh?.pathNormalization ? { pathNormalization: scenario.spec.mesh.pathNormalization } : {}),
+    jwks: runIssuer().jwks,
     resources: scenario.spec.resources,
     registry,
     ...(h.egressGateway ? { gatewayPorts: egressGatewayPorts(scenario) ?? [] } : {}),
