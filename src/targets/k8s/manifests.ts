@@ -9,6 +9,7 @@ import type { ServeConfig } from '../../agent/config.js';
 import type { Namespace, Scenario, Workload } from '../../scenario/schema.js';
 import { MANAGED_BY_LABEL, namespaceMap, RUN_LABEL, SCENARIO_LABEL, type NamespaceMap } from './names.js';
 import { rewriteResource } from './rewrite.js';
+import { withRunJwks } from './jwks.js';
 
 export const AGENT_CONTAINER = 'agent';
 export const AGENT_PATH = '/agent/meshprobe-agent.mjs';
@@ -236,7 +237,7 @@ export function renderScenario(scenario: Scenario, options: RenderOptions): Rend
         `scenario ${scenario.metadata.name}: spec.resources[${i}] (${r.kind} ${r.metadata.name}) has no metadata.namespace; on a cluster every resource needs one`,
       );
     }
-    return rewriteResource(map, r) as Manifest;
+    return withRunJwks(rewriteResource(map, r) as Manifest);
   });
   return {
     map,
