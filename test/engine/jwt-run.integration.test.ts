@@ -6,7 +6,7 @@
  * jwt_authn, each a stable PASS; without the RequestAuthentication the valid token gives no principal and the
  * positive control FAILs.
  */
-import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
+import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
