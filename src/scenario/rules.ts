@@ -207,6 +207,9 @@ function checkProbe(s: Scenario, p: Probe, at: PathSegment[]): RuleIssue[] {
  * `http.jwt`: the sidecar checks a token on plain HTTP only (an https probe's request is inside the application's
  * TLS); the token goes in one place, a header (default `Authorization: Bearer`) or a query parameter.
  */
+/** Headers the probe client writes itself: a token there would replace them (or be replaced). */
+const CLIENT_HEADERS = ['host', 'content-length', 'transfer-encoding', 'connection', 'x-meshprobe-nonce'];
+
 function checkJwt(p: Probe, at: PathSegment[]): RuleIssue[] {
   const jwt = p.http?.jwt;
   if (!jwt) return [];
@@ -223,6 +226,9 @@ function checkJwt(p: Probe, at: PathSegment[]): RuleIssue[] {
     out.push({ path: [...at, 'prefix'], at: 'key', message: 'jwt.prefix needs jwt.header (the default Authorization header always uses "Bearer ")' });
   }
   const header = (jwt.param === undefined ? (jwt.header ?? 'authorization') : undefined)?.toLowerCase();
+  if (header !== undefined && CLIENT_HEADERS.includes(header)) {
+    out.push({ path: [...at, 'header'], message: `the token cannot travel in ${header}: the client sets that header itself` });
+  }
   const taken = [...Object.keys(p.http?.headers ?? {}), ...(p.http?.raw?.headers ?? []).map(([name]) => name)];
   if (header !== undefined && taken.some((name) => name.toLowerCase() === header)) {
     out.push({ path: at, at: 'key', message: `the probe already sends a ${header} header; the token goes there (set jwt.header to another name)` });

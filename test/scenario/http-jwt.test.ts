@@ -78,6 +78,7 @@ describe('http.jwt', () => {
       ['        jwt: {subject: alice, param: "a&b"}', /param/],
       ['        jwt: {subject: alice, param: token, header: x-t}', /jwt\.header cannot be given with jwt\.param/],
       ['        jwt: {subject: alice, prefix: "Bearer "}', /jwt\.prefix needs jwt\.header/],
+      ['        jwt: {subject: alice, header: Content-Length}', /cannot travel in content-length/],
       ['        headers: {authorization: x}\n        jwt: {subject: alice}', /already sends a authorization header/],
     ];
     for (const [http, message] of cases) {
