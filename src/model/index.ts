@@ -24,6 +24,7 @@ export {
   audiencesOf,
   JWT_STATUS,
   CLOCK_SKEW_SECONDS,
+  UNKNOWN_ISSUER_REJECTED_SINCE,
   SUPPORTED_JWT_ALGS,
   type RequestAuth,
   type JwtRequest,

@@ -22,6 +22,7 @@
  *   patterns; nested claims `request.auth.claims[a][b]` since Istio 1.8 (release note, istio/istio#21340).
  */
 import { createPublicKey, verify as verifySignature, type JsonWebKey } from 'node:crypto';
+import semver from 'semver';
 import { isEmptySelector, matchesPattern, selectorMatches } from './match.js';
 import { ROOT_NAMESPACE } from './mesh.js';
 import { formatRef, refOf, type JwtRule, type Labels, type RequestAuthentication } from './types.js';
@@ -45,6 +46,12 @@ export const JWT_STATUS = {
   noKey: "Jwks doesn't have key to match kid or alg from Jwt",
   verification: 'Jwt verification fails',
 } as const;
+
+/**
+ * Before Envoy's fix (envoyproxy/envoy#15167, in Istio 1.9), `allow_missing` turned a token of an issuer no rule
+ * names into a missing one: the request passed without a principal. From this version on it is refused.
+ */
+export const UNKNOWN_ISSUER_REJECTED_SINCE = '1.9.0';
 
 /** Envoy's default clock skew for exp/nbf (jwt_verify_lib kClockSkewInSecond). */
 export const CLOCK_SKEW_SECONDS = 60;
@@ -276,8 +283,11 @@ export function authenticateRequest(
   destination: { readonly namespace: string; readonly labels: Labels },
   defaultJwks: string,
   nowSeconds: number,
-  rootNamespace = ROOT_NAMESPACE,
+  options: { readonly rootNamespace?: string; readonly istioVersion?: string } = {},
 ): AuthnDecision {
+  const rootNamespace = options.rootNamespace ?? ROOT_NAMESPACE;
+  const version = options.istioVersion ? semver.coerce(options.istioVersion) : null;
+  const unknownIssuerPasses = version !== null && semver.lt(version, UNKNOWN_ISSUER_REJECTED_SINCE);
   const applicable = requestAuthenticationsFor(policies, destination, rootNamespace);
   const rules = applicable.flatMap((p) => p.jwtRules);
   const trace = applicable.map((p) => `${formatRef(refOf(p))} applies: issuers ${p.jwtRules.map((r) => r.issuer).join(', ') || '(none)'}`);
@@ -291,6 +301,10 @@ export function authenticateRequest(
   for (const token of tokens) {
     const result = verifyToken(token, rules, defaultJwks, nowSeconds);
     const where = token.location.param !== undefined ? `query parameter ${token.location.param}` : `header ${token.location.header}`;
+    if (!result.ok && result.status === 'unknownIssuer' && unknownIssuerPasses) {
+      trace.push(`JWT in ${where}: ${result.detail}; before Istio ${UNKNOWN_ISSUER_REJECTED_SINCE} treated as no token`);
+      continue;
+    }
     if (!result.ok) {
       const body = JWT_STATUS[result.status];
       const status = result.status === 'audience' ? 403 : 401;
@@ -300,7 +314,8 @@ export function authenticateRequest(
     trace.push(`JWT in ${where}: verified for issuer ${result.rule.issuer}`);
     verified.push(result);
   }
-  const first = verified[0] as Extract<TokenResult, { ok: true }>;
+  const first = verified[0];
+  if (!first) return { kind: 'anonymous', reason: 'no verifiable JWT in the request: no request principal', trace };
   const auth = authOf(first.payload);
   const removeHeaders = verified.flatMap((v) => (!v.rule.forwardOriginalToken && v.location.header ? [v.location.header] : []));
   const addHeaders: Record<string, string> = {};

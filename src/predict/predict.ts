@@ -234,6 +234,7 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
         { namespace: dst.namespace, labels: dst.labels },
         runIssuer().jwks,
         Math.floor(Date.now() / 1000),
+        world.istioVersion ? { istioVersion: world.istioVersion } : {},
       )
     : undefined;
   if (authn && authn.trace.length > 0) why.push({ layer: 'authorization', text: `RequestAuthentication: ${authn.reason}` });

@@ -66,6 +66,13 @@ describe('RequestAuthentication: the jwt_authn decision (istio/istio tests/integ
     });
   });
 
+  it('before Istio 1.9 a token of an unknown issuer passed as if missing (allow_missing, envoyproxy/envoy#15167)', () => {
+    const t = issuer.mint({ issuer: 'someone-else', subject: 'x' }, NOW);
+    const old = authenticateRequest(bearer(t), [LAB_RULE], httpbin, issuer.jwks, NOW, { istioVersion: '1.8.6' });
+    expect(old).toMatchObject({ kind: 'anonymous' });
+    expect(authenticateRequest(bearer(t), [LAB_RULE], httpbin, issuer.jwks, NOW, { istioVersion: '1.9.0' })).toMatchObject({ status: 401 });
+  });
+
   it('a bearer value that is not a JWT → 401', () => {
     expect(authn(bearer('not-a-jwt'))).toMatchObject({ status: 401, body: JWT_STATUS.badFormat });
   });

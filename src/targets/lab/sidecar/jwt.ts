@@ -17,6 +17,7 @@ export function authenticateInbound(ctx: Context, n: NormalizedRequest): AuthnDe
     { namespace: self.namespace, labels: self.labels },
     ctx.config.jwks ?? NO_KEYS,
     Math.floor(Date.now() / 1000),
+    { istioVersion: ctx.config.istioVersion },
   );
 }
 
