@@ -28,7 +28,9 @@ export {
   SUPPORTED_JWT_ALGS,
   type RequestAuth,
   type JwtRequest,
+  withoutParams,
   type AuthnDecision,
+  type Forwarding,
 } from './jwt.js';
 export { createIssuer, runIssuer, withToken, TOKEN_LIFETIME_SECONDS, type JwtIssuer, type TokenSpec, type TokenPlacement } from './jwt-issuer.js';
 export { matchRule, normalizePrincipal, namespaceOfPrincipal, type RuleResult } from './authz-rule.js';

@@ -15,8 +15,9 @@
  *   rejected too ("Jwt issuer is not configured": envoyproxy/envoy#15167, in Istio since 1.9), and when a
  *   request carries several tokens, all must be valid.
  * - Envoy's default token locations: `Authorization: Bearer <token>` and the `access_token` query parameter,
- *   used only when a rule names neither fromHeaders nor fromParams. Without forwardOriginalToken the token's
- *   header is removed before the request reaches the application.
+ *   used only when a rule names neither fromHeaders nor fromParams (extractor.cc). Without forwardOriginalToken
+ *   the token's header (or query parameter) is removed before the request reaches the application; an
+ *   outputPayloadToHeader header a client sends is always removed.
  * - Conditions (istio.io reference security/conditions): request.auth.principal, .audiences (`aud`),
  *   .presenter (`azp`), .claims[name] — a string claim or a list of strings, matched with Istio's string
  *   patterns; nested claims `request.auth.claims[a][b]` since Istio 1.8 (release note, istio/istio#21340).
@@ -63,9 +64,22 @@ export interface JwtRequest {
   readonly path: string;
 }
 
+/** What the sidecar changes in a request it lets through. */
+export interface Forwarding {
+  /**
+   * Header names removed before forwarding: every rule's outputPayloadToHeader (a client never sets it, Envoy
+   * extractor.cc sanitizeHeaders) and the headers of verified tokens whose rule does not forwardOriginalToken.
+   */
+  readonly removeHeaders: readonly string[];
+  /** Query parameters of verified tokens removed from the path (JwtParamLocation::removeJwt). */
+  readonly removeParams: readonly string[];
+  /** Headers added (outputPayloadToHeader: the token's payload segment as it arrived). */
+  readonly addHeaders: Readonly<Record<string, string>>;
+}
+
 export type AuthnDecision =
   /** No RequestAuthentication applies, or no token in any configured location: no request principal. */
-  | { readonly kind: 'anonymous'; readonly reason: string; readonly trace: readonly string[] }
+  | ({ readonly kind: 'anonymous'; readonly reason: string; readonly trace: readonly string[] } & Forwarding)
   | {
       readonly kind: 'rejected';
       /** 403 for a token whose audiences are not allowed, 401 for every other failure (Envoy jwt_authn filter.cc). */
@@ -75,16 +89,12 @@ export type AuthnDecision =
       readonly reason: string;
       readonly trace: readonly string[];
     }
-  | {
+  | ({
       readonly kind: 'authenticated';
       readonly auth: RequestAuth;
-      /** Header names the sidecar removes before forwarding (tokens of rules without forwardOriginalToken). */
-      readonly removeHeaders: readonly string[];
-      /** Headers the sidecar adds (outputPayloadToHeader). */
-      readonly addHeaders: Readonly<Record<string, string>>;
       readonly reason: string;
       readonly trace: readonly string[];
-    };
+    } & Forwarding);
 
 /** The policies that apply to a workload: the root namespace's and its namespace's, narrowed by selector. */
 export function requestAuthenticationsFor(
@@ -115,8 +125,8 @@ function locationsOf(rule: JwtRule): readonly Location[] {
 const sameLocation = (a: Location, b: Location) =>
   a.param !== undefined ? a.param === b.param : a.header === b.header && (a.prefix ?? '') === (b.prefix ?? '');
 
-/** Characters of a JWT (base64url and the dots); Envoy takes the run of them after the prefix. */
-const TOKEN_RUN = /^[A-Za-z0-9._\-+/=]+/;
+/** Base64url characters and the dot: Envoy's token starts at the first of them after the prefix (extractJWT). */
+const TOKEN_START = /[A-Za-z0-9_.-]/;
 
 function queryParams(path: string): URLSearchParams {
   const q = path.indexOf('?');
@@ -137,10 +147,19 @@ function extract(request: JwtRequest, locations: readonly Location[]): Found[] {
       if (value) out.push({ token: value, location });
       continue;
     }
+    // Envoy extractor.cc: the prefix may stand anywhere in the value (case-sensitive); the token is the rest of the
+    // value from the first base64url character or dot after it (or the whole value when there is none).
     const value = request.headers[location.header ?? ''];
     const prefix = location.prefix ?? '';
-    if (value === undefined || !value.startsWith(prefix)) continue;
-    const token = value.slice(prefix.length).match(TOKEN_RUN)?.[0];
+    if (value === undefined) continue;
+    let token = value;
+    if (prefix !== '') {
+      const at = value.indexOf(prefix);
+      if (at < 0) continue;
+      const rest = value.slice(at + prefix.length);
+      const start = rest.search(TOKEN_START);
+      token = start < 0 ? value : rest.slice(start);
+    }
     if (token) out.push({ token, location });
   }
   // One token found in two locations is one token (Envoy dedupes by value).
@@ -150,6 +169,8 @@ function extract(request: JwtRequest, locations: readonly Location[]): Found[] {
 interface ParsedJwt {
   readonly header: Record<string, unknown>;
   readonly payload: Record<string, unknown>;
+  /** The payload segment as it arrived (base64url). */
+  readonly payloadText: string;
   readonly signingInput: string;
   readonly signature: Buffer;
 }
@@ -170,7 +191,7 @@ function parseJwt(token: string): ParsedJwt | undefined {
   const header = decodeJson(h);
   const payload = decodeJson(p);
   if (!header || !payload || typeof header['alg'] !== 'string') return undefined;
-  return { header, payload, signingInput: `${h}.${p}`, signature: Buffer.from(s, 'base64url') };
+  return { header, payload, payloadText: p, signingInput: `${h}.${p}`, signature: Buffer.from(s, 'base64url') };
 }
 
 /** `aud` as a list (a string or a list of strings). */
@@ -235,7 +256,7 @@ function verifyWithJwks(jwt: ParsedJwt, jwks: string): 'ok' | 'noKey' | 'verific
 }
 
 type TokenResult =
-  | { readonly ok: true; readonly payload: Record<string, unknown>; readonly rule: JwtRule; readonly location: Location }
+  | { readonly ok: true; readonly jwt: ParsedJwt; readonly payload: Record<string, unknown>; readonly rule: JwtRule; readonly location: Location }
   | { readonly ok: false; readonly status: keyof typeof JWT_STATUS; readonly detail: string };
 
 function verifyToken(found: Found, rules: readonly JwtRule[], defaultJwks: string, nowSeconds: number): TokenResult {
@@ -263,7 +284,7 @@ function verifyWithRule(jwt: ParsedJwt, rule: JwtRule, found: Found, defaultJwks
   const verified = verifyWithJwks(jwt, keys);
   const where = rule.jwks !== undefined ? "the rule's inline jwks" : "the target issuer's JWKS";
   if (verified !== 'ok') return { ok: false, status: verified, detail: `${where}: ${JWT_STATUS[verified]}` };
-  return { ok: true, payload: jwt.payload, rule, location: found.location };
+  return { ok: true, jwt, payload: jwt.payload, rule, location: found.location };
 }
 
 function authOf(payload: Readonly<Record<string, unknown>>): RequestAuth {
@@ -291,12 +312,19 @@ export function authenticateRequest(
   const applicable = requestAuthenticationsFor(policies, destination, rootNamespace);
   const rules = applicable.flatMap((p) => p.jwtRules);
   const trace = applicable.map((p) => `${formatRef(refOf(p))} applies: issuers ${p.jwtRules.map((r) => r.issuer).join(', ') || '(none)'}`);
-  if (rules.length === 0) return { kind: 'anonymous', reason: 'no RequestAuthentication applies: no request principal', trace };
+  const sanitized = [...new Set(rules.flatMap((r) => (r.outputPayloadToHeader ? [r.outputPayloadToHeader.toLowerCase()] : [])))];
+  const anonymous = (reason: string): AuthnDecision => ({
+    kind: 'anonymous',
+    reason,
+    trace,
+    removeHeaders: sanitized,
+    removeParams: [],
+    addHeaders: {},
+  });
+  if (rules.length === 0) return anonymous('no RequestAuthentication applies: no request principal');
   const locations = rules.flatMap(locationsOf).filter((l, i, all) => all.findIndex((m) => sameLocation(l, m)) === i);
   const tokens = extract(request, locations);
-  if (tokens.length === 0) {
-    return { kind: 'anonymous', reason: 'no JWT in the request: it passes without a request principal (allow_missing)', trace };
-  }
+  if (tokens.length === 0) return anonymous('no JWT in the request: it passes without a request principal (allow_missing)');
   const verified: Array<Extract<TokenResult, { ok: true }>> = [];
   for (const token of tokens) {
     const result = verifyToken(token, rules, defaultJwks, nowSeconds);
@@ -315,15 +343,14 @@ export function authenticateRequest(
     verified.push(result);
   }
   const first = verified[0];
-  if (!first) return { kind: 'anonymous', reason: 'no verifiable JWT in the request: no request principal', trace };
+  if (!first) return anonymous('no verifiable JWT in the request: no request principal');
   const auth = authOf(first.payload);
-  const removeHeaders = verified.flatMap((v) => (!v.rule.forwardOriginalToken && v.location.header ? [v.location.header] : []));
+  const dropped = verified.filter((v) => !v.rule.forwardOriginalToken);
+  const removeHeaders = [...new Set([...sanitized, ...dropped.flatMap((v) => (v.location.header ? [v.location.header] : []))])];
+  const removeParams = [...new Set(dropped.flatMap((v) => (v.location.param !== undefined ? [v.location.param] : [])))];
   const addHeaders: Record<string, string> = {};
-  for (const v of verified) {
-    if (v.rule.outputPayloadToHeader)
-      addHeaders[v.rule.outputPayloadToHeader.toLowerCase()] = Buffer.from(JSON.stringify(v.payload)).toString('base64url');
-  }
-  return { kind: 'authenticated', auth, removeHeaders, addHeaders, reason: `JWT verified: request principal ${auth.principal}`, trace };
+  for (const v of verified) if (v.rule.outputPayloadToHeader) addHeaders[v.rule.outputPayloadToHeader.toLowerCase()] = v.jwt.payloadText;
+  return { kind: 'authenticated', auth, removeHeaders, removeParams, addHeaders, reason: `JWT verified: request principal ${auth.principal}`, trace };
 }
 
 /** `request.auth.claims[a][b]` → ['a', 'b']; undefined for a malformed key. */
@@ -365,4 +392,22 @@ export function requestAuthTest(key: string, auth: RequestAuth | undefined): ((v
     default:
       return anyOf(claimValues(auth.claims, claimPath(key) ?? []));
   }
+}
+
+/** The path to forward: `removeParams` taken out of the query (what Envoy's JwtParamLocation::removeJwt does). */
+export function withoutParams(path: string, removeParams: readonly string[]): string {
+  const q = path.indexOf('?');
+  if (q < 0 || removeParams.length === 0) return path;
+  const decode = (s: string) => {
+    try {
+      return decodeURIComponent(s.replace(/\+/g, ' '));
+    } catch {
+      return s;
+    }
+  };
+  const kept = path
+    .slice(q + 1)
+    .split('&')
+    .filter((pair) => !removeParams.includes(decode(pair.split('=')[0] ?? '')));
+  return kept.length > 0 ? `${path.slice(0, q)}?${kept.join('&')}` : path.slice(0, q);
 }

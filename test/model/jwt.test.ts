@@ -10,6 +10,7 @@ import {
   type AuthzRequest,
   type RequestAuth,
   type RequestAuthentication,
+  withoutParams,
   withToken,
 } from '../../src/model/index.js';
 import { manifest, parsed } from './fixtures.js';
@@ -43,8 +44,28 @@ describe('RequestAuthentication: the jwt_authn decision (istio/istio tests/integ
     const policy = ra({ jwtRules: [{ issuer: 'testing@secure.istio.io', forwardOriginalToken: true, outputPayloadToHeader: 'X-Test-Payload' }] });
     const t = token();
     const d = authn(bearer(t), [policy]);
-    expect(d.kind === 'authenticated' && d.removeHeaders).toEqual([]);
+    // the token stays; the payload header is always taken from the client (Envoy sanitizeHeaders), then set
+    expect(d.kind === 'authenticated' && d.removeHeaders).toEqual(['x-test-payload']);
     expect(d.kind === 'authenticated' && d.addHeaders['x-test-payload']).toBe(t.split('.')[1]);
+    expect(authn({ headers: { 'x-test-payload': 'forged' }, path: '/' }, [policy])).toMatchObject({
+      kind: 'anonymous',
+      removeHeaders: ['x-test-payload'],
+    });
+  });
+
+  it('extractor.cc: the prefix may stand anywhere and the token is the rest from the first base64url character', () => {
+    const t = token();
+    expect(authn({ headers: { authorization: `Basic x, Bearer ${t}` }, path: '/' }).kind).toBe('authenticated');
+    expect(authn({ headers: { authorization: `bearer ${t}` }, path: '/' }).kind).toBe('anonymous'); // case-sensitive
+    expect(authn({ headers: { authorization: `Bearer ${t} trailing` }, path: '/' })).toMatchObject({ status: 401, body: JWT_STATUS.badFormat });
+  });
+
+  it('a verified token in a query parameter is removed from the forwarded path unless forwardOriginalToken', () => {
+    const t = token();
+    const d = authn({ headers: {}, path: `/x?a=1&access_token=${t}&b=2` });
+    expect(d).toMatchObject({ kind: 'authenticated', removeParams: ['access_token'] });
+    expect(withoutParams(`/x?a=1&access_token=${t}&b=2`, ['access_token'])).toBe('/x?a=1&b=2');
+    expect(withoutParams(`/x?access_token=${t}`, ['access_token'])).toBe('/x');
   });
 
   it('"expired-token-noauthz": an expired token → 401 "Jwt is expired"', () => {

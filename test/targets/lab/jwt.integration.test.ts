@@ -52,7 +52,7 @@ describeAsRoot('jwt (on the lab, as root)', () => {
       }),
     ],
     probes: [
-      probe('no-token-noauthz', 'authn', {}, true),
+      probe('no-token-noauthz', 'authn', { headers: { 'x-test-payload': 'forged' } }, true),
       probe('valid-token-noauthz', 'authn', { jwt: alice }, true),
       probe('expired-token-noauthz', 'authn', { jwt: { ...alice, expired: true } }, false),
       probe('forged-token-noauthz', 'authn', { jwt: { ...alice, signedBy: 'other' } }, false),
@@ -90,6 +90,12 @@ describeAsRoot('jwt (on the lab, as root)', () => {
       expect(headers['authorization']).toBeUndefined();
       const payload = JSON.parse(Buffer.from(headers['x-test-payload'] ?? '', 'base64url').toString('utf8')) as Record<string, unknown>;
       expect(payload).toMatchObject({ iss: 'testing@secure.istio.io', sub: 'alice', groups: ['group1', 'group2'] });
+    });
+    test('a client cannot set the payload header: the sidecar drops it (Envoy sanitizeHeaders)', () => {
+      expect(arrived('no-token-noauthz')?.headers['x-test-payload']).toBeUndefined();
+    });
+    test('a verified token in a query parameter is removed from the path the application receives', () => {
+      expect(arrived('valid-params')?.path).toBe('/');
     });
     test('"expired-token-noauthz" → 401 "Jwt is expired"; a forged signature → 401 "Jwt verification fails"', () => {
       expect(r('expired-token-noauthz')).toMatchObject(rejected(401, 'Jwt is expired'));

@@ -24,7 +24,7 @@ import { uriSanOf } from '../../../agent/observe.js';
 import { INBOUND_SOURCE } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
 import { forwardHeaders, onClientError, replyRejected, wireRequest } from './http-request.js';
-import { applyAuthnHeaders, authenticateInbound, replyJwtRejected } from './jwt.js';
+import { applyAuthnHeaders, authenticateInbound, authnPath, replyJwtRejected } from './jwt.js';
 import type { OriginalDestination } from './original-dst.js';
 import { clientHelloAlpn, peekFirstBytes } from './peek.js';
 
@@ -156,7 +156,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
     host: c.dst.address,
     port: c.dst.port,
     method: n.method,
-    path: n.path,
+    path: authnPath(n.path, authn),
     headers: endToEndHeaders(headers),
     agent: ctx.appAgent,
   });

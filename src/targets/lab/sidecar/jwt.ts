@@ -4,7 +4,7 @@
  * verified token's principal and claims go on to authorization. The decision is the model's (model/jwt.ts).
  */
 import type { ServerResponse } from 'node:http';
-import { authenticateRequest, type AuthnDecision, type NormalizedRequest } from '../../../model/index.js';
+import { authenticateRequest, withoutParams, type AuthnDecision, type NormalizedRequest } from '../../../model/index.js';
 import type { Context } from './context.js';
 
 const NO_KEYS = '{"keys":[]}';
@@ -34,9 +34,17 @@ export function replyJwtRejected(res: ServerResponse, d: Extract<AuthnDecision, 
   res.end(d.body);
 }
 
-/** Forwarded headers after a verified token: its header removed unless forwardOriginalToken, outputs added. */
+/**
+ * Forwarded headers: a client's outputPayloadToHeader header dropped, a verified token's header removed unless
+ * forwardOriginalToken, the payload header added.
+ */
 export function applyAuthnHeaders(headers: Record<string, string | string[]>, d: AuthnDecision): void {
-  if (d.kind !== 'authenticated') return;
+  if (d.kind === 'rejected') return;
   for (const name of d.removeHeaders) delete headers[name];
   Object.assign(headers, d.addHeaders);
+}
+
+/** The forwarded path: a verified token's query parameter removed unless forwardOriginalToken. */
+export function authnPath(path: string, d: AuthnDecision | undefined): string {
+  return d && d.kind !== 'rejected' ? withoutParams(path, d.removeParams) : path;
 }

@@ -21,7 +21,7 @@ import { uriSanOf } from '../../../agent/observe.js';
 import type { RegistryHost } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord, type Direction } from './context.js';
 import { forwardHeaders, onClientError, replyRejected, wireRequest } from './http-request.js';
-import { applyAuthnHeaders, authenticateInbound, replyJwtRejected } from './jwt.js';
+import { applyAuthnHeaders, authenticateInbound, authnPath, replyJwtRejected } from './jwt.js';
 import type { OriginalDestination } from './original-dst.js';
 import { portProtocol } from './registry.js';
 import { gatewayAccepts, routeFor, type RouteChoice } from './routes.js';
@@ -290,7 +290,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
     host: up.address,
     port: up.port,
     method: n.method,
-    path: n.path,
+    path: authnPath(n.path, authn),
     headers: endToEndHeaders(forwarded(req, n.host, authn)),
     agent: agentFor(ctx, up),
   });
