@@ -62,6 +62,15 @@ export interface JwtRequest {
   readonly headers: Readonly<Record<string, string>>;
   /** The request path with its query (`/x?access_token=…`). */
   readonly path: string;
+  readonly method?: string;
+}
+
+/**
+ * Istio sets jwt_authn's `bypass_cors_preflight`: an OPTIONS request with Origin and Access-Control-Request-Method
+ * is not checked at all (jwt_test.go "expired-token-cors-preflight-request-allowed"; without Origin it is).
+ */
+function isCorsPreflight(request: JwtRequest): boolean {
+  return request.method === 'OPTIONS' && !!request.headers['origin'] && !!request.headers['access-control-request-method'];
 }
 
 /** What the sidecar changes in a request it lets through. */
@@ -322,6 +331,7 @@ export function authenticateRequest(
     addHeaders: {},
   });
   if (rules.length === 0) return anonymous('no RequestAuthentication applies: no request principal');
+  if (isCorsPreflight(request)) return anonymous('a CORS preflight request: the JWT check is bypassed (bypass_cors_preflight)');
   const locations = rules.flatMap(locationsOf).filter((l, i, all) => all.findIndex((m) => sameLocation(l, m)) === i);
   const tokens = extract(request, locations);
   if (tokens.length === 0) return anonymous('no JWT in the request: it passes without a request principal (allow_missing)');

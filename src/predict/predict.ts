@@ -229,7 +229,7 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
   if (n && n.steps.length > 0) why.push({ layer: 'authorization', text: `${world.pathNormalization} path normalisation: ${n.steps.join('; ')}` });
   const authn = n
     ? authenticateRequest(
-        { headers: n.headers, path: n.path },
+        { headers: n.headers, path: n.path, method: n.method },
         world.istio.requestAuthentications,
         { namespace: dst.namespace, labels: dst.labels },
         runIssuer().jwks,

@@ -23,7 +23,7 @@ const LAB_RULE = ra({ jwtRules: [{ issuer: 'testing@secure.istio.io' }] });
 const token = (extra: Partial<Parameters<typeof issuer.mint>[0]> = {}) =>
   issuer.mint({ issuer: 'testing@secure.istio.io', subject: 'alice', ...extra }, NOW);
 const bearer = (t: string) => ({ headers: { authorization: `Bearer ${t}` }, path: '/headers' });
-const authn = (request: { headers: Record<string, string>; path: string }, policies: RequestAuthentication[] = [LAB_RULE]) =>
+const authn = (request: { headers: Record<string, string>; path: string; method?: string }, policies: RequestAuthentication[] = [LAB_RULE]) =>
   authenticateRequest(request, policies, httpbin, issuer.jwks, NOW);
 
 describe('RequestAuthentication: the jwt_authn decision (istio/istio tests/integration/security jwt_test.go TestRequestAuthentication)', () => {
@@ -92,6 +92,13 @@ describe('RequestAuthentication: the jwt_authn decision (istio/istio tests/integ
     const old = authenticateRequest(bearer(t), [LAB_RULE], httpbin, issuer.jwks, NOW, { istioVersion: '1.8.6' });
     expect(old).toMatchObject({ kind: 'anonymous' });
     expect(authenticateRequest(bearer(t), [LAB_RULE], httpbin, issuer.jwks, NOW, { istioVersion: '1.9.0' })).toMatchObject({ status: 401 });
+  });
+
+  it('"expired-token-cors-preflight-request-allowed": a CORS preflight skips the check; without Origin it does not', () => {
+    const expired = token({ expired: true });
+    const preflight = { authorization: `Bearer ${expired}`, 'access-control-request-method': 'POST' };
+    expect(authn({ headers: { ...preflight, origin: 'https://istio.io' }, path: '/', method: 'OPTIONS' }).kind).toBe('anonymous');
+    expect(authn({ headers: preflight, path: '/', method: 'OPTIONS' })).toMatchObject({ status: 401 });
   });
 
   it('a bearer value that is not a JWT → 401', () => {

@@ -57,6 +57,18 @@ describeAsRoot('jwt (on the lab, as root)', () => {
       probe('expired-token-noauthz', 'authn', { jwt: { ...alice, expired: true } }, false),
       probe('forged-token-noauthz', 'authn', { jwt: { ...alice, signedBy: 'other' } }, false),
       probe('unknown-issuer', 'authn', { jwt: { issuer: 'someone-else', subject: 'x' } }, false),
+      probe(
+        'expired-token-cors-preflight',
+        'authn',
+        { method: 'OPTIONS', headers: { origin: 'https://istio.io', 'access-control-request-method': 'POST' }, jwt: { ...alice, expired: true } },
+        true,
+      ),
+      probe(
+        'expired-token-bad-cors-preflight',
+        'authn',
+        { method: 'OPTIONS', headers: { 'access-control-request-method': 'POST' }, jwt: { ...alice, expired: true } },
+        false,
+      ),
       probe('valid-token', 'authz', { jwt: alice }, true),
       probe('no-token', 'authz', {}, false),
       probe('expired-token', 'authz', { jwt: { ...alice, expired: true } }, false),
@@ -101,6 +113,10 @@ describeAsRoot('jwt (on the lab, as root)', () => {
       expect(r('expired-token-noauthz')).toMatchObject(rejected(401, 'Jwt is expired'));
       expect(r('forged-token-noauthz')).toMatchObject(rejected(401, 'Jwt verification fails'));
       expect(r('unknown-issuer')).toMatchObject(rejected(401, 'Jwt issuer is not configured'));
+    });
+    test('"expired-token-cors-preflight-request-allowed": a CORS preflight is not checked; without Origin it is', () => {
+      expect(r('expired-token-cors-preflight').reached).toBe(true);
+      expect(r('expired-token-bad-cors-preflight')).toMatchObject(rejected(401, 'Jwt is expired'));
     });
     test('"invalid-aud" → 403 "Audiences in Jwt are not allowed"; "valid-aud" reaches', () => {
       expect(r('invalid-aud')).toMatchObject(rejected(403, 'Audiences in Jwt are not allowed'));

@@ -12,7 +12,7 @@ const NO_KEYS = '{"keys":[]}';
 export function authenticateInbound(ctx: Context, n: NormalizedRequest): AuthnDecision {
   const self = ctx.config.self;
   return authenticateRequest(
-    { headers: n.headers, path: n.path },
+    { headers: n.headers, path: n.path, method: n.method },
     ctx.requestAuthentications,
     { namespace: self.namespace, labels: self.labels },
     ctx.config.jwks ?? NO_KEYS,
