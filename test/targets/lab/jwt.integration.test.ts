@@ -6,6 +6,7 @@
  * of the run's issuer (`http.jwt`), the sidecar verifies it before authorization; and the predictor agrees with
  * every probe.
  */
+import { generateKeyPairSync } from 'node:crypto';
 import { describe, expect, test } from '@jest/globals';
 import { flowOf } from '../../../src/predict/expectation.js';
 import { predict } from '../../../src/predict/predict.js';
@@ -19,6 +20,11 @@ const ra = (namespace: string, name: string, spec: Record<string, unknown>) => (
   kind: 'RequestAuthentication',
   metadata: { name, namespace },
   spec,
+});
+
+/** A key set of some other issuer: a rule with it inline verifies none of the run's tokens. */
+const OTHER_JWKS = JSON.stringify({
+  keys: [{ ...generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ format: 'jwk' }), kid: 'other', alg: 'RS256' }],
 });
 
 describeAsRoot('jwt (on the lab, as root)', () => {
@@ -36,7 +42,10 @@ describeAsRoot('jwt (on the lab, as root)', () => {
   });
   const scenario = makeScenario('jwt', {
     namespaces: [{ name: 'app' }, { name: 'shop' }],
-    workloads: [{ name: 'client', namespace: 'app' }, ...['authn', 'authz', 'claims', 'deny', 'aud', 'params'].map((n) => server(n, 'shop'))],
+    workloads: [
+      { name: 'client', namespace: 'app' },
+      ...['authn', 'authz', 'claims', 'deny', 'aud', 'params', 'inline'].map((n) => server(n, 'shop')),
+    ],
     resources: [
       ra('shop', 'authn', { ...sel('authn'), jwtRules: [{ issuer: ISS, forwardOriginalToken: false, outputPayloadToHeader: 'x-test-payload' }] }),
       ra('shop', 'authz', { ...sel('authz'), jwtRules: [{ issuer: ISS }] }),
@@ -46,6 +55,7 @@ describeAsRoot('jwt (on the lab, as root)', () => {
       ra('shop', 'deny', { ...sel('deny'), jwtRules: [{ issuer: ISS }] }),
       authz('shop', 'deny', { ...sel('deny'), action: 'DENY', rules: [{ from: [{ source: { notRequestPrincipals: ['*'] } }] }] }),
       ra('shop', 'aud', { ...sel('aud'), jwtRules: [{ issuer: ISS, audiences: ['foo'] }] }),
+      ra('shop', 'inline', { ...sel('inline'), jwtRules: [{ issuer: ISS, jwks: OTHER_JWKS }] }),
       ra('shop', 'params', {
         ...sel('params'),
         jwtRules: [{ issuer: ISS, fromHeaders: [{ name: 'x-jwt-token', prefix: 'Token ' }], fromParams: ['token'] }],
@@ -79,6 +89,7 @@ describeAsRoot('jwt (on the lab, as root)', () => {
       probe('deny-with-token', 'deny', { jwt: alice }, true),
       probe('invalid-aud', 'aud', { jwt: alice }, false),
       probe('valid-aud', 'aud', { jwt: { ...alice, audiences: ['foo'] } }, true),
+      probe('inline-jwks', 'inline', { jwt: alice }, false),
       probe('valid-params', 'params', { jwt: { ...alice, param: 'token' } }, true),
       probe('valid-header', 'params', { jwt: { ...alice, header: 'x-jwt-token', prefix: 'Token ' } }, true),
       probe('invalid-header', 'params', { jwt: { ...alice, header: 'x-other', prefix: 'Token ' } }, true),
@@ -117,6 +128,9 @@ describeAsRoot('jwt (on the lab, as root)', () => {
     test('"expired-token-cors-preflight-request-allowed": a CORS preflight is not checked; without Origin it is', () => {
       expect(r('expired-token-cors-preflight').reached).toBe(true);
       expect(r('expired-token-bad-cors-preflight')).toMatchObject(rejected(401, 'Jwt is expired'));
+    });
+    test("an inline jwks is honoured: the run's token finds no key there (401)", () => {
+      expect(r('inline-jwks')).toMatchObject(rejected(401, "Jwks doesn't have key to match kid or alg from Jwt"));
     });
     test('"invalid-aud" → 403 "Audiences in Jwt are not allowed"; "valid-aud" reaches', () => {
       expect(r('invalid-aud')).toMatchObject(rejected(403, 'Audiences in Jwt are not allowed'));
