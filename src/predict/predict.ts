@@ -227,16 +227,18 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
     return denied(why, 'any');
   }
   if (n && n.steps.length > 0) why.push({ layer: 'authorization', text: `${world.pathNormalization} path normalisation: ${n.steps.join('; ')}` });
-  const authn = n
-    ? authenticateRequest(
-        { headers: n.headers, path: n.path, method: n.method },
-        world.istio.requestAuthentications,
-        { namespace: dst.namespace, labels: dst.labels },
-        runIssuer().jwks,
-        Math.floor(Date.now() / 1000),
-        world.istioVersion ? { istioVersion: world.istioVersion } : {},
-      )
-    : undefined;
+  const requestAuthentications = world.istio.requestAuthentications;
+  const authn =
+    n && requestAuthentications.length > 0
+      ? authenticateRequest(
+          { headers: n.headers, path: n.path, method: n.method },
+          requestAuthentications,
+          { namespace: dst.namespace, labels: dst.labels },
+          runIssuer().jwks,
+          Math.floor(Date.now() / 1000),
+          world.istioVersion ? { istioVersion: world.istioVersion } : {},
+        )
+      : undefined;
   if (authn && authn.trace.length > 0) why.push({ layer: 'authorization', text: `RequestAuthentication: ${authn.reason}` });
   if (authn?.kind === 'rejected') return denied(why, authn.status === 403 ? 'http-403' : 'http-401');
   const request: AuthzRequest = {

@@ -8,12 +8,12 @@ import { runIssuer } from '../../model/jwt-issuer.js';
 type Raw = Record<string, unknown>;
 const isObject = (v: unknown): v is Raw => typeof v === 'object' && v !== null && !Array.isArray(v);
 
-export function withRunJwks<T extends { kind: string }>(manifest: T, jwks: string = runIssuer().jwks): T {
+export function withRunJwks<T extends { kind: string }>(manifest: T): T {
   if (manifest.kind !== 'RequestAuthentication') return manifest;
   const spec = (manifest as unknown as Raw)['spec'];
   if (!isObject(spec) || !Array.isArray(spec['jwtRules'])) return manifest;
   const jwtRules = spec['jwtRules'].map((rule) =>
-    isObject(rule) && rule['jwks'] === undefined && rule['jwksUri'] === undefined ? { ...rule, jwks } : rule,
+    isObject(rule) && rule['jwks'] === undefined && rule['jwksUri'] === undefined ? { ...rule, jwks: runIssuer().jwks } : rule,
   );
   return { ...manifest, spec: { ...spec, jwtRules } };
 }

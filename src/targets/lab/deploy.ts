@@ -246,7 +246,8 @@ export function sidecarConfig(scenario: Scenario, plan: LabPlan, h: LabHost, dir
     systemCaFile: caFile(dir, 'trusted'),
     ...(mesh ? { meshOutboundPolicy: mesh } : {}),
     ...(scenario.spec.mesh?.pathNormalization ? { pathNormalization: scenario.spec.mesh.pathNormalization } : {}),
-    jwks: runIssuer().jwks,
+    // The run's key pair is made only for scenarios that verify tokens (steps come here again with their resources).
+    ...(scenario.spec.resources.some((r) => r.kind === 'RequestAuthentication') ? { jwks: runIssuer().jwks } : {}),
     resources: scenario.spec.resources,
     registry,
     ...(h.egressGateway ? { gatewayPorts: egressGatewayPorts(scenario) ?? [] } : {}),
