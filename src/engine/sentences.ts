@@ -63,6 +63,8 @@ export function describeFailure(failure: Failure): string {
       return 'the connection to be refused';
     case 'tls':
       return 'a TLS handshake failure';
+    case 'http-401':
+      return 'HTTP 401';
     case 'http-403':
       return 'HTTP 403';
     case 'http-502':

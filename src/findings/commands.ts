@@ -51,13 +51,28 @@ export function curlArgs(s: Scenario, p: Probe, nonce: string): string[] {
 
 /** The ProbeRequest the agent's `call` role reads on stdin (the format of src/agent/types.ts). */
 export function agentRequest(p: Probe, host: string, nonce: string): string {
+  const { jwt: _jwt, ...http } = p.http ?? {};
   return JSON.stringify({
     nonce,
     protocol: p.protocol,
     host,
     ...(p.port !== undefined ? { port: p.port } : {}),
-    ...(p.http ? { http: p.http } : {}),
+    ...(p.http ? { http } : {}),
   });
+}
+
+/**
+ * A probe's `http.jwt` token is signed by the run's key pair, which lives only in the process that deployed the lab
+ * (or rendered the cluster's policies): a token written into this script could not verify there, so the request
+ * below goes without it, and the script says so.
+ */
+function jwtNote(p: Probe): string[] {
+  if (!p.http?.jwt) return [];
+  return [
+    `#    NOTE: this probe carries a JWT (http.jwt, subject ${JSON.stringify(p.http.jwt.subject).replace(/[^\x20-\x7e]/g, '')}); its signing key exists only inside the`,
+    '#    meshprobe process that deployed the target, so the request below is sent WITHOUT the token; rerun the',
+    '#    scenario with meshprobe to send it.',
+  ];
 }
 
 function labSection(s: Scenario, p: Probe, nonce: string): string[] {
@@ -81,6 +96,7 @@ function labSection(s: Scenario, p: Probe, nonce: string): string[] {
   if (p.protocol === 'http' || p.protocol === 'https') {
     lines.push(
       `# 3. the probe's request from ${p.from}; the application answers with what it received (its observation):`,
+      ...jwtNote(p),
       `ip netns exec "mp-$LAB-"${shq(srcSuffix)} ${curlArgs(s, p, nonce).map(shq).join(' ')}`,
       'echo  # the answer has no final newline',
     );
@@ -124,6 +140,7 @@ function clusterSection(s: Scenario, p: Probe, nonce: string): string[] {
   const requestWord = dst ? `${shq(before)}"${dst[1]}.$DST_NS.svc.cluster.local"${shq(after)}` : shq(request);
   lines.push(
     `# the probe, sent by the agent in the source pod (host ${host}):`,
+    ...jwtNote(p),
     `kubectl exec -i -n "$SRC_NS" deploy/${shq(srcName)} -c agent -- node /agent/meshprobe-agent.mjs call <<< ${requestWord}`,
   );
   if (dst) {

@@ -5,6 +5,7 @@
  * requestPrincipals, request.headers conditions) on TCP traffic: in an ALLOW rule the whole rule is skipped (it
  * never matches); in a DENY or AUDIT rule those fields are dropped, so the rule gets broader (model.go checkError).
  */
+import { requestAuthTest, type RequestAuth } from './jwt.js';
 import { ipInBlock, matchesGlob, matchesPattern } from './match.js';
 import { containsPathTemplate, pathTemplateMatches } from './path-template.js';
 import { serviceAccountMatches } from './service-account.js';
@@ -30,6 +31,8 @@ export interface AuthzRequest {
   };
   readonly protocol: 'tcp' | 'http';
   readonly http?: { readonly method: string; readonly path: string; readonly host: string; readonly headers: Readonly<Record<string, string>> };
+  /** A JWT verified by RequestAuthentication (model/jwt.ts); absent: no request principal. */
+  readonly auth?: RequestAuth;
 }
 
 export type RuleResult =
@@ -71,9 +74,9 @@ function sourceTest(field: SourceField, request: AuthzRequest): (value: string) 
       return (v) => ipInBlock(v, request.source.ip);
     case 'remoteIpBlocks':
       return (v) => ipInBlock(v, request.source.remoteIp ?? request.source.ip);
-    // JWT request principals are refused by unsupportedFields; without a JWT there is no request principal.
+    // `<iss>/<sub>` of a verified JWT (model/jwt.ts); without one there is no request principal.
     case 'requestPrincipals':
-      return () => false;
+      return (v) => matchesPattern(v, request.auth?.principal);
     case 'serviceAccounts':
       return (v) => serviceAccountMatches(v, principal);
   }
@@ -99,6 +102,7 @@ function operationTest(field: OperationField, request: AuthzRequest): (value: st
 function conditionTest(key: string, request: AuthzRequest): ((value: string) => boolean) | undefined {
   const header = key.match(/^request\.headers\[(.+)\]$/)?.[1];
   if (header !== undefined) return (v) => matchesPattern(v, headerValue(request, header));
+  if (key.startsWith('request.auth.')) return requestAuthTest(key, request.auth);
   switch (key) {
     case 'source.ip':
       return sourceTest('ipBlocks', request);
@@ -148,7 +152,7 @@ function constraintsOf(rule: AuthzRule, request: AuthzRequest): { from: Constrai
   );
   const when = rule.when.map((condition, i) => ({
     path: `when[${i}] ${condition.key}`,
-    httpOnly: condition.key.startsWith('request.headers'),
+    httpOnly: condition.key.startsWith('request.headers') || condition.key.startsWith('request.auth.'),
     match: condition,
     test: conditionTest(condition.key, request),
   }));

@@ -16,6 +16,23 @@ export {
   type ClientTransport,
   type InboundTransportDecision,
 } from './peer-authentication.js';
+export {
+  authenticateRequest,
+  requestAuthenticationsFor,
+  requestAuthTest,
+  isRequestAuthKey,
+  audiencesOf,
+  JWT_STATUS,
+  CLOCK_SKEW_SECONDS,
+  UNKNOWN_ISSUER_REJECTED_SINCE,
+  SUPPORTED_JWT_ALGS,
+  type RequestAuth,
+  type JwtRequest,
+  withoutParams,
+  type AuthnDecision,
+  type Forwarding,
+} from './jwt.js';
+export { createIssuer, runIssuer, withToken, TOKEN_LIFETIME_SECONDS, type JwtIssuer, type TokenSpec, type TokenPlacement } from './jwt-issuer.js';
 export { matchRule, normalizePrincipal, namespaceOfPrincipal, type RuleResult } from './authz-rule.js';
 export {
   authorize,

@@ -21,7 +21,9 @@ import type {
   Metadata,
   MtlsMode,
   OperationField,
+  JwtRule,
   PeerAuthentication,
+  RequestAuthentication,
   ServiceEntry,
   Sidecar,
   SourceField,
@@ -34,6 +36,7 @@ export const SUPPORTED_API_VERSIONS: Readonly<Record<IstioKind, readonly string[
   Sidecar: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
   ServiceEntry: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
   DestinationRule: ['networking.istio.io/v1', 'networking.istio.io/v1beta1', 'networking.istio.io/v1alpha3'],
+  RequestAuthentication: ['security.istio.io/v1', 'security.istio.io/v1beta1'],
 };
 
 /** Namespace of a resource whose manifest has none (what `kubectl apply` without `-n` would use). */
@@ -118,6 +121,7 @@ const PARSERS: { [K in IstioKind]: (metadata: Metadata, spec: RawObject) => Extr
   Sidecar: parseSidecar,
   ServiceEntry: parseServiceEntry,
   DestinationRule: parseDestinationRule,
+  RequestAuthentication: parseRequestAuthentication,
 };
 
 function parsePort(key: string | number, path: string): number {
@@ -280,5 +284,46 @@ function parseDestinationRule(metadata: Metadata, spec: RawObject): DestinationR
     exportTo: stringsAt(spec, 'exportTo'),
     tls: parseTls(objectAt(policy, 'tls'), 'spec.trafficPolicy.tls'),
     portTls,
+  };
+}
+
+function parseJwtRule(raw: unknown, i: number): JwtRule {
+  const path = `spec.jwtRules[${i}]`;
+  const rule = isObject(raw) ? raw : {};
+  const issuer = stringAt(rule, 'issuer');
+  if (!issuer) throw new InvalidResource(`${path}.issuer is required`);
+  const jwks = stringAt(rule, 'jwks');
+  if (jwks !== undefined) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(jwks);
+    } catch {
+      throw new InvalidResource(`${path}.jwks is not JSON (a JWKS: {"keys": [...]})`);
+    }
+    if (!isObject(parsed) || !Array.isArray(parsed['keys'])) throw new InvalidResource(`${path}.jwks has no "keys" list (a JWKS: {"keys": [...]})`);
+  }
+  const forward = rule['forwardOriginalToken'];
+  return {
+    issuer,
+    audiences: stringsAt(rule, 'audiences'),
+    ...(jwks !== undefined ? { jwks } : {}),
+    ...(stringAt(rule, 'jwksUri') !== undefined ? { jwksUri: stringAt(rule, 'jwksUri') } : {}),
+    fromHeaders: arrayAt(rule, 'fromHeaders').flatMap((h, j) => {
+      const name = isObject(h) ? stringAt(h, 'name') : undefined;
+      if (!name) throw new InvalidResource(`${path}.fromHeaders[${j}].name is required`);
+      return [{ name: name.toLowerCase(), prefix: (isObject(h) ? stringAt(h, 'prefix') : undefined) ?? '' }];
+    }),
+    fromParams: stringsAt(rule, 'fromParams'),
+    forwardOriginalToken: forward === true,
+    ...(stringAt(rule, 'outputPayloadToHeader') ? { outputPayloadToHeader: stringAt(rule, 'outputPayloadToHeader') } : {}),
+  };
+}
+
+function parseRequestAuthentication(metadata: Metadata, spec: RawObject): RequestAuthentication {
+  return {
+    kind: 'RequestAuthentication',
+    metadata,
+    selector: labelsAt(objectAt(spec, 'selector'), 'matchLabels'),
+    jwtRules: arrayAt(spec, 'jwtRules').map(parseJwtRule),
   };
 }

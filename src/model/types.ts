@@ -22,7 +22,7 @@ export interface Metadata {
   readonly order: number;
 }
 
-export type IstioKind = 'PeerAuthentication' | 'AuthorizationPolicy' | 'Sidecar' | 'ServiceEntry' | 'DestinationRule';
+export type IstioKind = 'PeerAuthentication' | 'AuthorizationPolicy' | 'Sidecar' | 'ServiceEntry' | 'DestinationRule' | 'RequestAuthentication';
 
 export type MtlsMode = 'UNSET' | 'DISABLE' | 'PERMISSIVE' | 'STRICT';
 /** A mode after inheritance: UNSET never survives resolution. */
@@ -124,7 +124,37 @@ export interface DestinationRule {
   readonly portTls: ReadonlyMap<number, ClientTls>;
 }
 
-export type IstioResource = PeerAuthentication | AuthorizationPolicy | Sidecar | ServiceEntry | DestinationRule;
+/** Where a JWT is read from (jwtRules[].fromHeaders): the header's value after `prefix`. */
+export interface JwtHeaderLocation {
+  readonly name: string;
+  readonly prefix: string;
+}
+
+/** One `jwtRules[]` entry of a RequestAuthentication (istio.io reference: security/request_authentication). */
+export interface JwtRule {
+  readonly issuer: string;
+  /** Empty: the token's `aud` is not checked. */
+  readonly audiences: readonly string[];
+  /** Inline JWKS (JSON text). Absent with no `jwksUri`: the keys of the target's own issuer (docs/scenario-format.md). */
+  readonly jwks?: string;
+  readonly jwksUri?: string;
+  /** Both empty: Envoy's defaults, `Authorization: Bearer <token>` and the `access_token` query parameter. */
+  readonly fromHeaders: readonly JwtHeaderLocation[];
+  readonly fromParams: readonly string[];
+  /** false (Istio's default): the sidecar removes the token's header before forwarding the request. */
+  readonly forwardOriginalToken: boolean;
+  /** The verified payload, base64url, in this header to the application. */
+  readonly outputPayloadToHeader?: string;
+}
+
+export interface RequestAuthentication {
+  readonly kind: 'RequestAuthentication';
+  readonly metadata: Metadata;
+  readonly selector?: Labels;
+  readonly jwtRules: readonly JwtRule[];
+}
+
+export type IstioResource = PeerAuthentication | AuthorizationPolicy | Sidecar | ServiceEntry | DestinationRule | RequestAuthentication;
 
 export function refOf(resource: IstioResource): ResourceRef {
   return { kind: resource.kind, namespace: resource.metadata.namespace, name: resource.metadata.name };

@@ -4,6 +4,7 @@
  * described by the shape of what the model evaluates; anything outside that shape is reported.
  */
 import { fieldsNewerThan } from './authz-versions.js';
+import { isRequestAuthKey } from './jwt.js';
 import { MODEL_ISTIO_VERSION } from './mesh.js';
 import { isObject, objectAt, stringAt } from './raw.js';
 
@@ -35,7 +36,7 @@ export const SUPPORTED_WHEN_KEYS = [
 const HEADER_KEY = /^request\.headers\[[^\]]+\]$/;
 
 function isSupportedWhenKey(key: unknown): boolean {
-  return typeof key === 'string' && ((SUPPORTED_WHEN_KEYS as readonly string[]).includes(key) || HEADER_KEY.test(key));
+  return typeof key === 'string' && ((SUPPORTED_WHEN_KEYS as readonly string[]).includes(key) || HEADER_KEY.test(key) || isRequestAuthKey(key));
 }
 
 const mtls = obj({ mode: oneOf('UNSET', 'DISABLE', 'PERMISSIVE', 'STRICT') });
@@ -62,6 +63,8 @@ const AUTHORIZATION_POLICY = obj({
                 'notRemoteIpBlocks',
                 'serviceAccounts',
                 'notServiceAccounts',
+                'requestPrincipals',
+                'notRequestPrincipals',
               ].map((f) => [f, strings]),
             ),
           ),
@@ -117,7 +120,28 @@ const DESTINATION_RULE = obj({
   trafficPolicy: obj({ tls: CLIENT_TLS, portLevelSettings: list(obj({ port: obj({ number: leaf }), tls: CLIENT_TLS })) }),
 });
 
+/**
+ * RequestAuthentication (model/jwt.ts). Not emulated: fromCookies, outputClaimToHeaders, timeout, targetRef(s);
+ * `jwksUri` is refused by the lab (it serves no JWKS endpoint), see targets/lab/check.ts.
+ */
+const REQUEST_AUTHENTICATION = obj({
+  selector: obj({ matchLabels: labels }),
+  jwtRules: list(
+    obj({
+      issuer: leaf,
+      audiences: strings,
+      jwks: leaf,
+      jwksUri: leaf,
+      fromHeaders: list(obj({ name: leaf, prefix: leaf })),
+      fromParams: strings,
+      forwardOriginalToken: leaf,
+      outputPayloadToHeader: leaf,
+    }),
+  ),
+});
+
 const SPEC_SHAPES: Readonly<Record<string, Shape>> = {
+  RequestAuthentication: REQUEST_AUTHENTICATION,
   PeerAuthentication: PEER_AUTHENTICATION,
   AuthorizationPolicy: AUTHORIZATION_POLICY,
   Sidecar: SIDECAR,
@@ -148,8 +172,8 @@ function walk(value: unknown, shape: Shape, path: string, out: string[]): void {
 
 /**
  * Fields newer than `istioVersion` (authz-versions.ts) are reported too, naming the version they need.
- * Paths such as `spec.action=CUSTOM`, `spec.rules[0].from[0].source.requestPrincipals`,
- * `spec.rules[0].when[1].key=request.auth.claims[iss]`, `spec.trafficPolicy.loadBalancer`. Empty for kinds the
+ * Paths such as `spec.action=CUSTOM`, `spec.jwtRules[0].fromCookies`,
+ * `spec.rules[0].when[1].key=experimental.envoy.filters.x[y]`, `spec.trafficPolicy.loadBalancer`. Empty for kinds the
  * model does not evaluate (they belong to other parts of the system) and for fully supported manifests.
  */
 export function unsupportedFields(manifest: unknown, istioVersion: string = MODEL_ISTIO_VERSION): string[] {

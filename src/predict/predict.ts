@@ -8,16 +8,20 @@
  *   4. destination capture — is it redirected to the server's sidecar? If not, the application sees the client
  *      directly and no Istio policy applies
  *   5. PeerAuthentication — STRICT refuses plaintext (reset) (model/peer-authentication.ts)
- *   6. AuthorizationPolicy — deny: HTTP 403, TCP close (model/authorization.ts)
+ *   6. RequestAuthentication — a refused JWT: 401 (403 for audiences) before any AuthorizationPolicy (model/jwt.ts)
+ *   7. AuthorizationPolicy — deny: HTTP 403, TCP close (model/authorization.ts)
  * Pure; every layer adds one Reason, so a prediction explains itself.
  */
 import { canFlushCapture, nonRootNote } from '../model/capabilities.js';
 import {
+  authenticateRequest,
   authorize,
   effectiveMtls,
   inboundTransport,
   normalizeRequest,
   outboundDecision,
+  runIssuer,
+  withToken,
   type AuthzRequest,
   type NormalizedRequest,
   type OutboundDecision,
@@ -56,16 +60,18 @@ function closeFailure(flow: Flow, http: Failure): Failure {
  * what node's client sends for method/path/headers.
  */
 export function wireOf(flow: Flow, host: string): WireRequest {
-  const raw = flow.http?.raw;
+  // `http.jwt`: the same token the client would send, minted by the run's issuer and put where the probe says.
+  const http = flow.http ? withToken(flow.http) : undefined;
+  const raw = http?.raw;
   if (raw) {
     const hostHeader: Array<[string, string]> = raw.host !== undefined ? [['host', raw.host]] : raw.version === '1.0' ? [] : [['host', host]];
     return { method: raw.method, target: raw.requestTarget, version: raw.version, headers: [...hostHeader, ...(raw.headers ?? [])] };
   }
   return {
-    method: flow.http?.method ?? 'GET',
-    target: flow.http?.path ?? '/',
+    method: http?.method ?? 'GET',
+    target: http?.path ?? '/',
     version: '1.1',
-    headers: [['host', host], ...Object.entries(flow.http?.headers ?? {})],
+    headers: [['host', host], ...Object.entries(http?.headers ?? {})],
   };
 }
 
@@ -223,7 +229,22 @@ function atWorkload(world: World, src: WorkloadInfo, dst: WorkloadInfo, flow: Fl
     return denied(why, 'any');
   }
   if (n && n.steps.length > 0) why.push({ layer: 'authorization', text: `${world.pathNormalization} path normalisation: ${n.steps.join('; ')}` });
+  const requestAuthentications = world.istio.requestAuthentications;
+  const authn =
+    n && requestAuthentications.length > 0
+      ? authenticateRequest(
+          { headers: n.headers, path: n.path, method: n.method },
+          requestAuthentications,
+          { namespace: dst.namespace, labels: dst.labels },
+          runIssuer().jwks,
+          Math.floor(Date.now() / 1000),
+          world.istioVersion ? { istioVersion: world.istioVersion } : {},
+        )
+      : undefined;
+  if (authn && authn.trace.length > 0) why.push({ layer: 'authorization', text: `RequestAuthentication: ${authn.reason}` });
+  if (authn?.kind === 'rejected') return denied(why, authn.status === 403 ? 'http-403' : 'http-401');
   const request: AuthzRequest = {
+    ...(authn?.kind === 'authenticated' ? { auth: authn.auth } : {}),
     destination: { namespace: dst.namespace, labels: dst.labels, port: flow.port ?? 0, ip: dst.address },
     source: {
       ip: src.address,

@@ -12,10 +12,11 @@ import type {
   OutboundTrafficPolicyMode,
   PathNormalization,
   PeerAuthentication,
+  RequestAuthentication,
   ServiceEntry,
   Sidecar,
 } from '../model/index.js';
-import type { RawRequest } from '../scenario/schema.js';
+import type { JwtToken, RawRequest } from '../scenario/schema.js';
 import type { Failure, ListenProtocolName, ProbeProtocolName } from './names.js';
 
 export interface WorkloadInfo {
@@ -51,6 +52,7 @@ export interface IstioPolicies {
   readonly sidecars: readonly Sidecar[];
   readonly serviceEntries: readonly ServiceEntry[];
   readonly destinationRules: readonly DestinationRule[];
+  readonly requestAuthentications: readonly RequestAuthentication[];
 }
 
 export interface World {
@@ -85,6 +87,8 @@ export interface Flow {
     readonly headers?: Readonly<Record<string, string>>;
     /** `http.raw`: the request exactly as written (excludes method/path/headers). */
     readonly raw?: RawHttp;
+    /** `http.jwt`: a token of the run's issuer, in the place it names (model/jwt-issuer.ts withToken). */
+    readonly jwt?: JwtToken;
   };
 }
 

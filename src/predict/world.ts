@@ -36,6 +36,7 @@ function splitIstio(resources: readonly IstioResource[]): IstioPolicies {
     sidecars: of('Sidecar'),
     serviceEntries: of('ServiceEntry'),
     destinationRules: of('DestinationRule'),
+    requestAuthentications: of('RequestAuthentication'),
   };
 }
 

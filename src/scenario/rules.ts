@@ -22,7 +22,7 @@ export interface RuleIssue {
 
 type Destination = { kind: 'workload'; workload: Workload } | { kind: 'external'; external: External };
 
-const HTTP_ONLY_FAILURES = new Set(['http-403', 'http-502']);
+const HTTP_ONLY_FAILURES = new Set(['http-401', 'http-403', 'http-502']);
 
 export function checkRules(s: Scenario): RuleIssue[] {
   return [...checkNames(s), ...checkNamespaceLabels(s), ...checkWorkloads(s), ...checkExternals(s), ...checkProbes(s)];
@@ -228,11 +228,45 @@ function checkProbe(s: Scenario, p: Probe, at: PathSegment[]): RuleIssue[] {
         out.push({ path: [...at, 'http', field], at: 'key', message: `http.${field} cannot be given with http.raw (write it in the raw request)` });
     }
   }
+  if (p.http?.jwt !== undefined) out.push(...checkJwt(p, [...at, 'http', 'jwt']));
   if (p.bypass === 'flush-capture' && source && !(source.capabilities ?? []).includes('NET_ADMIN')) {
     out.push({ path: [...at, 'bypass'], message: `flush-capture needs NET_ADMIN: add capabilities: [NET_ADMIN] to workload ${p.from}` });
   }
   if (source) out.push(...checkPrivileges(p, source, at));
   out.push(...checkExpectation(p, [...at, 'expect']));
+  return out;
+}
+
+/**
+ * `http.jwt`: the sidecar checks a token on plain HTTP only (an https probe's request is inside the application's
+ * TLS); the token goes in one place, a header (default `Authorization: Bearer`) or a query parameter.
+ */
+/** Headers the probe client writes itself: a token there would replace them (or be replaced). */
+const CLIENT_HEADERS = ['host', 'content-length', 'transfer-encoding', 'connection', 'x-meshprobe-nonce'];
+
+function checkJwt(p: Probe, at: PathSegment[]): RuleIssue[] {
+  const jwt = p.http?.jwt;
+  if (!jwt) return [];
+  const out: RuleIssue[] = [];
+  if (p.protocol !== 'http') {
+    out.push({ path: at, at: 'key', message: `http.jwt needs an http probe: the sidecar cannot read a token inside ${p.protocol}` });
+  }
+  if (jwt.param !== undefined) {
+    for (const field of ['header', 'prefix'] as const)
+      if (jwt[field] !== undefined)
+        out.push({ path: [...at, field], at: 'key', message: `jwt.${field} cannot be given with jwt.param (one place per token)` });
+  }
+  if (jwt.prefix !== undefined && jwt.header === undefined && jwt.param === undefined) {
+    out.push({ path: [...at, 'prefix'], at: 'key', message: 'jwt.prefix needs jwt.header (the default Authorization header always uses "Bearer ")' });
+  }
+  const header = (jwt.param === undefined ? (jwt.header ?? 'authorization') : undefined)?.toLowerCase();
+  if (header !== undefined && CLIENT_HEADERS.includes(header)) {
+    out.push({ path: [...at, 'header'], message: `the token cannot travel in ${header}: the client sets that header itself` });
+  }
+  const taken = [...Object.keys(p.http?.headers ?? {}), ...(p.http?.raw?.headers ?? []).map(([name]) => name)];
+  if (header !== undefined && taken.some((name) => name.toLowerCase() === header)) {
+    out.push({ path: at, at: 'key', message: `the probe already sends a ${header} header; the token goes there (set jwt.header to another name)` });
+  }
   return out;
 }
 
@@ -295,7 +329,7 @@ function checkExpectation(p: Probe, at: PathSegment[]): RuleIssue[] {
       out.push({
         path: [...at, 'status'],
         at: 'key',
-        message: 'status is only allowed with reach: true; for a request the mesh rejects write failure: http-403 (or http-502)',
+        message: 'status is only allowed with reach: true; for a request the mesh rejects write failure: http-403 (or http-401, http-502)',
       });
     }
   }

@@ -70,7 +70,7 @@ export const LINUX_CAPABILITIES = [
 
 export const TARGETS = ['lab', 'kind', 'existing'] as const;
 export type TargetName = (typeof TARGETS)[number];
-export const FAILURES = ['reset', 'timeout', 'refused', 'tls', 'http-403', 'http-502', 'any'] as const;
+export const FAILURES = ['reset', 'timeout', 'refused', 'tls', 'http-401', 'http-403', 'http-502', 'any'] as const;
 
 /** A string record whose keys and values pass `check` (a values.ts check), each issue at its own key. */
 function checkedRecord(check: (key: string, value: string) => { at: 'key' | 'value'; message: string } | undefined) {
@@ -221,13 +221,75 @@ export const rawRequest = z
   })
   .describe('the request exactly as written, byte for byte (scenario-v1-additions: http.raw)');
 
+/** Printable ASCII on one line: a JWT claim travels in a header, so nothing may end it early. */
+const PRINTABLE = /^[\x20-\x7e]*$/;
+const jwtText = (max: number) => z.string().min(1).max(max).regex(PRINTABLE, 'must be printable ASCII on one line');
+const claimText = z.string().max(1024).regex(PRINTABLE, 'must be printable ASCII on one line');
+const claimScalar = z.union([claimText, z.number(), z.boolean()]);
+const claimValue = z.union([claimScalar, z.array(claimText).max(64)]);
+/** Claims the token carries from other fields (or the issuer sets itself); naming them in `claims` is an error. */
+export const RESERVED_CLAIMS = ['iss', 'sub', 'aud', 'azp', 'exp', 'iat', 'nbf'] as const;
+const CLAIM_NAME = /^[A-Za-z0-9_.:-]{1,64}$/;
+
+export const jwtToken = z
+  .strictObject({
+    issuer: jwtText(256).default('lab').describe('the `iss` claim; default "lab"'),
+    subject: jwtText(256).describe('the `sub` claim; the request principal is `<issuer>/<subject>`'),
+    audiences: z.array(jwtText(256)).min(1).max(16).optional().describe('the `aud` claim'),
+    presenter: jwtText(256).optional().describe('the `azp` claim (request.auth.presenter)'),
+    claims: z
+      .record(z.string(), z.union([claimValue, z.record(z.string(), claimValue)]))
+      .superRefine((claims, ctx) => {
+        for (const [name, value] of Object.entries(claims)) {
+          const reserved = (RESERVED_CLAIMS as readonly string[]).includes(name);
+          if (reserved || !CLAIM_NAME.test(name)) {
+            const message = reserved
+              ? `claim "${name}" is set by the token's own fields (issuer, subject, audiences, presenter, expired)`
+              : 'a claim name is 1 to 64 letters, digits, "_", ".", ":" or "-"';
+            ctx.addIssue({ code: 'custom', path: [name], message, params: { at: 'key' } });
+          }
+          if (typeof value === 'object' && value !== null && !Array.isArray(value)) {
+            for (const inner of Object.keys(value))
+              if (!CLAIM_NAME.test(inner))
+                ctx.addIssue({
+                  code: 'custom',
+                  path: [name, inner],
+                  message: 'a claim name is 1 to 64 letters, digits, "_", ".", ":" or "-"',
+                  params: { at: 'key' },
+                });
+          }
+        }
+      })
+      .optional()
+      .describe('more claims: strings, numbers, booleans, lists of strings, or one level of nested objects of those'),
+    expired: z.boolean().optional().describe('true: the token expired an hour ago (Envoy: 401 "Jwt is expired")'),
+    signedBy: z
+      .enum(['lab', 'other'])
+      .optional()
+      .describe('other: signed by a key no JWKS holds, under the run key\'s kid (Envoy: 401 "Jwt verification fails"); default lab'),
+    header: z
+      .string()
+      .max(128)
+      .regex(values.TOKEN, 'must be a header name (RFC 9110 token)')
+      .optional()
+      .describe('the header that carries the token; default Authorization (with prefix "Bearer ")'),
+    prefix: z.string().max(64).regex(PRINTABLE, 'must be printable ASCII on one line').optional().describe('written before the token in `header`'),
+    param: z
+      .string()
+      .max(64)
+      .regex(/^[A-Za-z0-9_.~-]+$/, 'must be a query parameter name: letters, digits, "_", ".", "~" or "-"')
+      .optional()
+      .describe('carry the token in this query parameter instead of a header'),
+  })
+  .describe("scenario-v1-additions: http.jwt, a token the target's issuer signs (docs/scenario-format.md)");
+
 export const probe = z.strictObject({
   name: dnsLabel,
   from: z.string().min(1).describe('namespace/workload'),
   to: z.string().min(1).describe("namespace/workload, or an external's name"),
   port: port.optional(),
   protocol: z.enum(PROBE_PROTOCOLS),
-  http: httpRequest.extend({ raw: rawRequest.optional() }).optional(),
+  http: httpRequest.extend({ raw: rawRequest.optional(), jwt: jwtToken.optional() }).optional(),
   as: z.strictObject({ user: z.number().int('must be an integer').min(0).max(65535) }).optional(),
   bypass: z.enum(['flush-capture']).optional(),
   expect: expectation,
@@ -291,5 +353,6 @@ export type Step = NonNullable<Scenario['spec']['steps']>[number];
 export type ResourceRef = Step['delete'][number];
 export type Expectation = Probe['expect'];
 export type RawRequest = NonNullable<NonNullable<Probe['http']>['raw']>;
+export type JwtToken = NonNullable<NonNullable<Probe['http']>['jwt']>;
 export type When = z.output<typeof when>;
 export type Failure = (typeof FAILURES)[number];

@@ -8,7 +8,7 @@ export function manifest(
   spec: object,
   extra: { creationTimestamp?: string; apiVersion?: string } = {},
 ): object {
-  const group = kind === 'PeerAuthentication' || kind === 'AuthorizationPolicy' ? 'security.istio.io' : 'networking.istio.io';
+  const group = ['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'].includes(kind) ? 'security.istio.io' : 'networking.istio.io';
   return {
     apiVersion: extra.apiVersion ?? `${group}/v1`,
     kind,

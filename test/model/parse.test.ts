@@ -96,14 +96,17 @@ describe('unsupportedFields', () => {
     ).toEqual([]);
   });
 
-  it('names CUSTOM, requestPrincipals, unknown when keys, path templates and dry-run', () => {
+  it('names CUSTOM, unknown when keys and dry-run', () => {
     const ap = manifest('AuthorizationPolicy', 'foo', 'a', {
       action: 'CUSTOM',
       provider: { name: 'ext' },
       rules: [
         {
           from: [{ source: { requestPrincipals: ['*'] } }],
-          when: [{ key: 'request.auth.claims[iss]', values: ['x'] }],
+          when: [
+            { key: 'request.auth.claims[iss]', values: ['x'] },
+            { key: 'experimental.envoy.filters.x[y]', values: ['x'] },
+          ],
         },
       ],
     });
@@ -111,8 +114,7 @@ describe('unsupportedFields', () => {
     expect(unsupportedFields(ap)).toEqual([
       'spec.action=CUSTOM',
       'spec.provider',
-      'spec.rules[0].from[0].source.requestPrincipals',
-      'spec.rules[0].when[0].key=request.auth.claims[iss]',
+      'spec.rules[0].when[1].key=experimental.envoy.filters.x[y]',
       'metadata.annotations.istio.io/dry-run',
     ]);
   });

@@ -46,7 +46,7 @@ export function manifest(kind: string, namespace: string, name: string, spec: ob
   const apiVersion =
     kind === 'NetworkPolicy'
       ? 'networking.k8s.io/v1'
-      : kind === 'PeerAuthentication' || kind === 'AuthorizationPolicy'
+      : ['PeerAuthentication', 'AuthorizationPolicy', 'RequestAuthentication'].includes(kind)
         ? 'security.istio.io/v1'
         : 'networking.istio.io/v1';
   return { apiVersion, kind, metadata: { name, namespace }, spec } as Resource;

@@ -324,3 +324,35 @@ describe("more layers from Istio's docs", () => {
     expect(() => run(world(), flow('foo/nope', 'foo/httpbin', 8000))).toThrow('foo/nope is not a declared workload');
   });
 });
+
+describe('RequestAuthentication (istio.io tasks/security/authentication/authn-policy "End-user authentication"; jwt_test.go)', () => {
+  const ISS = 'testing@secure.istio.io';
+  const ra = manifest('RequestAuthentication', 'foo', 'jwt-example', {
+    selector: { matchLabels: { app: 'httpbin' } },
+    jwtRules: [{ issuer: ISS, audiences: ['httpbin'] }],
+  });
+  const requirePrincipal = manifest('AuthorizationPolicy', 'foo', 'require-jwt', {
+    selector: { matchLabels: { app: 'httpbin' } },
+    rules: [{ from: [{ source: { requestPrincipals: [`${ISS}/${ISS}`] } }] }],
+  });
+  const jwt = (extra: object = {}) => ({ http: { jwt: { issuer: ISS, subject: ISS, audiences: ['httpbin'], ...extra } } });
+  const to = (w: ReturnType<typeof world>, extra: object) => run(w, flow('bar/sleep', 'foo/httpbin', 8000, 'http', extra));
+
+  it('authentication only: no token and a valid token reach; expired or forged → 401; wrong audience → 403', () => {
+    const w = world({ resources: [ra] });
+    expect(to(w, {})).toMatchObject({ reach: true, status: 200 });
+    expect(to(w, jwt())).toMatchObject({ reach: true, status: 200 });
+    const expired = to(w, jwt({ expired: true }));
+    expect(expired).toMatchObject({ reach: false, failure: 'http-401' });
+    expect(layers(expired).authorization).toContain('Jwt is expired');
+    expect(to(w, jwt({ signedBy: 'other' }))).toMatchObject({ reach: false, failure: 'http-401' });
+    expect(to(w, jwt({ audiences: ['other'] }))).toMatchObject({ reach: false, failure: 'http-403' });
+  });
+
+  it('with requestPrincipals: a valid token reaches, none → 403 from RBAC, on TCP the ALLOW rule never matches', () => {
+    const w = world({ resources: [ra, requirePrincipal] });
+    expect(to(w, jwt())).toMatchObject({ reach: true });
+    expect(to(w, {})).toMatchObject({ reach: false, failure: 'http-403' });
+    expect(run(w, flow('bar/sleep', 'foo/httpbin', 8000, 'tcp'))).toMatchObject({ reach: false, failure: 'reset' });
+  });
+});

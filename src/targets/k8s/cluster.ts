@@ -28,6 +28,7 @@ import { ROOT_NAMESPACE } from '../../model/mesh.js';
 import type { NamespaceMap } from './names.js';
 import { metricTotal, parsePrometheusText, XDS_REJECTS } from './prometheus.js';
 import { reverseText, rewriteResource } from './rewrite.js';
+import { withRunJwks } from './jwks.js';
 
 /** The addresses a name resolves to from inside the cluster (a pod of the run); [] when it does not resolve. */
 export type InClusterResolver = (name: string, signal?: AbortSignal) => Promise<string[]>;
@@ -203,7 +204,7 @@ export class ClusterRun {
       await this.options.kube.deleteObject(ref);
       deleted.add(resourceKey(ref));
     }
-    const applied = step.apply.map((r) => rewriteResource(dep.map, r) as Manifest);
+    const applied = step.apply.map((r) => withRunJwks(rewriteResource(dep.map, r) as Manifest));
     for (const m of applied) {
       if (m.metadata.namespace && !this.created.has(m.metadata.namespace)) this.outside.push(m);
       await this.options.kube.apply(m, signal);

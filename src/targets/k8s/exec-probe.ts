@@ -4,6 +4,7 @@
  * output parsing) are here; the exec itself is Kube.exec.
  */
 import type { Observation, ProbeRequest, ProbeResult } from '../../agent/types.js';
+import { withToken } from '../../model/jwt-issuer.js';
 import type { Probe, Scenario } from '../../scenario/schema.js';
 import { ATTEMPT_STAGGER_MS } from '../attempt-chains.js';
 import { TargetError, type ProbeAttempt } from '../target.js';
@@ -23,7 +24,8 @@ export function probeRequest(scenario: Scenario, map: NamespaceMap, attempt: Pro
     protocol: p.protocol,
     host,
     ...(p.port !== undefined ? { port: p.port } : {}),
-    ...(p.http ? { http: { ...p.http } } : {}),
+    // http.jwt becomes a token minted now by the run's issuer, whose JWKS the render put into the policies.
+    ...(p.http ? { http: withToken(p.http) } : {}),
   };
 }
 

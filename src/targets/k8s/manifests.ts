@@ -22,6 +22,7 @@ import {
   type AgentMode,
   type AgentSource,
 } from './agent-process.js';
+import { withRunJwks } from './jwks.js';
 
 export const AGENT_CONTAINER = 'agent';
 export const AGENT_PATH = '/agent/meshprobe-agent.mjs';
@@ -252,7 +253,7 @@ export function renderScenario(scenario: Scenario, options: RenderOptions): Rend
         `scenario ${scenario.metadata.name}: spec.resources[${i}] (${r.kind} ${r.metadata.name}) has no metadata.namespace; on a cluster every resource needs one`,
       );
     }
-    return rewriteResource(map, r) as Manifest;
+    return withRunJwks(rewriteResource(map, r) as Manifest);
   });
   return {
     map,

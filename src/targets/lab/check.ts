@@ -1,7 +1,7 @@
 /**
  * What the lab emulates, and the refusals for everything else (pure). The lab emulates Kubernetes NetworkPolicy,
  * Istio's capture annotations, and — in its sidecar, through the model (src/model) — PeerAuthentication,
- * AuthorizationPolicy, Sidecar, ServiceEntry and DestinationRule, plus the Gateway / VirtualService subset of
+ * AuthorizationPolicy, RequestAuthentication, Sidecar, ServiceEntry and DestinationRule, plus the Gateway / VirtualService subset of
  * Istio's egress-gateway task. Any field the model or the lab does not implement is refused by name rather than
  * silently ignored.
  */
@@ -18,7 +18,7 @@ import { parseGateway, unsupportedRoutingFields } from './sidecar/routes.js';
 const KIND_HINT = 'run this scenario with --target kind';
 /** Annotation prefixes that change what Istio does; any of them the lab does not emulate is refused. */
 const ISTIO_ANNOTATION = /^([a-z0-9.-]*\.)?istio\.io\//;
-const MODEL_KINDS = ['PeerAuthentication', 'AuthorizationPolicy', 'Sidecar', 'ServiceEntry', 'DestinationRule'];
+const MODEL_KINDS = ['PeerAuthentication', 'AuthorizationPolicy', 'Sidecar', 'ServiceEntry', 'DestinationRule', 'RequestAuthentication'];
 const ROUTING_KINDS = ['Gateway', 'VirtualService'];
 
 type Raw = Record<string, unknown>;
@@ -52,6 +52,19 @@ function destinationRuleTlsProblems(r: Resource): string[] {
   return out;
 }
 
+/**
+ * The lab serves no JWKS endpoint and fetches none: a rule names its keys inline (`jwks`) or, with neither `jwks`
+ * nor `jwksUri`, is verified against the run's own issuer, whose tokens the probes carry (`http.jwt`).
+ */
+function jwksUriProblems(r: Resource): string[] {
+  const rules = obj(r['spec'])['jwtRules'];
+  return (Array.isArray(rules) ? rules : []).flatMap((rule, i) =>
+    obj(rule)['jwksUri'] !== undefined
+      ? [`spec.jwtRules[${i}].jwksUri (the lab cannot serve it: give the keys inline as jwks, or omit both for the lab's own issuer)`]
+      : [],
+  );
+}
+
 function checkIstioResource(r: Resource, i: number): void {
   const refuse = (paths: string[]) => {
     throw new UnsupportedError(`spec.resources[${i}].${paths[0]}`, `${describe(r)}: the lab does not emulate ${paths.join(', ')}`, KIND_HINT);
@@ -72,6 +85,7 @@ function checkIstioResource(r: Resource, i: number): void {
   if (!parsed.ok) throw new UnsupportedError(`spec.resources[${i}]`, parsed.error, KIND_HINT);
   const paths = unsupportedFields(r).filter((p) => !(r.kind === 'DestinationRule' && p === 'spec.subsets' && nameOnlySubsets(r)));
   if (r.kind === 'DestinationRule') paths.push(...destinationRuleTlsProblems(r));
+  if (r.kind === 'RequestAuthentication') paths.push(...jwksUriProblems(r));
   if (paths.length) refuse(paths);
 }
 

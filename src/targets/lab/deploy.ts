@@ -10,6 +10,7 @@ import { TargetError, type Deployment } from '../target.js';
 import type { LabPrograms } from './bundles.js';
 import { captureConfigFromAnnotations } from '../../model/capture.js';
 import { podLabels, SIDECAR_UID, spiffeId } from '../../model/mesh.js';
+import { runIssuer } from '../../model/jwt-issuer.js';
 import { captureRules, toRestoreInput } from './capture.js';
 import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import type { NetworkPolicy } from '../../model/network-policy.js';
@@ -240,6 +241,8 @@ export function sidecarConfig(scenario: Scenario, plan: LabPlan, h: LabHost, dir
     systemCaFile: caFile(dir, 'trusted'),
     ...(mesh ? { meshOutboundPolicy: mesh } : {}),
     ...(scenario.spec.mesh?.pathNormalization ? { pathNormalization: scenario.spec.mesh.pathNormalization } : {}),
+    // The run's key pair is made only for scenarios that verify tokens (steps come here again with their resources).
+    ...(scenario.spec.resources.some((r) => r.kind === 'RequestAuthentication') ? { jwks: runIssuer().jwks } : {}),
     resources: scenario.spec.resources,
     registry,
     ...(h.egressGateway ? { gatewayPorts: egressGatewayPorts(scenario) ?? [] } : {}),

@@ -21,7 +21,7 @@ import { run } from './exec.js';
 
 export const LAB_NOTES = [
   'lab: capture (iptables REDIRECT, uid/gid 1337, ports, NET_ADMIN), routing and NetworkPolicy drops are the real kernel',
-  "lab: the sidecar is the lab's own proxy: mTLS with SPIFFE certificates from a lab CA, PeerAuthentication, AuthorizationPolicy, Sidecar, ServiceEntry, DestinationRule and the egress gateway are emulated (Istio's semantics as modelled in src/model), not Envoy",
+  "lab: the sidecar is the lab's own proxy: mTLS with SPIFFE certificates from a lab CA, PeerAuthentication, AuthorizationPolicy, RequestAuthentication (JWTs of the run's own issuer), Sidecar, ServiceEntry, DestinationRule and the egress gateway are emulated (Istio's semantics as modelled in src/model), not Envoy",
   'lab: service names resolve straight to pod addresses (no ClusterIP, no DNS server)',
 ];
 

@@ -10,6 +10,7 @@
  * deployment runs while the rules are gone (gate.ts).
  */
 import { callChainsViaControl, queryObservations } from '../../agent/control.js';
+import { withToken } from '../../model/jwt-issuer.js';
 import type { Observation, ProbeRequest, ProbeResult } from '../../agent/types.js';
 import { ATTEMPT_STAGGER_MS, attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
@@ -41,7 +42,8 @@ function request(d: LabDeployment, a: ProbeAttempt): ProbeRequest {
   const host = dest.host.workload ? serviceName(dest.host.workload) : dest.host.key;
   const r: ProbeRequest = { nonce: a.nonce, protocol: a.probe.protocol, host, timeoutMs: { connect: CONNECT_TIMEOUT_MS, total: TOTAL_TIMEOUT_MS } };
   if (a.probe.port !== undefined) r.port = a.probe.port;
-  if (a.probe.http) r.http = a.probe.http;
+  // http.jwt becomes a token minted now, in the header or parameter the probe names (model/jwt-issuer.ts).
+  if (a.probe.http) r.http = withToken(a.probe.http);
   if (a.probe.protocol === 'https') r.tls = { caFile: d.caFile, servername: host };
   return r;
 }

@@ -27,9 +27,23 @@ describe('what the lab refuses', () => {
   test('resource kinds it does not emulate, named, with --target kind suggested', () => {
     const s = makeScenario('x', {
       ...base,
-      resources: [{ apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'jwt', namespace: 'app' }, spec: {} }],
+      resources: [{ apiVersion: 'networking.istio.io/v1', kind: 'WorkloadEntry', metadata: { name: 'vm', namespace: 'app' }, spec: {} }],
     });
-    expect(refusal(() => checkScenario(s))).toMatch(/^spec\.resources\[0\] :: .*RequestAuthentication app\/jwt.* :: .*--target kind/);
+    expect(refusal(() => checkScenario(s))).toMatch(/^spec\.resources\[0\] :: .*WorkloadEntry app\/vm.* :: .*--target kind/);
+  });
+  test('RequestAuthentication: jwksUri (no JWKS endpoint in the lab) and fields the model does not implement; inline jwks is fine', () => {
+    const ra = (jwtRules: object[]) =>
+      makeScenario('x', {
+        ...base,
+        resources: [
+          { apiVersion: 'security.istio.io/v1', kind: 'RequestAuthentication', metadata: { name: 'jwt', namespace: 'app' }, spec: { jwtRules } },
+        ],
+      });
+    expect(refusal(() => checkScenario(ra([{ issuer: 'a' }, { issuer: 'b', jwksUri: 'https://idp.example.com/jwks' }])))).toMatch(
+      /^spec\.resources\[0\]\.spec\.jwtRules\[1\]\.jwksUri .*:: .*the lab cannot serve it/,
+    );
+    expect(refusal(() => checkScenario(ra([{ issuer: 'a', fromCookies: ['session'] }])))).toMatch(/spec\.jwtRules\[0\]\.fromCookies/);
+    expect(() => checkScenario(ra([{ issuer: 'a', jwks: '{"keys":[]}', fromParams: ['token'], audiences: ['x'] }]))).not.toThrow();
   });
   test('fields of emulated kinds that the model does not implement, by path', () => {
     const custom = makeScenario('x', {

@@ -115,6 +115,12 @@ describeAsRoot('egress (on the lab, as root)', () => {
         },
       },
       {
+        apiVersion: 'security.istio.io/v1',
+        kind: 'RequestAuthentication',
+        metadata: { name: 'gateway-jwt', namespace: 'istio-system' },
+        spec: { selector: { matchLabels: { istio: 'egressgateway' } }, jwtRules: [{ issuer: 'lab' }] },
+      },
+      {
         apiVersion: 'networking.k8s.io/v1',
         kind: 'NetworkPolicy',
         metadata: { name: 'egress-via-gateway-only', namespace: 'gated' },
@@ -146,6 +152,24 @@ describeAsRoot('egress (on the lab, as root)', () => {
         port: 80,
         protocol: 'http',
         http: { headers: { 'x-deny': 'yes' } },
+        expect: { reach: false },
+      },
+      {
+        name: 'via-gateway-jwt',
+        from: 'gated/client',
+        to: 'cnn.example.test',
+        port: 80,
+        protocol: 'http',
+        http: { jwt: { subject: 'alice' } },
+        expect: { reach: true },
+      },
+      {
+        name: 'via-gateway-jwt-expired',
+        from: 'gated/client',
+        to: 'cnn.example.test',
+        port: 80,
+        protocol: 'http',
+        http: { jwt: { subject: 'alice', expired: true } },
         expect: { reach: false },
       },
       {
@@ -201,6 +225,11 @@ describeAsRoot('egress (on the lab, as root)', () => {
     });
     test('AuthorizationPolicy applies at the gateway: a DENY selecting istio: egressgateway answers 403 there', () => {
       expect(r('via-gateway-denied')).toMatchObject({ reached: false, outcome: 'http-403', body: 'RBAC: access denied' });
+    });
+    test('RequestAuthentication applies at the gateway: an expired token gets 401 there, a valid one passes without its header', () => {
+      expect(r('via-gateway-jwt-expired')).toMatchObject({ reached: false, outcome: 'http-401', body: 'Jwt is expired' });
+      expect(r('via-gateway-jwt').reached).toBe(true);
+      expect(lab.ran.results.get('via-gateway-jwt')?.arrived[0]?.http?.headers['authorization']).toBeUndefined();
     });
     test('uid 1337 no longer escapes: NetworkPolicy drops direct egress (timeout)', () => {
       expect(r('gated-1337-direct')).toMatchObject({ reached: false, outcome: 'timeout' });

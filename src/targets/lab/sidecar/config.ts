@@ -42,6 +42,11 @@ export interface SidecarConfig {
   meshOutboundPolicy?: OutboundTrafficPolicyMode;
   /** meshConfig.pathNormalization.normalization; absent: BASE, Istio's default. */
   pathNormalization?: PathNormalization;
+  /**
+   * The public JWKS of the run's JWT issuer (model/jwt-issuer.ts): what a RequestAuthentication rule without
+   * `jwks` is verified against. Absent: such rules verify nothing (every token fails).
+   */
+  jwks?: string;
   /** Raw manifests of the scenario (Istio kinds, Gateway, VirtualService). */
   resources: unknown[];
   registry: RegistryHost[];

@@ -11,6 +11,7 @@ import {
   type DestinationRule,
   type IstioResource,
   type PeerAuthentication,
+  type RequestAuthentication,
   type ServiceEntry,
   type Sidecar,
 } from '../../../model/index.js';
@@ -24,6 +25,7 @@ export interface Context {
   registry: Registry;
   peerAuthentications: PeerAuthentication[];
   authorizationPolicies: AuthorizationPolicy[];
+  requestAuthentications: RequestAuthentication[];
   sidecars: Sidecar[];
   serviceEntries: ServiceEntry[];
   destinationRules: DestinationRule[];
@@ -92,6 +94,7 @@ export function loadContext(config: SidecarConfig, net: Net = nativeNet): Contex
     registry: new Registry(config.registry),
     peerAuthentications: ofKind(resources, 'PeerAuthentication'),
     authorizationPolicies: ofKind(resources, 'AuthorizationPolicy'),
+    requestAuthentications: ofKind(resources, 'RequestAuthentication'),
     sidecars: ofKind(resources, 'Sidecar'),
     serviceEntries: ofKind(resources, 'ServiceEntry'),
     destinationRules: ofKind(resources, 'DestinationRule'),

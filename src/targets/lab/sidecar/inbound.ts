@@ -19,12 +19,14 @@ import {
   remoteIpOf,
   type AuthzDecision,
   type PolicyMatch,
+  type RequestAuth,
 } from '../../../model/index.js';
 import { NONCE_HEADER } from '../../../agent/call-http.js';
 import { uriSanOf } from '../../../agent/observe.js';
 import { INBOUND_SOURCE } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord } from './context.js';
 import { forwardHeaders, onClientError, replyRejected, wireRequest } from './http-request.js';
+import { applyAuthnHeaders, authenticateInbound, authnPath, replyJwtRejected } from './jwt.js';
 import type { OriginalDestination } from './original-dst.js';
 import { clientHelloAlpn, clientHelloSni, peekFirstBytes } from './peek.js';
 
@@ -62,6 +64,7 @@ function authorizeConn(
   ctx: Context,
   c: Conn,
   http?: { method: string; path: string; host: string; headers: Readonly<Record<string, string>> },
+  auth?: RequestAuth,
 ): AuthzDecision {
   const self = ctx.config.self;
   return authorize(
@@ -71,6 +74,7 @@ function authorizeConn(
       ...(c.sni ? { connection: { sni: c.sni } } : {}),
       protocol: http ? 'http' : 'tcp',
       ...(http ? { http } : {}),
+      ...(auth ? { auth } : {}),
     },
     ctx.authorizationPolicies,
   );
@@ -135,15 +139,24 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   }
   // `hosts` match :authority as sent, port included (model/authz-rule.ts): no port stripping here.
   const http = { method: n.method, path: n.policyPath, host: n.host, headers: { ...n.headers } };
-  const decision = authorizeConn(ctx, c, http);
-  const trace = n.steps.length > 0 ? [...n.steps.map((t) => `path normalisation: ${t}`), ...decision.trace] : decision.trace;
   const seen = { method: n.method, path: n.path, received: wire.target };
+  const normalised = n.steps.map((t) => `path normalisation: ${t}`);
+  // RequestAuthentication (jwt_authn) runs before RBAC: a refused token never meets an AuthorizationPolicy.
+  const authn = authenticateInbound(ctx, n);
+  const authnTrace = authn.trace.length > 0 ? [...authn.trace, authn.reason] : [];
+  if (authn.kind === 'rejected') {
+    ctx.log({ ...base, result: 'rejected', reason: authn.reason, trace: [...normalised, ...authnTrace], http: { ...seen, status: authn.status } });
+    return replyJwtRejected(res, authn, n.host, n.policyPath);
+  }
+  const decision = authorizeConn(ctx, c, http, authn.kind === 'authenticated' ? authn.auth : undefined);
+  const trace = [...normalised, ...authnTrace, ...decision.trace];
   const record: DecisionRecord = { ...base, ...decisionFields(decision), trace, http: seen };
   if (!decision.allowed) {
     ctx.log({ ...record, http: { ...seen, status: 403 } });
     return replyRbacDenied(res);
   }
   const headers = forwardHeaders(req, n.host);
+  applyAuthnHeaders(headers, authn);
   // The sidecar owns this header: whatever the client sent is dropped, and on mTLS it describes the real peer.
   delete headers[XFCC];
   if (c.peer) headers[XFCC] = `By=${ctx.config.self.spiffe};Hash=${c.certHash ?? ''};Subject="";URI=${c.peer}`;
@@ -151,7 +164,7 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
     host: c.dst.address,
     port: c.dst.port,
     method: n.method,
-    path: n.path,
+    path: authnPath(n.path, authn),
     headers: endToEndHeaders(headers),
     agent: ctx.appAgent,
   });

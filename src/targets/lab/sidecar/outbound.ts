@@ -13,6 +13,7 @@ import {
   DEFAULT_PATH_NORMALIZATION,
   normalizeRequest,
   outboundDecision,
+  type AuthnDecision,
   type NormalizedRequest,
   type OutboundDecision,
 } from '../../../model/index.js';
@@ -21,6 +22,7 @@ import { uriSanOf } from '../../../agent/observe.js';
 import type { RegistryHost } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord, type Direction } from './context.js';
 import { forwardHeaders, onClientError, replyRejected, wireRequest } from './http-request.js';
+import { applyAuthnHeaders, authenticateInbound, authnPath, replyJwtRejected } from './jwt.js';
 import type { OriginalDestination } from './original-dst.js';
 import { portProtocol } from './registry.js';
 import { gatewayAccepts, routeFor, type RouteChoice } from './routes.js';
@@ -211,11 +213,19 @@ function routeRequest(ctx: Context, host: string, port: number): { route?: Route
 }
 
 /**
- * A gateway is a workload too: AuthorizationPolicy (mesh-wide ones from the root namespace, or ones selecting
- * `istio: egressgateway`) applies to the requests it receives; the sidecars reach it in plaintext, so no principal.
+ * A gateway is a workload too: RequestAuthentication and AuthorizationPolicy (mesh-wide ones from the root
+ * namespace, or ones selecting `istio: egressgateway`) apply to the requests it receives, the JWT check first; the
+ * sidecars reach it in plaintext, so no peer principal. Undefined: the request was answered here.
  */
-function gatewayAuthorized(ctx: Context, n: NormalizedRequest, c: OutConn, host: string, res: ServerResponse): boolean {
+function gatewayAuthorized(ctx: Context, n: NormalizedRequest, c: OutConn, host: string, res: ServerResponse): AuthnDecision | undefined {
   const self = ctx.config.self;
+  const to = `${c.dst.address}:${c.dst.port}`;
+  const authn = authenticateInbound(ctx, n);
+  if (authn.kind === 'rejected') {
+    ctx.log({ dir: 'gateway', from: c.from, to, host, result: 'rejected', reason: authn.reason, trace: authn.trace });
+    replyJwtRejected(res, authn, n.host, n.policyPath);
+    return undefined;
+  }
   const d = authorize(
     {
       // A gateway uses the remote address (use_remote_address: true, no trusted hops): remote.ip is the peer.
@@ -223,13 +233,14 @@ function gatewayAuthorized(ctx: Context, n: NormalizedRequest, c: OutConn, host:
       source: { ip: c.from.slice(0, c.from.lastIndexOf(':')) },
       protocol: 'http',
       http: { method: n.method, path: n.policyPath, host, headers: n.headers },
+      ...(authn.kind === 'authenticated' ? { auth: authn.auth } : {}),
     },
     ctx.authorizationPolicies,
   );
-  if (d.allowed) return true;
-  ctx.log({ dir: 'gateway', from: c.from, to: `${c.dst.address}:${c.dst.port}`, host, result: 'denied', reason: d.reason, trace: d.trace });
+  if (d.allowed) return authn;
+  ctx.log({ dir: 'gateway', from: c.from, to, host, result: 'denied', reason: d.reason, trace: [...authn.trace, ...d.trace] });
   replyRbacDenied(res);
-  return false;
+  return undefined;
 }
 
 function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): void {
@@ -254,7 +265,8 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
   const named = hostHeader ? ctx.registry.name(hostHeader, ctx.config.self.namespace) : undefined;
   const fallback = ctx.config.mode === 'gateway' ? undefined : ctx.registry.address(c.dst.address);
   const asked = named?.host ?? (hostHeader && !isIP(hostHeader) ? hostHeader : (fallback?.host ?? c.dst.address));
-  if (dir === 'gateway' && !gatewayAuthorized(ctx, n, c, asked, res)) return;
+  const authn = dir === 'gateway' ? gatewayAuthorized(ctx, n, c, asked, res) : undefined;
+  if (dir === 'gateway' && !authn) return;
   const { route, missing } = routeRequest(ctx, asked, c.dst.port);
   if (missing) {
     ctx.log({ dir, from: c.from, to: `${c.dst.address}:${c.dst.port}`, host: asked, result: 'no-route', reason: `${missing}: 404` });
@@ -280,8 +292,8 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
     host: up.address,
     port: up.port,
     method: n.method,
-    path: n.path,
-    headers: endToEndHeaders(forwardHeaders(req, n.host)),
+    path: authnPath(n.path, authn),
+    headers: endToEndHeaders(forwarded(req, n.host, authn)),
     agent: agentFor(ctx, up),
   });
   upReq.on('response', (upRes) => {
@@ -296,6 +308,12 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
     reply(res, 503, `upstream connect error or disconnect/reset before headers. reset reason: connection failure, transport failure reason: ${why}`);
   });
   req.pipe(upReq);
+}
+
+function forwarded(req: IncomingMessage, host: string, authn: AuthnDecision | undefined): Record<string, string | string[]> {
+  const headers = forwardHeaders(req, host);
+  if (authn) applyAuthnHeaders(headers, authn);
+  return headers;
 }
 
 export function outboundHttpServer(ctx: Context) {
