@@ -33,7 +33,7 @@ const scenario = scenarioSchema.parse({
 });
 
 describe('JWT on clusters', () => {
-  const rendered = renderScenario(scenario, { runId: 'r1' });
+  const rendered = renderScenario(scenario, { runId: 'r1', agentBundle: '// agent bundle\n' });
   const manifest = rendered.resources[0] as unknown as { spec: { jwtRules: Array<Record<string, unknown>> } };
 
   test('render fills the run JWKS into rules without keys only', () => {

@@ -125,7 +125,7 @@ describe('renderScenario', () => {
       { port: 5353, protocol: 'tcp' },
     ];
     s.spec.probes = s.spec.probes.filter((p) => p.to !== 'app/server' || p.port === 8080);
-    const r = renderScenario(s, { runId: 'r1' });
+    const r = renderScenario(s, OPTS);
     const svc = find(r.workloads, 'Service', 'server');
     for (const m of allManifests(r)) await expect(validateManifest(m)).resolves.toBeUndefined();
     // A name without an Istio protocol prefix gets appProtocol, which Istio reads before the name.
