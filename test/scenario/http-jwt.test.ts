@@ -1,12 +1,9 @@
 /** The format addition http.jwt (scenario-v1-additions.md), through the loader: accepted forms and clear errors. */
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { formatError, loadScenarios } from '../../src/scenario/loader.js';
+import { textLoader } from '../support/load-text.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'mp-jwt-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { load, cleanup } = textLoader('mp-jwt-');
+afterAll(cleanup);
 
 const doc = (http: string, protocol = 'http', expect = '{reach: true}') => `apiVersion: meshprobe.io/v1
 kind: Scenario
@@ -26,14 +23,6 @@ spec:
 ${http}
       expect: ${expect}
 `;
-
-let n = 0;
-async function load(text: string) {
-  const file = join(dir, `s${n++}.yaml`);
-  writeFileSync(file, text);
-  const r = await loadScenarios([file]);
-  return { scenarios: r.scenarios, errors: r.errors.map(formatError) };
-}
 
 describe('http.jwt', () => {
   it("accepts the spec's example and fills the default issuer", async () => {

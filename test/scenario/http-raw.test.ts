@@ -1,12 +1,9 @@
 /** The format additions spec.mesh.pathNormalization and http.raw (scenario-v1-additions.md), through the loader. */
 import { afterAll, describe, expect, it } from '@jest/globals';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { formatError, loadScenarios } from '../../src/scenario/loader.js';
+import { textLoader } from '../support/load-text.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'mp-raw-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const { load, cleanup } = textLoader('mp-raw-');
+afterAll(cleanup);
 
 const doc = (mesh: string, http: string) => `apiVersion: meshprobe.io/v1
 kind: Scenario
@@ -26,14 +23,6 @@ ${mesh}  namespaces: [{name: app}]
 ${http}
       expect: {reach: true}
 `;
-
-let n = 0;
-async function load(text: string) {
-  const file = join(dir, `s${n++}.yaml`);
-  writeFileSync(file, text);
-  const r = await loadScenarios([file]);
-  return { scenarios: r.scenarios, errors: r.errors.map(formatError) };
-}
 
 describe('http.raw and spec.mesh.pathNormalization', () => {
   it('accepts every raw form of issue 19 and each normalization option', async () => {

@@ -1,32 +1,7 @@
 /** ClientHello server_name: what the inbound sidecar records as connection.sni for an application's own TLS. */
 import { describe, expect, test } from '@jest/globals';
-import { createServer } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { clientHelloAlpn, clientHelloSni } from '../../../src/targets/lab/sidecar/peek.js';
-
-/** The ClientHello node's TLS client really sends (captured by a plain TCP server). */
-function realClientHello(options: { servername?: string; alpn?: string[] }): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const server = createServer((s) =>
-      s.once('data', (d: Buffer) => {
-        resolve(d);
-        s.destroy();
-        server.close();
-      }),
-    );
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      const c = tlsConnect({
-        host: '127.0.0.1',
-        port,
-        rejectUnauthorized: false,
-        ...(options.servername ? { servername: options.servername } : {}),
-        ...(options.alpn ? { ALPNProtocols: options.alpn } : {}),
-      });
-      c.on('error', () => undefined);
-    });
-  });
-}
+import { realClientHello } from '../../support/client-hello.js';
 
 describe('ClientHello SNI', () => {
   test('reads the server name of a real ClientHello, next to its ALPN', async () => {

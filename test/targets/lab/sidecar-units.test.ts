@@ -7,35 +7,17 @@ import { registryOf, sidecarConfig } from '../../../src/targets/lab/deploy.js';
 import { clientHelloAlpn } from '../../../src/targets/lab/sidecar/peek.js';
 import { portProtocol, Registry } from '../../../src/targets/lab/sidecar/registry.js';
 import { gatewayAccepts, parseGateway, parseVirtualService, routeFor, unsupportedRoutingFields } from '../../../src/targets/lab/sidecar/routes.js';
-import { connect as tlsConnect } from 'node:tls';
 import { makeScenario } from './helpers.js';
-
-/** The ClientHello node's TLS client really sends with these ALPN protocols (captured by a plain TCP server). */
-function realClientHello(alpn: string[]): Promise<Buffer> {
-  return new Promise((resolve) => {
-    const server = createServer((s) =>
-      s.once('data', (d: Buffer) => {
-        resolve(d);
-        s.destroy();
-        server.close();
-      }),
-    );
-    server.listen(0, '127.0.0.1', () => {
-      const port = (server.address() as { port: number }).port;
-      const c = tlsConnect({ host: '127.0.0.1', port, ALPNProtocols: alpn, rejectUnauthorized: false });
-      c.on('error', () => undefined);
-    });
-  });
-}
+import { realClientHello } from '../../support/client-hello.js';
 
 describe("ClientHello ALPN (how inbound tells mesh mTLS from an application's own TLS)", () => {
   test('reads the offered protocols from a real ClientHello', async () => {
-    expect(clientHelloAlpn(await realClientHello(['istio-peer-exchange', 'istio']))).toEqual(['istio-peer-exchange', 'istio']);
-    expect(clientHelloAlpn(await realClientHello(['http/1.1']))).toEqual(['http/1.1']);
+    expect(clientHelloAlpn(await realClientHello({ alpn: ['istio-peer-exchange', 'istio'] }))).toEqual(['istio-peer-exchange', 'istio']);
+    expect(clientHelloAlpn(await realClientHello({ alpn: ['http/1.1'] }))).toEqual(['http/1.1']);
   });
   test('plaintext and truncated input give no protocols', async () => {
     expect(clientHelloAlpn(Buffer.from('GET / HTTP/1.1\r\n'))).toEqual([]);
-    expect(clientHelloAlpn((await realClientHello(['istio'])).subarray(0, 60))).toEqual([]);
+    expect(clientHelloAlpn((await realClientHello({ alpn: ['istio'] })).subarray(0, 60))).toEqual([]);
   });
   test('a plain net client is not mistaken for TLS', async () => {
     const got = await new Promise<Buffer>((resolve) => {
