@@ -83,6 +83,7 @@ function evidenceOf(a: AttemptRecord): Evidence {
   if (a.client) {
     e.timings = a.client.timings;
     e.bytes = a.client.bytes;
+    if (a.client.early) e.decidedEarly = a.client.early.by;
     if (a.client.outcome.kind === 'http' || a.client.outcome.kind === 'ok') {
       const status = a.client.outcome.status;
       if (status !== undefined) e.outcome = `${a.client.outcome.kind} ${status}`;

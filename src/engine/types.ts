@@ -86,6 +86,8 @@ export interface Evidence {
   xfcc?: string;
   /** HTTP: the request line the client wrote, and the one the application received (after any sidecar's normalisation). */
   request?: { sent: string; received?: string };
+  /** What ended the attempt before its timeout came, with the outcome the timeout gives (ProbeResult.early). */
+  decidedEarly?: string;
 }
 
 export interface ProbeJudgement {

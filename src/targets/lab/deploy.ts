@@ -13,6 +13,7 @@ import { podLabels, SIDECAR_UID, spiffeId } from '../../model/mesh.js';
 import { captureRules, toRestoreInput } from './capture.js';
 import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import type { NetworkPolicy } from '../../model/network-policy.js';
+import { rulesApplied, watchedFlows } from './drops.js';
 import { compileNetworkPolicies, policyRestoreInput } from './netpol.js';
 import { egressGatewayPorts, hostsFile, planLab, serviceName, workloadNames, type LabHost, type LabPlan } from './plan.js';
 import type { LabRuntime } from './runtime/index.js';
@@ -135,6 +136,8 @@ async function startPod(d: LabDeployment, rt: PodRuntime, istioVersion: string):
 export interface LabEnvironment {
   runtime: LabRuntime;
   programs: () => Promise<LabPrograms>;
+  /** Watch the probes' flows in the NetworkPolicy rules for early verdicts (drops.ts; default off here). */
+  earlyVerdicts?: boolean;
 }
 
 export async function deployLab(
@@ -171,7 +174,9 @@ export async function deployLab(
       namespace: h.workload?.namespace,
       labels: h.workload ? podLabels(h.workload) : {},
     }));
-    const filter = policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario)));
+    const watched = env.earlyVerdicts ? watchedFlows(scenario, plan) : [];
+    const compiled = compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario), watched);
+    const filter = policyRestoreInput(compiled);
     for (const h of plan.hosts) d.pods.set(h.key, podRuntime(d, h, istioVersion));
     const certs = certificateRequests(plan);
     const mesh = meshCertificates(plan);
@@ -184,6 +189,7 @@ export async function deployLab(
     // Every step has ended before a failure tears down (the script must not still be creating namespaces).
     await Promise.allSettled([topology, issued, programs]);
     await Promise.all([topology, issued]);
+    if (env.earlyVerdicts) rulesApplied(d, watched, compiled.accounting);
     d.programs = await programs;
     const starts = [...d.pods.values()].map((rt) => startPod(d, rt, istioVersion));
     await Promise.allSettled(starts); // every start has ended (ready or failed) before a failure tears down

@@ -14,6 +14,7 @@ import type { Observation, ProbeRequest, ProbeResult } from '../../agent/types.j
 import { ATTEMPT_STAGGER_MS, attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
 import type { LabDeployment, PodRuntime } from './deploy.js';
+import { withDropWatch } from './drops.js';
 import { Gate } from './gate.js';
 import { serviceName } from './plan.js';
 import { runInPod, switchUserArgs } from './processes.js';
@@ -176,7 +177,7 @@ export function probeBatch(d: LabDeployment, batch: ProbeAttempt[]): Promise<Att
   const src = d.pods.get(from);
   if (src?.host.kind !== 'workload') return Promise.reject(new TargetError(`probe source ${from} is not a workload of this lab`));
   if (batch.some((a) => a.probe.from !== from)) return Promise.reject(new TargetError('a probe batch must share one source workload'));
-  const next = src.queue.then(() => runBatch(d, src, batch));
+  const next = src.queue.then(() => withDropWatch(d, () => runBatch(d, src, batch)));
   src.queue = next.catch(() => undefined);
   return next;
 }
