@@ -12,6 +12,7 @@ import { evaluate } from './evaluate.js';
 import type { OnEvent } from './events.js';
 import { batches, type Batch, type ScenarioPlan } from './plan.js';
 import type { AttemptRecord, Evaluation, Evidence, ProbeJudgement, ScenarioResult, Verdict } from './types.js';
+import { requestTimeouts, type ProbeTimeouts } from './timeouts.js';
 import { scenarioVerdict } from './verdict.js';
 
 export interface ExecuteContext {
@@ -22,6 +23,8 @@ export interface ExecuteContext {
   onEvent: OnEvent;
   /** Counts probes and attempts of the probing phase (for probe_phase_probes_per_s). */
   stats: { probes: number; attempts: number; intervals: Array<[number, number]> };
+  /** Client timeouts per probe class (--connect-timeout, --response-timeout). */
+  timeouts?: ProbeTimeouts;
 }
 
 export function newNonce(): string {
@@ -136,7 +139,11 @@ async function runBatch(ctx: ExecuteContext, dep: Deployment, batch: Batch, scen
     }
     const planned = due.map((t) => {
       const n = attemptsWanted(t.state, ctx.settings.consecutive);
-      return Array.from({ length: n }, (_, k): ProbeAttempt => ({ probe: t.probe, nonce: newNonce(), attempt: t.attempts.length + 1 + k }));
+      const timeoutMs = requestTimeouts(t.probe.protocol, ctx.timeouts);
+      return Array.from(
+        { length: n },
+        (_, k): ProbeAttempt => ({ probe: t.probe, nonce: newNonce(), attempt: t.attempts.length + 1 + k, ...(timeoutMs ? { timeoutMs } : {}) }),
+      );
     });
     const results = await probeOnce(ctx, dep, planned.flat());
     if (results === 'aborted') break;

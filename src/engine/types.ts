@@ -2,6 +2,7 @@
  * What a run produces: verdicts with the evidence that decided them. Every report (console, JSON, JUnit, HTML) is
  * a view of RunResult; the JSON report is RunResult itself, so these types are also the JSON report format.
  */
+import type { ProbeTimeouts } from './timeouts.js';
 import type { Endpoint, Observation, ProbeResult } from '../agent/types.js';
 import type { Expectation } from '../scenario/schema.js';
 import type { Diagnostic, TargetInfo, TargetName } from '../targets/target.js';
@@ -145,7 +146,8 @@ export interface RunResult {
   startedAt: string;
   durationMs: number;
   target: TargetInfo | { name: TargetName; istioVersion?: undefined; notes?: string[] };
-  settings: { consecutive: number; settleTimeoutMs: number; parallel: number };
+  /** `timeouts`: the client timeouts per probe class, when set (--connect-timeout, --response-timeout). */
+  settings: { consecutive: number; settleTimeoutMs: number; parallel: number; timeouts?: ProbeTimeouts };
   /** True when the run was interrupted (Ctrl-C) or stopped early; not-run probes are SKIPPED with the reason. */
   incomplete: boolean;
   /** Input errors (file:line:col …); non-empty means nothing was deployed and the exit status is 2. */

@@ -24,6 +24,7 @@ export function probeRequest(scenario: Scenario, map: NamespaceMap, attempt: Pro
     host,
     ...(p.port !== undefined ? { port: p.port } : {}),
     ...(p.http ? { http: { ...p.http } } : {}),
+    ...(attempt.timeoutMs ? { timeoutMs: { ...attempt.timeoutMs } } : {}),
   };
 }
 

@@ -40,7 +40,8 @@ function request(d: LabDeployment, a: ProbeAttempt): ProbeRequest {
   const dest = d.pods.get(a.probe.to);
   if (!dest) throw new TargetError(`probe ${a.probe.name}: destination ${a.probe.to} is not in the lab`);
   const host = dest.host.workload ? serviceName(dest.host.workload) : dest.host.key;
-  const r: ProbeRequest = { nonce: a.nonce, protocol: a.probe.protocol, host, timeoutMs: { connect: CONNECT_TIMEOUT_MS, total: TOTAL_TIMEOUT_MS } };
+  const timeoutMs = { connect: a.timeoutMs?.connect ?? CONNECT_TIMEOUT_MS, total: a.timeoutMs?.total ?? TOTAL_TIMEOUT_MS };
+  const r: ProbeRequest = { nonce: a.nonce, protocol: a.probe.protocol, host, timeoutMs };
   if (a.probe.port !== undefined) r.port = a.probe.port;
   if (a.probe.http) r.http = a.probe.http;
   if (a.probe.protocol === 'https') r.tls = { caFile: d.caFile, servername: host };
@@ -64,7 +65,8 @@ function parseResults(stdout: string): Map<string, ProbeResult> {
 /** How long a call of chains may take: a full timeout per concurrency-sized share, plus one per link of the longest chain. */
 function chainsTimeoutMs(chains: ProbeRequest[][], concurrency: number): number {
   const attempts = chains.reduce((n, c) => n + c.length, 0);
-  return TOTAL_TIMEOUT_MS * (Math.ceil(attempts / concurrency) + Math.max(0, ...chains.map((c) => c.length))) + 10_000;
+  const longest = Math.max(TOTAL_TIMEOUT_MS, ...chains.flat().map((r) => r.timeoutMs?.total ?? 0));
+  return longest * (Math.ceil(attempts / concurrency) + Math.max(0, ...chains.map((c) => c.length))) + 10_000;
 }
 
 async function callGroup(

@@ -62,10 +62,14 @@ describeAsRoot('early verdicts (on the lab, as root)', () => {
     ],
   });
 
+  // The slow run also takes shorter client timeouts per probe class (as on a cluster): the same outcome classes.
+  const timeouts = { tcp: { connectMs: 1500 }, http: { connectMs: 1500, responseMs: 4000 }, udp: { responseMs: 1500 } };
+
   async function runWith(earlyVerdicts: boolean): Promise<RunResult> {
     return run({
       paths: ['<early>'],
       target: new LabTarget({ earlyVerdicts }),
+      ...(earlyVerdicts ? {} : { timeouts }),
       load: async () => ({ scenarios: [{ scenario, file: '<early>', doc: 0, line: 1 }], errors: [] }),
     });
   }
@@ -136,5 +140,13 @@ describeAsRoot('early verdicts (on the lab, as root)', () => {
       expect([name, new Set(classes(s))]).toEqual([name, new Set(classes(p))]);
       expect(s?.attempts.every((a) => a.client?.early === undefined)).toBe(true);
     }
+  });
+
+  test('the timeouts per probe class reach the client', () => {
+    const sent = (name: string) => slow.get(name)?.attempts[0]?.client?.request.timeoutMs;
+    expect(sent('direct-drop')).toEqual({ connect: 1500, total: 5000 });
+    expect(sent('sidecar-http-drop')).toEqual({ connect: 1500, total: 4000 });
+    expect(sent('udp-drop')).toEqual({ connect: 1500, total: 1500 });
+    expect(early.get('direct-drop')?.attempts[0]?.client?.request.timeoutMs).toEqual({ connect: 2000, total: 5000 });
   });
 });
