@@ -2,8 +2,10 @@
  * The lab's side of early verdicts (runtime/fate.ts): which flows the node's NetworkPolicy rules account for (one
  * per probe of the scenario, netpol.ts), and reading their packet counters (`iptables-save -c` in the node's
  * namespace, an argument vector) while probes are in flight, each read handed to the lab's runtime thread.
- * Reads start FIRST_READ_MS after a batch begins (most batches are over by then) and repeat every READ_EVERY_MS
- * while any batch of the lab is in flight; one read at a time per lab.
+ * Reads start FIRST_READ_MS after a batch begins (most batches are over by then) and repeat while any batch of the
+ * lab is in flight, one at a time per lab, READ_EVERY_MS apart or READ_COST_SHARE⁻¹ times as long as the last read
+ * took, whichever is longer: a large lab's table (thousands of rules) takes long to list, and the reads must not
+ * take the CPU its probes need.
  */
 import type { Scenario } from '../../scenario/schema.js';
 import type { LabDeployment } from './deploy.js';
@@ -15,6 +17,7 @@ import { token } from './tokens.js';
 
 const FIRST_READ_MS = 120;
 const READ_EVERY_MS = 150;
+const READ_COST_SHARE = 0.2;
 
 interface Watch {
   flows: WatchedFlow[];
@@ -100,7 +103,7 @@ async function readLoop(d: LabDeployment, w: Watch): Promise<void> {
       }
       const finishedAt = Date.now();
       d.runtime.drops({ lab: d.labId, generation, appliedAt, startedAt, finishedAt, counts: parseDropCounts(saved.stdout, accounting) });
-      await sleep(READ_EVERY_MS);
+      await sleep(Math.max(READ_EVERY_MS, (finishedAt - startedAt) / READ_COST_SHARE));
     }
   } finally {
     w.reading = false;

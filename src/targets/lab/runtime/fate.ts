@@ -47,10 +47,17 @@ interface Waiting {
   createdAt: number;
 }
 
+/** A read with its counts by flow (a lab of 90 pods has thousands of flows and hundreds of waiting sockets). */
+interface IndexedRead {
+  startedAt: number;
+  finishedAt: number;
+  byFlow: Map<string, DropRead['counts']>;
+}
+
 interface LabReads {
   generation: number;
   appliedAt: number;
-  reads: DropRead[];
+  reads: IndexedRead[];
 }
 
 const KEEP_READS = 64;
@@ -121,7 +128,9 @@ export function onDropRead(read: DropRead): void {
     labs.set(read.lab, state);
   }
   if (read.generation < state.generation) return; // read before the rules were replaced: says nothing about them
-  state.reads.push(read);
+  const byFlow = new Map<string, DropRead['counts']>();
+  for (const c of read.counts) byFlow.set(c.flow, [...(byFlow.get(c.flow) ?? []), c]);
+  state.reads.push({ startedAt: read.startedAt, finishedAt: read.finishedAt, byFlow });
   if (state.reads.length > KEEP_READS) state.reads.shift();
   for (const w of [...waiting]) {
     if (!labOf(w.netnsPath, read.lab)) continue;
@@ -141,12 +150,13 @@ function decided(w: Waiting, state: LabReads): string | undefined {
   const src = w.local();
   if (!src) return undefined;
   const flow = `${w.protocol} ${src}>${w.dst}:${w.port}`;
-  const after = state.reads.find((r) => r.startedAt > (w.sentAt as number));
-  if (!after) return undefined;
-  const before = state.reads.filter((r) => r.finishedAt < (w.sentAt as number)).at(-1);
-  for (const c of after.counts) {
-    if (c.flow !== flow) continue;
-    const was = before?.counts.find((b) => b.flow === flow && b.rule === c.rule)?.packets ?? 0;
+  const sentAt = w.sentAt;
+  const after = state.reads.find((r) => r.startedAt > sentAt);
+  const counts = after?.byFlow.get(flow);
+  if (!counts) return undefined;
+  const before = state.reads.findLast((r) => r.finishedAt < sentAt);
+  for (const c of counts) {
+    const was = before?.byFlow.get(flow)?.find((b) => b.rule === c.rule)?.packets ?? 0;
     if (c.packets > was) {
       const policy = c.side === 'ingress' ? "the destination's ingress" : "the source's egress";
       return `dropped by NetworkPolicy (${policy} isolation): rule \`${c.rule}\` counted ${c.packets - was} more packet(s) of this flow (${was} → ${c.packets}) between a read before this attempt's first packet and one after it`;
