@@ -151,8 +151,9 @@ function decided(w: Waiting, state: LabReads): string | undefined {
   if (!src) return undefined;
   const flow = `${w.protocol} ${src}>${w.dst}:${w.port}`;
   const sentAt = w.sentAt;
-  const after = state.reads.find((r) => r.startedAt > sentAt);
-  const counts = after?.byFlow.get(flow);
+  // The latest read (counters only grow under one generation of rules): it must have begun after the packet left.
+  const after = state.reads.at(-1);
+  const counts = after && after.startedAt > sentAt ? after.byFlow.get(flow) : undefined;
   if (!counts) return undefined;
   const before = state.reads.findLast((r) => r.finishedAt < sentAt);
   for (const c of counts) {
