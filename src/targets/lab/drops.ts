@@ -12,7 +12,8 @@ import type { LabDeployment } from './deploy.js';
 import { run } from './exec.js';
 import { accountingKey, type DropRule, type WatchedFlow } from './netpol.js';
 import type { LabPlan } from './plan.js';
-import type { DropRead } from './runtime/fate.js';
+import { addRead, dropEvidence, type DropRead, type LabReads } from './runtime/fate.js';
+import type { PodIo } from './processes.js';
 import { token } from './tokens.js';
 
 const FIRST_READ_MS = 120;
@@ -28,6 +29,16 @@ interface Watch {
   reading: boolean;
   /** The counters could not be read: no more early verdicts in this lab. */
   broken?: boolean;
+  /** The reads, for the attempts of probe clients started as programs in pods (`as`, flush-capture). */
+  state: LabReads;
+  remote: Set<Remote>;
+}
+
+/** An attempt of a program in a pod whose first packet left at `sentAt` on `flow`. */
+interface Remote {
+  flow: string;
+  sentAt: number;
+  seal(by: string): void;
 }
 
 const watches = new WeakMap<LabDeployment, Watch>();
@@ -62,7 +73,19 @@ export function rulesApplied(d: LabDeployment, flows: WatchedFlow[], accounting:
     w.accounting = accounting;
     w.generation += 1;
     w.appliedAt = Date.now();
-  } else watches.set(d, { flows, accounting, generation: 1, appliedAt: Date.now(), active: 0, reading: false });
+  } else {
+    const appliedAt = Date.now();
+    watches.set(d, {
+      flows,
+      accounting,
+      generation: 1,
+      appliedAt,
+      active: 0,
+      reading: false,
+      state: { generation: 1, appliedAt, reads: [] },
+      remote: new Set(),
+    });
+  }
 }
 
 const ACCOUNTED = /^\[(\d+):\d+\] -A (\S+) (-[sd]) (\d{1,3}(?:\.\d{1,3}){3})\/32 -p (tcp|udp) -m (?:tcp|udp) --dport (\d{1,5}) -j DROP$/;
@@ -102,7 +125,16 @@ async function readLoop(d: LabDeployment, w: Watch): Promise<void> {
         break;
       }
       const finishedAt = Date.now();
-      d.runtime.drops({ lab: d.labId, generation, appliedAt, startedAt, finishedAt, counts: parseDropCounts(saved.stdout, accounting) });
+      const read: DropRead = { lab: d.labId, generation, appliedAt, startedAt, finishedAt, counts: parseDropCounts(saved.stdout, accounting) };
+      d.runtime.drops(read);
+      if (addRead(w.state, read)) {
+        for (const r of [...w.remote]) {
+          const by = dropEvidence(w.state, r.flow, r.sentAt);
+          if (!by) continue;
+          w.remote.delete(r);
+          r.seal(by);
+        }
+      }
       await sleep(Math.max(READ_EVERY_MS, (finishedAt - startedAt) / READ_COST_SHARE));
     }
   } finally {
@@ -122,4 +154,43 @@ export async function withDropWatch<T>(d: LabDeployment, fn: () => Promise<T>): 
   } finally {
     w.active -= 1;
   }
+}
+
+const SENT_FLOW = /^(tcp|udp) \d{1,3}(\.\d{1,3}){3}>\d{1,3}(\.\d{1,3}){3}:\d{1,5}$/;
+
+/**
+ * The conversation with a probe client started as a program in a pod (`call --chains --fates`, agent/fates.ts):
+ * its `sent` lines become attempts waiting for their fate, decided on the same counter reads as the runtime's own
+ * sockets. Undefined when the lab watches no flows. `done` forgets the program's attempts.
+ */
+export function fateConversation(d: LabDeployment): { io: PodIo; done(): void } | undefined {
+  const w = watches.get(d);
+  if (!w || w.broken || w.accounting.size === 0) return undefined;
+  let write: ((line: string) => void) | undefined;
+  const mine = new Set<Remote>();
+  const io: PodIo = {
+    attach: (wr) => {
+      write = wr;
+    },
+    onLine: (line) => {
+      if (!line.startsWith('{"sent":')) return;
+      let m: { sent?: unknown; flow?: unknown; at?: unknown };
+      try {
+        m = JSON.parse(line) as typeof m;
+      } catch {
+        return;
+      }
+      const { sent, flow, at } = m;
+      if (typeof sent !== 'string' || typeof flow !== 'string' || !SENT_FLOW.test(flow) || typeof at !== 'number') return;
+      const r: Remote = { flow, sentAt: at, seal: (by) => write?.(JSON.stringify({ nonce: sent, by })) };
+      mine.add(r);
+      w.remote.add(r);
+    },
+  };
+  return {
+    io,
+    done: () => {
+      for (const r of mine) w.remote.delete(r);
+    },
+  };
 }

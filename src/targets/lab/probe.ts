@@ -14,7 +14,7 @@ import type { Observation, ProbeRequest, ProbeResult } from '../../agent/types.j
 import { ATTEMPT_STAGGER_MS, attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
 import type { LabDeployment, PodRuntime } from './deploy.js';
-import { withDropWatch } from './drops.js';
+import { fateConversation, withDropWatch } from './drops.js';
 import { Gate } from './gate.js';
 import { serviceName } from './plan.js';
 import { runInPod, switchUserArgs } from './processes.js';
@@ -92,6 +92,9 @@ async function callGroup(
     '--concurrency',
     String(CONCURRENCY),
   ];
+  // Early verdicts for this program's attempts too (drops.ts): it reports what it sent, the lab answers fates.
+  const talk = fateConversation(d);
+  if (talk) argv.push('--fates');
   try {
     if (flush) {
       // The flush is its own process in the container's identity; one that fails (no effective NET_ADMIN) is an
@@ -100,7 +103,14 @@ async function callGroup(
       if (f.code !== 0)
         throw new TargetError(`flush-capture (iptables -t nat -F) in ${src.host.key} failed (exit ${f.code}): ${f.stderr.trim().slice(0, 500)}`);
     }
-    const res = await runInPod(src.host.netns, container, argv, JSON.stringify(list), chainsTimeoutMs(list, CONCURRENCY));
+    const res = await runInPod(
+      src.host.netns,
+      container,
+      argv,
+      talk ? `${JSON.stringify(list)}\n` : JSON.stringify(list),
+      chainsTimeoutMs(list, CONCURRENCY),
+      talk?.io,
+    ).finally(() => talk?.done());
     const results = parseResults(res.stdout);
     if (results.size === 0) {
       const what = uid !== src.host.uid ? `the probe client as uid ${uid} (started by the container's uid ${src.host.uid})` : 'the probe client';

@@ -29,6 +29,7 @@ describeAsRoot('early verdicts (on the lab, as root)', () => {
       },
       { name: 'client', namespace: 'app' },
       { name: 'plain', namespace: 'legacy' },
+      { name: 'root', namespace: 'legacy', runAsUser: 0 }, // starts a probe client as uid 1337 (a program in the pod)
     ],
     resources: [
       {
@@ -57,6 +58,17 @@ describeAsRoot('early verdicts (on the lab, as root)', () => {
       { name: 'sidecar-drop', from: 'app/client', to: 'app/server', port: 7070, protocol: 'tcp', expect: { reach: false, failure: 'timeout' } },
       { name: 'sidecar-http-drop', from: 'app/client', to: 'app/server', port: 9080, protocol: 'http', expect: { reach: false, failure: 'timeout' } },
       { name: 'udp-drop', from: 'legacy/plain', to: 'app/server', port: 5354, protocol: 'udp', expect: { reach: false, failure: 'timeout' } },
+      // Sent by a program of its own in the pod (as another uid): it reports what it sent, the lab answers the fate.
+      {
+        name: 'as-uid-drop',
+        from: 'legacy/root',
+        to: 'app/server',
+        port: 7070,
+        protocol: 'tcp',
+        as: { user: 1337 },
+        expect: { reach: false, failure: 'timeout' },
+      },
+      { name: 'as-uid-open', from: 'legacy/root', to: 'app/server', port: 8080, protocol: 'tcp', as: { user: 1337 }, expect: { reach: true } },
       // A stable wrong answer: the flow is dropped, the probe claims it reaches.
       { name: 'claims-reach', from: 'legacy/plain', to: 'app/server', port: 7070, protocol: 'tcp', expect: { reach: true } },
     ],
@@ -125,8 +137,15 @@ describeAsRoot('early verdicts (on the lab, as root)', () => {
       expect(p?.evidence?.decidedEarly).toMatch(/dropped by NetworkPolicy/);
     });
 
+    test('a probe client started as a program in the pod (as another uid) ends early too', () => {
+      const p = early.get('as-uid-drop');
+      expect(p?.verdict).toBe('PASS');
+      expect(new Set(classes(p))).toEqual(new Set(['timeout/connect']));
+      for (const a of p?.attempts ?? []) expect(a.client?.early?.by).toMatch(/dropped by NetworkPolicy .*--dport 7070 -j DROP` counted/);
+    });
+
     test('open flows are not touched', () => {
-      for (const name of ['open-tcp', 'open-udp']) {
+      for (const name of ['open-tcp', 'open-udp', 'as-uid-open']) {
         expect(early.get(name)?.verdict).toBe('PASS');
         expect(early.get(name)?.attempts.every((a) => a.client?.early === undefined)).toBe(true);
       }

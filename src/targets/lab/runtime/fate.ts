@@ -48,13 +48,13 @@ interface Waiting {
 }
 
 /** A read with its counts by flow (a lab of 90 pods has thousands of flows and hundreds of waiting sockets). */
-interface IndexedRead {
+export interface IndexedRead {
   startedAt: number;
   finishedAt: number;
   byFlow: Map<string, DropRead['counts']>;
 }
 
-interface LabReads {
+export interface LabReads {
   generation: number;
   appliedAt: number;
   reads: IndexedRead[];
@@ -123,20 +123,34 @@ const labOf = (netnsPath: string, lab: string) => netnsPath.startsWith(`/run/net
 /** Takes one counter read of a lab's node and ends every wait it settles. */
 export function onDropRead(read: DropRead): void {
   let state = labs.get(read.lab);
-  if (!state || read.generation > state.generation) {
+  if (!state) {
     state = { generation: read.generation, appliedAt: read.appliedAt, reads: [] };
     labs.set(read.lab, state);
   }
-  if (read.generation < state.generation) return; // read before the rules were replaced: says nothing about them
-  const byFlow = new Map<string, DropRead['counts']>();
-  for (const c of read.counts) byFlow.set(c.flow, [...(byFlow.get(c.flow) ?? []), c]);
-  state.reads.push({ startedAt: read.startedAt, finishedAt: read.finishedAt, byFlow });
-  if (state.reads.length > KEEP_READS) state.reads.shift();
+  if (!addRead(state, read)) return;
   for (const w of [...waiting]) {
     if (!labOf(w.netnsPath, read.lab)) continue;
     const by = decided(w, state);
     if (by) seal(w, by);
   }
+}
+
+/**
+ * Adds a read to a lab's history (a new generation of rules starts it afresh); false for a read of rules that were
+ * replaced since, which says nothing about the rules in force.
+ */
+export function addRead(state: LabReads, read: DropRead): boolean {
+  if (read.generation > state.generation) {
+    state.generation = read.generation;
+    state.appliedAt = read.appliedAt;
+    state.reads = [];
+  }
+  if (read.generation < state.generation) return false;
+  const byFlow = new Map<string, DropRead['counts']>();
+  for (const c of read.counts) byFlow.set(c.flow, [...(byFlow.get(c.flow) ?? []), c]);
+  state.reads.push({ startedAt: read.startedAt, finishedAt: read.finishedAt, byFlow });
+  if (state.reads.length > KEEP_READS) state.reads.shift();
+  return true;
 }
 
 /** Forgets a lab (its pods are gone). */
@@ -146,11 +160,15 @@ export function forgetLab(lab: string): void {
 
 /** The evidence that `w`'s flow is dropped, from a read that began after its packet left, or undefined. */
 function decided(w: Waiting, state: LabReads): string | undefined {
-  if (w.sentAt === undefined || w.dst === undefined || w.sentAt <= state.appliedAt) return undefined;
+  if (w.sentAt === undefined || w.dst === undefined) return undefined;
   const src = w.local();
   if (!src) return undefined;
-  const flow = `${w.protocol} ${src}>${w.dst}:${w.port}`;
-  const sentAt = w.sentAt;
+  return dropEvidence(state, `${w.protocol} ${src}>${w.dst}:${w.port}`, w.sentAt);
+}
+
+/** The evidence that `flow`'s packet sent at `sentAt` was dropped: a read begun after it shows more drops than before. */
+export function dropEvidence(state: LabReads, flow: string, sentAt: number): string | undefined {
+  if (sentAt <= state.appliedAt) return undefined;
   // The latest read (counters only grow under one generation of rules): it must have begun after the packet left.
   const after = state.reads.at(-1);
   const counts = after && after.startedAt > sentAt ? after.byFlow.get(flow) : undefined;
