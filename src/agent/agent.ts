@@ -23,6 +23,7 @@ import { AGENT_VERSION } from './version.js';
 const USAGE = `usage: meshprobe-agent serve --config FILE
        meshprobe-agent call [--concurrency N] < requests.json
        meshprobe-agent call --chains [--stagger MS] [--concurrency N] < chains.json
+       meshprobe-agent call --chains --fates [--stagger MS] [--concurrency N]   (chains on stdin's first line, fates after)
        meshprobe-agent query --control SOCK --nonce N [--nonce N...]
        meshprobe-agent --version`;
 
