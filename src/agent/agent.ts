@@ -4,11 +4,15 @@
  *   call [--concurrency N]                    ProbeRequests on stdin (JSON array or lines) → ProbeResult lines
  *   call --chains [--stagger MS] [--concurrency N]   chains of ProbeRequests on stdin (array of arrays), each
  *                                             chain in order (see runChains) → ProbeResult lines
+ *   call --chains --fates …                   the chains as stdin's first line; fates from the target follow
+ *                                             on stdin, `sent` lines go out with the results (fates.ts)
  *   query --control SOCK --nonce N [--nonce N…]   what a running `serve` recorded for those nonces (JSON)
  * Exit status: 0 when the role did its job (whatever the probe outcomes), 2 for bad input, 1 when it failed.
  */
 import { readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
+import { Fates } from './fates.js';
 import { runChains, runProbe, runProbes } from './call.js';
 import { parseProbeChains, parseProbeRequests, parseServeConfig } from './config.js';
 import { queryObservations } from './control.js';
@@ -19,6 +23,7 @@ import { AGENT_VERSION } from './version.js';
 const USAGE = `usage: meshprobe-agent serve --config FILE
        meshprobe-agent call [--concurrency N] < requests.json
        meshprobe-agent call --chains [--stagger MS] [--concurrency N] < chains.json
+       meshprobe-agent call --chains --fates [--stagger MS] [--concurrency N]   (chains on stdin's first line, fates after)
        meshprobe-agent query --control SOCK --nonce N [--nonce N...]
        meshprobe-agent --version`;
 
@@ -38,7 +43,10 @@ async function writeLine(line: string): Promise<void> {
 }
 
 async function call(args: string[]): Promise<number> {
-  const { values } = parseArgs({ args, options: { concurrency: { type: 'string' }, chains: { type: 'boolean' }, stagger: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { concurrency: { type: 'string' }, chains: { type: 'boolean' }, stagger: { type: 'string' }, fates: { type: 'boolean' } },
+  });
   const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency > 0)) {
     throw new UsageError(`--concurrency must be a positive integer, got ${values.concurrency}`);
@@ -47,6 +55,32 @@ async function call(args: string[]): Promise<number> {
   if (staggerMs !== undefined && !(Number.isInteger(staggerMs) && staggerMs >= 0))
     throw new UsageError(`--stagger must be an integer ≥ 0 (ms), got ${values.stagger}`);
   if (staggerMs !== undefined && !values.chains) throw new UsageError('--stagger goes with --chains');
+  if (values.fates && !values.chains) throw new UsageError('--fates goes with --chains');
+  if (values.fates) {
+    // The chains are the first line of stdin; the target's fates follow, one per line (fates.ts).
+    const lines = createInterface({ input: process.stdin, crlfDelay: Number.POSITIVE_INFINITY });
+    const fates = new Fates((s) => void writeLine(JSON.stringify(s)));
+    const first = await new Promise<string>((resolve) => {
+      let got = false;
+      lines.on('line', (l) => {
+        if (got) return fates.onLine(l);
+        got = true;
+        resolve(l);
+      });
+      lines.once('close', () => got || resolve(''));
+    });
+    const parsed = parseProbeChains(first);
+    if (!parsed.ok) throw new UsageError(`bad probe chains on stdin:\n  ${parsed.errors.slice(0, 20).join('\n  ')}`);
+    const send = async (r: ProbeRequest) => {
+      const result = await runProbe(r, fates.netFor(r.nonce));
+      await writeLine(JSON.stringify(result));
+      return result;
+    };
+    await runChains(parsed.value, { concurrency, staggerMs, send });
+    lines.close();
+    process.stdin.destroy();
+    return 0;
+  }
   if (values.chains) {
     const parsed = parseProbeChains(await readStdin());
     if (!parsed.ok) throw new UsageError(`bad probe chains on stdin:\n  ${parsed.errors.slice(0, 20).join('\n  ')}`);

@@ -9,7 +9,7 @@ import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Attempt } from './attempt.js';
 import { classifyError, classifyHttp, type SocketError } from './classify.js';
-import { nativeNet, type Net } from './net.js';
+import { nativeNet, SEALED_EVENT, type Net, type SealedFate } from './net.js';
 import type { Outcome, ProbeRequest, ProbeResult } from './types.js';
 
 export const NONCE_HEADER = 'x-meshprobe-nonce';
@@ -87,6 +87,11 @@ export function probeHttp(request: ProbeRequest, net: Net = nativeNet): Promise<
     let req: ReturnType<typeof httpRequest> | undefined;
     try {
       const raw = net.connect({ host: request.host, port: request.port ?? (tlsExpected ? 443 : 80) });
+      raw.once(SEALED_EVENT, (fate: SealedFate) => {
+        if (done || !attempt.takesSealed(fate)) return;
+        attempt.early = fate.by;
+        finish({ kind: 'timeout', phase: connected ? 'response' : 'connect' });
+      });
       raw.once('connect', () => {
         connected = true;
         clearTimeout(connectTimer);

@@ -9,7 +9,7 @@ import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions } from 'node:tls';
 import { Attempt } from './attempt.js';
 import { classifyError, classifyHttp, type SocketError } from './classify.js';
-import { nativeNet, type Net } from './net.js';
+import { nativeNet, SEALED_EVENT, type Net, type SealedFate } from './net.js';
 import type { Outcome, ProbeRequest, ProbeResult, RawHttpRequest } from './types.js';
 
 export const RAW_NONCE_HEADER = 'x-meshprobe-nonce';
@@ -134,6 +134,11 @@ export function probeRaw(request: ProbeRequest, net: Net = nativeNet): Promise<P
     };
     try {
       const socket = net.connect({ host: request.host, port });
+      socket.once(SEALED_EVENT, (fate: SealedFate) => {
+        if (done || !attempt.takesSealed(fate)) return;
+        attempt.early = fate.by;
+        finish({ kind: 'timeout', phase: state.connected ? 'response' : 'connect' });
+      });
       socket.once('connect', () => {
         state.connected = true;
         clearTimeout(connectTimer);

@@ -3,7 +3,7 @@
  */
 import { Attempt } from './attempt.js';
 import { classifyError, classifyReply, type SocketError } from './classify.js';
-import { nativeNet, type Net } from './net.js';
+import { nativeNet, SEALED_EVENT, type Net, type SealedFate } from './net.js';
 import type { Outcome, ProbeRequest, ProbeResult } from './types.js';
 
 export const TCP_GREETING = 'MESHPROBE';
@@ -30,6 +30,12 @@ export function probeTcp(request: ProbeRequest, net: Net = nativeNet): Promise<P
     const connectTimer = setTimeout(() => finish({ kind: 'timeout', phase: 'connect' }), attempt.connectTimeoutMs);
     const totalTimer = setTimeout(() => finish({ kind: 'timeout', phase: connected ? 'response' : 'connect' }), attempt.totalTimeoutMs);
 
+    // The Net knows this connection's fate already: end as the timeout would (connect, or response once connected).
+    socket.once(SEALED_EVENT, (fate: SealedFate) => {
+      if (done || !attempt.takesSealed(fate)) return;
+      attempt.early = fate.by;
+      finish({ kind: 'timeout', phase: connected ? 'response' : 'connect' });
+    });
     socket.once('connect', () => {
       connected = true;
       clearTimeout(connectTimer);

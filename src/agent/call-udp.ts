@@ -8,7 +8,7 @@ import { isIPv6 } from 'node:net';
 import { Attempt } from './attempt.js';
 import { classifyError, classifyReply, type SocketError } from './classify.js';
 import { TCP_GREETING } from './call-tcp.js';
-import { nativeNet, type Net } from './net.js';
+import { nativeNet, SEALED_EVENT, type Net, type SealedFate } from './net.js';
 import type { Outcome, ProbeRequest, ProbeResult } from './types.js';
 
 export function probeUdp(request: ProbeRequest, net: Net = nativeNet): Promise<ProbeResult> {
@@ -29,6 +29,12 @@ export function probeUdp(request: ProbeRequest, net: Net = nativeNet): Promise<P
 
     socket.on('error', (err: SocketError) => {
       finish(classifyError(err, { connected: true, tlsExpected: false, tlsDone: false, received: attempt.received }));
+    });
+    // The Net knows the datagram was dropped: no reply can come, end as the reply wait would.
+    socket.once(SEALED_EVENT, (fate: SealedFate) => {
+      if (done || attempt.sent === 0 || !attempt.takesSealed(fate)) return;
+      attempt.early = fate.by;
+      finish({ kind: 'timeout', phase: 'response' });
     });
     socket.on('message', (msg: Buffer) => {
       attempt.markFirstByte();

@@ -12,8 +12,12 @@ import { cachedLookup, cachedLookupOne } from './lookup.js';
 export type ExecFileCallback = (error: (Error & { code?: string | number | null }) | null, stdout: string, stderr: string) => void;
 
 export interface Net {
-  /** A TCP connection to host:port (a name resolved with `lookup`), optionally from `localAddress`. */
-  connect(options: { host: string; port: number; localAddress?: string }): Socket;
+  /**
+   * A TCP connection to host:port (a name resolved with `lookup`), optionally from `localAddress`. `onBehalfOf`: a
+   * proxy's upstream connection for the accepted connection `downstream`, which the proxy gives up after
+   * `givesUpAfterMs` (a Net that learns the upstream's fate passes it on to the client of `downstream`).
+   */
+  connect(options: { host: string; port: number; localAddress?: string; onBehalfOf?: OnBehalfOf }): Socket;
   /** Starts `server` listening on 0.0.0.0:`port`; rejects with the reason (EADDRINUSE …). */
   listen(server: Server, port: number): Promise<void>;
   /** Binds a UDP socket to 0.0.0.0:`port` (0: any), before it is connected or used. */
@@ -26,7 +30,25 @@ export interface Net {
   lookupOne: typeof cachedLookupOne;
 }
 
+export interface OnBehalfOf {
+  downstream: Socket;
+  givesUpAfterMs: number;
+}
+
 export const BACKLOG = 4096;
+
+/**
+ * Emitted on a socket by a Net that knows the socket's fate before the timeout says it (the lab: a NetworkPolicy
+ * rule's counter shows this flow's new packets are dropped). The probe then ends as its timeout would have ended it
+ * — same outcome, same phase — at once, and its result says what decided it (`ProbeResult.early`). `givesUpAt`
+ * (epoch ms): when something in the path would end the wait otherwise (a sidecar's own upstream connect timeout);
+ * a probe whose own timeout comes later keeps waiting, as the slow path would show that instead.
+ */
+export const SEALED_EVENT = 'meshprobe:sealed';
+export interface SealedFate {
+  by: string;
+  givesUpAt?: number;
+}
 
 function listenOn(server: Server, port: number): Promise<void> {
   return new Promise((resolve, reject) => {

@@ -112,4 +112,9 @@ export interface ProbeResult {
    * stalled while it waited (see ProbeHost in call.ts). The engine judges such an attempt ERROR.
    */
   harness?: { stall: string };
+  /**
+   * Set when the outcome was known before the timeout that gives it (SEALED_EVENT in net.ts): `by` is the evidence
+   * that decided it. The outcome itself is the one the timeout would have given.
+   */
+  early?: { by: string };
 }

@@ -10,6 +10,7 @@
  * reading, as with `git log | head`); any other write failure turns a status of 0 or 1 into 2, because output the
  * caller asked for was lost.
  */
+import { PROBE_CLASSES, type ProbeClass, type ProbeTimeouts } from '../engine/timeouts.js';
 import { relative, isAbsolute } from 'node:path';
 import { type Command, InvalidArgumentError } from 'commander';
 import { BUILTIN_SCENARIOS } from '../engine/run.js';
@@ -29,6 +30,34 @@ export function parseDuration(value: string): number {
   if (!m) throw new InvalidArgumentError('expected a duration such as 10s, 500ms or 2m');
   const n = Number(m[1]);
   return Math.round(m[2] === 'ms' ? n : m[2] === 'm' ? n * 60_000 : n * 1000);
+}
+
+/**
+ * `--connect-timeout` / `--response-timeout`: a duration for every class the flag applies to, or `class=duration`
+ * pairs separated by commas (`http=10s,tcp=3s`); repeatable, later values win. A connect timeout without a class is
+ * for tcp and http (udp and icmp have no handshake).
+ */
+export function timeoutOption(kind: 'connectMs' | 'responseMs') {
+  return (value: string, previous: ProbeTimeouts = {}): ProbeTimeouts => {
+    const out: ProbeTimeouts = structuredClone(previous);
+    const set = (cls: ProbeClass, ms: number) => {
+      out[cls] = { ...out[cls], [kind]: ms };
+    };
+    const parts = value.split(',').map((s) => s.trim());
+    for (const part of parts) {
+      const eq = part.indexOf('=');
+      if (eq < 0) {
+        const ms = parseDuration(part);
+        for (const cls of kind === 'connectMs' ? (['tcp', 'http'] as const) : PROBE_CLASSES) set(cls, ms);
+        continue;
+      }
+      const cls = part.slice(0, eq).trim();
+      if (!(PROBE_CLASSES as readonly string[]).includes(cls))
+        throw new InvalidArgumentError(`unknown probe class ${JSON.stringify(cls)}: use ${PROBE_CLASSES.join(', ')}`);
+      set(cls as ProbeClass, parseDuration(part.slice(eq + 1)));
+    }
+    return out;
+  };
 }
 
 /** A whole number of at least 1. */

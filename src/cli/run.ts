@@ -2,13 +2,14 @@
  * `meshprobe run [paths…]`: a thin shell over the library's run(). Parses options, draws progress, writes the
  * reports, turns Ctrl-C into a clean abort (exit 130), and returns the run's exit status.
  */
+import { PROBE_CLASSES, type ProbeTimeouts } from '../engine/timeouts.js';
 import { type Command, Option } from 'commander';
 import { DEFAULTS, run, type RunOptions } from '../engine/run.js';
 import type { RunResult } from '../engine/types.js';
 import { checkReports, ConsoleReporter, consoleOptionsFor, ReportWriteError, writeReports, type ReportFiles } from '../report/index.js';
 import { TARGETS } from '../scenario/schema.js';
 import type { Target, TargetName } from '../targets/target.js';
-import { collect, defaultScenarioPaths, EXIT, parseCount, parseDuration, type RegisterCommand } from './common.js';
+import { collect, defaultScenarioPaths, EXIT, parseCount, parseDuration, timeoutOption, type RegisterCommand } from './common.js';
 
 export const DEFAULT_REPORT_DIR = 'meshprobe-reports';
 
@@ -30,6 +31,8 @@ export interface RunCommandOptions {
   keep?: boolean;
   failFast?: boolean;
   settleTimeout?: number;
+  connectTimeout?: ProbeTimeouts;
+  responseTimeout?: ProbeTimeouts;
   consecutive: number;
   verbose?: boolean;
 }
@@ -90,6 +93,7 @@ export async function runCommand(paths: string[], o: RunCommandOptions, deps: Ru
       tag: o.tag ?? [],
       ...(o.parallel !== undefined ? { parallel: o.parallel } : {}),
       ...(o.settleTimeout !== undefined ? { settleTimeoutMs: o.settleTimeout } : {}),
+      ...(o.connectTimeout || o.responseTimeout ? { timeouts: mergeTimeouts(o.connectTimeout, o.responseTimeout) } : {}),
       consecutive: o.consecutive,
       keep: o.keep ?? false,
       failFast: o.failFast ?? false,
@@ -102,6 +106,16 @@ export async function runCommand(paths: string[], o: RunCommandOptions, deps: Ru
     process.off('SIGTERM', onSignal);
   }
   return writeRunReports(result, files, stdout, stderr);
+}
+
+/** The two flags' values as one setting per probe class. */
+function mergeTimeouts(connect: ProbeTimeouts = {}, response: ProbeTimeouts = {}): ProbeTimeouts {
+  const out: ProbeTimeouts = {};
+  for (const cls of PROBE_CLASSES) {
+    const v = { ...connect[cls], ...response[cls] };
+    if (Object.keys(v).length) out[cls] = v;
+  }
+  return out;
 }
 
 /**
@@ -151,6 +165,16 @@ export const registerRun: RegisterCommand = (program: Command, setStatus) => {
       '--settle-timeout <duration>',
       `how long mismatching observations are retried while policy propagates (default ${DEFAULTS.settleTimeoutMs / 1000}s)`,
       parseDuration,
+    )
+    .option(
+      '--connect-timeout <spec>',
+      'how long a client waits for its TCP handshake: a duration (tcp and http) or class=duration pairs, e.g. http=5s,tcp=3s (default 2s)',
+      timeoutOption('connectMs'),
+    )
+    .option(
+      '--response-timeout <spec>',
+      'how long a client waits for its answer, the connect included (udp, icmp: the reply): a duration or class=duration pairs over tcp, http, udp, icmp (default 5s; udp and icmp 2s)',
+      timeoutOption('responseMs'),
     )
     .option('--consecutive <n>', 'identical observations in a row needed for a verdict', parseCount, DEFAULTS.consecutive)
     .option('--verbose', 'print every probe verdict and the evidence of failures')

@@ -13,6 +13,7 @@ import { evaluate } from './evaluate.js';
 import type { OnEvent } from './events.js';
 import { batches, type Batch, type ScenarioPlan } from './plan.js';
 import type { AttemptRecord, Evaluation, Evidence, ProbeJudgement, ScenarioResult, Verdict } from './types.js';
+import { requestTimeouts, type ProbeTimeouts } from './timeouts.js';
 import { scenarioVerdict } from './verdict.js';
 
 export interface ExecuteContext {
@@ -23,6 +24,8 @@ export interface ExecuteContext {
   onEvent: OnEvent;
   /** Counts probes and attempts of the probing phase (for probe_phase_probes_per_s). */
   stats: { probes: number; attempts: number; intervals: Array<[number, number]> };
+  /** Client timeouts per probe class (--connect-timeout, --response-timeout). */
+  timeouts?: ProbeTimeouts;
 }
 
 export function newNonce(): string {
@@ -84,6 +87,7 @@ function evidenceOf(a: AttemptRecord): Evidence {
   if (a.client) {
     e.timings = a.client.timings;
     e.bytes = a.client.bytes;
+    if (a.client.early) e.decidedEarly = a.client.early.by;
     if (a.client.outcome.kind === 'http' || a.client.outcome.kind === 'ok') {
       const status = a.client.outcome.status;
       if (status !== undefined) e.outcome = `${a.client.outcome.kind} ${status}`;
@@ -136,7 +140,11 @@ async function runBatch(ctx: ExecuteContext, dep: Deployment, batch: Batch, scen
     }
     const planned = due.map((t) => {
       const n = attemptsWanted(t.state, ctx.settings.consecutive);
-      return Array.from({ length: n }, (_, k): ProbeAttempt => ({ probe: t.probe, nonce: newNonce(), attempt: t.attempts.length + 1 + k }));
+      const timeoutMs = requestTimeouts(t.probe.protocol, ctx.timeouts);
+      return Array.from(
+        { length: n },
+        (_, k): ProbeAttempt => ({ probe: t.probe, nonce: newNonce(), attempt: t.attempts.length + 1 + k, ...(timeoutMs ? { timeoutMs } : {}) }),
+      );
     });
     const results = await probeOnce(ctx, dep, planned.flat());
     if (results === 'aborted') break;

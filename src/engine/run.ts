@@ -14,6 +14,7 @@ import { loadWithScenarioLoader, type Load, type LoadedScenario } from './loader
 import { compileFilters, planScenario, select, validateWhen, type ScenarioPlan } from './plan.js';
 import type { RunResult, ScenarioResult } from './types.js';
 import { exitStatusOf, summarize } from './verdict.js';
+import { checkTimeouts, type ProbeTimeouts } from './timeouts.js';
 import { allProbes } from '../scenario/steps.js';
 
 /** The built-in suites shipped with the package. */
@@ -37,6 +38,8 @@ export interface RunOptions {
   failFast?: boolean;
   settleTimeoutMs?: number;
   consecutive?: number;
+  /** Client timeouts per probe class (engine/timeouts.ts); unset: the agent's 2 s connect, 5 s total. */
+  timeouts?: ProbeTimeouts;
   /** Abort (Ctrl-C): probing stops, everything deployed is undeployed, the result is marked incomplete. */
   signal?: AbortSignal;
   onEvent?: OnEvent;
@@ -69,7 +72,9 @@ export async function run(options: RunOptions = {}): Promise<RunResult> {
     consecutive: positiveInt('--consecutive', options.consecutive, DEFAULTS.consecutive, errors),
     settleTimeoutMs: options.settleTimeoutMs ?? DEFAULTS.settleTimeoutMs,
     parallel: positiveInt('--parallel', options.parallel, DEFAULTS.parallel, errors),
+    ...(options.timeouts ? { timeouts: options.timeouts } : {}),
   };
+  if (options.timeouts) errors.push(...checkTimeouts(options.timeouts));
   if (!(settings.settleTimeoutMs >= 0)) errors.push(`--settle-timeout must be a duration of 0 or more (got ${settings.settleTimeoutMs} ms)`);
   const scenarioFilter = compileFilters('--scenario', options.scenario ?? []);
   const tagFilter = compileFilters('--tag', options.tag ?? []);
@@ -140,7 +145,15 @@ async function runOnTarget(
   // Nothing propagates on a target that applies configuration synchronously: waiting out the settle timeout
   // would only delay a FAIL (consecutive identical observations still decide every verdict).
   const converge = info.appliesSynchronously ? { ...settings, settleTimeoutMs: 0 } : settings;
-  const ctx: ExecuteContext = { target, settings: converge, keep, signal, onEvent, stats };
+  const ctx: ExecuteContext = {
+    target,
+    settings: converge,
+    keep,
+    signal,
+    onEvent,
+    stats,
+    ...(options.timeouts ? { timeouts: options.timeouts } : {}),
+  };
   let results: ScenarioResult[];
   try {
     results = await schedule(plans, settings.parallel, options.failFast ?? false, signal, (p) => executeScenario(p, ctx), onEvent);

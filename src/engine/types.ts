@@ -2,6 +2,7 @@
  * What a run produces: verdicts with the evidence that decided them. Every report (console, JSON, JUnit, HTML) is
  * a view of RunResult; the JSON report is RunResult itself, so these types are also the JSON report format.
  */
+import type { ProbeTimeouts } from './timeouts.js';
 import type { Endpoint, Observation, ProbeResult } from '../agent/types.js';
 import type { FeatureFlag, ReleaseStatus } from '../model/index.js';
 import type { Expectation } from '../scenario/schema.js';
@@ -87,6 +88,8 @@ export interface Evidence {
   xfcc?: string;
   /** HTTP: the request line the client wrote, and the one the application received (after any sidecar's normalisation). */
   request?: { sent: string; received?: string };
+  /** What ended the attempt before its timeout came, with the outcome the timeout gives (ProbeResult.early). */
+  decidedEarly?: string;
 }
 
 export interface ProbeJudgement {
@@ -148,7 +151,8 @@ export interface RunResult {
   target: TargetInfo | { name: TargetName; istioVersion?: undefined; notes?: string[] };
   /** The target's Istio version against the supported releases this meshprobe version knows. */
   istioRelease?: ReleaseStatus;
-  settings: { consecutive: number; settleTimeoutMs: number; parallel: number };
+  /** `timeouts`: the client timeouts per probe class, when set (--connect-timeout, --response-timeout). */
+  settings: { consecutive: number; settleTimeoutMs: number; parallel: number; timeouts?: ProbeTimeouts };
   /** True when the run was interrupted (Ctrl-C) or stopped early; not-run probes are SKIPPED with the reason. */
   incomplete: boolean;
   /** Input errors (file:line:col …); non-empty means nothing was deployed and the exit status is 2. */

@@ -53,6 +53,7 @@ export function evidenceText(p: ProbeJudgement, withAttempts = true): string {
     lines.push(
       `client: outcome ${e.outcome}${t ? `, total ${duration(t.totalMs)}${t.connectMs !== undefined ? `, connect ${duration(t.connectMs)}` : ''}` : ''}${e.bytes ? `, sent ${e.bytes.sent} B, received ${e.bytes.received} B` : ''}`,
     );
+    if (e.decidedEarly) lines.push(`decided before the timeout: ${e.decidedEarly}`);
     if (e.request)
       lines.push(
         `request: sent ${JSON.stringify(e.request.sent)}, received ${e.request.received !== undefined ? JSON.stringify(e.request.received) : '(nothing arrived)'}`,

@@ -26,6 +26,8 @@ export interface ProbeAttempt {
   probe: Probe;
   nonce: string;
   attempt: number;
+  /** The client's timeouts for this attempt (engine/timeouts.ts); absent: the target's or the agent's defaults. */
+  timeoutMs?: { connect?: number; total?: number };
 }
 
 /** What a target returns for one attempt: the client's outcome and what the destination recorded for the nonce. */

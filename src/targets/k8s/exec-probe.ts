@@ -26,6 +26,7 @@ export function probeRequest(scenario: Scenario, map: NamespaceMap, attempt: Pro
     ...(p.port !== undefined ? { port: p.port } : {}),
     // http.jwt becomes a token minted now by the run's issuer, whose JWKS the render put into the policies.
     ...(p.http ? { http: withToken(p.http) } : {}),
+    ...(attempt.timeoutMs ? { timeoutMs: { ...attempt.timeoutMs } } : {}),
   };
 }
 

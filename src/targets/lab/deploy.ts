@@ -14,6 +14,7 @@ import { runIssuer } from '../../model/jwt-issuer.js';
 import { captureRules, toRestoreInput } from './capture.js';
 import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import type { NetworkPolicy } from '../../model/network-policy.js';
+import { rulesApplied, watchedFlows } from './drops.js';
 import { compileNetworkPolicies, policyEndpoints, policyRestoreInput } from './netpol.js';
 import { egressGatewayPorts, hostsFile, planLab, serviceName, workloadNames, type LabHost, type LabPlan } from './plan.js';
 import type { LabRuntime } from './runtime/index.js';
@@ -136,6 +137,8 @@ async function startPod(d: LabDeployment, rt: PodRuntime, istioVersion: string):
 export interface LabEnvironment {
   runtime: LabRuntime;
   programs: () => Promise<LabPrograms>;
+  /** Watch the probes' flows in the NetworkPolicy rules for early verdicts (drops.ts; default off here). */
+  earlyVerdicts?: boolean;
 }
 
 export async function deployLab(
@@ -167,7 +170,9 @@ export async function deployLab(
   register(d);
   try {
     const endpoints = policyEndpoints(plan.hosts);
-    const filter = policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario)));
+    const watched = env.earlyVerdicts ? watchedFlows(scenario, plan) : [];
+    const compiled = compileNetworkPolicies(policies, endpoints, nsLabelsOf(scenario), watched);
+    const filter = policyRestoreInput(compiled);
     for (const h of plan.hosts) d.pods.set(h.key, podRuntime(d, h, istioVersion));
     const certs = certificateRequests(plan);
     const mesh = meshCertificates(plan);
@@ -180,6 +185,7 @@ export async function deployLab(
     // Every step has ended before a failure tears down (the script must not still be creating namespaces).
     await Promise.allSettled([topology, issued, programs]);
     await Promise.all([topology, issued]);
+    if (env.earlyVerdicts) rulesApplied(d, watched, compiled.accounting);
     d.programs = await programs;
     const starts = [...d.pods.values()].map((rt) => startPod(d, rt, istioVersion));
     await Promise.allSettled(starts); // every start has ended (ready or failed) before a failure tears down

@@ -54,6 +54,11 @@ export interface LabTargetOptions {
    * by itself and has no handler of its own turns this on.
    */
   handleSignals?: boolean;
+  /**
+   * End a blocked attempt as soon as the node's NetworkPolicy counters show its flow dropped, with the outcome its
+   * timeout would give (runtime/fate.ts). On by default; off, every blocked attempt waits out its timeout.
+   */
+  earlyVerdicts?: boolean;
 }
 
 export class LabTarget implements Target {
@@ -106,7 +111,7 @@ export class LabTarget implements Target {
         id = dep.id;
         this.deployments.set(dep.id, dep);
       },
-      { runtime: this.runtime(), programs: async () => this.stage().programs },
+      { runtime: this.runtime(), programs: async () => this.stage().programs, earlyVerdicts: this.options.earlyVerdicts !== false },
     );
     this.pending.add(deploying);
     try {

@@ -42,6 +42,40 @@ export interface PolicyEndpoint {
 export interface PolicyRules {
   chains: string[];
   rules: string[];
+  /** The accounting rules of watched flows (see WatchedFlow), by accountingKey: what their packet counters mean. */
+  accounting: Map<string, DropRule>;
+}
+
+/**
+ * A flow the lab will probe: a new packet from `src` to `dst` (`port` of `protocol`). Each isolated pod's chain ends
+ * with one DROP rule per watched flow that reaches it, before its catch-all DROP: the verdict stays DROP, but the
+ * rule's own packet counter says that this flow's new packets are the ones dropped there (drops.ts reads them).
+ */
+export interface WatchedFlow {
+  src: string;
+  dst: string;
+  protocol: 'tcp' | 'udp';
+  port: number;
+}
+
+export interface DropRule {
+  /** `-A MP-IN-3 -s 10.1.0.2/32 -p tcp --dport 80 -j DROP` */
+  rule: string;
+  chain: string;
+  /** Which NetworkPolicy side dropped it: the destination's ingress or the source's egress isolation. */
+  side: 'ingress' | 'egress';
+  /** flowKey of the flow it counts. */
+  flow: string;
+}
+
+/** A rule's identity as `iptables-save` prints it back: chain, peer flag and address, protocol, port. */
+export function accountingKey(chain: string, peerFlag: '-s' | '-d', address: string, protocol: string, port: number): string {
+  return `${chain} ${peerFlag} ${address} ${protocol} ${port}`;
+}
+
+/** `tcp 10.1.0.2>10.1.0.3:80`: a flow as the accounting rules and the lab runtime name it. */
+export function flowKey(f: WatchedFlow): string {
+  return `${f.protocol} ${f.src}>${f.dst}:${f.port}`;
 }
 
 /** What a peer selects: pods, or one address block with exceptions. */
@@ -161,8 +195,9 @@ export function compileNetworkPolicies(
   policies: NetworkPolicy[],
   endpoints: PolicyEndpoint[],
   nsLabels: (ns: string) => Record<string, string>,
+  watched: readonly WatchedFlow[] = [],
 ): PolicyRules {
-  const out: PolicyRules = { chains: ['MP-EGRESS', 'MP-INGRESS'], rules: [] };
+  const out: PolicyRules = { chains: ['MP-EGRESS', 'MP-INGRESS'], rules: [], accounting: new Map() };
   out.rules.push('-A FORWARD -m conntrack --ctstate ESTABLISHED,RELATED -j ACCEPT', '-A FORWARD -j MP-EGRESS');
   const perPod: string[] = [];
   endpoints.forEach((pod, i) => {
@@ -188,7 +223,22 @@ export function compileNetworkPolicies(
           out,
         );
       }
-      // Whatever no selecting policy allows is denied: a selected pod is isolated in this direction.
+      // Whatever no selecting policy allows is denied: a selected pod is isolated in this direction. A watched
+      // flow's new packets that get this far are dropped by a rule of their own (same verdict, own counter).
+      const side = type === 'Ingress' ? 'ingress' : 'egress';
+      for (const f of watched) {
+        if ((side === 'ingress' ? f.dst : f.src) !== pod.address) continue;
+        const flag = side === 'ingress' ? '-s' : '-d';
+        const peer = side === 'ingress' ? f.src : f.dst;
+        const key = accountingKey(chain, flag, peer, f.protocol, f.port);
+        if (out.accounting.has(key)) continue;
+        const rule = iptablesRule(
+          ['-A', chain, flag, `${peer}/32`, '-p', f.protocol, '--dport', String(f.port), '-j', 'DROP'],
+          'NetworkPolicy drop accounting',
+        );
+        out.accounting.set(key, { rule, chain, side, flow: flowKey(f) });
+        out.rules.push(rule);
+      }
       out.rules.push(`-A ${chain} -j DROP`);
     }
   });

@@ -15,6 +15,7 @@ import type { Observation, ProbeRequest, ProbeResult } from '../../agent/types.j
 import { ATTEMPT_STAGGER_MS, attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
 import type { LabDeployment, PodRuntime } from './deploy.js';
+import { fateConversation, withDropWatch } from './drops.js';
 import { Gate } from './gate.js';
 import { serviceName } from './plan.js';
 import { runInPod, switchUserArgs } from './processes.js';
@@ -40,7 +41,8 @@ function request(d: LabDeployment, a: ProbeAttempt): ProbeRequest {
   const dest = d.pods.get(a.probe.to);
   if (!dest) throw new TargetError(`probe ${a.probe.name}: destination ${a.probe.to} is not in the lab`);
   const host = dest.host.workload ? serviceName(dest.host.workload) : dest.host.key;
-  const r: ProbeRequest = { nonce: a.nonce, protocol: a.probe.protocol, host, timeoutMs: { connect: CONNECT_TIMEOUT_MS, total: TOTAL_TIMEOUT_MS } };
+  const timeoutMs = { connect: a.timeoutMs?.connect ?? CONNECT_TIMEOUT_MS, total: a.timeoutMs?.total ?? TOTAL_TIMEOUT_MS };
+  const r: ProbeRequest = { nonce: a.nonce, protocol: a.probe.protocol, host, timeoutMs };
   if (a.probe.port !== undefined) r.port = a.probe.port;
   // http.jwt becomes a token minted now, in the header or parameter the probe names (model/jwt-issuer.ts).
   if (a.probe.http) r.http = withToken(a.probe.http);
@@ -65,7 +67,8 @@ function parseResults(stdout: string): Map<string, ProbeResult> {
 /** How long a call of chains may take: a full timeout per concurrency-sized share, plus one per link of the longest chain. */
 function chainsTimeoutMs(chains: ProbeRequest[][], concurrency: number): number {
   const attempts = chains.reduce((n, c) => n + c.length, 0);
-  return TOTAL_TIMEOUT_MS * (Math.ceil(attempts / concurrency) + Math.max(0, ...chains.map((c) => c.length))) + 10_000;
+  const longest = Math.max(TOTAL_TIMEOUT_MS, ...chains.flat().map((r) => r.timeoutMs?.total ?? 0));
+  return longest * (Math.ceil(attempts / concurrency) + Math.max(0, ...chains.map((c) => c.length))) + 10_000;
 }
 
 async function callGroup(
@@ -91,6 +94,9 @@ async function callGroup(
     '--concurrency',
     String(CONCURRENCY),
   ];
+  // Early verdicts for this program's attempts too (drops.ts): it reports what it sent, the lab answers fates.
+  const talk = fateConversation(d);
+  if (talk) argv.push('--fates');
   try {
     if (flush) {
       // The flush is its own process in the container's identity; one that fails (no effective NET_ADMIN) is an
@@ -99,7 +105,14 @@ async function callGroup(
       if (f.code !== 0)
         throw new TargetError(`flush-capture (iptables -t nat -F) in ${src.host.key} failed (exit ${f.code}): ${f.stderr.trim().slice(0, 500)}`);
     }
-    const res = await runInPod(src.host.netns, container, argv, JSON.stringify(list), chainsTimeoutMs(list, CONCURRENCY));
+    const res = await runInPod(
+      src.host.netns,
+      container,
+      argv,
+      talk ? `${JSON.stringify(list)}\n` : JSON.stringify(list),
+      chainsTimeoutMs(list, CONCURRENCY),
+      talk?.io,
+    ).finally(() => talk?.done());
     const results = parseResults(res.stdout);
     if (results.size === 0) {
       const what = uid !== src.host.uid ? `the probe client as uid ${uid} (started by the container's uid ${src.host.uid})` : 'the probe client';
@@ -178,7 +191,7 @@ export function probeBatch(d: LabDeployment, batch: ProbeAttempt[]): Promise<Att
   const src = d.pods.get(from);
   if (src?.host.kind !== 'workload') return Promise.reject(new TargetError(`probe source ${from} is not a workload of this lab`));
   if (batch.some((a) => a.probe.from !== from)) return Promise.reject(new TargetError('a probe batch must share one source workload'));
-  const next = src.queue.then(() => runBatch(d, src, batch));
+  const next = src.queue.then(() => withDropWatch(d, () => runBatch(d, src, batch)));
   src.queue = next.catch(() => undefined);
   return next;
 }

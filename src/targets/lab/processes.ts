@@ -50,6 +50,15 @@ export function podCommand(netns: string, id: Identity, argv: string[]): string[
   return ['netns', 'exec', netns, ...setprivArgs(id), ...argv];
 }
 
+/**
+ * A conversation with the command: every line of its stdout as it comes, and stdin left open after `input` for
+ * `write` (closed when the command ends).
+ */
+export interface PodIo {
+  onLine(line: string): void;
+  attach(write: (line: string) => void): void;
+}
+
 /** Runs a short-lived command in a pod with stdin; resolves with stdout whatever the exit status, plus the status. */
 export function runInPod(
   netns: string,
@@ -57,13 +66,21 @@ export function runInPod(
   argv: string[],
   input: string,
   timeoutMs: number,
+  io?: PodIo,
 ): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('ip', podCommand(netns, id, argv), { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     const timer = setTimeout(() => child.kill('SIGKILL'), timeoutMs);
-    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    let partial = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => {
+      stdout += d;
+      if (!io) return;
+      const lines = (partial + d).split('\n');
+      partial = lines.pop() ?? '';
+      for (const l of lines) io.onLine(l);
+    });
     child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr += d));
     child.once('error', (err) => {
       clearTimeout(timer);
@@ -74,6 +91,11 @@ export function runInPod(
       resolve({ code, stdout, stderr });
     });
     child.stdin.on('error', () => undefined);
-    child.stdin.end(input);
+    if (!io) return void child.stdin.end(input);
+    child.stdin.write(input);
+    io.attach((line) => {
+      if (child.exitCode === null && child.stdin.writable) child.stdin.write(`${line}\n`);
+    });
+    child.once('close', () => child.stdin.destroy());
   });
 }

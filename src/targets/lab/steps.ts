@@ -16,6 +16,7 @@ import type { Scenario, Step } from '../../scenario/schema.js';
 import { resourcesAfter } from '../../scenario/steps.js';
 import { checkScenario } from './check.js';
 import { nsLabelsOf, type LabDeployment } from './deploy.js';
+import { flowsWatched, rulesApplied } from './drops.js';
 import { compileNetworkPolicies, policyEndpoints, policyRestoreInput } from './netpol.js';
 import { sidecarConfig } from './deploy.js';
 import { applyNodeFilter } from './topology.js';
@@ -24,7 +25,11 @@ export async function applyLabStep(d: LabDeployment, step: Step, istioVersion: s
   const next: Scenario = { ...d.scenario, spec: { ...d.scenario.spec, resources: resourcesAfter(d.scenario, [step]) } };
   const policies = checkScenario(next);
   const endpoints = policyEndpoints(d.plan.hosts);
-  await applyNodeFilter(d.plan, policyRestoreInput(compileNetworkPolicies(policies, endpoints, nsLabelsOf(next))));
+  // The same flows are watched (deploy has every step's probes): their accounting rules come back with zero counters.
+  const watched = flowsWatched(d);
+  const compiled = compileNetworkPolicies(policies, endpoints, nsLabelsOf(next), watched);
+  await applyNodeFilter(d.plan, policyRestoreInput(compiled));
+  if (watched.length) rulesApplied(d, watched, compiled.accounting);
   for (const rt of d.pods.values()) {
     if (!rt.sidecarLog) continue; // a pod without a sidecar or gateway has nothing to reconfigure
     const logFile = `${rt.dir}/sidecar.log`;

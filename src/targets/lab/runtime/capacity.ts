@@ -144,7 +144,8 @@ export class Capacity implements ProbeHost {
   }
 
   stallDuring(startedAt: number, result: ProbeResult): string | undefined {
-    if (result.outcome.kind !== 'timeout') return undefined;
+    // A timeout the network decided before it came (kernel evidence, ProbeResult.early) owes nothing to this loop.
+    if (result.outcome.kind !== 'timeout' || result.early) return undefined;
     const now = this.clock();
     const wait = now - startedAt;
     const { totalMs, maxMs, ticks } = this.delays(startedAt, now);

@@ -8,7 +8,8 @@ import type { SidecarConfig } from '../sidecar/config.js';
 import { Worker } from 'node:worker_threads';
 import { TargetError } from '../../target.js';
 import { appendOwnFile } from '../files.js';
-import type { PodSpec, RuntimeReply, RuntimeRequest } from './protocol.js';
+import type { DropRead } from './fate.js';
+import type { PodSpec, RuntimeNotice, RuntimeReply, RuntimeRequest } from './protocol.js';
 
 /** How long a pod may take to start (listeners up) on a loaded machine before the deploy is an ERROR. */
 export const POD_START_TIMEOUT_MS = 30_000;
@@ -102,10 +103,19 @@ export class LabRuntime {
     return this.request(t, { op: 'reconfigure', pod: key, sidecar }, POD_START_TIMEOUT_MS, `reconfiguring the sidecar of ${key}`);
   }
 
+  /** Hands a counter read of the lab's NetworkPolicy drops to the thread running its pods (fate.ts); no answer. */
+  drops(read: DropRead): void {
+    const t = this.placement.get(read.lab);
+    if (t && !t.dead) t.worker.postMessage({ op: 'drops', read } satisfies RuntimeNotice);
+  }
+
   /** Stops pods (closing every socket they have open); a lab's last stop forgets its placement. */
   async stop(lab: string, keys: string[], last = true): Promise<void> {
     const t = this.placement.get(lab);
-    if (last) this.placement.delete(lab);
+    if (last) {
+      this.placement.delete(lab);
+      if (t && !t.dead) t.worker.postMessage({ op: 'forget', lab } satisfies RuntimeNotice);
+    }
     if (!t || t.dead || keys.length === 0) return;
     await this.request(t, { op: 'stop', pods: keys }, POD_START_TIMEOUT_MS, `stopping the pods of lab ${lab}`);
   }

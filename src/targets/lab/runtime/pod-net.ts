@@ -10,8 +10,9 @@ import koffi from 'koffi';
 import { execFile as cpExecFile } from 'node:child_process';
 import type { Socket as UdpSocket } from 'node:dgram';
 import { closeSync, openSync } from 'node:fs';
-import { Socket, type Server } from 'node:net';
+import { isIPv4, Socket, type Server } from 'node:net';
 import { BACKLOG, type Net } from '../../../agent/net.js';
+import { watchTcp, watchUdp } from './fate.js';
 import { parseHosts, tableLookup } from './hosts.js';
 
 const AF_INET = 2;
@@ -114,11 +115,33 @@ export function podNet(netnsPath: string, uid: number, hosts: string): PodNet {
     return fd;
   };
 
+  /** A client's UDP socket waits for its fate from its first datagram on (fate.ts): its sends are noted. */
+  const watchSends = (socket: UdpSocket): void => {
+    const local = () => {
+      try {
+        return socket.address().address;
+      } catch {
+        return undefined;
+      }
+    };
+    const w = watchUdp(socket, netnsPath, local);
+    const send = socket.send.bind(socket) as (...args: unknown[]) => void;
+    socket.send = ((...args: unknown[]) => {
+      const cb = typeof args.at(-1) === 'function' ? (args.pop() as (err: Error | null, n?: number) => void) : undefined;
+      send(...args, (err: Error | null, n?: number) => {
+        if (!err) w.markSent();
+        cb?.(err, n);
+      });
+    }) as UdpSocket['send'];
+  };
+
   const net: PodNet = {
-    connect: ({ host, port, localAddress }) => {
+    connect: ({ host, port, localAddress, onBehalfOf }) => {
       const socket = new Socket({ fd: newSocket(SOCK_STREAM), manualStart: true } as ConstructorParameters<typeof Socket>[0]);
       open.add(socket);
       socket.once('close', () => open.delete(socket));
+      // Loopback never crosses the node: no NetworkPolicy rule can decide it (fate.ts).
+      if (!host.startsWith('127.') && host !== 'localhost') watchTcp(socket, netnsPath, host, port, isIPv4(host), onBehalfOf);
       socket.connect({ host, port, family: 4, lookup: lookup as Net['lookup'], ...(localAddress ? { localAddress } : {}) });
       return socket;
     },
@@ -145,6 +168,7 @@ export function podNet(netnsPath: string, uid: number, hosts: string): PodNet {
         } catch (err) {
           return reject(err);
         }
+        if (port === 0) watchSends(socket);
         socket.bind({ fd }, () => resolve());
       }),
     execFile: (file, args, options, callback) =>

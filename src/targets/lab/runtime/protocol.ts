@@ -1,5 +1,6 @@
 /** Messages between the lab and its runtime threads (worker.ts). */
 import type { SidecarConfig } from '../sidecar/config.js';
+import type { DropRead } from './fate.js';
 
 /** One pod to run: its namespace, its hosts file, and which of its programs run as which uid. */
 export interface PodSpec {
@@ -24,5 +25,8 @@ export type RuntimeRequest =
   | { op: 'stop'; id: number; pods: string[] }
   | { op: 'hold'; id: number; ms: number; afterMs: number }
   | { op: 'reconfigure'; id: number; pod: string; sidecar: SidecarConfig };
+
+/** Without an answer: a counter read of a lab's NetworkPolicy drops (fate.ts), or a lab that is gone. */
+export type RuntimeNotice = { op: 'drops'; read: DropRead } | { op: 'forget'; lab: string };
 
 export type RuntimeReply = { op: 'done'; id: number; error?: string } | { op: 'log'; message: string };

@@ -19,7 +19,8 @@ import { INBOUND_SOURCE, type SidecarConfig } from '../sidecar/config.js';
 import { startSidecar, type RunningSidecar } from '../sidecar/server.js';
 import { Capacity } from './capacity.js';
 import { podNet, type PodNet } from './pod-net.js';
-import type { PodSpec, RuntimeReply, RuntimeRequest } from './protocol.js';
+import { forgetLab, onDropRead } from './fate.js';
+import type { PodSpec, RuntimeNotice, RuntimeReply, RuntimeRequest } from './protocol.js';
 
 interface RunningPod {
   nets: PodNet[];
@@ -94,7 +95,9 @@ async function reconfigure(key: string, config: SidecarConfig): Promise<void> {
   sidecar.reconfigure(config);
 }
 
-port.on('message', (m: RuntimeRequest) => {
+port.on('message', (m: RuntimeRequest | RuntimeNotice) => {
+  if (m.op === 'drops') return onDropRead(m.read);
+  if (m.op === 'forget') return forgetLab(m.lab);
   const work =
     m.op === 'start'
       ? startPod(m.pod)

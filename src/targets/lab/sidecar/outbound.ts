@@ -4,7 +4,14 @@
  * certificate, TLS origination verified as the emulated Istio version does, or the BlackHoleCluster (HTTP 502 /
  * close). HTTP requests first follow VirtualService routes bound to `mesh` (sidecar) or to the Gateway (gateway).
  */
-import { Agent as HttpAgent, createServer as createHttpServer, request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import {
+  Agent as HttpAgent,
+  createServer as createHttpServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestOptions,
+  type ServerResponse,
+} from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { isIP, type Socket } from 'node:net';
 import { connect as tlsConnect, type ConnectionOptions, type PeerCertificate } from 'node:tls';
@@ -18,6 +25,7 @@ import {
   type OutboundDecision,
 } from '../../../model/index.js';
 import { meshSni } from '../../../model/mesh.js';
+import type { OnBehalfOf } from '../../../agent/net.js';
 import { uriSanOf } from '../../../agent/observe.js';
 import type { RegistryHost } from './config.js';
 import { endToEndHeaders, IDLE, replyRbacDenied, type Context, type DecisionRecord, type Direction } from './context.js';
@@ -144,7 +152,7 @@ export function handleOutboundTcp(ctx: Context, socket: Socket, dst: OriginalDes
     ctx.log(record);
     return void socket.destroy();
   }
-  const raw = ctx.net.connect({ host: up.address, port: up.port });
+  const raw = ctx.net.connect({ host: up.address, port: up.port, onBehalfOf: { downstream: socket, givesUpAfterMs: CONNECT_TIMEOUT_MS } });
   raw.setNoDelay(true); // small request/response exchanges: Nagle + delayed ACK would add ~40 ms per hop
   const upstream: Socket = up.tls ? resumingTls(ctx, up, raw) : raw;
   upstream.setTimeout(CONNECT_TIMEOUT_MS, () => upstream.destroy(new Error('connect timeout')));
@@ -171,8 +179,12 @@ function agentFor(ctx: Context, up: Upstream): HttpAgent {
     const agent = up.tls ? new HttpsAgent({ ...pool, ...up.tls }) : new HttpAgent(pool);
     // Connections are made where this sidecar's sockets are (its pod), then wrapped in TLS for an https pool,
     // resuming the last session with that upstream as the TCP path does.
-    agent.createConnection = ((options: ConnectionOptions & { host?: string; port?: number }) => {
-      const raw = ctx.net.connect({ host: options.host ?? up.address, port: Number(options.port ?? up.port) });
+    agent.createConnection = ((options: ConnectionOptions & { host?: string; port?: number; onBehalfOf?: OnBehalfOf }) => {
+      const raw = ctx.net.connect({
+        host: options.host ?? up.address,
+        port: Number(options.port ?? up.port),
+        ...(options.onBehalfOf ? { onBehalfOf: options.onBehalfOf } : {}),
+      });
       raw.setNoDelay(true);
       return up.tls ? resumingTls(ctx, up, raw, options) : raw;
     }) as HttpAgent['createConnection'];
@@ -295,7 +307,9 @@ function onRequest(ctx: Context, req: IncomingMessage, res: ServerResponse): voi
     path: authnPath(n.path, authn),
     headers: endToEndHeaders(forwarded(req, n.host, authn)),
     agent: agentFor(ctx, up),
-  });
+    // A new pooled connection is made for this request (node's Agent hands these options to createConnection).
+    onBehalfOf: { downstream: req.socket, givesUpAfterMs: IDLE.upstreamMs },
+  } as RequestOptions);
   upReq.on('response', (upRes) => {
     ctx.log({ ...record, http: { ...record.http, status: upRes.statusCode } });
     res.writeHead(upRes.statusCode ?? 502, endToEndHeaders(upRes.headers));
