@@ -10,7 +10,7 @@ import { mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { labLeftovers } from '../targets/lab/helpers.js';
-import { describeAsRoot } from '../support/as-root.js';
+import { describeAsRoot, unprivilegedPrefix } from '../support/as-root.js';
 
 const ROOT = new URL('../..', import.meta.url).pathname;
 const CLI = join(ROOT, 'bin/meshprobe.js');
@@ -171,11 +171,11 @@ const WORKLOADS =
   }, 180_000);
 
   describeAsRoot('as root', () =>
-    it('a report directory the user cannot write (run as uid 65534): exit 2 before deploying', async () => {
-      await mkdir(join(dir, 'root-owned'), { mode: 0o755 });
+    it('a report directory the user cannot write (uid 65534, or root without its permission overrides): exit 2 before deploying', async () => {
+      await mkdir(join(dir, 'root-owned'), { mode: 0o555 });
       const r = await cli(['run', join(dir, 'a.yaml'), '--report-dir', join(dir, 'root-owned', 'sub')], {
         cwd: '/',
-        cmd: ['setpriv', '--reuid', '65534', '--regid', '65534', '--clear-groups', process.execPath, CLI],
+        cmd: [...unprivilegedPrefix(CLI), process.execPath, CLI],
       });
       expect(r.code).toBe(2);
       expect(r.stderr).toContain('EACCES (permission denied)');

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { loadPolicies } from '../../src/predict/inputs.js';
 import { formatError, loadScenarios } from '../../src/scenario/loader.js';
 import { MAX_FILE_BYTES } from '../../src/scenario/source.js';
+import { unprivilegedPrefix } from '../support/as-root.js';
 
 const MINIMAL = readFileSync('test/fixtures/scenarios/valid/minimal.yaml', 'utf8');
 let dir: string;
@@ -170,11 +171,12 @@ describe('meshprobe validate --json with broken files', () => {
     write('cli/secret.yaml', MINIMAL.replace('name: minimal', 'name: secret'));
     chmodSync(join(root, 'sub'), 0o000);
     chmodSync(join(root, 'secret.yaml'), 0o000);
-    // As root, mode 000 hides nothing: run as nobody then (the test tree is world-readable).
+    // As root, mode 000 hides nothing: run without root's permission overrides then (as nobody where it can reach
+    // this checkout, else as root without CAP_DAC_OVERRIDE/CAP_DAC_READ_SEARCH).
     const asNobody = process.getuid?.() === 0 && existsSync('/usr/bin/setpriv');
-    const argv = ['bin/meshprobe.js', 'validate', '--json', root];
+    const argv = [join(process.cwd(), 'bin/meshprobe.js'), 'validate', '--json', root];
     const r = asNobody
-      ? spawnSync('/usr/bin/setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', process.execPath, ...argv], { encoding: 'utf8' })
+      ? (([cmd, ...pre]) => spawnSync(cmd!, [...pre, process.execPath, ...argv], { encoding: 'utf8' }))(unprivilegedPrefix(argv[0]!))
       : spawnSync(process.execPath, argv, { encoding: 'utf8' });
     chmodSync(join(root, 'sub'), 0o755);
     chmodSync(join(root, 'secret.yaml'), 0o644);
