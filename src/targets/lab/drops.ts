@@ -14,6 +14,7 @@ import { accountingKey, type DropRule, type WatchedFlow } from './netpol.js';
 import type { LabPlan } from './plan.js';
 import { addRead, dropEvidence, type DropRead, type LabReads } from './runtime/fate.js';
 import type { PodIo } from './processes.js';
+import { timed } from './timing.js';
 import { token } from './tokens.js';
 
 const FIRST_READ_MS = 120;
@@ -126,6 +127,7 @@ async function readLoop(d: LabDeployment, w: Watch): Promise<void> {
       }
       const finishedAt = Date.now();
       const read: DropRead = { lab: d.labId, generation, appliedAt, startedAt, finishedAt, counts: parseDropCounts(saved.stdout, accounting) };
+      timed(`counters: parsed ${read.counts.length} counted rules`, finishedAt);
       d.runtime.drops(read);
       if (addRead(w.state, read)) {
         for (const r of [...w.remote]) {

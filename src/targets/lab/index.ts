@@ -4,6 +4,7 @@
  * agent in every pod. Kernel behaviour (what iptables captures, uids, capabilities, routing, NetworkPolicy drops)
  * is real; the sidecar and the egress gateway are the lab's emulation.
  */
+import { timed } from './timing.js';
 import { accessSync, constants } from 'node:fs';
 import { MODEL_ISTIO_VERSION } from '../../model/mesh.js';
 import type { Scenario, Step } from '../../scenario/schema.js';
@@ -176,7 +177,9 @@ export class LabTarget implements Target {
 
   async teardown(): Promise<void> {
     await Promise.allSettled([...this.pending]);
+    const t0 = Date.now();
     for (const d of [...this.deployments.values()]) await this.undeploy(d);
+    timed('teardown', t0);
     const staged = this.staged;
     this.staged = undefined;
     if (staged) {

@@ -16,6 +16,7 @@ import { ATTEMPT_STAGGER_MS, attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
 import type { LabDeployment, PodRuntime } from './deploy.js';
 import { fateConversation, withDropWatch } from './drops.js';
+import { timed } from './timing.js';
 import { Gate } from './gate.js';
 import { serviceName } from './plan.js';
 import { runInPod, switchUserArgs } from './processes.js';
@@ -191,7 +192,10 @@ export function probeBatch(d: LabDeployment, batch: ProbeAttempt[]): Promise<Att
   const src = d.pods.get(from);
   if (src?.host.kind !== 'workload') return Promise.reject(new TargetError(`probe source ${from} is not a workload of this lab`));
   if (batch.some((a) => a.probe.from !== from)) return Promise.reject(new TargetError('a probe batch must share one source workload'));
-  const next = src.queue.then(() => withDropWatch(d, () => runBatch(d, src, batch)));
+  const next = src.queue.then(() => {
+    const t0 = Date.now();
+    return withDropWatch(d, () => runBatch(d, src, batch)).finally(() => timed(`batch: ${from} ${batch.length} attempts`, t0));
+  });
   src.queue = next.catch(() => undefined);
   return next;
 }
