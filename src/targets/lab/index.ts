@@ -165,10 +165,12 @@ export class LabTarget implements Target {
   }
 
   async undeploy(deployment: Deployment): Promise<void> {
+    const t0 = Date.now();
     const d = this.deployments.get(deployment.id);
     this.deployments.delete(deployment.id);
     if (d) await stopPods(d).catch(() => undefined);
     await removeLab(d?.labId ?? deployment.id);
+    timed(`undeploy (${d?.pods.size ?? 0} pods)`, t0);
     if (this.deployments.size === 0) {
       process.off('SIGINT', this.onSignal);
       process.off('SIGTERM', this.onSignal);
