@@ -15,6 +15,7 @@ import { captureRules, toRestoreInput } from './capture.js';
 import { caFile, certPaths, issueCertificates, type MeshCert, type ServerCert } from './certs.js';
 import type { NetworkPolicy } from '../../model/network-policy.js';
 import { rulesApplied, watchedFlows } from './drops.js';
+import { timed } from './timing.js';
 import { compileNetworkPolicies, policyEndpoints, policyRestoreInput } from './netpol.js';
 import { egressGatewayPorts, hostsFile, planLab, serviceName, workloadNames, type LabHost, type LabPlan } from './plan.js';
 import type { LabRuntime } from './runtime/index.js';
@@ -179,7 +180,10 @@ export async function deployLab(
     const nat = new Map([...d.pods.values()].flatMap((rt) => (rt.captureRestore ? [[rt.host.netns, rt.captureRestore] as const] : [])));
     // One process for the whole network (starting processes is what deploying costs most); the certificates are
     // issued in this process while it runs.
-    const topology = createTopology(plan, filter, nat);
+    const t0 = Date.now();
+    const topology = createTopology(plan, filter, nat).finally(() =>
+      timed(`deploy: topology (${plan.hosts.length} hosts, ${compiled.accounting.size} accounting rules)`, t0),
+    );
     const issued = Promise.resolve().then(() => issueCertificates(d.dir, certs, mesh));
     const programs = env.programs();
     // Every step has ended before a failure tears down (the script must not still be creating namespaces).
@@ -187,9 +191,12 @@ export async function deployLab(
     await Promise.all([topology, issued]);
     if (env.earlyVerdicts) rulesApplied(d, watched, compiled.accounting);
     d.programs = await programs;
+    const t1 = Date.now();
     const starts = [...d.pods.values()].map((rt) => startPod(d, rt, istioVersion));
     await Promise.allSettled(starts); // every start has ended (ready or failed) before a failure tears down
     await Promise.all(starts);
+    timed('deploy: pods started', t1);
+    timed('deploy: total', t0);
     return d;
   } catch (err) {
     await stopPods(d).catch(() => undefined);

@@ -1,6 +1,7 @@
 /** Running the system tools the lab drives (ip, iptables-restore, …): failures become TargetErrors naming the command. */
 import { spawn } from 'node:child_process';
 import { TargetError } from '../target.js';
+import { timed, timingOn } from './timing.js';
 
 export interface RunResult {
   stdout: string;
@@ -8,6 +9,7 @@ export interface RunResult {
 }
 
 export function run(cmd: string, args: string[], input?: string): Promise<RunResult> {
+  const startedAt = Date.now();
   return new Promise((resolve, reject) => {
     const child = spawn(cmd, args, { stdio: ['pipe', 'pipe', 'pipe'] });
     let stdout = '';
@@ -18,6 +20,7 @@ export function run(cmd: string, args: string[], input?: string): Promise<RunRes
       reject(new TargetError(`cannot run ${cmd}: ${err.message}`, "run scripts/bootstrap to install the lab's system tools")),
     );
     child.on('close', (code) => {
+      if (timingOn()) timed(`${cmd} ${args.slice(0, 5).join(' ')} (input ${(input ?? '').length} B, output ${stdout.length} B)`, startedAt);
       if (code === 0) resolve({ stdout, stderr });
       else reject(new TargetError(`${cmd} ${args.join(' ')} failed (exit ${code}): ${stderr.trim() || stdout.trim()}`));
     });

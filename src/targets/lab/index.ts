@@ -4,6 +4,7 @@
  * agent in every pod. Kernel behaviour (what iptables captures, uids, capabilities, routing, NetworkPolicy drops)
  * is real; the sidecar and the egress gateway are the lab's emulation.
  */
+import { timed } from './timing.js';
 import { accessSync, constants } from 'node:fs';
 import { MODEL_ISTIO_VERSION } from '../../model/mesh.js';
 import type { Scenario, Step } from '../../scenario/schema.js';
@@ -164,10 +165,12 @@ export class LabTarget implements Target {
   }
 
   async undeploy(deployment: Deployment): Promise<void> {
+    const t0 = Date.now();
     const d = this.deployments.get(deployment.id);
     this.deployments.delete(deployment.id);
     if (d) await stopPods(d).catch(() => undefined);
     await removeLab(d?.labId ?? deployment.id);
+    timed(`undeploy (${d?.pods.size ?? 0} pods)`, t0);
     if (this.deployments.size === 0) {
       process.off('SIGINT', this.onSignal);
       process.off('SIGTERM', this.onSignal);
@@ -176,7 +179,9 @@ export class LabTarget implements Target {
 
   async teardown(): Promise<void> {
     await Promise.allSettled([...this.pending]);
+    const t0 = Date.now();
     for (const d of [...this.deployments.values()]) await this.undeploy(d);
+    timed('teardown', t0);
     const staged = this.staged;
     this.staged = undefined;
     if (staged) {

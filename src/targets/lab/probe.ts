@@ -16,6 +16,7 @@ import { ATTEMPT_STAGGER_MS, attemptChains } from '../attempt-chains.js';
 import { TargetError, type AttemptResult, type ProbeAttempt } from '../target.js';
 import type { LabDeployment, PodRuntime } from './deploy.js';
 import { fateConversation, withDropWatch } from './drops.js';
+import { timed } from './timing.js';
 import { Gate } from './gate.js';
 import { serviceName } from './plan.js';
 import { runInPod, switchUserArgs } from './processes.js';
@@ -149,9 +150,28 @@ async function arrivals(d: LabDeployment, attempts: ProbeAttempt[]): Promise<Map
   return out;
 }
 
+/**
+ * The batch's attempts in the order the pod sends them: by destination, starting at the destination after the
+ * source in the lab's host list. The engine lists every source's probes in the same destination order, so without
+ * this every pod of a large matrix calls the same destination at the same moment (at 90 workloads 16 sources'
+ * mTLS requests to one sidecar got no answer within 5 s while the others were idle); rotated, each destination
+ * is called by few sources at a time. Stable: a probe's attempts and the engine's order among one destination's
+ * probes are kept. Results are matched by nonce, so the order changes nothing else.
+ */
+export function spreadOrder(hosts: readonly { key: string }[], from: string, batch: readonly ProbeAttempt[]): ProbeAttempt[] {
+  const index = new Map(hosts.map((h, i) => [h.key, i]));
+  const n = hosts.length;
+  const start = index.get(from) ?? 0;
+  const rank = (a: ProbeAttempt) => ((index.get(a.probe.to) ?? 0) - start - 1 + 2 * n) % n;
+  return batch
+    .map((a, i) => ({ a, i, r: rank(a) }))
+    .sort((x, y) => x.r - y.r || x.i - y.i)
+    .map((x) => x.a);
+}
+
 async function runBatch(d: LabDeployment, src: PodRuntime, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
   const groups = new Map<string, ProbeAttempt[]>();
-  for (const a of batch) {
+  for (const a of spreadOrder(d.plan.hosts, src.host.key, batch)) {
     const key = `${a.probe.as?.user ?? src.host.uid}/${a.probe.bypass ?? ''}`;
     groups.set(key, [...(groups.get(key) ?? []), a]);
   }
@@ -191,7 +211,10 @@ export function probeBatch(d: LabDeployment, batch: ProbeAttempt[]): Promise<Att
   const src = d.pods.get(from);
   if (src?.host.kind !== 'workload') return Promise.reject(new TargetError(`probe source ${from} is not a workload of this lab`));
   if (batch.some((a) => a.probe.from !== from)) return Promise.reject(new TargetError('a probe batch must share one source workload'));
-  const next = src.queue.then(() => withDropWatch(d, () => runBatch(d, src, batch)));
+  const next = src.queue.then(() => {
+    const t0 = Date.now();
+    return withDropWatch(d, () => runBatch(d, src, batch)).finally(() => timed(`batch: ${from} ${batch.length} attempts`, t0));
+  });
   src.queue = next.catch(() => undefined);
   return next;
 }

@@ -18,6 +18,8 @@ import type { ProbeHost } from '../../../agent/call.js';
 import type { ProbeResult } from '../../../agent/types.js';
 
 export const TICK_MS = 10;
+/** MESHPROBE_LAB_TIMING=1: a line about admission every 200 ticks to stderr (../timing.ts). */
+const TIMING = process.env.MESHPROBE_LAB_TIMING === '1';
 /** Ticks kept: a minute, longer than any probe's timeout. */
 const HISTORY = 6_000;
 export const LIMITS = {
@@ -49,6 +51,7 @@ export class Capacity implements ProbeHost {
   private readonly starting = new Map<number, number>();
   private inFlight = 0;
   private nextId = 1;
+  private tickCount = 0;
   private timer?: NodeJS.Timeout;
   /** The most probes seen in flight at once (for tests and the runtime's report). */
   peakInFlight = 0;
@@ -77,6 +80,11 @@ export class Capacity implements ProbeHost {
     const lagMs = Math.max(0, now - this.expected);
     this.expected = now + TICK_MS;
     this.ticks.push({ at: now, lagMs });
+    if (TIMING && ++this.tickCount % 200 === 0) {
+      process.stderr.write(
+        `lab-timing: runtime in flight ${this.inFlight}, starting ${this.starting.size}, waiting ${this.waiting.length}, lag ${lagMs.toFixed(0)} ms\n`,
+      );
+    }
     if (this.ticks.length > HISTORY) this.ticks.splice(0, this.ticks.length - HISTORY);
     this.pump(now);
   }
