@@ -17,6 +17,7 @@ import { renderScenario } from '../../../src/targets/k8s/manifests.js';
 import { TargetError } from '../../../src/targets/target.js';
 import { inMeshOnly } from './fixtures.js';
 import { describeAsRoot } from '../../support/as-root.js';
+import { dockerExec } from './docker-exec.js';
 
 // No registry here: testcontainers must not pull its reaper image; the tests remove what they start.
 process.env.TESTCONTAINERS_RYUK_DISABLED = 'true';
@@ -51,14 +52,7 @@ function startPod(flags: string[]): string {
   return id;
 }
 
-function exec(id: string, command: string[], input?: string): ExecResult {
-  const r = spawnSync('docker', ['exec', ...(input !== undefined ? ['-i'] : []), id, ...command], { input: input ?? '', encoding: 'utf8' });
-  const status =
-    r.status === 0
-      ? { status: 'Success' }
-      : { status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(r.status) }] } };
-  return { stdout: r.stdout, stderr: r.stderr, status };
-}
+const exec = dockerExec;
 
 function scenario(extra: Partial<Scenario['spec']['probes'][number]>): Scenario {
   const s = inMeshOnly();

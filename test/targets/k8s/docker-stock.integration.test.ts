@@ -15,10 +15,10 @@ import { afterAll, beforeAll, expect, test } from '@jest/globals';
 import type { Scenario } from '../../../src/scenario/schema.js';
 import { AGENT_BUNDLE_FILE, agentSource, loadAgentBundle, processUid } from '../../../src/targets/k8s/agent-process.js';
 import { callCommand, parseCallOutput, parseQueryOutput, probeRequest, queryCommand } from '../../../src/targets/k8s/exec-probe.js';
-import type { ExecResult } from '../../../src/targets/k8s/kube.js';
 import { renderScenario, serviceHost, type Manifest, type RenderedScenario } from '../../../src/targets/k8s/manifests.js';
 import { describeAsRoot } from '../../support/as-root.js';
 import { inMeshOnly } from './fixtures.js';
+import { dockerExec } from './docker-exec.js';
 
 const ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 const network = `mp-stock-${process.pid}`;
@@ -28,14 +28,7 @@ let base = '';
 
 const docker = (...args: string[]) => execFileSync('docker', args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] }).trim();
 
-function exec(id: string, command: string[], input?: string): ExecResult {
-  const r = spawnSync('docker', ['exec', ...(input !== undefined ? ['-i'] : []), id, ...command], { input: input ?? '', encoding: 'utf8' });
-  const status =
-    r.status === 0
-      ? { status: 'Success' }
-      : { status: 'Failure', reason: 'NonZeroExitCode', details: { causes: [{ reason: 'ExitCode', message: String(r.status) }] } };
-  return { stdout: r.stdout, stderr: r.stderr, status };
-}
+const exec = dockerExec;
 
 interface Container {
   image: string;

@@ -13,7 +13,7 @@ import { buildWorld } from '../../../src/predict/world.js';
 import type { Probe } from '../../../src/scenario/schema.js';
 import { describeAsRoot } from '../../support/as-root.js';
 import { makeScenario } from './helpers.js';
-import { authz, deployedLab, seen, server } from './mesh-helpers.js';
+import { authz, DENIED_HTTP, deployedLab, observations, server } from './mesh-helpers.js';
 
 const sel = (app: string) => ({ selector: { matchLabels: { app } } });
 const namespaces = [{ name: 'app' }, { name: 'other' }, { name: 'legacy', sidecarInjection: false }, { name: 'shop' }];
@@ -107,12 +107,7 @@ const scenario = makeScenario('authz-features', {
 
 describeAsRoot('AuthorizationPolicy features (on the lab, as root)', () => {
   const lab = deployedLab(scenario);
-  const r = (name: string) => seen(lab.ran.results.get(name));
-  const DENIED_HTTP = { reached: false, outcome: 'http-403', body: 'RBAC: access denied', server: 'istio-envoy' };
-  const closed = (name: string) => {
-    expect(r(name).reached).toBe(false);
-    expect(['reset', 'eof']).toContain(r(name).outcome);
-  };
+  const { r, closed } = observations(lab);
 
   test('serviceAccounts: the mTLS peer of that account gets in, HTTP and TCP; another account and plaintext do not', () => {
     expect(r('sa-allowed')).toMatchObject({ reached: true, outcome: 'ok' });

@@ -5,7 +5,7 @@
  */
 import { describe, expect, test } from '@jest/globals';
 import { makeScenario } from './helpers.js';
-import { authz, deployedLab, seen, server } from './mesh-helpers.js';
+import { authz, DENIED_HTTP, deployedLab, observations, server } from './mesh-helpers.js';
 import { describeAsRoot } from '../../support/as-root.js';
 
 describeAsRoot('authz (on the lab, as root)', () => {
@@ -89,12 +89,7 @@ describeAsRoot('authz (on the lab, as root)', () => {
   });
 
   const lab = deployedLab(scenario);
-  const r = (name: string) => seen(lab.ran.results.get(name));
-  const DENIED_HTTP = { reached: false, outcome: 'http-403', body: 'RBAC: access denied', server: 'istio-envoy' };
-  const closed = (name: string) => {
-    expect(r(name).reached).toBe(false);
-    expect(['reset', 'eof']).toContain(r(name).outcome);
-  };
+  const { r, closed } = observations(lab);
 
   describe('ALLOW', () => {
     test('by namespace: app gets in; another namespace and a plaintext client get 403 from the sidecar', () => {

@@ -58,6 +58,19 @@ export function seen(r: AttemptResult | undefined) {
   };
 }
 
+/** The sidecar's answer to a request an AuthorizationPolicy denied. */
+export const DENIED_HTTP = { reached: false, outcome: 'http-403', body: 'RBAC: access denied', server: 'istio-envoy' };
+
+/** What a deployed lab's probe saw, by name, and the check for a connection the sidecar closed (FIN or RST). */
+export function observations(lab: { readonly ran: Ran }) {
+  const r = (name: string) => seen(lab.ran.results.get(name));
+  const closed = (name: string) => {
+    expect(r(name).reached).toBe(false);
+    expect(['reset', 'eof']).toContain(r(name).outcome);
+  };
+  return { r, closed };
+}
+
 export const pa = (namespace: string, name: string, spec: Record<string, unknown>) => ({
   apiVersion: 'security.istio.io/v1',
   kind: 'PeerAuthentication',
