@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { canFlushCapture, canRunAs } from '../../model/capabilities.js';
 import { allProbes } from '../../scenario/steps.js';
 import type { Probe, Scenario, Workload } from '../../scenario/schema.js';
 
@@ -79,8 +80,10 @@ export function probeNeeds(scenario: Scenario, w: Workload): ProbeNeeds {
 export function capabilityConflict(scenario: Scenario, w: Workload): string | undefined {
   if (w.runAsUser === undefined || w.runAsUser === 0) return undefined;
   const mine = probesFrom(scenario, w);
-  const otherUid = mine.find((p) => p.as !== undefined && p.as.user !== w.runAsUser);
-  const flush = mine.find((p) => p.bypass === 'flush-capture');
+  // The declared uid with every capability the render would add: the model decides what that process can use.
+  const id = { uid: w.runAsUser, capabilities: ['SETUID', 'SETGID', 'NET_ADMIN'] };
+  const otherUid = mine.find((p) => p.as !== undefined && !canRunAs(id, p.as.user));
+  const flush = canFlushCapture(id) ? undefined : mine.find((p) => p.bypass === 'flush-capture');
   if (!otherUid && !flush) return undefined;
   const what = [
     otherUid ? `\`as: {user: ${otherUid.as!.user}}\` (probe ${otherUid.name}: setpriv needs CAP_SETUID/CAP_SETGID)` : '',
