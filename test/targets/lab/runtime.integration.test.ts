@@ -6,6 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, test } from '@jest/globals';
 import { readdirSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { run } from '../../../src/targets/lab/exec.js';
 import { stopPods, type LabDeployment } from '../../../src/targets/lab/deploy.js';
 import { LabTarget } from '../../../src/targets/lab/index.js';
@@ -144,6 +145,30 @@ describeAsRoot('runtime (on the lab, as root)', () => {
     test("ping runs in the pod, as the workload's uid, and is answered", async () => {
       const [r] = await target.probe(d, [{ probe: scenario.spec.probes[2], nonce: 'runtime-2', attempt: 1 }]);
       expect(r.client.outcome).toMatchObject({ kind: 'icmp', reply: true });
+    });
+
+    test("a lab's pods are spread over the runtime's threads, and pods on different threads reach each other", async () => {
+      const placement = d.runtime.placementOf(d.labId);
+      const keys = [...d.pods.values()].map((p) => p.runtimeKey);
+      expect([...placement.keys()].sort()).toEqual([...keys].sort());
+      const threads = new Set(placement.values());
+      expect(threads.has(-1)).toBe(false);
+      // One thread per core, at most four: a large lab uses every core, not one.
+      expect(threads.size).toBe(Math.min(keys.length, Math.min(4, availableParallelism())));
+      if (threads.size < 2) return;
+      const on = (key: string) => placement.get(d.pods.get(key)?.runtimeKey ?? '');
+      // legacy/rooty answers HTTP on 80; a client on another thread calls it, through its sidecar when it has one.
+      const from = ['app/client', 'app/plain'].find((k) => on(k) !== on('legacy/rooty'));
+      if (!from) throw new Error('every pod is on the thread of legacy/rooty');
+      const [r] = await target.probe(d, [
+        {
+          probe: { name: 'across', from, to: 'legacy/rooty', port: 80, protocol: 'http', expect: { reach: true } },
+          nonce: 'runtime-across',
+          attempt: 1,
+        },
+      ]);
+      expect(r.client.outcome.kind).toBe('ok');
+      expect(r.arrived.length).toBe(1);
     });
 
     test("no thread of the lab's process stays in a pod's namespace", () => {

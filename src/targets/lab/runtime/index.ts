@@ -1,6 +1,8 @@
 /**
- * The lab's side of its runtime threads (worker.ts): starts them on first use, places every lab on one of them
- * (all pods of a lab together, labs spread over the threads), asks them to start and stop pods, and stops them.
+ * The lab's side of its runtime threads (worker.ts): starts them on first use, places every pod on one of them
+ * (a lab's pods spread over the threads in turn, so one large lab uses every core; a pod's agent and sidecar stay
+ * together), asks them to start and stop pods, and stops them. Pods on different threads talk through the kernel
+ * as pods on one thread do (their sockets are in their own namespaces), so placement changes no traffic.
  * A runtime thread is part of the lab's process: it ends with it, so nothing of it outlives a crash.
  */
 import { availableParallelism } from 'node:os';
@@ -24,7 +26,8 @@ interface Thread {
 
 export class LabRuntime {
   private readonly threads: Thread[] = [];
-  private readonly placement = new Map<string, Thread>();
+  /** Where each running pod is (lab → pod key → thread). */
+  private readonly placement = new Map<string, Map<string, Thread>>();
   private nextId = 1;
   private nextThread = 0;
 
@@ -62,14 +65,28 @@ export class LabRuntime {
     return t;
   }
 
-  private threadFor(lab: string): Thread {
-    let t = this.placement.get(lab);
+  private threadFor(lab: string, pod: string): Thread {
+    const pods = this.placement.get(lab) ?? new Map<string, Thread>();
+    this.placement.set(lab, pods);
+    let t = pods.get(pod);
     if (t && !t.dead) return t;
     const i = this.nextThread++ % this.size;
     if (!this.threads[i] || this.threads[i].dead) this.threads[i] = this.spawn();
     t = this.threads[i];
-    this.placement.set(lab, t);
+    pods.set(pod, t);
     return t;
+  }
+
+  /** Which runtime thread (0, 1, …) runs each pod of `lab`, by pod key. */
+  placementOf(lab: string): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const [pod, t] of this.placement.get(lab) ?? []) out.set(pod, this.threads.indexOf(t));
+    return out;
+  }
+
+  /** The live threads running any pod of `lab`. */
+  private threadsOf(lab: string): Thread[] {
+    return [...new Set(this.placement.get(lab)?.values() ?? [])].filter((t) => !t.dead);
   }
 
   private request(t: Thread, body: DistributiveOmit<RuntimeRequest, 'id'>, timeoutMs: number, what: string): Promise<void> {
@@ -93,38 +110,45 @@ export class LabRuntime {
 
   /** Starts a pod's programs; resolves once its listeners are up. */
   start(lab: string, pod: PodSpec): Promise<void> {
-    return this.request(this.threadFor(lab), { op: 'start', pod }, POD_START_TIMEOUT_MS, `starting pod ${pod.key}`);
+    return this.request(this.threadFor(lab, pod.key), { op: 'start', pod }, POD_START_TIMEOUT_MS, `starting pod ${pod.key}`);
   }
 
   /** Gives a running pod's sidecar a new configuration (a step); resolves once it handles new connections with it. */
   reconfigure(lab: string, key: string, sidecar: SidecarConfig): Promise<void> {
-    const t = this.placement.get(lab);
-    if (!t) return Promise.reject(new TargetError(`lab ${lab} has no running pods`));
+    const t = this.placement.get(lab)?.get(key);
+    if (!t) return Promise.reject(new TargetError(`pod ${key} of lab ${lab} is not running`));
     return this.request(t, { op: 'reconfigure', pod: key, sidecar }, POD_START_TIMEOUT_MS, `reconfiguring the sidecar of ${key}`);
   }
 
-  /** Hands a counter read of the lab's NetworkPolicy drops to the thread running its pods (fate.ts); no answer. */
+  /** Hands a counter read of the lab's NetworkPolicy drops to every thread running its pods (fate.ts); no answer. */
   drops(read: DropRead): void {
-    const t = this.placement.get(read.lab);
-    if (t && !t.dead) t.worker.postMessage({ op: 'drops', read } satisfies RuntimeNotice);
+    for (const t of this.threadsOf(read.lab)) t.worker.postMessage({ op: 'drops', read } satisfies RuntimeNotice);
   }
 
   /** Stops pods (closing every socket they have open); a lab's last stop forgets its placement. */
   async stop(lab: string, keys: string[], last = true): Promise<void> {
-    const t = this.placement.get(lab);
-    if (last) {
-      this.placement.delete(lab);
-      if (t && !t.dead) t.worker.postMessage({ op: 'forget', lab } satisfies RuntimeNotice);
+    const pods = this.placement.get(lab);
+    const byThread = new Map<Thread, string[]>();
+    for (const key of keys) {
+      const t = pods?.get(key);
+      if (t && !t.dead) byThread.set(t, [...(byThread.get(t) ?? []), key]);
     }
-    if (!t || t.dead || keys.length === 0) return;
-    await this.request(t, { op: 'stop', pods: keys }, POD_START_TIMEOUT_MS, `stopping the pods of lab ${lab}`);
+    if (last) {
+      for (const t of this.threadsOf(lab)) t.worker.postMessage({ op: 'forget', lab } satisfies RuntimeNotice);
+      this.placement.delete(lab);
+    } else for (const key of keys) pods?.delete(key);
+    await Promise.all(
+      [...byThread].map(([t, ks]) => this.request(t, { op: 'stop', pods: ks }, POD_START_TIMEOUT_MS, `stopping the pods of lab ${lab}`)),
+    );
   }
 
-  /** Blocks the thread that runs `lab`'s pods for `ms`, `afterMs` from now, as a stall would (see protocol.ts). */
-  hold(lab: string, ms: number, afterMs = 0): Promise<void> {
-    const t = this.placement.get(lab);
-    if (!t) return Promise.reject(new TargetError(`lab ${lab} has no pods in the runtime`));
-    return this.request(t, { op: 'hold', ms, afterMs }, afterMs + ms + POD_START_TIMEOUT_MS, `holding the runtime of lab ${lab}`);
+  /** Blocks every thread that runs `lab`'s pods for `ms`, `afterMs` from now, as a stall would (see protocol.ts). */
+  async hold(lab: string, ms: number, afterMs = 0): Promise<void> {
+    const threads = this.threadsOf(lab);
+    if (threads.length === 0) throw new TargetError(`lab ${lab} has no pods in the runtime`);
+    await Promise.all(
+      threads.map((t) => this.request(t, { op: 'hold', ms, afterMs }, afterMs + ms + POD_START_TIMEOUT_MS, `holding the runtime of lab ${lab}`)),
+    );
   }
 
   /** Ends every runtime thread. */
