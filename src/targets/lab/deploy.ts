@@ -181,7 +181,7 @@ export async function deployLab(
     // One process for the whole network (starting processes is what deploying costs most); the certificates are
     // issued in this process while it runs.
     const t0 = Date.now();
-    const topology = createTopology(plan, filter, nat).finally(() =>
+    const topology = createTopology(plan, filter, nat, d.dir).finally(() =>
       timed(`deploy: topology (${plan.hosts.length} hosts, ${compiled.accounting.size} accounting rules)`, t0),
     );
     const issued = Promise.resolve().then(() => issueCertificates(d.dir, certs, mesh));

@@ -12,7 +12,7 @@ const IPV4 = new RegExp(`^${OCTET}(\\.${OCTET}){3}$`);
 const PREFIX = /^(3[0-2]|[12]?\d)$/;
 const PORT = /^[1-9]\d{0,4}$/;
 
-export type TokenKind = 'ipv4' | 'cidr' | 'port' | 'portRange' | 'iface' | 'chain' | 'netns' | 'uid' | 'hostname' | 'capability';
+export type TokenKind = 'ipv4' | 'cidr' | 'port' | 'portRange' | 'iface' | 'chain' | 'netns' | 'uid' | 'hostname' | 'capability' | 'path';
 
 const isPort = (s: string) => PORT.test(s) && Number(s) <= 65535;
 
@@ -35,6 +35,8 @@ const CHECKS: Record<TokenKind, (s: string) => boolean> = {
   uid: (s) => /^(0|[1-9]\d{0,9})$/.test(s) && Number(s) < 2 ** 32 - 1,
   hostname: (s) => s.length <= 253 && /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?(\.[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)*$/i.test(s),
   capability: (s) => /^[A-Z][A-Z_]{1,30}$/.test(s),
+  // An absolute path of the lab's own files: no segment may start with a dot (no `..`), no space, no option.
+  path: (s) => s.length <= 255 && /^(\/[A-Za-z0-9_][A-Za-z0-9._-]{0,63}){1,12}$/.test(s),
 };
 
 /** Returns `value` when it is a `kind` token; otherwise refuses (naming `where` and the value, quoted). */
@@ -143,8 +145,11 @@ const IP_LINES = [
   'route add CIDR dev IFACE src IPV4',
   'route add CIDR dev IFACE scope link',
   'route add default via IPV4 dev IFACE',
+  // A namespace's own batch and rules, from files the lab wrote (their contents checked before writing).
+  'netns exec NETNS ip -batch PATH',
+  'netns exec NETNS iptables-restore PATH',
 ].map((l) => l.split(' '));
-const PLACES: Record<string, TokenKind> = { NETNS: 'netns', IFACE: 'iface', CIDR: 'cidr', IPV4: 'ipv4' };
+const PLACES: Record<string, TokenKind> = { NETNS: 'netns', IFACE: 'iface', CIDR: 'cidr', IPV4: 'ipv4', PATH: 'path' };
 
 const ipLineOk = (l: readonly string[]) =>
   IP_LINES.some((shape) => shape.length === l.length && shape.every((w, i) => (PLACES[w] ? CHECKS[PLACES[w]](l[i]) : w === l[i])));

@@ -4,15 +4,19 @@
  * peer … netns <pod>`: no interface ever appears in the host's root namespace), routes,
  * sysctls, the pods' capture rules, NetworkPolicy and the name-resolution files.
  *
- * No shell is involved: every program gets an argument vector and its input on stdin — `ip -batch -` once for
- * all namespaces, `ip -n <ns> -batch -` per namespace, `ip netns exec <ns> iptables-restore` per namespace with
- * rules — and every value in that input is a token checked in tokens.ts. Sysctls are written by the lab itself
- * (sysctl.ts) and the name-resolution files by files.ts. After the first batch, every namespace's steps run
- * concurrently.
+ * No shell is involved: every program gets an argument vector and its input on stdin, and every value in that
+ * input is a token checked in tokens.ts. Starting a program from the lab's large process is what deploying costs
+ * most, so a lab of any size takes a handful: `ip -batch -` creates every namespace and veth pair; then each
+ * namespace's own steps — its `ip` batch and its iptables-restore input, checked and written to root-only files in
+ * the lab's directory — run as `netns exec <ns> ip -batch <file>` and `netns exec <ns> iptables-restore <file>`
+ * lines of a few `ip -batch -` programs that run concurrently (ip forks them itself: a small process). Sysctls are
+ * written by the lab itself (sysctl.ts) and the name-resolution files by files.ts.
  */
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
+import { TargetError } from '../target.js';
 import { run } from './exec.js';
-import { PUBLIC_DIR, PUBLIC_FILE, rootDir, writeNewFile } from './files.js';
+import { PRIVATE_DIR, PUBLIC_DIR, PUBLIC_FILE, rootDir, writeNewFile } from './files.js';
 import { hostsFile, resolvConf, workloadNames, type LabHost, type LabPlan } from './plan.js';
 import { writeSysctls, type LabSysctl } from './sysctl.js';
 import { checkRestoreInput, ipBatch, token } from './tokens.js';
@@ -78,29 +82,71 @@ const POD_SYSCTLS: readonly (readonly [LabSysctl, string])[] = [
 export interface Program {
   argv: string[];
   input: string;
+  /** What each input line does, for an error naming the failed one (`ip -batch` stops there). */
+  lines?: string[];
+}
+
+/** A namespace's steps per configuring program: more per program is fewer processes, fewer is more at once. */
+const HOSTS_PER_PROGRAM = 16;
+/** A node rule set this large (a matrix's accounting rules) is loaded by a program of its own, beside the pods'. */
+const NODE_ALONE_BYTES = 64 * 1024;
+
+interface NetnsSteps {
+  netns: string;
+  what: string;
+  ip: string;
+  rules?: string;
 }
 
 /**
- * The programs (argv and stdin) that create the topology (pure, for tests): `create` makes every namespace and veth
- * pair; then `node`, `pods` and `restores` (the rules) all at once.
+ * The programs (argv and stdin) and files that create the topology (pure, for tests): `create` makes every
+ * namespace and veth pair; then the `configure` programs, all at once, run each namespace's steps from `files`
+ * (written under `dir`, the lab's directory, before they run).
  */
 export function topologyPrograms(
   plan: LabPlan,
   nodeFilterRules: string,
   natRules: ReadonlyMap<string, string>,
-): { create: Program; node: Program; pods: Program[]; restores: Program[] } {
+  dir: string,
+  cores = availableParallelism(),
+): { create: Program; files: Array<{ path: string; content: string }>; configure: Program[] } {
   checkPlan(plan);
   checkRestoreInput(nodeFilterRules);
   for (const input of natRules.values()) checkRestoreInput(input);
-  const restore = (netns: string, input: string) => ({ argv: ['ip', 'netns', 'exec', netns, 'iptables-restore'], input });
+  const netDir = join(token('path', dir, 'the lab directory'), 'net');
+  const node: NetnsSteps = { netns: plan.nodeNetns, what: 'the node', ip: ipBatch(nodeLines(plan)), rules: nodeFilterRules };
+  const hosts: NetnsSteps[] = plan.hosts.map((h) => ({
+    netns: h.netns,
+    what: h.key,
+    ip: ipBatch(podLines(h)),
+    ...(natRules.has(h.netns) ? { rules: natRules.get(h.netns)! } : {}),
+  }));
+  const files: Array<{ path: string; content: string }> = [];
+  const linesOf = (n: NetnsSteps): Array<[string[], string]> => {
+    const ipFile = join(netDir, `${n.netns}.ip`);
+    files.push({ path: ipFile, content: n.ip });
+    const out: Array<[string[], string]> = [[['netns', 'exec', n.netns, 'ip', '-batch', ipFile], `the addresses and routes of ${n.what}`]];
+    if (n.rules !== undefined) {
+      const rulesFile = join(netDir, `${n.netns}.rules`);
+      files.push({ path: rulesFile, content: n.rules });
+      out.push([['netns', 'exec', n.netns, 'iptables-restore', rulesFile], `the iptables rules of ${n.what}`]);
+    }
+    return out;
+  };
+  const program = (steps: NetnsSteps[]): Program => {
+    const lines = steps.flatMap(linesOf);
+    return { argv: ['ip', '-batch', '-'], input: ipBatch(lines.map(([l]) => l)), lines: lines.map(([, what]) => what) };
+  };
+  const chunks = Math.max(1, Math.min(cores, Math.ceil(hosts.length / HOSTS_PER_PROGRAM)));
+  const groups: NetnsSteps[][] = Array.from({ length: chunks }, () => []);
+  hosts.forEach((h, i) => groups[i % chunks].push(h));
+  if (nodeFilterRules.length >= NODE_ALONE_BYTES) groups.unshift([node]);
+  else groups[0].unshift(node);
+  const create = createLines(plan);
   return {
-    create: { argv: ['ip', '-batch', '-'], input: ipBatch(createLines(plan)) },
-    node: { argv: ['ip', '-n', plan.nodeNetns, '-batch', '-'], input: ipBatch(nodeLines(plan)) },
-    pods: plan.hosts.map((h) => ({ argv: ['ip', '-n', h.netns, '-batch', '-'], input: ipBatch(podLines(h)) })),
-    restores: [
-      restore(plan.nodeNetns, nodeFilterRules),
-      ...plan.hosts.flatMap((h) => (natRules.has(h.netns) ? [restore(h.netns, natRules.get(h.netns)!)] : [])),
-    ],
+    create: { argv: ['ip', '-batch', '-'], input: ipBatch(create), lines: create.map((l) => l.join(' ')) },
+    files,
+    configure: groups.map(program),
   };
 }
 
@@ -114,21 +160,36 @@ function writeResolution(plan: LabPlan): void {
   }
 }
 
+/** A failed `ip -batch` names its line (`Command failed -:N`): the error says what that line did. */
+function failedLine(p: Program, err: unknown): unknown {
+  const n = Number(/Command failed -:(\d+)/.exec((err as Error).message)?.[1]);
+  const what = p.lines?.[n - 1];
+  if (!(err instanceof TargetError) || what === undefined) return err;
+  return new TargetError(`creating the lab's network failed at ${what}: ${err.message}`, err.hint);
+}
+
 /** Runs programs concurrently; all have ended before the first failure is passed on. */
 async function runAll(programs: Program[]): Promise<void> {
-  const results = await Promise.allSettled(programs.map((p) => run(p.argv[0], p.argv.slice(1), p.input)));
+  const results = await Promise.allSettled(
+    programs.map((p) => run(p.argv[0], p.argv.slice(1), p.input).catch((err) => Promise.reject(failedLine(p, err)))),
+  );
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
   if (failed) throw failed.reason;
 }
 
-/** `natRules`: iptables-restore input of each pod's nat table (its capture rules), by netns name. */
-export async function createTopology(plan: LabPlan, nodeFilterRules: string, natRules: ReadonlyMap<string, string> = new Map()): Promise<void> {
-  const p = topologyPrograms(plan, nodeFilterRules, natRules);
+/**
+ * `natRules`: iptables-restore input of each pod's nat table (its capture rules), by netns name; `dir`: the lab's
+ * directory, where each namespace's steps are written (root-only) for the programs that run them.
+ */
+export async function createTopology(plan: LabPlan, nodeFilterRules: string, natRules: ReadonlyMap<string, string>, dir: string): Promise<void> {
+  const p = topologyPrograms(plan, nodeFilterRules, natRules, dir);
   writeResolution(plan);
+  rootDir(join(dir, 'net'), PRIVATE_DIR);
+  for (const f of p.files) writeNewFile(f.path, f.content);
   await runAll([p.create]);
   writeSysctls(join(NETNS_DIR, plan.nodeNetns), [['net/ipv4/ip_forward', '1']]);
   for (const h of plan.hosts) writeSysctls(join(NETNS_DIR, h.netns), POD_SYSCTLS);
-  await runAll([p.node, ...p.pods, ...p.restores]);
+  await runAll(p.configure);
 }
 /** Replaces a pod's nat table (capture rules), e.g. at deploy or after a flush-capture probe. */
 export async function applyNat(netns: string, restoreInput: string): Promise<void> {

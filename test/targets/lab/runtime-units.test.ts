@@ -56,45 +56,52 @@ describe("a pod's hosts table", () => {
 });
 
 describe('topology programs', () => {
+  const dir = '/run/meshprobe/labs/unit01';
   const nat = new Map([[plan.hosts[0].netns, '*nat\n-A OUTPUT -j RETURN\nCOMMIT\n']]);
-  const p = topologyPrograms(plan, '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n', nat);
-  const all = [p.create, p.node, ...p.pods, ...p.restores];
+  const p = topologyPrograms(plan, '*filter\n:INPUT ACCEPT [0:0]\nCOMMIT\n', nat, dir);
+  const all = [p.create, ...p.configure];
+  const file = (path: string) => p.files.find((f) => f.path === path)?.content;
 
   test('are argument vectors of ip only, never a shell, with input on stdin', () => {
     for (const prog of all) {
-      expect(prog.argv[0]).toBe('ip');
-      expect(prog.argv).not.toContain('sh');
-      expect(prog.argv.join(' ')).not.toMatch(/[;&|<>$`'"\\\n]/);
+      expect(prog.argv).toEqual(['ip', '-batch', '-']);
+      expect(prog.input).not.toMatch(/[;&|<>$`'"\\]/);
     }
   });
 
-  test('create every namespace, configure each pod with ip -n, and load capture rules only where given', () => {
+  test("create every namespace first; then each namespace's own batch and rules from the lab's files, in few programs", () => {
+    const lines = p.configure.flatMap((c) => c.input.trim().split('\n'));
     for (const h of plan.hosts) {
       expect(p.create.input).toContain(`netns add ${h.netns}\n`);
-      const pod = p.pods.find((x) => x.argv.includes(h.netns));
-      expect(pod?.argv).toEqual(['ip', '-n', h.netns, '-batch', '-']);
-      expect(pod?.input).toContain(`addr add ${h.address}/32 dev eth0`);
       expect(p.create.input).toContain(`link add ${h.nodeIf} netns ${plan.nodeNetns} type veth peer name eth0 netns ${h.netns}\n`);
+      expect(lines).toContain(`netns exec ${h.netns} ip -batch ${dir}/net/${h.netns}.ip`);
+      expect(file(`${dir}/net/${h.netns}.ip`)).toContain(`addr add ${h.address}/32 dev eth0`);
     }
-    // The node's filter table and one pod's nat table: one iptables-restore per namespace with rules.
-    expect(p.restores.map((r) => r.argv)).toEqual([
-      ['ip', 'netns', 'exec', plan.nodeNetns, 'iptables-restore'],
-      ['ip', 'netns', 'exec', plan.hosts[0].netns, 'iptables-restore'],
+    // Rules where given: the node's filter table and one pod's nat table.
+    expect(lines.filter((l) => l.includes('iptables-restore'))).toEqual([
+      `netns exec ${plan.nodeNetns} iptables-restore ${dir}/net/${plan.nodeNetns}.rules`,
+      `netns exec ${plan.hosts[0].netns} iptables-restore ${dir}/net/${plan.hosts[0].netns}.rules`,
     ]);
-    expect(p.restores[1].input).toContain('-A OUTPUT -j RETURN');
+    expect(file(`${dir}/net/${plan.hosts[0].netns}.rules`)).toContain('-A OUTPUT -j RETURN');
+    // A small lab: one program creates, one configures.
+    expect(p.configure.length).toBe(1);
+    // Each line says what it does, for an error naming the failed one.
+    expect(p.configure[0].lines).toContain(`the iptables rules of ${plan.hosts[0].key}`);
   });
 
   test('refuse restore input with anything but checked rules (a line cannot be smuggled in)', () => {
     const bad = new Map([[plan.hosts[0].netns, '*nat\n-A OUTPUT -j RETURN\nCOMMIT\n*filter\n-I FORWARD 1 -j ACCEPT\nCOMMIT\n']]);
-    expect(() => topologyPrograms(plan, '*filter\nCOMMIT\n', bad)).toThrow(/COMMIT|refusing/);
-    expect(() => topologyPrograms(plan, '*filter\n-A FORWARD -j ACCEPT ; touch /tmp/x\nCOMMIT\n', new Map())).toThrow(/refusing/);
+    expect(() => topologyPrograms(plan, '*filter\nCOMMIT\n', bad, dir)).toThrow(/COMMIT|refusing/);
+    expect(() => topologyPrograms(plan, '*filter\n-A FORWARD -j ACCEPT ; touch /tmp/x\nCOMMIT\n', new Map(), dir)).toThrow(/refusing/);
   });
 
-  test('refuse a plan whose names are not strict tokens', () => {
+  test('refuse a plan whose names are not strict tokens, and a lab directory that is not a plain absolute path', () => {
     const hostile = { ...plan, hosts: [{ ...plan.hosts[0], netns: `mp-unit01-a\nnetns add evil` }] };
-    expect(() => topologyPrograms(hostile, '*filter\nCOMMIT\n', new Map())).toThrow(/not a valid netns/);
+    expect(() => topologyPrograms(hostile, '*filter\nCOMMIT\n', new Map(), dir)).toThrow(/not a valid netns/);
     const traversal = { ...plan, hosts: [{ ...plan.hosts[0], netns: 'mp-unit01-../../etc' }] };
-    expect(() => topologyPrograms(traversal, '*filter\nCOMMIT\n', new Map())).toThrow(/not a valid netns/);
+    expect(() => topologyPrograms(traversal, '*filter\nCOMMIT\n', new Map(), dir)).toThrow(/not a valid netns/);
+    for (const bad of ['/run/meshprobe/labs/../../etc', 'relative/dir', '/run/lab dir', '/run/x\nnetns add evil', '/run/-batch'])
+      expect(() => topologyPrograms(plan, '*filter\nCOMMIT\n', new Map(), bad)).toThrow(/not a valid path/);
   });
 });
 
@@ -104,8 +111,11 @@ test("a lab of 250 workloads needs no long argument: every program's input goes 
     probes: [{ name: 'p', from: 'app/w0', to: 'app/w1', port: 80, protocol: 'tcp', expect: { reach: true } }],
   });
   const bigPlan = planLab(big, 'big001');
-  const p = topologyPrograms(bigPlan, '*filter\nCOMMIT\n', new Map());
-  const all = [p.create, p.node, ...p.pods, ...p.restores];
+  const p = topologyPrograms(bigPlan, '*filter\nCOMMIT\n', new Map(), '/run/meshprobe/labs/big001', 2);
+  const all = [p.create, ...p.configure];
   expect(Math.max(...all.map((x) => x.argv.join(' ').length))).toBeLessThan(100);
   expect(p.create.input.split('\n').length).toBeGreaterThan(500);
+  // Its namespaces are configured by one program per core, not one process per namespace.
+  expect(p.configure.length).toBe(2);
+  expect(p.configure.flatMap((c) => c.input.trim().split('\n')).length).toBe(252);
 });
