@@ -2,7 +2,6 @@
  * The `call` role as a library: run a batch of ProbeRequests with bounded concurrency and hand back each
  * ProbeResult as soon as it finishes. A probe never throws: whatever happens becomes an Outcome.
  */
-import { performance } from 'node:perf_hooks';
 import { Attempt } from './attempt.js';
 import { probeHttp } from './call-http.js';
 import { probeIcmp } from './call-icmp.js';
@@ -53,7 +52,9 @@ export async function runProbe(request: ProbeRequest, net: Net = nativeNet): Pro
 export interface ProbeHost {
   /** Resolves when one more probe may start; the function it gives ends the probe's turn. */
   admit(): Promise<() => void>;
-  /** Why `result` (started at `startedAt`, performance.now()) says nothing about the network, if it does not. */
+  /** The host's clock (ms), in which stallDuring takes a probe's start. */
+  now(): number;
+  /** Why `result` (started at `startedAt`, the host's now()) says nothing about the network, if it does not. */
   stallDuring(startedAt: number, result: ProbeResult): string | undefined;
 }
 
@@ -73,7 +74,7 @@ async function hosted(request: ProbeRequest, send: (r: ProbeRequest) => Promise<
   }
   const release = await h.admit();
   started?.();
-  const t0 = performance.now();
+  const t0 = h.now();
   try {
     const result = await send(request);
     const stall = h.stallDuring(t0, result);

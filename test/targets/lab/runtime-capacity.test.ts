@@ -7,7 +7,7 @@
 import { describe, expect, test } from '@jest/globals';
 import { runChains, setProbeHost } from '../../../src/agent/call.js';
 import type { ProbeRequest, ProbeResult } from '../../../src/agent/types.js';
-import { Capacity, LIMITS, TICK_MS } from '../../../src/targets/lab/runtime/capacity.js';
+import { Capacity, LIMITS, LoopTicks, TICK_MS } from '../../../src/targets/lab/runtime/capacity.js';
 
 function fakeClock() {
   let now = 1_000;
@@ -136,5 +136,33 @@ describe('self-check', () => {
     const t0 = clock.now();
     clock.advance(2_000); // no tick since: the loop has been blocked all along
     expect(cap.stallDuring(t0, result('timeout'))).toMatch(/stalled/);
+  });
+
+  test("another thread's loop counts too (a lab's pods on several threads): while it is alive, not after", () => {
+    const clock = fakeClock();
+    const ticks = LoopTicks.create(2);
+    const client = new Capacity(LIMITS, clock.now, { ticks, slot: 0 });
+    const server = new Capacity(LIMITS, clock.now, { ticks, slot: 1 });
+    ticks.setAlive(0, true);
+    ticks.setAlive(1, true);
+    const t0 = clock.now();
+    client.tick();
+    server.tick();
+    // The client's loop keeps time; the server's could not run for 1.5 s.
+    for (let i = 0; i < 150; i++) {
+      clock.advance(TICK_MS);
+      client.tick();
+    }
+    server.tick();
+    for (let i = 0; i < 50; i++) {
+      clock.advance(TICK_MS);
+      client.tick();
+      server.tick();
+    }
+    expect(client.delays(t0, clock.now()).maxMs).toBeLessThan(TICK_MS);
+    expect(client.stallDuring(t0, result('timeout'))).toMatch(/its event loop \(thread 1 of 2\) was late by .* and 1\.4\d s at once/);
+    // A thread that has ended takes no part: its last tick is no stall.
+    ticks.setAlive(1, false);
+    expect(client.stallDuring(t0, result('timeout'))).toBeUndefined();
   });
 });

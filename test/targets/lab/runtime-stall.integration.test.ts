@@ -5,6 +5,7 @@
  * → runtime). Needs root.
  */
 import { describe, expect, test } from '@jest/globals';
+import { availableParallelism } from 'node:os';
 import { run } from '../../../src/engine/run.js';
 import type { RunResult } from '../../../src/engine/types.js';
 import type { LabDeployment } from '../../../src/targets/lab/deploy.js';
@@ -44,18 +45,24 @@ describeAsRoot('runtime-stall (on the lab, as root)', () => {
    */
   class StallingLab extends LabTarget {
     holds: Promise<void>[] = [];
-    constructor(private readonly stall: boolean) {
+    /** Which runtime thread the client and the server ran on. */
+    threads?: { client?: number; server?: number };
+    constructor(private readonly stall: 'none' | 'all' | 'server') {
       super({ earlyVerdicts: false }); // the self-check is what is tested: the counters would decide this drop before the stall
     }
     override probe(dep: Deployment, batch: ProbeAttempt[]): Promise<AttemptResult[]> {
       const d = dep as LabDeployment;
-      if (this.stall) this.holds.push(d.runtime.hold(d.labId, 3_000, 1_000));
+      const key = (k: string) => d.pods.get(k)?.runtimeKey ?? '';
+      const placement = d.runtime.placementOf(d.labId);
+      this.threads = { client: placement.get(key('app/client')), server: placement.get(key('app/server')) };
+      if (this.stall === 'all') this.holds.push(d.runtime.hold(d.labId, 3_000, 1_000));
+      // Only the server's thread: the client's own loop keeps time, the path of its request does not.
+      if (this.stall === 'server') this.holds.push(d.runtime.hold(d.labId, 3_000, 1_000, key('app/server')));
       return super.probe(dep, batch);
     }
   }
 
-  async function runWith(stall: boolean): Promise<RunResult> {
-    const target = new StallingLab(stall);
+  async function runWith(stall: 'none' | 'all' | 'server', target = new StallingLab(stall)): Promise<RunResult> {
     const result = await run({
       paths: ['<stall>'],
       target,
@@ -70,7 +77,7 @@ describeAsRoot('runtime-stall (on the lab, as root)', () => {
   describe('a stalled runtime', () => {
     test('a timeout that waited through the stall is ERROR with the reason, never FAIL', async () => {
       ensureAgentBundle();
-      const [probe] = (await runWith(true)).scenarios[0].probes;
+      const [probe] = (await runWith('all')).scenarios[0].probes;
       expect(probe.verdict).toBe('ERROR');
       expect(probe.reason).toMatch(/the lab runtime stalled while this probe waited for its (connect|response) timeout/);
       // The stall is in the attempt's evidence too, with the client's timeout it explains.
@@ -78,8 +85,17 @@ describeAsRoot('runtime-stall (on the lab, as root)', () => {
       expect(probe.attempts[0].client?.harness?.stall).toMatch(/stalled/);
     }, 90_000);
 
+    test("a stall of only the server's thread (the client's on another) is ERROR too: the self-check sees every loop the path crosses", async () => {
+      const target = new StallingLab('server');
+      const [probe] = (await runWith('server', target)).scenarios[0].probes;
+      if (availableParallelism() < 2) return; // one runtime thread: the case above
+      expect(target.threads?.client).not.toBe(target.threads?.server);
+      expect(probe.verdict).toBe('ERROR');
+      expect(probe.attempts[0].client?.harness?.stall).toMatch(/its event loop \(thread \d of \d\) was late/);
+    }, 90_000);
+
     test('without the stall the same timeout is evidence: FAIL', async () => {
-      const [probe] = (await runWith(false)).scenarios[0].probes;
+      const [probe] = (await runWith('none')).scenarios[0].probes;
       expect(probe.verdict).toBe('FAIL');
       expect(probe.attempts[0].client?.harness).toBeUndefined();
     }, 90_000);

@@ -12,6 +12,9 @@
  *   probe that ended in a timeout while the loop was so late that those turns alone could fill half the wait
  *   (REPLY_TURNS × the mean delay of a tick), or while one stall took a quarter of it, proves nothing about the
  *   mesh: its result carries the stall, and the engine judges it ERROR with that reason, never FAIL or PASS.
+ *   A lab's pods are spread over several runtime threads, so a probe's path (client and its sidecar on one thread,
+ *   the server's sidecar and agent perhaps on another) crosses loops: every thread publishes its ticks in shared
+ *   memory (LoopTicks), and the self-check looks at every live thread's loop, judging by the latest one.
  */
 import { performance } from 'node:perf_hooks';
 import type { ProbeHost } from '../../../agent/call.js';
@@ -43,6 +46,86 @@ interface Tick {
   lagMs: number;
 }
 
+/** Milliseconds since the epoch, with a fraction: comparable between the threads of one process. */
+export const absoluteNow = (): number => performance.timeOrigin + performance.now();
+
+/**
+ * The ticks of every runtime thread, in memory all of them share (one SharedArrayBuffer the lab's main thread
+ * makes): thread `slot` writes its own ring, any thread reads all. Per slot: a published count and whether the
+ * thread is alive (Int32), then HISTORY ticks of (at, lag) (Float64). A reader may see a tick being written; the
+ * count is published after the tick is, so it reads only whole ones but the oldest (overwritten meanwhile).
+ */
+export class LoopTicks {
+  private readonly head: Int32Array;
+  private readonly ring: Float64Array;
+
+  constructor(
+    readonly buffer: SharedArrayBuffer,
+    readonly slots: number,
+  ) {
+    this.head = new Int32Array(buffer, 0, slots * 2);
+    this.ring = new Float64Array(buffer, LoopTicks.headBytes(slots), slots * HISTORY * 2);
+  }
+
+  private static headBytes(slots: number): number {
+    return Math.ceil((slots * 2 * 4) / 8) * 8;
+  }
+
+  static create(slots: number): LoopTicks {
+    return new LoopTicks(new SharedArrayBuffer(LoopTicks.headBytes(slots) + slots * HISTORY * 2 * 8), slots);
+  }
+
+  setAlive(slot: number, alive: boolean): void {
+    Atomics.store(this.head, slot * 2 + 1, alive ? 1 : 0);
+  }
+
+  alive(slot: number): boolean {
+    return Atomics.load(this.head, slot * 2 + 1) === 1;
+  }
+
+  write(slot: number, tick: Tick): void {
+    const n = Atomics.load(this.head, slot * 2);
+    const at = (slot * HISTORY + (n % HISTORY)) * 2;
+    this.ring[at] = tick.at;
+    this.ring[at + 1] = tick.lagMs;
+    Atomics.store(this.head, slot * 2, (n + 1) % 2 ** 30);
+  }
+
+  /** Slot's ticks, newest first. */
+  *newest(slot: number): Generator<Tick> {
+    const n = Atomics.load(this.head, slot * 2);
+    const count = Math.min(n, HISTORY - 1);
+    for (let k = 1; k <= count; k++) {
+      const at = (slot * HISTORY + ((n - k + HISTORY) % HISTORY)) * 2;
+      yield { at: this.ring[at], lagMs: this.ring[at + 1] };
+    }
+  }
+}
+
+/** The loop's delays between `from` and `to` (clock times), from its ticks newest first; see Capacity.delays. */
+function delaysOf(newest: Iterable<Tick>, from: number, to: number): { totalMs: number; maxMs: number; ticks: number } {
+  let totalMs = 0;
+  let maxMs = 0;
+  let ticks = 0;
+  let last: Tick | undefined;
+  for (const t of newest) {
+    last ??= t;
+    if (t.at < from) break;
+    const inside = Math.max(0, Math.min(t.at, to) - Math.max(t.at - t.lagMs, from));
+    totalMs += inside;
+    maxMs = Math.max(maxMs, inside);
+    ticks += 1;
+  }
+  // A stall still going on at `to` (no tick since the last was due).
+  const due = Math.max(last ? last.at + TICK_MS : from, from);
+  if (to > due + TICK_MS) {
+    totalMs += to - due;
+    maxMs = Math.max(maxMs, to - due);
+    ticks += 1;
+  }
+  return { totalMs, maxMs, ticks };
+}
+
 export class Capacity implements ProbeHost {
   private readonly ticks: Tick[] = [];
   private expected: number;
@@ -58,13 +141,20 @@ export class Capacity implements ProbeHost {
 
   constructor(
     private readonly limits = LIMITS,
-    private readonly clock: () => number = () => performance.now(),
+    private readonly clock: () => number = absoluteNow,
+    /** This thread's slot among the runtime's threads, whose loops the self-check also looks at. */
+    private readonly shared?: { ticks: LoopTicks; slot: number },
   ) {
     this.expected = clock() + TICK_MS;
   }
 
+  now(): number {
+    return this.clock();
+  }
+
   /** Starts the loop's clock. The timer is unref'd: it never keeps the thread alive. */
   start(): this {
+    this.shared?.ticks.setAlive(this.shared.slot, true);
     this.expected = this.clock() + TICK_MS;
     this.timer = setInterval(() => this.tick(), TICK_MS);
     this.timer.unref();
@@ -73,6 +163,7 @@ export class Capacity implements ProbeHost {
 
   stop(): void {
     clearInterval(this.timer);
+    this.shared?.ticks.setAlive(this.shared.slot, false);
   }
 
   /** Records how late this tick came, then lets waiting probes start while the loop keeps up. */
@@ -80,6 +171,7 @@ export class Capacity implements ProbeHost {
     const lagMs = Math.max(0, now - this.expected);
     this.expected = now + TICK_MS;
     this.ticks.push({ at: now, lagMs });
+    this.shared?.ticks.write(this.shared.slot, { at: now, lagMs });
     if (TIMING && ++this.tickCount % 200 === 0) {
       process.stderr.write(
         `lab-timing: runtime in flight ${this.inFlight}, starting ${this.starting.size}, waiting ${this.waiting.length}, lag ${lagMs.toFixed(0)} ms\n`,
@@ -130,25 +222,26 @@ export class Capacity implements ProbeHost {
    * a tick's delay is how long any event that became ready with it waited.
    */
   delays(from: number, to: number): { totalMs: number; maxMs: number; ticks: number } {
-    let totalMs = 0;
-    let maxMs = 0;
-    let ticks = 0;
-    for (let i = this.ticks.length - 1; i >= 0 && this.ticks[i].at >= from; i--) {
-      const t = this.ticks[i];
-      const inside = Math.max(0, Math.min(t.at, to) - Math.max(t.at - t.lagMs, from));
-      totalMs += inside;
-      maxMs = Math.max(maxMs, inside);
-      ticks += 1;
+    const own = this.ticks;
+    return delaysOf(
+      (function* () {
+        for (let i = own.length - 1; i >= 0; i--) yield own[i];
+      })(),
+      from,
+      to,
+    );
+  }
+
+  /** The same for every other live runtime thread (from shared memory), as `thread N: delays`. */
+  private otherDelays(from: number, to: number): Array<{ slot: number; totalMs: number; maxMs: number; ticks: number }> {
+    const sh = this.shared;
+    if (!sh) return [];
+    const out = [];
+    for (let slot = 0; slot < sh.ticks.slots; slot++) {
+      if (slot === sh.slot || !sh.ticks.alive(slot)) continue;
+      out.push({ slot, ...delaysOf(sh.ticks.newest(slot), from, to) });
     }
-    // A stall still going on at `to` (no tick since the last was due).
-    const last = this.ticks.at(-1);
-    const due = Math.max(last ? last.at + TICK_MS : from, from);
-    if (to > due + TICK_MS) {
-      totalMs += to - due;
-      maxMs = Math.max(maxMs, to - due);
-      ticks += 1;
-    }
-    return { totalMs, maxMs, ticks };
+    return out;
   }
 
   stallDuring(startedAt: number, result: ProbeResult): string | undefined {
@@ -156,14 +249,21 @@ export class Capacity implements ProbeHost {
     if (result.outcome.kind !== 'timeout' || result.early) return undefined;
     const now = this.clock();
     const wait = now - startedAt;
-    const { totalMs, maxMs, ticks } = this.delays(startedAt, now);
-    const meanMs = ticks ? totalMs / ticks : 0;
-    const added = Math.min(wait, this.limits.replyTurns * meanMs);
-    if (added < this.limits.stallShare * wait && maxMs < (this.limits.stallShare / 2) * wait) return undefined;
+    const loops = [{ slot: this.shared?.slot, ...this.delays(startedAt, now) }, ...this.otherDelays(startedAt, now)];
+    // The latest loop decides: a reply crosses it, whichever thread it is.
+    const judged = loops.map(({ slot, totalMs, maxMs, ticks }) => {
+      const meanMs = ticks ? totalMs / ticks : 0;
+      return { slot, meanMs, maxMs, added: Math.min(wait, this.limits.replyTurns * meanMs) };
+    });
+    const worst = judged.reduce((a, b) => (b.added > a.added || (b.added === a.added && b.maxMs > a.maxMs) ? b : a));
+    const stalled = judged.filter((j) => j.added >= this.limits.stallShare * wait || j.maxMs >= (this.limits.stallShare / 2) * wait);
+    if (stalled.length === 0) return undefined;
+    const w = stalled.includes(worst) ? worst : stalled[0];
     const s = (ms: number) => `${(ms / 1000).toFixed(2)} s`;
+    const which = loops.length > 1 && w.slot !== undefined ? ` (thread ${w.slot} of ${loops.length})` : '';
     return (
       `the lab runtime stalled while this probe waited for its ${result.outcome.phase} timeout (${s(wait)}): its event ` +
-      `loop was late by ${s(meanMs)} per turn on average and ${s(maxMs)} at once, so a reply could not have been ` +
+      `loop${which} was late by ${s(w.meanMs)} per turn on average and ${s(w.maxMs)} at once, so a reply could not have been ` +
       `handled in time and the timeout says nothing about the mesh; the machine or the lab is overloaded ` +
       `(run fewer scenarios in parallel, a smaller lab, or on a less busy machine)`
     );

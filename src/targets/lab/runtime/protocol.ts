@@ -27,6 +27,6 @@ export type RuntimeRequest =
   | { op: 'reconfigure'; id: number; pod: string; sidecar: SidecarConfig };
 
 /** Without an answer: a counter read of a lab's NetworkPolicy drops (fate.ts), or a lab that is gone. */
-export type RuntimeNotice = { op: 'drops'; read: DropRead } | { op: 'forget'; lab: string };
+export type RuntimeNotice = { op: 'drops'; read: DropRead } | { op: 'forget'; lab: string } | { op: 'exit' };
 
 export type RuntimeReply = { op: 'done'; id: number; error?: string } | { op: 'log'; message: string };

@@ -7,17 +7,18 @@
  * All pods of the thread share its event loop: Capacity (capacity.ts) decides when a probe may start and marks
  * a timeout that the thread's own stall may have caused.
  *
- * Messages in: {op: 'start', id, pod}, {op: 'stop', id, pods} and {op: 'hold', id, ms}; out: {op: 'done', id,
- * error?} and {op: 'log', message}.
+ * Messages in: {op: 'start', id, pod}, {op: 'stop', id, pods}, {op: 'hold', id, ms}, {op: 'reconfigure', …} and the
+ * notices {op: 'drops'}, {op: 'forget'}, {op: 'exit'} (end this thread); out: {op: 'done', id, error?} and {op: 'log',
+ * message}.
  */
-import { parentPort } from 'node:worker_threads';
+import { parentPort, workerData } from 'node:worker_threads';
 import { setProbeHost } from '../../../agent/call.js';
 import { parseServeConfig } from '../../../agent/config.js';
 import { startAgent, type RunningAgent } from '../../../agent/serve.js';
 import type { Observation } from '../../../agent/types.js';
 import { INBOUND_SOURCE, type SidecarConfig } from '../sidecar/config.js';
 import { startSidecar, type RunningSidecar } from '../sidecar/server.js';
-import { Capacity } from './capacity.js';
+import { absoluteNow, Capacity, LIMITS, LoopTicks } from './capacity.js';
 import { podNet, type PodNet } from './pod-net.js';
 import { forgetLab, onDropRead } from './fate.js';
 import type { PodSpec, RuntimeNotice, RuntimeReply, RuntimeRequest } from './protocol.js';
@@ -32,7 +33,13 @@ const pods = new Map<string, RunningPod>();
 const port = parentPort;
 if (!port) throw new Error('the lab runtime runs as a worker thread of the lab');
 const reply = (r: RuntimeReply) => port.postMessage(r);
-setProbeHost(new Capacity().start());
+const shared = workerData as { ticks?: SharedArrayBuffer; slots?: number; slot?: number } | undefined;
+const capacity = new Capacity(
+  LIMITS,
+  absoluteNow,
+  shared?.ticks && shared.slots && shared.slot !== undefined ? { ticks: new LoopTicks(shared.ticks, shared.slots), slot: shared.slot } : undefined,
+).start();
+setProbeHost(capacity);
 
 /** Blocks this thread for `ms` (no CPU spent), `afterMs` from now: a stall, on purpose. */
 function hold(ms: number, afterMs: number): Promise<void> {
@@ -98,6 +105,12 @@ async function reconfigure(key: string, config: SidecarConfig): Promise<void> {
 port.on('message', (m: RuntimeRequest | RuntimeNotice) => {
   if (m.op === 'drops') return onDropRead(m.read);
   if (m.op === 'forget') return forgetLab(m.lab);
+  if (m.op === 'exit') {
+    // Asked between two events, with every pod stopped: nothing of this thread is half made (see LabRuntime.close).
+    capacity.stop();
+    for (const key of pods.keys()) void stopPod(key);
+    return void setImmediate(() => process.exit(0));
+  }
   const work =
     m.op === 'start'
       ? startPod(m.pod)
