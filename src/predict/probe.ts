@@ -102,9 +102,12 @@ export async function probeMatrix(
     ...(o.onEvent ? { onEvent: o.onEvent } : {}),
   });
   if (result.inputErrors.length > 0) return { ok: false, error: result.inputErrors.join('\n') };
-  const notes = result.scenarios
-    .filter((sc) => sc.verdict === 'ERROR' || sc.verdict === 'SKIPPED')
-    .map((sc) => `scenario ${sc.name} ended ${sc.verdict}: ${sc.reason ?? ''}`);
+  const notes = [
+    ...new Set(ready.flatMap((r) => target.sizeNote?.(r.scenario) ?? [])),
+    ...result.scenarios
+      .filter((sc) => sc.verdict === 'ERROR' || sc.verdict === 'SKIPPED')
+      .map((sc) => `scenario ${sc.name} ended ${sc.verdict}: ${sc.reason ?? ''}`),
+  ];
   // Phase 1 judges every cell it has; the isolated phase only its flush-capture cells.
   const judgements = [...(result.scenarios[0]?.probes ?? []), ...(result.scenarios[1]?.probes ?? []).filter((j) => j.bypass === 'flush-capture')];
   // The expectations each cell was run with, by name (the first phase's where a name is in both): one lookup per

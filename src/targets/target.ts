@@ -86,6 +86,8 @@ export interface Target {
   prepare(signal?: AbortSignal): Promise<TargetInfo>;
   /** Checks, before anything is deployed, that this target can run the scenario; throws UnsupportedError. */
   check(scenario: Scenario): void;
+  /** A note when the scenario is larger than anything measured on this target (it still runs). */
+  sizeNote?(scenario: Scenario): string | undefined;
   deploy(scenario: Scenario, signal?: AbortSignal): Promise<Deployment>;
   /** Runs a batch of attempts that share one source workload. */
   probe(deployment: Deployment, batch: ProbeAttempt[], signal?: AbortSignal): Promise<AttemptResult[]>;
