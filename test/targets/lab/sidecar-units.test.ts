@@ -1,6 +1,7 @@
 /** The sidecar's pure pieces: ClientHello ALPN, routing (Gateway/VirtualService), registry, decision-log lines, config. */
 import { describe, expect, test } from '@jest/globals';
-import { connect, createServer } from 'node:net';
+import { type AddressInfo, connect, createServer, type Server, type Socket } from 'node:net';
+import { resetConnection } from '../../../src/targets/lab/sidecar/reset.js';
 import { parseRecordLine } from '../../../src/targets/lab/sidecar/records.js';
 import { egressGatewayPorts, planLab } from '../../../src/targets/lab/plan.js';
 import { registryOf, sidecarConfig } from '../../../src/targets/lab/deploy.js';
@@ -179,5 +180,51 @@ describe('decision-log lines', () => {
     expect(parseRecordLine(`2026-01-01T00:00:00Z inbound a -> b connected | ${JSON.stringify(rec)}`)).toEqual(rec);
     expect(parseRecordLine('ready')).toBeUndefined();
     expect(parseRecordLine('x | {broken')).toBeUndefined();
+  });
+});
+
+describe('resetting a connection (resetConnection)', () => {
+  async function pair(): Promise<{ client: Socket; server: Server; accepted: Promise<Socket> }> {
+    let accept: (s: Socket) => void = () => undefined;
+    const accepted = new Promise<Socket>((r) => (accept = r));
+    const server = createServer((s) => {
+      s.pause();
+      accept(s);
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const client = connect((server.address() as AddressInfo).port, '127.0.0.1');
+    await new Promise((r) => client.once('connect', r));
+    return { client, server, accepted };
+  }
+  const closed = (s: Socket) => new Promise<boolean>((r) => (s.once('close', () => r(true)), setTimeout(() => r(false), 1_000)));
+
+  test('right after end() (a shutdown pending) it still closes the socket: no EINVAL, no handle left closing forever', async () => {
+    for (const when of ['sync', 'nextTick'] as const) {
+      const { client, server } = await pair();
+      const errors: string[] = [];
+      client.on('error', (e) => errors.push(e.message));
+      const isClosed = closed(client);
+      client.end();
+      const go = () => resetConnection(client);
+      if (when === 'sync') go();
+      else process.nextTick(go);
+      expect(await isClosed).toBe(true);
+      expect(errors).toEqual([]);
+      server.close();
+    }
+  });
+
+  test('a connection not ended is reset: the peer sees ECONNRESET, as from Envoy', async () => {
+    const { client, server, accepted } = await pair();
+    const peer = await accepted;
+    const peerError = new Promise<string | undefined>(
+      (r) => (peer.once('error', (e: NodeJS.ErrnoException) => r(e.code)), peer.once('close', () => r(undefined))),
+    );
+    peer.resume();
+    const isClosed = closed(client);
+    resetConnection(client);
+    expect(await peerError).toBe('ECONNRESET');
+    expect(await isClosed).toBe(true);
+    server.close();
   });
 });

@@ -29,6 +29,7 @@ import { forwardHeaders, onClientError, replyRejected, wireRequest } from './htt
 import { applyAuthnHeaders, authenticateInbound, authnPath, replyJwtRejected } from './jwt.js';
 import type { OriginalDestination } from './original-dst.js';
 import { clientHelloAlpn, clientHelloSni, peekFirstBytes } from './peek.js';
+import { resetConnection } from './reset.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const XFCC = 'x-forwarded-client-cert';
@@ -113,7 +114,7 @@ function pipeTcp(ctx: Context, c: Conn, stream: Socket): void {
   upstream.on('error', (err: NodeJS.ErrnoException) => {
     ctx.log({ ...base, result: 'failed', reason: `upstream error ${err.code ?? err.message}` });
     if (stream instanceof TLSSocket) stream.destroy();
-    else stream.resetAndDestroy();
+    else resetConnection(stream);
   });
   upstream.on('close', () => stream.end());
   stream.on('close', () => upstream.destroy());

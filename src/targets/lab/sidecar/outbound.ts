@@ -34,6 +34,7 @@ import { applyAuthnHeaders, authenticateInbound, authnPath, replyJwtRejected } f
 import type { OriginalDestination } from './original-dst.js';
 import { portProtocol } from './registry.js';
 import { gatewayAccepts, routeFor, type RouteChoice } from './routes.js';
+import { resetConnection } from './reset.js';
 
 const CONNECT_TIMEOUT_MS = 10_000;
 const MESH_ALPN = ['istio-peer-exchange', 'istio'];
@@ -164,7 +165,7 @@ export function handleOutboundTcp(ctx: Context, socket: Socket, dst: OriginalDes
   });
   upstream.on('error', (err: NodeJS.ErrnoException) => {
     ctx.log({ ...record, result: 'failed', reason: `${d.reason}; upstream error ${err.code ?? err.message}` });
-    socket.resetAndDestroy();
+    resetConnection(socket);
   });
   upstream.on('close', () => socket.end());
   socket.on('close', () => upstream.destroy());
